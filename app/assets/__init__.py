@@ -1,0 +1,1 @@
+"""Loading and validating module assets (menus, forms, BPMN, device profiles)."""

@@ -1,0 +1,60 @@
+"""Typed platform settings, read once from the environment.
+
+Every knob has a type, a default and a description; nothing else in the code
+reads ``os.environ`` directly (secrets included: they come from here).
+"""
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Platform-wide settings; environment variables are prefixed ``ESTATEFLOW_``."""
+
+    model_config = SettingsConfigDict(env_prefix="ESTATEFLOW_", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'estateflow.db'}",
+        description="SQLAlchemy URL; SQLite is the embedded default, PostgreSQL "
+        "(postgresql+psycopg://...) the production database.",
+    )
+    secret_key: str = Field(
+        default_factory=lambda: secrets.token_hex(32),
+        description="Flask session signing key (>= 32 bytes). Set it in production, "
+        "otherwise sessions do not survive a restart.",
+    )
+    var_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="Folder for runtime data: SQLite file, uploads, logs.",
+    )
+    assets_dir: Path = Field(
+        default=PROJECT_ROOT,
+        description="Folder holding bpmn/, forms/ and menus/ (the module assets).",
+    )
+    mqtt_url: str = Field(
+        default="mqtt://127.0.0.1:1883", description="MQTT broker for device traffic."
+    )
+    default_locale: str = Field(default="zh", description="UI language for new sessions.")
+    upload_max_bytes: int = Field(
+        default=10 * 1024 * 1024, description="Largest accepted upload (photos, files, imports)."
+    )
+    bpmn_max_bytes: int = Field(
+        default=2 * 1024 * 1024, description="Largest accepted BPMN or form upload."
+    )
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.var_dir / "uploads"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests call ``get_settings.cache_clear()``)."""
+    return Settings()

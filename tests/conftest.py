@@ -1,0 +1,85 @@
+"""Shared fixtures: real SQLite and real PostgreSQL sessions, same tests on both.
+
+PostgreSQL is required, not optional: the suite fails loudly if it cannot reach it
+(``ESTATEFLOW_TEST_PG_URL``, default the local trust-auth server).
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from app.models.all import import_all_models
+
+PG_ADMIN_URL = os.environ.get(
+    "ESTATEFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def _make_pg_database() -> tuple[str, str]:
+    name = f"ef_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # fail loudly: PostgreSQL is part of the suite
+        pytest.fail(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}", pytrace=False)
+    finally:
+        admin.dispose()
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    return name, f"{base}/{name}"
+
+
+def _drop_pg_database(name: str) -> None:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test run, dropped afterwards."""
+    name, url = _make_pg_database()
+    yield url
+    _drop_pg_database(name)
+
+
+@pytest.fixture(scope="session")
+def _engines(tmp_path_factory: pytest.TempPathFactory, pg_url: str) -> dict[str, Engine]:
+    metadata = import_all_models()
+    sqlite_path = tmp_path_factory.mktemp("db") / "test.db"
+    engines = {
+        "sqlite": create_engine(f"sqlite:///{sqlite_path}"),
+        "postgres": create_engine(pg_url),
+    }
+    for engine in engines.values():
+        metadata.create_all(engine)
+    return engines
+
+
+def _wipe(engine: Engine) -> None:
+    metadata = import_all_models()
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_engine(request: pytest.FixtureRequest, _engines: dict[str, Engine]) -> Iterator[Engine]:
+    """The same test runs once on SQLite and once on PostgreSQL; tables start empty."""
+    engine = _engines[request.param]
+    _wipe(engine)
+    yield engine
+    _wipe(engine)
+
+
+@pytest.fixture
+def session(db_engine: Engine) -> Iterator[Session]:
+    with Session(db_engine, expire_on_commit=False) as s:
+        yield s
