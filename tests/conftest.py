@@ -83,3 +83,63 @@ def db_engine(request: pytest.FixtureRequest, _engines: dict[str, Engine]) -> It
 def session(db_engine: Engine) -> Iterator[Session]:
     with Session(db_engine, expire_on_commit=False) as s:
         yield s
+
+
+# ---------------------------------------------------------------------------
+# A migrated database with the demo estate, and the web app on top of it.
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def demo_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated with alembic (not create_all) and seeded with the demo."""
+    from app.migrate import upgrade
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+        upgrade(url)
+        yield url
+    else:
+        name, url = _make_pg_database()
+        upgrade(url)
+        yield url
+        _drop_pg_database(name)
+
+
+@pytest.fixture(scope="module")
+def demo_app(demo_db_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """The web app over the demo estate (CSRF off for the test client only)."""
+    from app.demo.seed import seed_demo
+    from app.settings import Settings
+    from app.web import create_app
+
+    var_dir = tmp_path_factory.mktemp("var")
+    settings = Settings(database_url=demo_db_url, var_dir=var_dir, secret_key="t" * 64)
+    app = create_app({"WTF_CSRF_ENABLED": False, "TESTING": True}, settings=settings)
+    with app.app_context():
+        from app.db import db
+
+        seed_demo(db.session, app.appbuilder.sm)
+        db.session.commit()
+        from app.bootstrap import _after_demo_seed
+
+        _after_demo_seed(db.session)
+    yield app
+    with app.app_context():
+        from app.db import db
+
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def login(demo_app):
+    """``login(username)`` → a test client logged in as that demo user."""
+
+    def _login(username: str, password: str | None = None):
+        client = demo_app.test_client()
+        pw = password or ("admin" if username == "admin" else "demo1234")
+        response = client.post("/login/", data={"username": username, "password": pw})
+        assert response.status_code == 302, f"login failed for {username}"
+        return client
+
+    return _login

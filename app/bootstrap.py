@@ -1,0 +1,101 @@
+"""Start-up steps shared by the CLI commands: migrate, roles, demo data, services."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def initialise(with_demo: bool = False):
+    """Migrate the database, create roles, and optionally seed the demo."""
+    from app.migrate import upgrade
+    from app.web import create_app
+
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    app = create_app()
+    logins = []
+    with app.app_context():
+        from app.db import db
+
+        sm = app.appbuilder.sm
+        from app.security.roles import FAB_ROLES
+
+        for role_name in FAB_ROLES:
+            if sm.find_role(role_name) is None:
+                sm.add_role(role_name)
+        if with_demo:
+            from app.demo.seed import seed_demo
+
+            logins = seed_demo(db.session, sm)
+            db.session.commit()
+            _after_demo_seed(db.session)
+    return logins
+
+
+def _after_demo_seed(session) -> None:
+    """Hook for modules that add demo state (enabled modules, orders, bills)."""
+    try:
+        from app.demo.modules import seed_module_demo
+    except ImportError:
+        return
+    seed_module_demo(session)
+    session.commit()
+
+
+def start_background_services(simulators: bool = True) -> list[Callable[[], None]]:
+    """Broker, simulators and the engine worker for the one-process demo."""
+    stops: list[Callable[[], None]] = []
+    if simulators:
+        try:
+            from connectors.mqtt.broker import ensure_broker
+
+            broker = ensure_broker(get_settings().mqtt_url)
+            if broker is not None:
+                stops.append(broker.stop)
+        except ImportError:
+            log.warning("connectors not available: no broker started")
+        try:
+            from connectors.simulators.run import start_demo_simulators
+
+            stops.append(start_demo_simulators())
+        except ImportError:
+            log.warning("simulators not available")
+    stop_event = threading.Event()
+    thread = threading.Thread(target=run_worker, kwargs={"stop_event": stop_event}, daemon=True)
+    thread.start()
+    stops.append(stop_event.set)
+    return stops
+
+
+def run_worker(once: bool = False, interval: float = 1.0, stop_event: threading.Event | None = None) -> None:
+    """Loop: fire due timers. Device event consumption joins here when wired."""
+    from app.web import create_app
+
+    app = create_app()
+    with app.app_context():
+        from app.db import db
+
+        while True:
+            try:
+                from app.engine.timers import fire_due_timers
+            except ImportError:
+                fire_due_timers = None
+            if fire_due_timers is not None:
+                try:
+                    fired = fire_due_timers(db.session)
+                    db.session.commit()
+                    if fired:
+                        log.info("fired %s timers", fired)
+                except Exception:  # keep the loop alive; the error is logged
+                    db.session.rollback()
+                    log.exception("timer sweep failed")
+            if once or (stop_event is not None and stop_event.is_set()):
+                return
+            time.sleep(interval)

@@ -1,0 +1,137 @@
+"""The ``estateflow`` command: init, demo, serve, worker, validate, import, simulate."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.group()
+def main() -> None:
+    """estateflow — smart property management on a workflow engine."""
+
+
+def _app():
+    from app.web import create_app
+
+    return create_app()
+
+
+@main.command()
+@click.option("--demo/--no-demo", default=False, help="Also load the demo estate and logins.")
+def init(demo: bool) -> None:
+    """Create or migrate the database (alembic), then create roles."""
+    from app.bootstrap import initialise
+
+    logins = initialise(with_demo=demo)
+    click.echo("database ready")
+    if logins:
+        _print_logins(logins)
+
+
+def _print_logins(logins) -> None:
+    click.echo("demo logins (user / password / role / community):")
+    for login in logins:
+        click.echo(f"  {login.username:<14} {login.password:<9} {login.role:<11} {login.community}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--simulators/--no-simulators", default=True, help="Start simulated devices and a broker.")
+def demo(host: str, port: int, simulators: bool) -> None:
+    """Set up everything (SQLite, demo data, simulated devices) and run the web app."""
+    from app.bootstrap import initialise, start_background_services
+
+    logins = initialise(with_demo=True)
+    handles = start_background_services(simulators=simulators)
+    click.echo("")
+    click.echo(f"estateflow demo running at http://{host}:{port}/")
+    _print_logins(logins)
+    try:
+        _app().run(host=host, port=port, threaded=True, use_reloader=False)
+    finally:
+        for handle in reversed(handles):
+            handle()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Run the web app (development server; see deploy/ for gunicorn behind nginx)."""
+    _app().run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Run one sweep and exit.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between sweeps.")
+def worker(once: bool, interval: float) -> None:
+    """Fire due timers and consume device events (the demo's engine worker)."""
+    from app.bootstrap import run_worker
+
+    run_worker(once=once, interval=interval)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def validate(paths: tuple[Path, ...]) -> None:
+    """Check module assets (menus, forms, BPMN, device profiles); default all shipped."""
+    from app.assets.validate import validate_paths
+
+    errors = validate_paths(list(paths) or None)
+    for error in errors:
+        click.echo(str(error))
+    if errors:
+        click.echo(f"{len(errors)} error(s)", err=True)
+        sys.exit(1)
+    click.echo("all assets valid")
+
+
+@main.group(name="import")
+def import_() -> None:
+    """Import data from files."""
+
+
+@import_.command("households")
+@click.option("--community", "community_code", required=True, help="Community code, e.g. YC.")
+@click.option("--dry-run", is_flag=True, help="Only show the preview.")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+def import_households(community_code: str, dry_run: bool, file: Path) -> None:
+    """Import a household roster (CSV or Excel); all rows or none."""
+    from sqlalchemy import select
+
+    from app.db import db
+    from app.models import Community
+    from app.services import household_import as svc
+
+    app = _app()
+    with app.app_context():
+        community = db.session.scalar(select(Community).where(Community.code == community_code))
+        if community is None:
+            raise click.ClickException(f"unknown community {community_code}")
+        preview = svc.preview_import(db.session, community.id, file.read_bytes(), file.name, "en")
+        for err in preview.errors:
+            click.echo(f"{file}:{err.row}: {err.column}: {err.reason}")
+        if preview.errors:
+            sys.exit(1)
+        click.echo(f"{len(preview.rows)} households ok; new buildings {preview.new_buildings}; "
+                   f"new units {preview.new_units}")
+        if not dry_run:
+            svc.apply_import(db.session, community.id, preview, "cli")
+            db.session.commit()
+            click.echo("imported")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.pass_context
+def simulate(ctx: click.Context) -> None:
+    """Run the simulated devices (Modbus meters, MQTT doors/gates/cameras/sensors)."""
+    from connectors.simulators.run import main as simulate_main
+
+    sys.exit(simulate_main(list(ctx.args)) or 0)
+
+
+if __name__ == "__main__":
+    main()

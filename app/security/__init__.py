@@ -1,0 +1,1 @@
+"""Roles and per-community isolation."""
