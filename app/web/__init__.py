@@ -51,6 +51,9 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     app.config.update(flask_config(settings))
     app.config.update(overrides or {})
 
+    from flask_wtf.csrf import CSRFProtect
+
+    CSRFProtect(app)
     with app.app_context():
         db.init_app(app)
         from app.web.home import HomeView

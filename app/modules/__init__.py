@@ -1,0 +1,1 @@
+"""Modules as data: the menu catalogue, module settings and per-community activation."""
