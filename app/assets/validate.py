@@ -1,0 +1,111 @@
+"""``estateflow validate``: check module assets of every kind, one error per line.
+
+Dispatch is by location and suffix: ``menus/*.yaml`` menu entries, ``forms/**/*.yaml``
+forms, ``*.bpmn`` processes, ``connectors/profiles/*.yaml`` device profiles. BPMN is
+checked against the forms, operations and roles that exist, so a process naming a
+form that is missing or broken is refused here, before upload.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.assets.errors import AssetError
+from app.settings import get_settings
+
+
+def _kind(path: Path, root: Path) -> str | None:
+    try:
+        rel = path.resolve().relative_to(root)
+        parts = rel.parts
+    except ValueError:
+        parts = path.parts
+    if path.suffix == ".bpmn":
+        return "bpmn"
+    if path.suffix not in {".yaml", ".yml"}:
+        return None
+    if "menus" in parts:
+        return "menu"
+    if "profiles" in parts:
+        return "profile"
+    if "forms" in parts:
+        return "form"
+    return None
+
+
+def _expand(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in {".bpmn", ".yaml", ".yml"}))
+        else:
+            files.append(path)
+    return files
+
+
+def _forms_root_for(path: Path, default: Path) -> Path:
+    for parent in path.resolve().parents:
+        if parent.name == "forms":
+            return parent
+    return default
+
+
+def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = None) -> list[AssetError]:
+    """Every error in the given files or folders (default: every shipped asset)."""
+    from app.engine.operations import known_operations
+    from app.engine.validation import validate_bpmn
+    from app.forms.definitions import FormRegistry, validate_form_file
+    from app.modules.catalog import load_catalog, validate_menu_file
+    from app.roles import KNOWN_ROLES
+    from connectors.profiles import validate_profile_file
+
+    import app.operations  # noqa: F401  registers the platform's operations
+
+    root = (assets_root or get_settings().assets_dir).resolve()
+    if not paths:
+        paths = [root / "menus", root / "forms", root / "bpmn", root / "connectors" / "profiles"]
+    files = _expand([p for p in paths if p.exists()])
+    errors: list[AssetError] = [
+        AssetError(str(p), 0, "file", "no such file or folder") for p in paths if not p.exists()
+    ]
+    registry = FormRegistry(root / "forms")
+    known_forms = set(registry.ids())
+    seen_menu = False
+    for path in files:
+        kind = _kind(path, root)
+        if kind == "menu":
+            seen_menu = True
+            errors.extend(validate_menu_file(path, root))
+        elif kind == "form":
+            errors.extend(validate_form_file(path, _forms_root_for(path, root / "forms")))
+        elif kind == "profile":
+            errors.extend(validate_profile_file(path))
+        elif kind == "bpmn":
+            local_forms = known_forms | set(FormRegistry(_forms_root_for(path, root / "forms")).ids())
+            errors.extend(validate_bpmn(path.read_bytes(), _display(path, root), local_forms,
+                                        known_operations(), set(KNOWN_ROLES)))
+        elif path.suffix in {".yaml", ".yml"}:
+            errors.append(AssetError(_display(path, root), 0, "file",
+                                     "not a module asset (expected under menus/, forms/ or connectors/profiles/)"))
+    if seen_menu:
+        # cross-file problems: unknown dependencies, cycles
+        catalog_errors = [e for e in load_catalog(root).errors]
+        known = {str(e) for e in errors}
+        errors.extend(e for e in catalog_errors if str(e) not in known)
+    return _dedupe(errors)
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _dedupe(errors: list[AssetError]) -> list[AssetError]:
+    seen: set[str] = set()
+    out = []
+    for e in errors:
+        if str(e) not in seen:
+            seen.add(str(e))
+            out.append(e)
+    return out
