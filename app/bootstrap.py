@@ -30,6 +30,11 @@ def initialise(with_demo: bool = False):
         for role_name in FAB_ROLES:
             if sm.find_role(role_name) is None:
                 sm.add_role(role_name)
+        from app.services.processes import deploy_catalog
+        from app.web.catalog import get_catalog
+
+        deploy_catalog(db.session, get_catalog(), actor="init")
+        db.session.commit()
         if with_demo:
             from app.demo.seed import seed_demo
 

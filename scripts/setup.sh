@@ -21,7 +21,23 @@ fi
 stamp=.venv/.estateflow-installed
 want="$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  mkdir -p var
+  if ! .venv/bin/python -m pip install -c constraints.txt -e ".[test]" > var/pip-install.log 2>&1; then
+    cat var/pip-install.log >&2; echo "pip install failed (log: var/pip-install.log)" >&2; exit 1
+  fi
   echo "$want" > "$stamp"
+fi
+
+# The BPMN diagram viewer (bpmn-js) comes from the npm registry and is served as a
+# static file; without npm the instance page lists the path taken as text instead.
+viewer=app/static/vendor/bpmn-navigated-viewer.production.min.js
+if [ ! -f "$viewer" ] && command -v npm >/dev/null 2>&1; then
+  mkdir -p var/npm app/static/vendor
+  if (cd var/npm && npm install --silent --no-audit --no-fund --prefix . bpmn-js@18.31.1 >/dev/null 2>&1); then
+    cp var/npm/node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js "$viewer"
+    cp var/npm/node_modules/bpmn-js/dist/assets/diagram-js.css var/npm/node_modules/bpmn-js/dist/assets/bpmn-js.css app/static/vendor/ 2>/dev/null || true
+  else
+    echo "warning: npm could not install bpmn-js; diagrams will show as text" >&2
+  fi
 fi

@@ -59,6 +59,7 @@ FAB_ROLES: dict[str, list[list[str]]] = {
     + [
         [f"^({_ESTATE_VIEWS})$", f"^({_READ}|{_WRITE})$"],
         ["^(ModuleMenuView|HouseholdImportView|InboxView|InstanceView)$", ".*"],
+        ["^(ProcessDefinitionView)$", "^(can_list)$"],
         ["^(AuditView)$", f"^({_READ})$"],
         ["^(EstateApi)$", ".*"],
     ],
@@ -82,13 +83,13 @@ FAB_ROLES: dict[str, list[list[str]]] = {
     + [
         ["^(HouseholdView|ResidentView)$", f"^({_READ}|{_WRITE})$"],
         ["^(BuildingView|UnitView|StaffView)$", f"^({_READ})$"],
-        ["^(InboxView|HouseholdImportView)$", ".*"],
+        ["^(InboxView|HouseholdImportView|InstanceView)$", ".*"],
         ["^(EstateApi)$", ".*"],
     ],
     RESIDENT: _COMMON + [["^(ResidentPortalView)$", ".*"]],
     CONSULTANT: _COMMON
     + [
-        ["^(ProcessDefinitionView|ModuleMenuView)$", "^(can_list|can_show|can_validate|can_upload|can_index)$"],
+        ["^(ProcessDefinitionView|ProcessApi)$", "^(can_list|can_upload|can_validate)$"],
     ],
     REGULATOR: _COMMON
     + [

@@ -63,6 +63,9 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
         from app.web.views import register_views
 
         register_views(appbuilder)
+        from app.services.processes import install_hooks
+
+        install_hooks()
 
     @app.context_processor
     def _locale_context() -> dict[str, Any]:

@@ -1,23 +1,31 @@
-"""The module catalogue as the web app sees it: loaded once at start-up, errors logged."""
+"""Module assets as the web app sees them: catalogue and forms, loaded at start-up."""
 from __future__ import annotations
 
 import logging
 
 from flask import current_app
 
+from app.forms.definitions import FormRegistry
 from app.modules.catalog import Catalog, load_catalog
 
 log = logging.getLogger(__name__)
 
 
 def init_catalog(app) -> Catalog:
-    """Load menus/*.yaml; a broken entry is logged and skipped, the rest still load."""
-    catalog = load_catalog(app.config["ESTATEFLOW_SETTINGS"].assets_dir)
-    for error in catalog.errors:
+    """Load menus/*.yaml and forms/**; a broken entry is logged and skipped."""
+    root = app.config["ESTATEFLOW_SETTINGS"].assets_dir
+    catalog = load_catalog(root)
+    forms = FormRegistry(root / "forms")
+    for error in [*catalog.errors, *forms.errors]:
         log.error("module asset: %s", error)
     app.extensions["estateflow_catalog"] = catalog
+    app.extensions["estateflow_forms"] = forms
     return catalog
 
 
 def get_catalog() -> Catalog:
     return current_app.extensions["estateflow_catalog"]
+
+
+def get_forms() -> FormRegistry:
+    return current_app.extensions["estateflow_forms"]

@@ -34,6 +34,7 @@ def register_views(appbuilder: AppBuilder) -> None:
 
 def _optional_registrars():
     """View groups that live in their own modules (menu, import, engine, devices)."""
-    from app.web.views import modules_menu, household_import
+    from app.web.views import household_import, inbox, instances, modules_menu, processes
 
-    return [modules_menu.register, household_import.register]
+    return [modules_menu.register, household_import.register, inbox.register, instances.register,
+            processes.register]

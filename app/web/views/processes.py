@@ -1,0 +1,125 @@
+"""Consultants: deployed process versions, validate and upload (page and JSON API)."""
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.api import BaseApi, protect, safe
+from flask_appbuilder.api import expose as api_expose
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from app.db import db
+from app.engine.models import ProcessInstance, ProcessVersion
+from app.services.authoring import check_upload, upload_process
+from app.settings import get_settings
+from app.web.catalog import get_forms
+
+import shutil
+
+
+def _read_upload(storage) -> bytes:
+    limit = get_settings().bpmn_max_bytes
+    return storage.read(limit + 1)
+
+
+def _collect(files) -> tuple[str, bytes, dict[str, bytes]]:
+    bpmn = files.get("bpmn")
+    bpmn_name = bpmn.filename if bpmn else ""
+    bpmn_data = _read_upload(bpmn) if bpmn else b""
+    forms = {}
+    for storage in files.getlist("forms"):
+        if storage and storage.filename:
+            forms[storage.filename] = _read_upload(storage)
+    return bpmn_name, bpmn_data, forms
+
+
+
+
+class ProcessDefinitionView(BaseView):
+    route_base = "/processes"
+    default_view = "list"
+
+    @expose("/")
+    @has_access
+    def list(self):
+        versions = list(db.session.scalars(
+            select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+        ))
+        counts = dict(db.session.execute(
+            select(ProcessInstance.version_id, func.count()).where(
+                ProcessInstance.status.in_(["running", "waiting", "incident"])
+            ).group_by(ProcessInstance.version_id)
+        ).all())
+        return self.render_template("engine/processes.html", versions=versions, running=counts,
+                                    errors=None, result=None)
+
+    @expose("/upload", methods=["POST"])
+    @has_access
+    def upload(self):
+        module_id = (request.form.get("module_id") or "").strip() or None
+        bpmn_name, bpmn_data, forms = _collect(request.files)
+        forms = {f"{module_id or 'custom'}/{name.rsplit('/', 1)[-1]}" if "/" not in name else name: data
+                 for name, data in forms.items()}
+        if not bpmn_name:
+            flash(_("Choose a BPMN file."), "danger")
+            return redirect(url_for("ProcessDefinitionView.list"))
+        if request.form.get("validate_only"):
+            errors, scratch = check_upload(bpmn_name, bpmn_data, forms)
+            shutil.rmtree(scratch, ignore_errors=True)
+            result = None
+        else:
+            outcome = upload_process(db.session, bpmn_name=bpmn_name, bpmn_data=bpmn_data, forms=forms,
+                                     module_id=module_id, actor=current_user.username)
+            errors, result = outcome.errors, outcome
+            if errors:
+                db.session.rollback()
+            else:
+                db.session.commit()
+                get_forms().reload()
+        versions = list(db.session.scalars(
+            select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+        ))
+        return self.render_template("engine/processes.html", versions=versions, running={},
+                                    errors=errors, result=result), (422 if errors else 200)
+
+
+class ProcessApi(BaseApi):
+    """``POST /api/v1/processes/upload`` and ``/validate``: multipart ``bpmn`` + ``forms``."""
+
+    resource_name = "processes"
+    allow_browser_login = True
+    method_permission_name = {"upload_api": "upload", "validate_api": "validate"}
+
+    @api_expose("/validate", methods=["POST"])
+    @protect()
+    @safe
+    def validate_api(self):
+        bpmn_name, bpmn_data, forms = _collect(request.files)
+        errors, scratch = check_upload(bpmn_name or "upload.bpmn", bpmn_data, forms)
+        shutil.rmtree(scratch, ignore_errors=True)
+        return self.response(200 if not errors else 422, errors=[str(e) for e in errors])
+
+    @api_expose("/upload", methods=["POST"])
+    @protect()
+    @safe
+    def upload_api(self):
+        bpmn_name, bpmn_data, forms = _collect(request.files)
+        outcome = upload_process(db.session, bpmn_name=bpmn_name or "upload.bpmn", bpmn_data=bpmn_data,
+                                 forms=forms, module_id=request.form.get("module_id") or None,
+                                 actor=current_user.username)
+        if outcome.errors:
+            db.session.rollback()
+            return self.response(422, errors=[str(e) for e in outcome.errors])
+        db.session.commit()
+        get_forms().reload()
+        return self.response(201, process_id=outcome.version.process_id, version=outcome.version.version,
+                             forms=outcome.forms)
+
+
+def register(appbuilder) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    appbuilder.add_view(ProcessDefinitionView, "processes", label=_l("Processes and forms"),
+                        icon="fa-sitemap", category="Work", category_label=_l("Work"))
+    appbuilder.add_api(ProcessApi)
