@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: b3465beb792d
+Revision ID: 5fd4a8cf43be
 Revises: 
-Create Date: 2026-11-25 17:38:48.127362
+Create Date: 2026-11-25 17:47:07.563269
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = 'b3465beb792d'
+revision = '5fd4a8cf43be'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -280,6 +280,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('version_id', sa.Integer(), nullable=False),
     sa.Column('process_id', sa.String(length=200), nullable=False),
+    sa.Column('spec_hash', sa.String(length=64), nullable=False),
     sa.Column('community_id', sa.Integer(), nullable=False),
     sa.Column('business_key', sa.String(length=120), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
@@ -435,6 +436,55 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_household_community_id'), ['community_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_household_unit_id'), ['unit_id'], unique=False)
 
+    op.create_table('device_command',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('request_id', sa.String(length=64), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('command', sa.String(length=40), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('done_at', sa.DateTime(), nullable=True),
+    sa.Column('result', sa.JSON(), nullable=True),
+    sa.Column('error', sa.String(length=500), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('request_id')
+    )
+    with op.batch_alter_table('device_command', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_device_command_community_id'), ['community_id'], unique=False)
+        batch_op.create_index('ix_device_command_device_status', ['device_id', 'status'], unique=False)
+
+    op.create_table('device_error',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('message', sa.String(length=500), nullable=False),
+    sa.Column('value', sa.Numeric(precision=18, scale=4), nullable=True),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('device_error', schema=None) as batch_op:
+        batch_op.create_index('ix_device_error_device_at', ['device_id', 'at'], unique=False)
+
+    op.create_table('meter_reading',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('register', sa.String(length=40), nullable=False),
+    sa.Column('value', sa.Numeric(precision=18, scale=4), nullable=False),
+    sa.Column('unit', sa.String(length=20), nullable=False),
+    sa.Column('quality', sa.String(length=20), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('meter_reading', schema=None) as batch_op:
+        batch_op.create_index('ix_meter_reading_device_at', ['device_id', 'at'], unique=False)
+
     op.create_table('resident',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('community_id', sa.Integer(), nullable=False),
@@ -466,6 +516,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_resident_community_id'))
 
     op.drop_table('resident')
+    with op.batch_alter_table('meter_reading', schema=None) as batch_op:
+        batch_op.drop_index('ix_meter_reading_device_at')
+
+    op.drop_table('meter_reading')
+    with op.batch_alter_table('device_error', schema=None) as batch_op:
+        batch_op.drop_index('ix_device_error_device_at')
+
+    op.drop_table('device_error')
+    with op.batch_alter_table('device_command', schema=None) as batch_op:
+        batch_op.drop_index('ix_device_command_device_status')
+        batch_op.drop_index(batch_op.f('ix_device_command_community_id'))
+
+    op.drop_table('device_command')
     with op.batch_alter_table('household', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_household_unit_id'))
         batch_op.drop_index(batch_op.f('ix_household_community_id'))
