@@ -12,6 +12,9 @@ def import_all_models() -> MetaData:
     import flask_appbuilder.security.sqla.models  # noqa: F401  (ab_user, ab_role, ...)
 
     import app.models  # noqa: F401
+    import app.models.uploads  # noqa: F401
+    import connectors.models  # noqa: F401  (meter_reading, device_error, device_command)
+    import app.engine.models  # noqa: F401  (wf_* engine tables)
     from app.db import Model
 
     return Model.metadata

@@ -43,8 +43,8 @@ ROLE_LABELS: dict[str, dict[str, str]] = {
     REGULATOR: {"zh": "监管（只读）", "en": "Regulator (read-only)"},
 }
 
-_READ = "can_list|can_show|can_get|can_info|can_download|can_export"
-_WRITE = "can_add|can_edit|can_delete|can_post|can_put"
+_READ = "can_(list|show|get|info|download|export)"
+_WRITE = "can_(add|edit|delete|post|put)"
 _ESTATE_VIEWS = "CommunityView|BuildingView|UnitView|HouseholdView|ResidentView|StaffView|DeviceView"
 _COMMON = [
     ["LocaleView", "can_index"],

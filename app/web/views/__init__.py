@@ -34,7 +34,7 @@ def register_views(appbuilder: AppBuilder) -> None:
 
 def _optional_registrars():
     """View groups that live in their own modules (menu, import, engine, devices)."""
-    from app.web.views import household_import, inbox, instances, modules_menu, processes
+    from app.web.views import household_import, inbox, instances, modules_menu, processes, uploads
 
     return [modules_menu.register, household_import.register, inbox.register, instances.register,
-            processes.register]
+            processes.register, uploads.register]

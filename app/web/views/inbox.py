@@ -14,6 +14,7 @@ from app.engine.models import ProcessInstance
 from app.forms import jsonable, parse_submission, render_form
 from app.forms.references import reference_options
 from app.security.roles import role_keys_of
+from app.services.uploads import grant_uploads
 from app.security.scope import is_platform_admin, visible_community_ids
 from app.web.catalog import get_forms
 
@@ -103,6 +104,7 @@ class InboxView(BaseView):
             values = raw
             if not errors:
                 try:
+                    grant_uploads(db.session, jsonable(data), row.community_id, current_user.username)
                     complete_task(db.session, row.id, jsonable(data), current_user.username,
                                   expected_instance_version=request.form.get("_version", type=int))
                     db.session.commit()

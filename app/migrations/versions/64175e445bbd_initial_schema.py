@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: 5fd4a8cf43be
+Revision ID: 64175e445bbd
 Revises: 
-Create Date: 2026-11-25 17:47:07.563269
+Create Date: 2026-11-25 17:49:46.370721
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '5fd4a8cf43be'
+revision = '64175e445bbd'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -268,6 +268,15 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
     sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], ),
     sa.PrimaryKeyConstraint('staff_id', 'community_id')
+    )
+    op.create_table('upload_grant',
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('content_type', sa.String(length=80), nullable=False),
+    sa.Column('granted_by', sa.String(length=100), nullable=True),
+    sa.Column('granted_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.PrimaryKeyConstraint('sha256', 'community_id')
     )
     op.create_table('user_community',
     sa.Column('user_id', sa.Integer(), nullable=False),
@@ -571,6 +580,7 @@ def downgrade() -> None:
 
     op.drop_table('wf_instance')
     op.drop_table('user_community')
+    op.drop_table('upload_grant')
     op.drop_table('staff_community')
     with op.batch_alter_table('module_activation', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_module_activation_community_id'))

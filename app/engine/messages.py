@@ -1,0 +1,69 @@
+"""Messages from outside (payments, devices, other processes) into instances.
+
+A message is correlated by name and business key (bill number, work order
+number, device id) to the instances waiting for it; a process whose start event
+catches that message name gets a new instance in the given community.
+"""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from SpiffWorkflow.bpmn.util import BpmnEvent
+
+from app.engine import store
+from app.engine.definitions import PlatformMessageEventDefinition
+from app.engine.models import MessageWait, ProcessInstance, ProcessVersion
+from app.engine.runtime import start_instance, step
+from app.models.modules import ModuleActivation
+from app.services.audit import record
+
+
+def send_message(
+    session: Session,
+    name: str,
+    business_key: str | None,
+    payload: dict | None = None,
+    community_id: int | None = None,
+    actor: str = "message",
+) -> int:
+    """Deliver ``payload`` (merged into task data) to every instance waiting for
+    ``name`` with this business key, and start processes whose start event catches
+    ``name`` (only when ``community_id`` is given). Returns instances reached.
+    Does not commit."""
+    payload = dict(payload or {})
+    query = select(MessageWait.instance_id).where(
+        MessageWait.message_name == name, MessageWait.business_key == business_key
+    )
+    if community_id is not None:
+        query = query.where(MessageWait.community_id == community_id)
+    instance_ids = sorted(set(session.scalars(query)))
+    for instance_id in instance_ids:
+        instance = session.get(ProcessInstance, instance_id)
+        expected = instance.lock_version
+        wf, definition = store.load_workflow(session, instance)
+        wf.catch(BpmnEvent(PlatformMessageEventDefinition(name), payload))
+        record(session, actor=actor, action="process.message", target_type="process_instance",
+               target_id=instance.id, community_id=instance.community_id,
+               after={"message": name, "business_key": business_key})
+        step(session, instance, wf, definition, expected_version=expected, actor=actor)
+    started = 0
+    if community_id is not None:
+        for version in _starters(session, name, community_id):
+            start_instance(session, version.process_id, community_id, business_key,
+                           actor=actor, message=(name, payload), version=version)
+            started += 1
+    return len(instance_ids) + started
+
+
+def _starters(session: Session, name: str, community_id: int) -> list[ProcessVersion]:
+    """Newest version of each process with a message start event for ``name``,
+    skipping modules this community has disabled."""
+    newest: dict[str, ProcessVersion] = {}
+    for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)):
+        newest[version.process_id] = version
+    disabled = set(session.scalars(
+        select(ModuleActivation.module_id).where(
+            ModuleActivation.community_id == community_id, ModuleActivation.enabled.is_(False))
+    ))
+    return [v for v in newest.values()
+            if name in (v.start_messages or []) and v.module_id not in disabled]

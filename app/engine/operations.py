@@ -1,0 +1,135 @@
+"""Named operations that BPMN service tasks call (``camunda:topic="notify.log"``).
+
+An operation is a few lines: validate parameters with its marshmallow schema and
+call a service. Services and connectors do the real work; the engine only maps
+parameters in and merges the returned dict into task data. Register with::
+
+    @operation("billing.issue", schema=IssueSchema)
+    def issue(params: dict, ctx: OperationContext) -> dict: ...
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields
+from sqlalchemy.orm import Session
+
+log = logging.getLogger("estateflow.operations")
+
+
+@dataclass
+class OperationContext:
+    """What an operation may use besides its parameters."""
+
+    session: Session
+    community_id: int
+    instance: Any  # app.engine.models.ProcessInstance
+    business_key: str | None
+    element_id: str
+    data: dict  # read-only view of the task data
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    func: Callable[[dict, OperationContext], dict | None]
+    schema: type[Schema] | None
+    description: str
+
+    def call(self, params: dict, ctx: OperationContext) -> dict:
+        if self.schema is not None:
+            try:
+                params = self.schema().load(params)
+            except ValidationError as exc:
+                raise OperationParameterError(self.name, exc.messages) from exc
+        result = self.func(params, ctx)
+        return dict(result or {})
+
+
+class OperationParameterError(ValueError):
+    def __init__(self, name: str, messages: Any):
+        super().__init__(f"operation {name}: invalid parameters: {messages}")
+
+
+class UnknownOperation(LookupError):
+    pass
+
+
+_REGISTRY: dict[str, Operation] = {}
+
+
+def operation(
+    name: str, *, schema: type[Schema] | None = None, description: str = ""
+) -> Callable[[Callable], Callable]:
+    """Register ``func`` under ``name`` (later registration of a name replaces it)."""
+
+    def wrap(func: Callable) -> Callable:
+        doc = description or (func.__doc__ or "").strip().split("\n")[0]
+        _REGISTRY[name] = Operation(name, func, schema, doc)
+        return func
+
+    return wrap
+
+
+def get_operation(name: str) -> Operation:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownOperation(f"no operation named {name!r}") from None
+
+
+def known_operations() -> set[str]:
+    return set(_REGISTRY)
+
+
+def unregister(name: str) -> None:
+    """Remove an operation (tests register throwaway ones)."""
+    _REGISTRY.pop(name, None)
+
+
+# --- generic operations shipped with the engine -------------------------------------
+
+
+class NotifyLogSchema(Schema):
+    message = fields.String(required=True)
+    channel = fields.String(load_default="log")
+    level = fields.String(load_default="info")
+
+
+@operation("notify.log", schema=NotifyLogSchema)
+def notify_log(params: dict, ctx: OperationContext) -> dict:
+    """Publish a message to the platform log (the notice board of the demo)."""
+    level = getattr(logging, params["level"].upper(), logging.INFO)
+    log.log(
+        level if isinstance(level, int) else logging.INFO,
+        "[%s] community=%s instance=%s: %s",
+        params["channel"], ctx.community_id, ctx.instance.id, params["message"],
+    )
+    return {"notified": True, "notified_channel": params["channel"]}
+
+
+@operation("data.set")
+def data_set(params: dict, ctx: OperationContext) -> dict:
+    """Set task-data variables: every parameter becomes a variable of that name."""
+    return dict(params)
+
+
+class AuditNoteSchema(Schema):
+    action = fields.String(required=True)
+    note = fields.String(load_default="")
+
+
+@operation("audit.note", schema=AuditNoteSchema)
+def audit_note(params: dict, ctx: OperationContext) -> dict:
+    """Write a custom line to the audit trail for this instance."""
+    from app.services.audit import record
+
+    record(
+        ctx.session, actor="engine", action=params["action"], target_type="process_instance",
+        target_id=ctx.instance.id, community_id=ctx.community_id,
+        after={"note": params["note"], "business_key": ctx.business_key},
+    )
+    return {}

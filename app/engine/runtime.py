@@ -1,0 +1,402 @@
+"""Running instances: start, advance past automatic work, mirror the state into rows.
+
+One step = load (or create) the workflow, change it, ``advance`` (engine steps and
+operations until only people, timers or messages can move it), ``sync`` the task,
+timer and message rows with what changed, and save with the optimistic counter —
+all in the caller's transaction.
+"""
+from __future__ import annotations
+
+import re
+import traceback
+from datetime import datetime
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from app.engine import store
+from app.engine.definitions import PlatformMessageEventDefinition
+from app.engine.definitions import Definition, OperationTask
+from app.engine.errors import ProcessNotFound
+from app.engine.models import (
+    CANCELLED,
+    COMPLETED,
+    INCIDENT,
+    OPEN_TASK,
+    TASK_CANCELLED,
+    WAITING,
+    Incident,
+    MessageWait,
+    ProcessInstance,
+    ProcessVersion,
+    TaskRow,
+    TimerRow,
+)
+from app.engine.operations import OperationContext, get_operation
+from app.engine.prune import prune_history
+from app.engine.timebridge import platform_now, to_naive_utc
+from app.services.audit import record
+
+_EXPR = re.compile(r"\$\{(.+?)\}")
+
+
+def latest_version(session: Session, process_id: str) -> ProcessVersion:
+    version = session.scalars(
+        select(ProcessVersion)
+        .where(ProcessVersion.process_id == process_id)
+        .order_by(ProcessVersion.version.desc())
+        .limit(1)
+    ).first()
+    if version is None:
+        raise ProcessNotFound(f"no deployed process {process_id!r}")
+    return version
+
+
+def start_instance(
+    session: Session,
+    process_id: str,
+    community_id: int,
+    business_key: str | None = None,
+    actor: str = "system",
+    data: dict | None = None,
+    message: tuple[str, dict] | None = None,
+    version: ProcessVersion | None = None,
+) -> ProcessInstance:
+    """Start the newest version of ``process_id`` and run it to its first wait.
+
+    ``data`` seeds the workflow's variables; ``message`` (name, payload) triggers a
+    message start event. Does not commit.
+    """
+    version = version or latest_version(session, process_id)
+    definition = store.definition_of(version)
+    instance = ProcessInstance(
+        version_id=version.id,
+        process_id=version.process_id,
+        spec_hash=version.content_hash,
+        community_id=community_id,
+        business_key=business_key,
+        status="running",
+        lock_version=0,
+        projection={},
+        started_at=platform_now(),
+        started_by=actor,
+    )
+    session.add(instance)
+    session.flush()
+    wf = store.new_workflow(definition)
+    start_data = dict(data or {})
+    start_data.setdefault("business_key", business_key)
+    start_data.setdefault("community_id", community_id)
+    wf.task_tree.data.update(start_data)
+    if message is not None:
+        wf.do_engine_steps()
+        wf.catch(BpmnEvent(PlatformMessageEventDefinition(message[0]), dict(message[1] or {})))
+    record(
+        session, actor=actor, action="process.start", target_type="process_instance",
+        target_id=instance.id, community_id=community_id,
+        after={"process_id": version.process_id, "version": version.version,
+               "business_key": business_key},
+    )
+    step(session, instance, wf, definition, expected_version=0, actor=actor)
+    return instance
+
+
+def step(
+    session: Session,
+    instance: ProcessInstance,
+    wf: BpmnWorkflow,
+    definition: Definition,
+    expected_version: int,
+    actor: str,
+    retry: dict[str, Incident] | None = None,
+    finished_task: str | None = None,
+) -> None:
+    """Advance, mirror rows, save. The common tail of every engine action.
+
+    ``finished_task``: uuid of the user task the caller already marked completed
+    (so its row is not touched again)."""
+    projection = dict(instance.projection or {})
+    if finished_task is not None:
+        projection["tasks"] = {k: v for k, v in projection.get("tasks", {}).items()
+                               if k != finished_task}
+    incidents = dict(projection.get("incidents", {}))
+    for uuid in retry or {}:
+        incidents.pop(uuid, None)
+    error = advance(session, instance, wf, definition, incidents, retry or {}, actor)
+    projection["incidents"] = incidents
+    sync_rows(session, instance, wf, definition, projection)
+    pruned = prune_history(wf)
+    if pruned:
+        history = projection.get("pruned_elements", [])
+        projection["pruned_elements"] = history + [e for e in dict.fromkeys(pruned)
+                                                   if e not in history]
+    changes: dict = {"projection": projection}
+    if incidents:
+        changes["status"] = INCIDENT
+    elif wf.is_completed():
+        changes["status"] = COMPLETED
+        changes["ended_at"] = platform_now()
+    else:
+        changes["status"] = WAITING
+    if not incidents:
+        changes["error"] = None
+    elif error:
+        changes["error"] = error
+    store.save_instance(session, instance, wf, expected_version, **changes)
+
+
+def _all_tasks(wf: BpmnWorkflow, state: int) -> list[Task]:
+    tasks = wf.get_tasks(state=state)
+    for sub in wf.subprocesses.values():
+        tasks.extend(t for t in sub.get_tasks(state=state) if t not in tasks)
+    return tasks
+
+
+def evaluate_param(wf: BpmnWorkflow, task: Task, raw: str):
+    """``${expr}`` alone keeps the value's type; ``${}`` inside text interpolates;
+    anything else is a literal string."""
+    text = raw.strip()
+    whole = _EXPR.fullmatch(text)
+    if whole:
+        return wf.script_engine.evaluate(task, whole.group(1))
+    if "${" in raw:
+        return _EXPR.sub(lambda m: str(wf.script_engine.evaluate(task, m.group(1))), raw)
+    return raw
+
+
+def advance(
+    session: Session,
+    instance: ProcessInstance,
+    wf: BpmnWorkflow,
+    definition: Definition,
+    incidents: dict[str, int],
+    retry: dict[str, Incident],
+    actor: str,
+) -> str | None:
+    """Run engine steps and operations until only people, timers or messages remain.
+
+    A failing operation becomes an incident (its task stays READY and is skipped
+    until retried); its partial database changes are rolled back to a savepoint.
+    Returns the last operation error, if any.
+    """
+    error: str | None = None
+    while True:
+        wf.do_engine_steps()
+        pending = [
+            t for t in _all_tasks(wf, TaskState.READY)
+            if isinstance(t.task_spec, OperationTask) and str(t.id) not in incidents
+        ]
+        if not pending:
+            return error
+        for task in pending:
+            meta = definition.service_tasks.get(task.task_spec.bpmn_id)
+            uuid = str(task.id)
+            try:
+                op = get_operation(meta.operation if meta else "")
+                params = {k: evaluate_param(wf, task, v) for k, v in (meta.params if meta else {}).items()}
+                ctx = OperationContext(
+                    session=session, community_id=instance.community_id, instance=instance,
+                    business_key=instance.business_key, element_id=task.task_spec.bpmn_id,
+                    data=dict(task.data),
+                )
+                with session.begin_nested():
+                    result = op.call(params, ctx)
+            except Exception as exc:  # an operation's failure must never lose the instance
+                incident = _raise_incident(session, instance, task, meta, exc, retry.get(uuid))
+                incidents[uuid] = incident.id
+                error = f"{task.task_spec.bpmn_id}: {type(exc).__name__}: {exc}"
+                continue
+            if uuid in retry:
+                done = retry[uuid]
+                done.status, done.resolved_at, done.resolved_by = "resolved", platform_now(), actor
+            task.data.update(result)
+            task.run()
+
+
+def _raise_incident(session, instance, task, meta, exc, existing: Incident | None) -> Incident:
+    error = f"{type(exc).__name__}: {exc}"
+    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    incident = existing or Incident(
+        instance_id=instance.id, community_id=instance.community_id,
+        spiff_task_id=str(task.id), element_id=task.task_spec.bpmn_id,
+        operation=meta.operation if meta else None, created_at=platform_now(),
+    )
+    incident.error = detail or error
+    incident.status = "open"
+    session.add(incident)
+    session.flush()
+    record(
+        session, actor="engine", action="process.incident", target_type="process_instance",
+        target_id=instance.id, community_id=instance.community_id,
+        after={"element": task.task_spec.bpmn_id, "incident_id": incident.id, "error": error},
+    )
+    return incident
+
+
+def _due_of(wf: BpmnWorkflow, task: Task, raw: str | None, created: datetime) -> datetime | None:
+    if not raw:
+        return None
+    value = evaluate_param(wf, task, raw)
+    if isinstance(value, datetime):
+        return value
+    text = str(value).strip()
+    if text.upper().startswith("P"):
+        parsed = TimerEventDefinition.parse_iso_duration(text)
+        return created + TimerEventDefinition.get_timedelta_from_start(parsed, created)
+    return to_naive_utc(text)
+
+
+def _timer_due(task: Task) -> datetime | None:
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):  # cycle timer
+        value = value.get("next")
+    return to_naive_utc(value) if isinstance(value, str) else None
+
+
+def sync_rows(
+    session: Session,
+    instance: ProcessInstance,
+    wf: BpmnWorkflow,
+    definition: Definition,
+    projection: dict,
+) -> None:
+    """Make task, timer and message rows match the workflow; touch only what changed."""
+    now = platform_now()
+    old_tasks: dict[str, int] = projection.get("tasks", {})
+    old_timers: dict[str, str] = projection.get("timers", {})
+    old_msgs: dict[str, str] = projection.get("messages", {})
+    new_tasks: dict[str, int] = {}
+    new_timers: dict[str, str] = {}
+    new_msgs: dict[str, str] = {}
+    added: list[tuple[str, TaskRow]] = []
+
+    for task in _all_tasks(wf, TaskState.READY):
+        if not isinstance(task.task_spec, UserTask):
+            continue
+        uuid = str(task.id)
+        if uuid in old_tasks:
+            new_tasks[uuid] = old_tasks[uuid]
+            continue
+        meta = definition.user_tasks.get(task.task_spec.bpmn_id)
+        title = (meta.title if meta else None) or task.task_spec.bpmn_name
+        if title and "${" in title:
+            try:
+                title = str(evaluate_param(wf, task, title))
+            except Exception:  # a title is a label: show it raw rather than fail the step
+                pass
+        row = TaskRow(
+            instance_id=instance.id, spiff_task_id=uuid, element_id=task.task_spec.bpmn_id,
+            community_id=instance.community_id, role=meta.role if meta else None,
+            form_id=meta.form_id if meta else None,
+            title=title[:300] if title else None,
+            due_at=_due_of(wf, task, meta.due if meta else None, now),
+            business_key=instance.business_key, status="ready", created_at=now,
+        )
+        session.add(row)
+        added.append((uuid, row))
+
+    for task in _all_tasks(wf, TaskState.WAITING):
+        spec = task.task_spec
+        if not isinstance(spec, CatchingEvent):
+            continue
+        uuid = str(task.id)
+        definition_ = spec.event_definition
+        if isinstance(definition_, TimerEventDefinition):
+            due = _timer_due(task)
+            if due is None:
+                continue
+            new_timers[uuid] = due.isoformat()
+            if old_timers.get(uuid) != new_timers[uuid]:
+                if uuid in old_timers:
+                    session.execute(
+                        update(TimerRow)
+                        .where(TimerRow.instance_id == instance.id,
+                               TimerRow.spiff_task_id == uuid, TimerRow.status == "pending")
+                        .values(due_at=due)
+                    )
+                else:
+                    session.add(TimerRow(instance_id=instance.id, spiff_task_id=uuid,
+                                         element_id=spec.bpmn_id, due_at=due, status="pending"))
+        elif isinstance(definition_, MessageEventDefinition):
+            new_msgs[uuid] = definition_.name
+            if uuid not in old_msgs:
+                session.add(MessageWait(
+                    instance_id=instance.id, spiff_task_id=uuid, element_id=spec.bpmn_id,
+                    message_name=definition_.name, business_key=instance.business_key,
+                    community_id=instance.community_id,
+                ))
+
+    gone_tasks = [row_id for uuid, row_id in old_tasks.items() if uuid not in new_tasks]
+    if gone_tasks:
+        session.execute(
+            update(TaskRow)
+            .where(TaskRow.id.in_(gone_tasks), TaskRow.status.in_(OPEN_TASK))
+            .values(status=TASK_CANCELLED, completed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    gone_timers = [uuid for uuid in old_timers if uuid not in new_timers]
+    if gone_timers:
+        session.execute(
+            update(TimerRow)
+            .where(TimerRow.instance_id == instance.id, TimerRow.spiff_task_id.in_(gone_timers),
+                   TimerRow.status == "pending")
+            .values(status="cancelled")
+            .execution_options(synchronize_session=False)
+        )
+    gone_msgs = [uuid for uuid in old_msgs if uuid not in new_msgs]
+    if gone_msgs:
+        session.execute(
+            delete(MessageWait)
+            .where(MessageWait.instance_id == instance.id,
+                   MessageWait.spiff_task_id.in_(gone_msgs))
+            .execution_options(synchronize_session=False)
+        )
+    if added:
+        session.flush()
+        for uuid, row in added:
+            new_tasks[uuid] = row.id
+    projection["tasks"] = new_tasks
+    projection["timers"] = new_timers
+    projection["messages"] = new_msgs
+
+
+def cancel_instance(session: Session, instance_id: int, actor: str, reason: str = "") -> ProcessInstance:
+    """Stop an instance for good: open tasks, timers and message waits go with it."""
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None:
+        raise ProcessNotFound(f"no process instance {instance_id}")
+    expected = instance.lock_version
+    wf, definition = store.load_workflow(session, instance)
+    wf.cancel()
+    projection = dict(instance.projection or {})
+    now = platform_now()
+    ids = list(projection.get("tasks", {}).values())
+    if ids:
+        session.execute(update(TaskRow).where(TaskRow.id.in_(ids), TaskRow.status.in_(OPEN_TASK))
+                        .values(status=TASK_CANCELLED, completed_at=now, completed_by=actor)
+                        .execution_options(synchronize_session=False))
+    session.execute(update(TimerRow).where(TimerRow.instance_id == instance.id,
+                                           TimerRow.status == "pending")
+                    .values(status="cancelled").execution_options(synchronize_session=False))
+    session.execute(delete(MessageWait).where(MessageWait.instance_id == instance.id)
+                    .execution_options(synchronize_session=False))
+    store.save_instance(session, instance, wf, expected, status=CANCELLED, ended_at=now,
+                        projection={"tasks": {}, "timers": {}, "messages": {}, "incidents": {}})
+    record(session, actor=actor, action="process.cancel", target_type="process_instance",
+           target_id=instance.id, community_id=instance.community_id, after={"reason": reason})
+    return instance
+
+
+def task_by_uuid(wf: BpmnWorkflow, uuid: str) -> Task | None:
+    return wf.get_task_from_id(UUID(uuid))
+
+

@@ -1,0 +1,46 @@
+"""Messages correlate by name and business key; message start events start instances."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.engine.history import instance_data
+from app.engine.messages import send_message
+from app.engine.models import ProcessInstance
+from app.engine.runtime import start_instance
+from app.engine.tasks import list_inbox
+from app.models import ModuleActivation
+
+
+def test_payment_message_reaches_only_the_matching_bill(session, community, deploy):
+    deploy("payment_wait.bpmn")
+    a = start_instance(session, "payment_wait", community.id, "BILL-1")
+    b = start_instance(session, "payment_wait", community.id, "BILL-2")
+    session.commit()
+    assert send_message(session, "payment.received", "BILL-3", {"amount_cents": 500}) == 0
+    assert send_message(session, "payment.received", "BILL-1", {"amount_cents": 12345}) == 1
+    session.commit()
+    assert session.get(ProcessInstance, a.id).status == "completed"
+    assert session.get(ProcessInstance, b.id).status == "waiting"
+    assert instance_data(session, a.id)["settled"] is True
+    assert instance_data(session, a.id)["amount_cents"] == 12345
+    # delivered once: the wait is gone
+    assert send_message(session, "payment.received", "BILL-1", {"amount_cents": 1}) == 0
+
+
+def test_message_start_event_starts_an_instance(session, community, deploy):
+    deploy("camera_alert.bpmn")
+    n = send_message(session, "camera.alert", "CAM-07", {"camera": "东门"}, community_id=community.id)
+    session.commit()
+    assert n == 1
+    inst = session.scalars(select(ProcessInstance)).one()
+    assert (inst.process_id, inst.business_key, inst.status) == ("camera_alert", "CAM-07", "waiting")
+    [task] = list_inbox(session, [community.id], ["guard"], "g1")
+    assert task.title == "Check camera 东门"
+
+
+def test_message_start_skips_communities_that_disabled_the_module(session, community, deploy):
+    deploy("camera_alert.bpmn")
+    session.add(ModuleActivation(community_id=community.id, module_id="test", version="1",
+                                 enabled=False))
+    session.commit()
+    assert send_message(session, "camera.alert", "CAM-07", {}, community_id=community.id) == 0
