@@ -17,14 +17,32 @@ LANGUAGES = {
 }
 
 
+def extra_translations(locale: str, directory: Path = TRANSLATIONS_DIR) -> dict[str, str]:
+    """Module translations kept beside the main catalog: ``extra/<module>.<locale>.yaml``.
+
+    Each module's strings live in their own small file (English msgid → translation),
+    so modules add translations without editing the shared .po file.
+    """
+    import yaml
+
+    merged: dict[str, str] = {}
+    for path in sorted((directory / "extra").glob(f"*.{locale}.yaml")):
+        merged.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return merged
+
+
 def compile_catalogs(directory: Path = TRANSLATIONS_DIR) -> None:
-    """Compile every messages.po that is newer than its .mo."""
+    """Compile every messages.po (plus its extra/*.yaml) newer than its .mo."""
     for po_path in directory.glob("*/LC_MESSAGES/messages.po"):
         mo_path = po_path.with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+        locale = po_path.parent.parent.name
+        sources = [po_path, *(directory / "extra").glob(f"*.{locale}.yaml")]
+        if mo_path.exists() and all(mo_path.stat().st_mtime >= p.stat().st_mtime for p in sources):
             continue
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file)
+        for msgid, text in extra_translations(locale, directory).items():
+            catalog.add(msgid, text)
         tmp = mo_path.with_suffix(".mo.tmp")
         with tmp.open("wb") as mo_file:
             write_mo(mo_file, catalog)

@@ -1,20 +1,28 @@
 """Import every module that declares tables, so ``Model.metadata`` is complete.
 
-Alembic, ``estateflow init`` and the tests call ``import_all_models()``; a package that
-adds tables adds its import here (one place, not scattered side-effect imports).
+Alembic, ``estateflow init`` and the tests call ``import_all_models()``. Every module
+in ``app/models/`` is imported automatically (a new module adds a file, nothing else);
+tables living beside their package (engine, connectors) are listed here.
 """
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from sqlalchemy import MetaData
+
+_ELSEWHERE = ("app.engine.models", "connectors.models")
 
 
 def import_all_models() -> MetaData:
     import flask_appbuilder.security.sqla.models  # noqa: F401  (ab_user, ab_role, ...)
 
-    import app.models  # noqa: F401
-    import app.models.uploads  # noqa: F401
-    import connectors.models  # noqa: F401  (meter_reading, device_error, device_command)
-    import app.engine.models  # noqa: F401  (wf_* engine tables)
+    import app.models
     from app.db import Model
 
+    for info in pkgutil.iter_modules(app.models.__path__):
+        if info.name != "all":
+            importlib.import_module(f"app.models.{info.name}")
+    for name in _ELSEWHERE:
+        importlib.import_module(name)
     return Model.metadata

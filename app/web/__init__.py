@@ -14,6 +14,16 @@ from app.security.roles import ADMIN, FAB_ROLES
 from app.settings import Settings, get_settings
 
 
+def merged_roles() -> dict[str, list[list[str]]]:
+    """Core role grants plus those declared by each view module (``GRANTS``)."""
+    from app.web.views import extra_grants
+
+    roles = {name: list(pairs) for name, pairs in FAB_ROLES.items()}
+    for name, pairs in extra_grants().items():
+        roles.setdefault(name, []).extend(pairs)
+    return roles
+
+
 def flask_config(settings: Settings) -> dict[str, Any]:
     """Flask/FAB configuration derived from the typed settings."""
     from flask_appbuilder.const import AUTH_DB
@@ -26,7 +36,7 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "AUTH_TYPE": AUTH_DB,
         "AUTH_ROLE_ADMIN": ADMIN,
         "AUTH_ROLE_PUBLIC": "Public",
-        "FAB_ROLES": FAB_ROLES,
+        "FAB_ROLES": merged_roles(),
         "FAB_ADD_SECURITY_API": False,
         "FAB_API_SWAGGER_UI": False,
         "LANGUAGES": LANGUAGES,

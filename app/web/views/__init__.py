@@ -1,11 +1,44 @@
-"""Registers every view with the AppBuilder; one place to see the menu layout."""
+"""Registers every view with the AppBuilder.
+
+Each module of this package that defines ``register(appbuilder)`` is registered
+automatically, and its optional ``GRANTS`` (FAB role name → list of [view regex,
+permission regex]) extend the builtin roles: a module's pages and who may use them
+live in one file.
+"""
 from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
 
 from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
+_CORE = ("estate", "api")
+
+
+def view_modules() -> list[ModuleType]:
+    """Every view module of this package except the core estate views, sorted by name."""
+    import app.web.views as package
+
+    modules = []
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
+        if info.name in _CORE:
+            continue
+        modules.append(importlib.import_module(f"{package.__name__}.{info.name}"))
+    return modules
+
+
+def extra_grants() -> dict[str, list[list[str]]]:
+    grants: dict[str, list[list[str]]] = {}
+    for module in view_modules():
+        for role, pairs in getattr(module, "GRANTS", {}).items():
+            grants.setdefault(role, []).extend(pairs)
+    return grants
+
 
 def register_views(appbuilder: AppBuilder) -> None:
+    from app.web.views.api import EstateApi
     from app.web.views.estate import (
         AuditView,
         BuildingView,
@@ -16,25 +49,19 @@ def register_views(appbuilder: AppBuilder) -> None:
         StaffView,
         UnitView,
     )
-    from app.web.views.api import EstateApi
 
-    appbuilder.add_view(CommunityView, "communities", label=_l("Communities"), icon="fa-building", category="Estate", category_label=_l("Estate"))
-    appbuilder.add_view(BuildingView, "buildings", label=_l("Buildings"), icon="fa-building-o", category="Estate", category_label=_l("Estate"))
-    appbuilder.add_view(UnitView, "units", label=_l("Units"), icon="fa-home", category="Estate", category_label=_l("Estate"))
-    appbuilder.add_view(HouseholdView, "households", label=_l("Households"), icon="fa-users", category="Estate", category_label=_l("Estate"))
-    appbuilder.add_view(ResidentView, "residents", label=_l("Residents"), icon="fa-user", category="Estate", category_label=_l("Estate"))
-    appbuilder.add_view(StaffView, "staff", label=_l("Staff"), icon="fa-id-badge", category="Estate", category_label=_l("Estate"))
-    appbuilder.add_view(DeviceView, "devices", label=_l("Devices"), icon="fa-microchip", category="Estate", category_label=_l("Estate"))
-    appbuilder.add_view(AuditView, "audit", label=_l("Audit log"), icon="fa-history", category="Estate", category_label=_l("Estate"))
+    cat = {"category": "Estate", "category_label": _l("Estate")}
+    appbuilder.add_view(CommunityView, "communities", label=_l("Communities"), icon="fa-building", **cat)
+    appbuilder.add_view(BuildingView, "buildings", label=_l("Buildings"), icon="fa-building-o", **cat)
+    appbuilder.add_view(UnitView, "units", label=_l("Units"), icon="fa-home", **cat)
+    appbuilder.add_view(HouseholdView, "households", label=_l("Households"), icon="fa-users", **cat)
+    appbuilder.add_view(ResidentView, "residents", label=_l("Residents"), icon="fa-user", **cat)
+    appbuilder.add_view(StaffView, "staff", label=_l("Staff"), icon="fa-id-badge", **cat)
+    appbuilder.add_view(DeviceView, "devices", label=_l("Devices"), icon="fa-microchip", **cat)
+    appbuilder.add_view(AuditView, "audit", label=_l("Audit log"), icon="fa-history", **cat)
     appbuilder.add_api(EstateApi)
 
-    for extra in _optional_registrars():
-        extra(appbuilder)
-
-
-def _optional_registrars():
-    """View groups that live in their own modules (menu, import, engine, devices)."""
-    from app.web.views import household_import, inbox, instances, modules_menu, processes, uploads
-
-    return [modules_menu.register, household_import.register, inbox.register, instances.register,
-            processes.register, uploads.register]
+    for module in view_modules():
+        register = getattr(module, "register", None)
+        if register is not None:
+            register(appbuilder)

@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: 64175e445bbd
+Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:49:46.370721
+Create Date: 2026-11-25 17:50:16.470684
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '64175e445bbd'
+revision = '0001'
 down_revision = None
 branch_labels = None
 depends_on = None
