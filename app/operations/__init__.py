@@ -7,3 +7,4 @@ worker see the same set.
 from __future__ import annotations
 
 import app.engine.operations  # noqa: F401  generic: notify.log, data.set, audit.note
+import app.operations.notify  # noqa: F401  notify.send

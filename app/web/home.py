@@ -18,6 +18,8 @@ class HomeView(IndexView):
     def index(self):
         if not current_user.is_authenticated:
             return redirect(url_for(self.appbuilder.sm.auth_view.__class__.__name__ + ".login"))
+        if any(r.name == "Resident" for r in current_user.roles) and len(current_user.roles) == 1:
+            return redirect(url_for("ResidentPortalView.index"))
         communities = list(
             db.session.scalars(
                 select(Community).where(Community.id.in_(visible_community_ids())).order_by(Community.id)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:50:16.470684
+Create Date: 2026-11-25 17:52:44.351892
 """
 from alembic import op
 import sqlalchemy as sa
@@ -494,6 +494,32 @@ def upgrade() -> None:
     with op.batch_alter_table('meter_reading', schema=None) as batch_op:
         batch_op.create_index('ix_meter_reading_device_at', ['device_id', 'at'], unique=False)
 
+    op.create_table('notification',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=True),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('household_id', sa.Integer(), nullable=True),
+    sa.Column('phone', sa.String(length=30), nullable=True),
+    sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('template', sa.String(length=120), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('title', sa.String(length=300), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('locale', sa.String(length=5), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('error', sa.String(length=500), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('read_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notification_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_notification_household_id'), ['household_id'], unique=False)
+        batch_op.create_index('ix_notification_user_unread', ['user_id', 'read_at'], unique=False)
+
     op.create_table('resident',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('community_id', sa.Integer(), nullable=False),
@@ -525,6 +551,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_resident_community_id'))
 
     op.drop_table('resident')
+    with op.batch_alter_table('notification', schema=None) as batch_op:
+        batch_op.drop_index('ix_notification_user_unread')
+        batch_op.drop_index(batch_op.f('ix_notification_household_id'))
+        batch_op.drop_index(batch_op.f('ix_notification_community_id'))
+
+    op.drop_table('notification')
     with op.batch_alter_table('meter_reading', schema=None) as batch_op:
         batch_op.drop_index('ix_meter_reading_device_at')
 
