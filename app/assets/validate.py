@@ -23,6 +23,8 @@ def _kind(path: Path, root: Path) -> str | None:
         return "bpmn"
     if path.suffix not in {".yaml", ".yml"}:
         return None
+    if "menus" in parts and "notifications" in parts:
+        return "notifications"
     if "menus" in parts:
         return "menu"
     if "profiles" in parts:
@@ -77,6 +79,10 @@ def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = N
             errors.extend(validate_menu_file(path, root))
         elif kind == "form":
             errors.extend(validate_form_file(path, _forms_root_for(path, root / "forms")))
+        elif kind == "notifications":
+            from app.services.notifications import validate_template_file
+
+            errors.extend(validate_template_file(path))
         elif kind == "profile":
             errors.extend(validate_profile_file(path))
         elif kind == "bpmn":

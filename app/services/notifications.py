@@ -137,3 +137,29 @@ def unread_count(session: Session, user_id: int) -> int:
 def mark_read(session: Session, user_id: int) -> None:
     session.execute(update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
                     .values(read_at=clock.now()))
+
+
+def validate_template_file(path: Path) -> list:
+    """Every problem in a ``menus/notifications/*.yaml`` file, as ``AssetError``s."""
+    from app.assets.errors import AssetError, AssetInvalid
+    from app.assets.yaml_lines import LineDict, load_yaml_file
+
+    name = str(path)
+    try:
+        data = load_yaml_file(path)
+    except AssetInvalid as exc:
+        return exc.errors
+    if not isinstance(data, LineDict):
+        return [AssetError(name, 1, "templates", "must map template ids to {title, body}")]
+    errors = []
+    for template_id, spec in data.items():
+        line = data.line_of(template_id)
+        if not isinstance(spec, LineDict):
+            errors.append(AssetError(name, line, template_id, "must be a mapping with title and body"))
+            continue
+        for part in ("title", "body"):
+            text = spec.get(part)
+            if not isinstance(text, dict) or not all(isinstance(text.get(l), str) for l in ("zh", "en")):
+                errors.append(AssetError(name, spec.line_of(part), f"{template_id}.{part}",
+                                         "needs zh and en text"))
+    return errors
