@@ -66,17 +66,30 @@ def start_background_services(simulators: bool = True) -> list[Callable[[], None
                 stops.append(broker.stop)
         except ImportError:
             log.warning("connectors not available: no broker started")
-        try:
-            from connectors.simulators.run import start_demo_simulators
-
-            stops.append(start_demo_simulators())
-        except ImportError:
-            log.warning("simulators not available")
+        stops.append(start_demo_simulators())
     stop_event = threading.Event()
+    try:
+        from app.services.event_consumer import run_consumer
+    except ImportError:
+        run_consumer = None
+    if run_consumer is not None:
+        threading.Thread(target=run_consumer, args=(stop_event,), name="device-events", daemon=True).start()
     thread = threading.Thread(target=run_worker, kwargs={"stop_event": stop_event}, daemon=True)
     thread.start()
     stops.append(stop_event.set)
     return stops
+
+
+def start_demo_simulators() -> Callable[[], None]:
+    """The demo scenario's meters and MQTT devices, in background threads."""
+    from connectors.simulators.run import SCENARIOS_DIR, Simulation
+    from connectors.simulators.scenario import load_scenario
+
+    simulation = Simulation(load_scenario(SCENARIOS_DIR / "demo.yaml"), get_settings().mqtt_url,
+                            start_broker=False)
+    thread = threading.Thread(target=simulation.run, name="simulators", daemon=True)
+    thread.start()
+    return simulation.stop
 
 
 def run_worker(once: bool = False, interval: float = 1.0, stop_event: threading.Event | None = None) -> None:

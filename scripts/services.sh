@@ -47,3 +47,8 @@ fi
 if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium
 fi
+
+# A CJK font so screenshots of Chinese pages are readable (tests read text, not pixels).
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  apt_install fonts-wqy-microhei || echo "warning: no CJK font installed; screenshots show boxes" >&2
+fi

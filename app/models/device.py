@@ -36,3 +36,9 @@ class Device(Model):
 
     def __repr__(self) -> str:
         return f"{self.code} {self.name}"
+
+    def panel_link(self):
+        """List-column link to the device's live page (FAB calls model methods for columns)."""
+        from markupsafe import Markup, escape
+
+        return Markup(f'<a href="/device/{self.id}" class="device-panel-link">{escape(self.code)}</a>')

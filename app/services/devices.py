@@ -139,10 +139,11 @@ def record_reading(session: Session, device: Device, reading: Reading) -> MeterR
 
 
 def read_meters(session: Session, community_id: int, *, timeout: float = 1.0, retries: int = 2,
-                concurrency: int = 32) -> list[Reading]:
-    """Read every Modbus meter of a community now and store the results (no commit)."""
+                concurrency: int = 32, device_ids: list[int] | None = None) -> list[Reading]:
+    """Read every Modbus meter of a community (or just ``device_ids``) now and store the
+    results (no commit)."""
     meters = [d for d in capability_devices(session, community_id, "meter.read")
-              if profile_of(d).protocol == "modbus"]
+              if profile_of(d).protocol == "modbus" and (device_ids is None or d.id in device_ids)]
     if not meters:
         return []
     previous = dict(session.execute(

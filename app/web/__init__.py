@@ -68,7 +68,10 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
         db.init_app(app)
         from app.web.home import HomeView
 
-        appbuilder = AppBuilder(indexview=HomeView, base_template="estateflow_base.html")
+        from app.security.manager import EstateflowSecurityManager
+
+        appbuilder = AppBuilder(indexview=HomeView, base_template="estateflow_base.html",
+                                security_manager_class=EstateflowSecurityManager)
         appbuilder.init_app(app, db.session)
         from app.web.views import register_views
 

@@ -165,5 +165,17 @@ async def read_meters(requests: Iterable[MeterRequest], *, timeout: float = 1.0,
 
 
 def read_meters_sync(requests: Iterable[MeterRequest], **kwargs) -> list[Reading]:
-    """``read_meters`` for callers without an event loop (services, the CLI)."""
-    return asyncio.run(read_meters(requests, **kwargs))
+    """``read_meters`` for synchronous callers (services, the CLI, web views).
+
+    If the calling thread already runs an event loop (a notebook, Playwright's sync API
+    in tests), the reads run on a private loop in a helper thread instead.
+    """
+    requests = list(requests)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(read_meters(requests, **kwargs))
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, read_meters(requests, **kwargs)).result()
