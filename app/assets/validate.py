@@ -26,7 +26,8 @@ def _kind(path: Path, root: Path) -> str | None:
     if "menus" in parts and "notifications" in parts:
         return "notifications"
     if "menus" in parts:
-        return "menu"
+        below = parts[parts.index("menus") + 1:]
+        return "menu" if len(below) == 1 else "module_data"
     if "profiles" in parts:
         return "profile"
     if "forms" in parts:
@@ -83,6 +84,8 @@ def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = N
             from app.services.notifications import validate_template_file
 
             errors.extend(validate_template_file(path))
+        elif kind == "module_data":
+            errors.extend(_validate_module_data(path, root))
         elif kind == "profile":
             errors.extend(validate_profile_file(path))
         elif kind == "bpmn":
@@ -98,6 +101,25 @@ def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = N
         known = {str(e) for e in errors}
         errors.extend(e for e in catalog_errors if str(e) not in known)
     return _dedupe(errors)
+
+
+#: module data files (``menus/<module>/*.yaml``) with a validator of their own:
+#: (module folder name) -> callable(path) -> list[AssetError]; others get a YAML syntax check.
+DATA_VALIDATORS: dict[str, object] = {}
+
+
+def _validate_module_data(path: Path, root: Path) -> list[AssetError]:
+    from app.assets.errors import AssetInvalid
+    from app.assets.yaml_lines import load_yaml_file
+
+    validator = DATA_VALIDATORS.get(path.parent.name)
+    if validator is not None:
+        return list(validator(path))
+    try:
+        load_yaml_file(path, _display(path, root))
+    except AssetInvalid as exc:
+        return exc.errors
+    return []
 
 
 def _display(path: Path, root: Path) -> str:

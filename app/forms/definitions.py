@@ -526,13 +526,27 @@ def _parse(path: Path, forms_root: Path) -> tuple[FormDef | None, list[AssetErro
         node = load_yaml_file(path, name)
     except AssetInvalid as exc:
         return None, list(exc.errors)
+    return _parse_node(node, name, expected_id(path, forms_root))
+
+
+def parse_form_text(text: str, name: str, form_id: str | None = None) -> tuple[FormDef | None, list[AssetError]]:
+    """Parse a form from its YAML text (a stored form version); ``form_id`` is expected."""
+    from app.assets.yaml_lines import load_yaml_text
+
+    try:
+        node = load_yaml_text(text, name)
+    except AssetInvalid as exc:
+        return None, list(exc.errors)
+    return _parse_node(node, name, form_id)
+
+
+def _parse_node(node: Any, name: str, want: str | None) -> tuple[FormDef | None, list[AssetError]]:
     c = _Checker(name)
     if not isinstance(node, LineDict):
         c.err(getattr(node, "line", 1) or 1, "form", "must be a mapping with id, title, fields")
         return None, c.errors
     c.keys(node, _TOP_KEYS, "")
     form_id = node.get("id")
-    want = expected_id(path, forms_root)
     if not isinstance(form_id, str) or not form_id:
         c.err(node.line_of("id"), "id", "missing")
     elif want is not None and form_id != want:

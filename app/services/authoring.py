@@ -2,8 +2,9 @@
 
 Uploaded files are parsed safely (size limit, no DTD/entities: see app.engine.xmlsafe)
 and never executed. Forms uploaded alongside are validated in a scratch folder with
-the same layout as ``forms/`` and, when everything is valid, written to the assets
-folder so the new process version can use them.
+the same layout as ``forms/`` (shipped forms plus forms uploaded earlier) and, when
+everything is valid, stored as immutable form versions pinned to the new process
+version. Nothing is written into the code checkout.
 """
 from __future__ import annotations
 
@@ -42,8 +43,27 @@ def _safe_form_path(name: str) -> str | None:
     return "/".join(parts)
 
 
+def _write_stored_forms(session: Session | None, scratch: Path) -> None:
+    """Forms uploaded earlier (newest version of each) join the scratch folder."""
+    if session is None:
+        return
+    from sqlalchemy import func, select
+
+    from app.models.form_version import FormVersion
+
+    newest = select(FormVersion.form_id, func.max(FormVersion.version).label("v")).group_by(FormVersion.form_id).subquery()
+    rows = session.scalars(select(FormVersion).join(
+        newest, (FormVersion.form_id == newest.c.form_id) & (FormVersion.version == newest.c.v)))
+    for row in rows:
+        target = scratch / f"{row.form_id}.yaml"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(row.text, encoding="utf-8")
+
+
 def check_upload(
-    bpmn_name: str, bpmn_data: bytes, forms: dict[str, bytes], forms_root: Path | None = None
+    bpmn_name: str, bpmn_data: bytes, forms: dict[str, bytes], forms_root: Path | None = None,
+    session: Session | None = None,
 ) -> tuple[list[AssetError], Path]:
     """Validate without deploying; returns the errors and a scratch forms folder."""
     settings = get_settings()
@@ -51,6 +71,7 @@ def check_upload(
     errors: list[AssetError] = []
     scratch = Path(tempfile.mkdtemp(prefix="ef-forms-"))
     shutil.copytree(root, scratch, dirs_exist_ok=True)
+    _write_stored_forms(session, scratch)
     for name, data in forms.items():
         rel = _safe_form_path(name)
         if rel is None:
@@ -80,7 +101,7 @@ def upload_process(
     Nothing is written when any file has an error. Identical content keeps its version.
     """
     root = forms_root or get_settings().assets_dir / "forms"
-    errors, scratch = check_upload(bpmn_name, bpmn_data, forms, root)
+    errors, scratch = check_upload(bpmn_name, bpmn_data, forms, root, session=session)
     try:
         if errors:
             return UploadResult(errors=errors)
@@ -89,13 +110,10 @@ def upload_process(
             version = deploy_process(session, bpmn_name, bpmn_data, module_id, actor, known_forms)
         except AssetInvalid as exc:
             return UploadResult(errors=exc.errors)
-        written = []
-        for name, data in forms.items():
-            rel = _safe_form_path(name)
-            target = root / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-            written.append(rel)
-        return UploadResult(version=version, forms=written)
+        from app.services.form_versions import pin_forms
+
+        texts = {_safe_form_path(name)[:-len(".yaml")]: data.decode("utf-8") for name, data in forms.items()}
+        pin_forms(session, version, scratch, texts=texts, actor=actor)
+        return UploadResult(version=version, forms=sorted(texts))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -67,10 +67,14 @@ def deploy_module_processes(
     session: Session, module: ModuleDef, assets_root: Path, known_forms: set[str], actor: str
 ) -> list[ProcessVersion]:
     """Deploy every process a module ships (unchanged files keep their version)."""
+    from app.services.form_versions import pin_forms
+
     versions = []
     for rel in module.processes:
         path = assets_root / rel
-        versions.append(deploy_process(session, rel, path.read_bytes(), module.id, actor, known_forms))
+        version = deploy_process(session, rel, path.read_bytes(), module.id, actor, known_forms)
+        pin_forms(session, version, assets_root / "forms", actor=actor)
+        versions.append(version)
     return versions
 
 

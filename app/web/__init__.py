@@ -80,6 +80,10 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
         install_hooks()
 
+    from app.web.locale import init_locale
+
+    init_locale(app)
+
     @app.context_processor
     def _locale_context() -> dict[str, Any]:
         from flask_babel import get_locale

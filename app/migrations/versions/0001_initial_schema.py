@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:53:04.997354
+Create Date: 2026-11-25 17:59:21.258877
 """
 from alembic import op
 import sqlalchemy as sa
@@ -76,6 +76,41 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('name')
     )
+    op.create_table('form_version',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('form_id', sa.String(length=120), nullable=False),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.Column('content_hash', sa.String(length=64), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('created_by', sa.String(length=100), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('form_id', 'content_hash'),
+    sa.UniqueConstraint('form_id', 'version')
+    )
+    with op.batch_alter_table('form_version', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_form_version_form_id'), ['form_id'], unique=False)
+
+    op.create_table('gateway_notification',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('gateway', sa.String(length=20), nullable=False),
+    sa.Column('transaction_id', sa.String(length=64), nullable=True),
+    sa.Column('out_trade_no', sa.String(length=40), nullable=True),
+    sa.Column('amount_cents', sa.Integer(), nullable=True),
+    sa.Column('outcome', sa.String(length=16), nullable=False),
+    sa.Column('signature_ok', sa.Boolean(), nullable=False),
+    sa.Column('reason', sa.String(length=300), nullable=True),
+    sa.Column('accepted_key', sa.String(length=90), nullable=True),
+    sa.Column('body', sa.Text(), nullable=True),
+    sa.Column('remote_addr', sa.String(length=64), nullable=True),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('accepted_key')
+    )
+    with op.batch_alter_table('gateway_notification', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_gateway_notification_out_trade_no'), ['out_trade_no'], unique=False)
+        batch_op.create_index(batch_op.f('ix_gateway_notification_transaction_id'), ['transaction_id'], unique=False)
+
     op.create_table('property_company',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
@@ -187,6 +222,14 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('code')
     )
+    op.create_table('process_form_pin',
+    sa.Column('process_version_id', sa.Integer(), nullable=False),
+    sa.Column('form_id', sa.String(length=120), nullable=False),
+    sa.Column('form_version_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['form_version_id'], ['form_version.id'], ),
+    sa.ForeignKeyConstraint(['process_version_id'], ['wf_process_version.id'], ),
+    sa.PrimaryKeyConstraint('process_version_id', 'form_id')
+    )
     op.create_table('staff',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=True),
@@ -200,6 +243,12 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('user_id')
+    )
+    op.create_table('user_preference',
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('locale', sa.String(length=5), nullable=False),
+    sa.ForeignKeyConstraint(['user_id'], ['ab_user.id'], ),
+    sa.PrimaryKeyConstraint('user_id')
     )
     op.create_table('ab_permission_view_role',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -525,6 +574,83 @@ def upgrade() -> None:
     with op.batch_alter_table('device_error', schema=None) as batch_op:
         batch_op.create_index('ix_device_error_device_at', ['device_id', 'at'], unique=False)
 
+    op.create_table('door_suspension',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('household_id', sa.Integer(), nullable=False),
+    sa.Column('bill_number', sa.String(length=40), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('suspend_at', sa.DateTime(), nullable=False),
+    sa.Column('approved_by', sa.String(length=100), nullable=False),
+    sa.Column('reason', sa.String(length=300), nullable=True),
+    sa.Column('credentials', sa.JSON(), nullable=False),
+    sa.Column('commands', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('suspended_at', sa.DateTime(), nullable=True),
+    sa.Column('restored_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('door_suspension', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_door_suspension_bill_number'), ['bill_number'], unique=False)
+        batch_op.create_index(batch_op.f('ix_door_suspension_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_door_suspension_household_id'), ['household_id'], unique=False)
+
+    op.create_table('fee_permit',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('household_id', sa.Integer(), nullable=False),
+    sa.Column('item', sa.String(length=60), nullable=False),
+    sa.Column('reference', sa.String(length=60), nullable=True),
+    sa.Column('quantity', sa.Integer(), nullable=False),
+    sa.Column('start_period', sa.String(length=7), nullable=False),
+    sa.Column('end_period', sa.String(length=7), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('fee_permit', schema=None) as batch_op:
+        batch_op.create_index('ix_fee_permit_community_item', ['community_id', 'item'], unique=False)
+        batch_op.create_index(batch_op.f('ix_fee_permit_household_id'), ['household_id'], unique=False)
+
+    op.create_table('hydrant_alarm',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('started_at', sa.DateTime(), nullable=False),
+    sa.Column('opened_at', sa.DateTime(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('min_mpa', sa.Numeric(precision=6, scale=3), nullable=True),
+    sa.Column('work_order', sa.String(length=60), nullable=True),
+    sa.Column('close_reason', sa.String(length=40), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number')
+    )
+    with op.batch_alter_table('hydrant_alarm', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hydrant_alarm_community_id'), ['community_id'], unique=False)
+        batch_op.create_index('ix_hydrant_alarm_device_status', ['device_id', 'status'], unique=False)
+
+    op.create_table('hydrant_reading',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('mpa', sa.Numeric(precision=6, scale=3), nullable=False),
+    sa.Column('battery', sa.Integer(), nullable=True),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('hydrant_reading', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hydrant_reading_community_id'), ['community_id'], unique=False)
+        batch_op.create_index('ix_hydrant_reading_device_at', ['device_id', 'at'], unique=False)
+
     op.create_table('meter_reading',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('device_id', sa.Integer(), nullable=False),
@@ -565,6 +691,26 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_notification_household_id'), ['household_id'], unique=False)
         batch_op.create_index('ix_notification_user_unread', ['user_id', 'read_at'], unique=False)
 
+    op.create_table('payment',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('household_id', sa.Integer(), nullable=False),
+    sa.Column('method', sa.String(length=20), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('to_prepaid_cents', sa.Integer(), nullable=False),
+    sa.Column('refunded_cents', sa.Integer(), nullable=False),
+    sa.Column('reference', sa.String(length=100), nullable=True),
+    sa.Column('note', sa.String(length=300), nullable=True),
+    sa.Column('recorded_by', sa.String(length=100), nullable=False),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.create_index('ix_payment_community_received', ['community_id', 'received_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_household_id'), ['household_id'], unique=False)
+
     op.create_table('resident',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('community_id', sa.Integer(), nullable=False),
@@ -585,6 +731,106 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_resident_household_id'), ['household_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_resident_user_id'), ['user_id'], unique=False)
 
+    op.create_table('security_incident',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=True),
+    sa.Column('device_code', sa.String(length=60), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('location', sa.String(length=200), nullable=False),
+    sa.Column('zone', sa.String(length=100), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('first_at', sa.DateTime(), nullable=False),
+    sa.Column('last_at', sa.DateTime(), nullable=False),
+    sa.Column('alert_count', sa.Integer(), nullable=False),
+    sa.Column('max_confidence', sa.Numeric(precision=4, scale=3), nullable=False),
+    sa.Column('snapshot', sa.JSON(), nullable=True),
+    sa.Column('plate', sa.String(length=20), nullable=True),
+    sa.Column('household_id', sa.Integer(), nullable=True),
+    sa.Column('instance_id', sa.Integer(), nullable=True),
+    sa.Column('escalated_at', sa.DateTime(), nullable=True),
+    sa.Column('acknowledged_at', sa.DateTime(), nullable=True),
+    sa.Column('acknowledged_by', sa.String(length=100), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('closed_by', sa.String(length=100), nullable=True),
+    sa.Column('outcome', sa.String(length=30), nullable=True),
+    sa.Column('outcome_note', sa.String(length=1000), nullable=True),
+    sa.Column('photos', sa.JSON(), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number')
+    )
+    with op.batch_alter_table('security_incident', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_security_incident_community_id'), ['community_id'], unique=False)
+        batch_op.create_index('ix_security_incident_group', ['community_id', 'device_id', 'kind', 'status'], unique=False)
+
+    op.create_table('vehicle_plate',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('household_id', sa.Integer(), nullable=False),
+    sa.Column('plate', sa.String(length=20), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('community_id', 'plate')
+    )
+    with op.batch_alter_table('vehicle_plate', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_vehicle_plate_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_vehicle_plate_household_id'), ['household_id'], unique=False)
+
+    op.create_table('visitor_pass',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=True),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('household_id', sa.Integer(), nullable=False),
+    sa.Column('visitor_name', sa.String(length=100), nullable=False),
+    sa.Column('visitor_phone', sa.String(length=30), nullable=True),
+    sa.Column('valid_from', sa.DateTime(), nullable=False),
+    sa.Column('valid_until', sa.DateTime(), nullable=False),
+    sa.Column('entries_allowed', sa.Integer(), nullable=False),
+    sa.Column('entries_used', sa.Integer(), nullable=False),
+    sa.Column('token_id', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('source', sa.String(length=20), nullable=False),
+    sa.Column('created_by', sa.String(length=100), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('decided_by', sa.String(length=100), nullable=True),
+    sa.Column('decided_at', sa.DateTime(), nullable=True),
+    sa.Column('last_entry_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number'),
+    sa.UniqueConstraint('token_id')
+    )
+    with op.batch_alter_table('visitor_pass', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_visitor_pass_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_visitor_pass_household_id'), ['household_id'], unique=False)
+
+    op.create_table('access_credential',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('resident_id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('credential', sa.String(length=120), nullable=False),
+    sa.Column('wanted', sa.String(length=20), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('synced_at', sa.DateTime(), nullable=True),
+    sa.Column('error', sa.String(length=500), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('device_id', 'kind', 'credential')
+    )
+    with op.batch_alter_table('access_credential', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_access_credential_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_access_credential_resident_id'), ['resident_id'], unique=False)
+
     op.create_table('bill_line',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('bill_id', sa.Integer(), nullable=False),
@@ -601,21 +847,389 @@ def upgrade() -> None:
     with op.batch_alter_table('bill_line', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_bill_line_bill_id'), ['bill_id'], unique=False)
 
+    op.create_table('door_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=True),
+    sa.Column('device_code', sa.String(length=60), nullable=False),
+    sa.Column('event_key', sa.String(length=64), nullable=False),
+    sa.Column('credential', sa.String(length=200), nullable=False),
+    sa.Column('method', sa.String(length=10), nullable=False),
+    sa.Column('granted', sa.Boolean(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.Column('resident_id', sa.Integer(), nullable=True),
+    sa.Column('household_id', sa.Integer(), nullable=True),
+    sa.Column('visitor_pass_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.ForeignKeyConstraint(['resident_id'], ['resident.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('community_id', 'event_key')
+    )
+    with op.batch_alter_table('door_event', schema=None) as batch_op:
+        batch_op.create_index('ix_door_event_community_at', ['community_id', 'at'], unique=False)
+
+    op.create_table('fee_charge',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('household_id', sa.Integer(), nullable=False),
+    sa.Column('item', sa.String(length=60), nullable=False),
+    sa.Column('description', sa.String(length=300), nullable=False),
+    sa.Column('quantity', sa.Numeric(precision=14, scale=3), nullable=False),
+    sa.Column('unit_price', sa.Numeric(precision=14, scale=4), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('bill_id', sa.Integer(), nullable=True),
+    sa.Column('created_by', sa.String(length=100), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['bill_id'], ['bill.id'], ),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('fee_charge', schema=None) as batch_op:
+        batch_op.create_index('ix_fee_charge_community_bill', ['community_id', 'bill_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_fee_charge_household_id'), ['household_id'], unique=False)
+
+    op.create_table('ledger_entry',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('txn', sa.String(length=32), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('household_id', sa.Integer(), nullable=True),
+    sa.Column('account', sa.String(length=24), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('bill_id', sa.Integer(), nullable=True),
+    sa.Column('payment_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=24), nullable=False),
+    sa.Column('memo', sa.String(length=200), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['bill_id'], ['bill.id'], ),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_entry_bill_id'), ['bill_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_entry_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_entry_payment_id'), ['payment_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ledger_entry_txn'), ['txn'], unique=False)
+        batch_op.create_index('ix_ledger_household_account', ['household_id', 'account'], unique=False)
+
+    op.create_table('payment_allocation',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('payment_id', sa.Integer(), nullable=False),
+    sa.Column('bill_id', sa.Integer(), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['bill_id'], ['bill.id'], ),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('payment_allocation', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payment_allocation_bill_id'), ['bill_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_allocation_payment_id'), ['payment_id'], unique=False)
+
+    op.create_table('payment_order',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('household_id', sa.Integer(), nullable=False),
+    sa.Column('gateway', sa.String(length=20), nullable=False),
+    sa.Column('out_trade_no', sa.String(length=40), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=12), nullable=False),
+    sa.Column('bill_ids', sa.JSON(), nullable=False),
+    sa.Column('transaction_id', sa.String(length=64), nullable=True),
+    sa.Column('created_by', sa.String(length=100), nullable=True),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('paid_at', sa.DateTime(), nullable=True),
+    sa.Column('payment_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('out_trade_no')
+    )
+    with op.batch_alter_table('payment_order', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payment_order_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_order_household_id'), ['household_id'], unique=False)
+
+    op.create_table('receipt',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=False),
+    sa.Column('payment_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('household_id', sa.Integer(), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('verification_code', sa.String(length=40), nullable=False),
+    sa.Column('lines', sa.JSON(), nullable=False),
+    sa.Column('issued_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number'),
+    sa.UniqueConstraint('payment_id'),
+    sa.UniqueConstraint('verification_code')
+    )
+    with op.batch_alter_table('receipt', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_receipt_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipt_household_id'), ['household_id'], unique=False)
+
+    op.create_table('refund',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('payment_id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('household_id', sa.Integer(), nullable=False),
+    sa.Column('amount_cents', sa.Integer(), nullable=False),
+    sa.Column('from_prepaid_cents', sa.Integer(), nullable=False),
+    sa.Column('reopened', sa.JSON(), nullable=False),
+    sa.Column('reason', sa.String(length=300), nullable=False),
+    sa.Column('created_by', sa.String(length=100), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('refund', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refund_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_refund_payment_id'), ['payment_id'], unique=False)
+
+    op.create_table('repair_order',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.String(length=40), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('household_id', sa.Integer(), nullable=True),
+    sa.Column('building_id', sa.Integer(), nullable=True),
+    sa.Column('unit_id', sa.Integer(), nullable=True),
+    sa.Column('category', sa.String(length=40), nullable=False),
+    sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('photos', sa.JSON(), nullable=False),
+    sa.Column('location_kind', sa.String(length=30), nullable=False),
+    sa.Column('location_note', sa.String(length=200), nullable=True),
+    sa.Column('preferred_time', sa.String(length=40), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('reported_by', sa.String(length=100), nullable=True),
+    sa.Column('submission_token', sa.String(length=64), nullable=True),
+    sa.Column('instance_id', sa.Integer(), nullable=True),
+    sa.Column('technician_id', sa.Integer(), nullable=True),
+    sa.Column('technician_username', sa.String(length=100), nullable=True),
+    sa.Column('dispatch_attempts', sa.Integer(), nullable=False),
+    sa.Column('declined_staff_ids', sa.JSON(), nullable=False),
+    sa.Column('before_photos', sa.JSON(), nullable=False),
+    sa.Column('after_photos', sa.JSON(), nullable=False),
+    sa.Column('work_note', sa.Text(), nullable=True),
+    sa.Column('materials', sa.Text(), nullable=True),
+    sa.Column('materials_cost_cents', sa.Integer(), nullable=False),
+    sa.Column('labour_cost_cents', sa.Integer(), nullable=False),
+    sa.Column('charge_cents', sa.Integer(), nullable=False),
+    sa.Column('bill_id', sa.Integer(), nullable=True),
+    sa.Column('rating', sa.Integer(), nullable=True),
+    sa.Column('rating_comment', sa.Text(), nullable=True),
+    sa.Column('reopen_count', sa.Integer(), nullable=False),
+    sa.Column('escalation_level', sa.String(length=20), nullable=True),
+    sa.Column('revisit', sa.Boolean(), nullable=False),
+    sa.Column('reported_at', sa.DateTime(), nullable=False),
+    sa.Column('dispatched_at', sa.DateTime(), nullable=True),
+    sa.Column('accepted_at', sa.DateTime(), nullable=True),
+    sa.Column('arrived_at', sa.DateTime(), nullable=True),
+    sa.Column('completed_at', sa.DateTime(), nullable=True),
+    sa.Column('confirmed_at', sa.DateTime(), nullable=True),
+    sa.Column('closed_at', sa.DateTime(), nullable=True),
+    sa.Column('response_due_at', sa.DateTime(), nullable=True),
+    sa.Column('resolution_due_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['bill_id'], ['bill.id'], ),
+    sa.ForeignKeyConstraint(['building_id'], ['building.id'], ),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['household_id'], ['household.id'], ),
+    sa.ForeignKeyConstraint(['instance_id'], ['wf_instance.id'], ),
+    sa.ForeignKeyConstraint(['technician_id'], ['staff.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('number'),
+    sa.UniqueConstraint('submission_token')
+    )
+    with op.batch_alter_table('repair_order', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_repair_order_community_id'), ['community_id'], unique=False)
+        batch_op.create_index('ix_repair_order_community_status', ['community_id', 'status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_repair_order_household_id'), ['household_id'], unique=False)
+        batch_op.create_index('ix_repair_order_technician_status', ['technician_id', 'status'], unique=False)
+
+    op.create_table('security_alert',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=False),
+    sa.Column('incident_id', sa.Integer(), nullable=False),
+    sa.Column('device_id', sa.Integer(), nullable=True),
+    sa.Column('event_id', sa.String(length=64), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('confidence', sa.Numeric(precision=4, scale=3), nullable=False),
+    sa.Column('zone', sa.String(length=100), nullable=True),
+    sa.Column('plate', sa.String(length=20), nullable=True),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.Column('received_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['device_id'], ['device.id'], ),
+    sa.ForeignKeyConstraint(['incident_id'], ['security_incident.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('community_id', 'event_id')
+    )
+    with op.batch_alter_table('security_alert', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_security_alert_community_id'), ['community_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_security_alert_incident_id'), ['incident_id'], unique=False)
+
+    op.create_table('visitor_pass_check',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('community_id', sa.Integer(), nullable=True),
+    sa.Column('device_code', sa.String(length=60), nullable=False),
+    sa.Column('pass_id', sa.Integer(), nullable=True),
+    sa.Column('ok', sa.Boolean(), nullable=False),
+    sa.Column('reason', sa.String(length=40), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['community_id'], ['community.id'], ),
+    sa.ForeignKeyConstraint(['pass_id'], ['visitor_pass.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('visitor_pass_check', schema=None) as batch_op:
+        batch_op.create_index('ix_visitor_pass_check_community_at', ['community_id', 'at'], unique=False)
+
+    op.create_table('repair_dispatch',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('mode', sa.String(length=10), nullable=False),
+    sa.Column('outcome', sa.String(length=12), nullable=False),
+    sa.Column('distance_m', sa.Integer(), nullable=True),
+    sa.Column('open_load', sa.Integer(), nullable=True),
+    sa.Column('reason', sa.String(length=500), nullable=True),
+    sa.Column('actor', sa.String(length=100), nullable=True),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['order_id'], ['repair_order.id'], ),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('repair_dispatch', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_repair_dispatch_order_id'), ['order_id'], unique=False)
+        batch_op.create_index('ix_repair_dispatch_staff_at', ['staff_id', 'at'], unique=False)
+
+    op.create_table('repair_event',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('order_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=30), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=True),
+    sa.Column('actor', sa.String(length=100), nullable=True),
+    sa.Column('note', sa.Text(), nullable=True),
+    sa.Column('data', sa.JSON(), nullable=False),
+    sa.Column('at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['order_id'], ['repair_order.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    with op.batch_alter_table('repair_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_repair_event_order_id'), ['order_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('repair_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_repair_event_order_id'))
+
+    op.drop_table('repair_event')
+    with op.batch_alter_table('repair_dispatch', schema=None) as batch_op:
+        batch_op.drop_index('ix_repair_dispatch_staff_at')
+        batch_op.drop_index(batch_op.f('ix_repair_dispatch_order_id'))
+
+    op.drop_table('repair_dispatch')
+    with op.batch_alter_table('visitor_pass_check', schema=None) as batch_op:
+        batch_op.drop_index('ix_visitor_pass_check_community_at')
+
+    op.drop_table('visitor_pass_check')
+    with op.batch_alter_table('security_alert', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_security_alert_incident_id'))
+        batch_op.drop_index(batch_op.f('ix_security_alert_community_id'))
+
+    op.drop_table('security_alert')
+    with op.batch_alter_table('repair_order', schema=None) as batch_op:
+        batch_op.drop_index('ix_repair_order_technician_status')
+        batch_op.drop_index(batch_op.f('ix_repair_order_household_id'))
+        batch_op.drop_index('ix_repair_order_community_status')
+        batch_op.drop_index(batch_op.f('ix_repair_order_community_id'))
+
+    op.drop_table('repair_order')
+    with op.batch_alter_table('refund', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_refund_payment_id'))
+        batch_op.drop_index(batch_op.f('ix_refund_community_id'))
+
+    op.drop_table('refund')
+    with op.batch_alter_table('receipt', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_receipt_household_id'))
+        batch_op.drop_index(batch_op.f('ix_receipt_community_id'))
+
+    op.drop_table('receipt')
+    with op.batch_alter_table('payment_order', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_order_household_id'))
+        batch_op.drop_index(batch_op.f('ix_payment_order_community_id'))
+
+    op.drop_table('payment_order')
+    with op.batch_alter_table('payment_allocation', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_allocation_payment_id'))
+        batch_op.drop_index(batch_op.f('ix_payment_allocation_bill_id'))
+
+    op.drop_table('payment_allocation')
+    with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
+        batch_op.drop_index('ix_ledger_household_account')
+        batch_op.drop_index(batch_op.f('ix_ledger_entry_txn'))
+        batch_op.drop_index(batch_op.f('ix_ledger_entry_payment_id'))
+        batch_op.drop_index(batch_op.f('ix_ledger_entry_community_id'))
+        batch_op.drop_index(batch_op.f('ix_ledger_entry_bill_id'))
+
+    op.drop_table('ledger_entry')
+    with op.batch_alter_table('fee_charge', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fee_charge_household_id'))
+        batch_op.drop_index('ix_fee_charge_community_bill')
+
+    op.drop_table('fee_charge')
+    with op.batch_alter_table('door_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_door_event_community_at')
+
+    op.drop_table('door_event')
     with op.batch_alter_table('bill_line', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bill_line_bill_id'))
 
     op.drop_table('bill_line')
+    with op.batch_alter_table('access_credential', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_access_credential_resident_id'))
+        batch_op.drop_index(batch_op.f('ix_access_credential_community_id'))
+
+    op.drop_table('access_credential')
+    with op.batch_alter_table('visitor_pass', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_visitor_pass_household_id'))
+        batch_op.drop_index(batch_op.f('ix_visitor_pass_community_id'))
+
+    op.drop_table('visitor_pass')
+    with op.batch_alter_table('vehicle_plate', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_vehicle_plate_household_id'))
+        batch_op.drop_index(batch_op.f('ix_vehicle_plate_community_id'))
+
+    op.drop_table('vehicle_plate')
+    with op.batch_alter_table('security_incident', schema=None) as batch_op:
+        batch_op.drop_index('ix_security_incident_group')
+        batch_op.drop_index(batch_op.f('ix_security_incident_community_id'))
+
+    op.drop_table('security_incident')
     with op.batch_alter_table('resident', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_resident_user_id'))
         batch_op.drop_index(batch_op.f('ix_resident_household_id'))
         batch_op.drop_index(batch_op.f('ix_resident_community_id'))
 
     op.drop_table('resident')
+    with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_household_id'))
+        batch_op.drop_index('ix_payment_community_received')
+
+    op.drop_table('payment')
     with op.batch_alter_table('notification', schema=None) as batch_op:
         batch_op.drop_index('ix_notification_user_unread')
         batch_op.drop_index(batch_op.f('ix_notification_household_id'))
@@ -626,6 +1240,27 @@ def downgrade() -> None:
         batch_op.drop_index('ix_meter_reading_device_at')
 
     op.drop_table('meter_reading')
+    with op.batch_alter_table('hydrant_reading', schema=None) as batch_op:
+        batch_op.drop_index('ix_hydrant_reading_device_at')
+        batch_op.drop_index(batch_op.f('ix_hydrant_reading_community_id'))
+
+    op.drop_table('hydrant_reading')
+    with op.batch_alter_table('hydrant_alarm', schema=None) as batch_op:
+        batch_op.drop_index('ix_hydrant_alarm_device_status')
+        batch_op.drop_index(batch_op.f('ix_hydrant_alarm_community_id'))
+
+    op.drop_table('hydrant_alarm')
+    with op.batch_alter_table('fee_permit', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_fee_permit_household_id'))
+        batch_op.drop_index('ix_fee_permit_community_item')
+
+    op.drop_table('fee_permit')
+    with op.batch_alter_table('door_suspension', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_door_suspension_household_id'))
+        batch_op.drop_index(batch_op.f('ix_door_suspension_community_id'))
+        batch_op.drop_index(batch_op.f('ix_door_suspension_bill_number'))
+
+    op.drop_table('door_suspension')
     with op.batch_alter_table('device_error', schema=None) as batch_op:
         batch_op.drop_index('ix_device_error_device_at')
 
@@ -707,7 +1342,9 @@ def downgrade() -> None:
         batch_op.drop_index('idx_permission_view_id')
 
     op.drop_table('ab_permission_view_role')
+    op.drop_table('user_preference')
     op.drop_table('staff')
+    op.drop_table('process_form_pin')
     op.drop_table('community')
     op.drop_table('ab_user_role')
     with op.batch_alter_table('ab_user_group', schema=None) as batch_op:
@@ -738,6 +1375,15 @@ def downgrade() -> None:
 
     op.drop_table('wf_process_version')
     op.drop_table('property_company')
+    with op.batch_alter_table('gateway_notification', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_gateway_notification_transaction_id'))
+        batch_op.drop_index(batch_op.f('ix_gateway_notification_out_trade_no'))
+
+    op.drop_table('gateway_notification')
+    with op.batch_alter_table('form_version', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_form_version_form_id'))
+
+    op.drop_table('form_version')
     op.drop_table('ab_view_menu')
     op.drop_table('ab_user')
     op.drop_table('ab_role')

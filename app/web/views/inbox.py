@@ -14,6 +14,7 @@ from app.engine.models import ProcessInstance
 from app.forms import jsonable, parse_submission, render_form
 from app.forms.references import reference_options
 from app.security.roles import role_keys_of
+from app.services.form_versions import form_for_task
 from app.services.uploads import grant_uploads
 from app.security.scope import is_platform_admin, visible_community_ids
 from app.web.catalog import get_forms
@@ -87,12 +88,11 @@ class InboxView(BaseView):
     def task(self, task_id: int):
         row = _visible_task(task_id)
         locale = _locale()
-        forms = get_forms()
-        if row.form_id not in forms:
+        instance = db.session.get(ProcessInstance, row.instance_id)
+        form = form_for_task(db.session, instance.version_id, row.form_id, get_forms())
+        if form is None:
             flash(_("The form %(form)s of this task is missing or broken.", form=row.form_id), "danger")
             return redirect(url_for("InboxView.index"))
-        form = forms.get(row.form_id)
-        instance = db.session.get(ProcessInstance, row.instance_id)
         context = task_data(db.session, row.id) if row.status in ("ready", "claimed") else (row.data or {})
         values, errors = None, {}
         if request.method == "POST":

@@ -65,7 +65,7 @@ class ProcessDefinitionView(BaseView):
             flash(_("Choose a BPMN file."), "danger")
             return redirect(url_for("ProcessDefinitionView.list"))
         if request.form.get("validate_only"):
-            errors, scratch = check_upload(bpmn_name, bpmn_data, forms)
+            errors, scratch = check_upload(bpmn_name, bpmn_data, forms, session=db.session)
             shutil.rmtree(scratch, ignore_errors=True)
             result = None
         else:
@@ -76,7 +76,6 @@ class ProcessDefinitionView(BaseView):
                 db.session.rollback()
             else:
                 db.session.commit()
-                get_forms().reload()
         versions = list(db.session.scalars(
             select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
         ))
@@ -96,7 +95,7 @@ class ProcessApi(BaseApi):
     @safe
     def validate_api(self):
         bpmn_name, bpmn_data, forms = _collect(request.files)
-        errors, scratch = check_upload(bpmn_name or "upload.bpmn", bpmn_data, forms)
+        errors, scratch = check_upload(bpmn_name or "upload.bpmn", bpmn_data, forms, session=db.session)
         shutil.rmtree(scratch, ignore_errors=True)
         return self.response(200 if not errors else 422, errors=[str(e) for e in errors])
 
@@ -112,7 +111,6 @@ class ProcessApi(BaseApi):
             db.session.rollback()
             return self.response(422, errors=[str(e) for e in outcome.errors])
         db.session.commit()
-        get_forms().reload()
         return self.response(201, process_id=outcome.version.process_id, version=outcome.version.version,
                              forms=outcome.forms)
 

@@ -1,0 +1,90 @@
+"""Consultant uploads: errors named by file/line/element, immutable versions, running
+instances keep their process and form versions."""
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app.db import db
+from app.engine.models import ProcessInstance, ProcessVersion, TaskRow
+from app.models import Community
+
+ROOT = Path(__file__).resolve().parents[3]
+NOTICE_BPMN = (ROOT / "bpmn" / "notice" / "notice.bpmn").read_text(encoding="utf-8")
+DRAFT_FORM = (ROOT / "forms" / "notice" / "draft.yaml").read_text(encoding="utf-8")
+
+
+def _upload(client, bpmn: str, forms: dict[str, str] | None = None, validate_only: bool = False):
+    data = {"bpmn": (io.BytesIO(bpmn.encode("utf-8")), "notice.bpmn"), "module_id": "notice"}
+    files = [(io.BytesIO(text.encode("utf-8")), name) for name, text in (forms or {}).items()]
+    if files:
+        data["forms"] = files
+    if validate_only:
+        data["validate_only"] = "1"
+    return client.post("/processes/upload", data=data, content_type="multipart/form-data")
+
+
+def test_invalid_upload_names_file_line_and_element_and_stores_nothing(demo_app, login):
+    client = login("consultant")
+    with demo_app.app_context():
+        before = db.session.query(ProcessVersion).count()
+    broken = NOTICE_BPMN.replace('camunda:formKey="notice/review"', 'camunda:formKey="notice/nope"')
+    line = next(i for i, l in enumerate(broken.splitlines(), 1) if "notice/nope" in l)
+    response = _upload(client, broken)
+    assert response.status_code == 422
+    assert f"notice.bpmn:{line}: " in response.text and "unknown form" in response.text
+    with demo_app.app_context():
+        assert db.session.query(ProcessVersion).count() == before
+
+
+def test_xml_entities_are_refused(demo_app, login):
+    evil = ('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+            + NOTICE_BPMN.split("?>", 1)[1].replace("Draft", "&e;", 1))
+    response = login("consultant").post("/api/v1/processes/validate", data={
+        "bpmn": (io.BytesIO(evil.encode()), "evil.bpmn")}, content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert "root:" not in response.text
+
+
+def test_new_version_leaves_running_instance_on_its_version_and_form(demo_app, login):
+    manager = login("manager_yc")
+    with demo_app.app_context():
+        yc = db.session.scalar(select(Community.id).where(Community.code == "YC"))
+    manager.post(f"/instances/{yc}/start", data={"process_id": "notice", "business_key": "V1"})
+    with demo_app.app_context():
+        v1 = db.session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == "V1"))
+        v1_version = db.session.get(ProcessVersion, v1.version_id).version
+
+    changed_bpmn = NOTICE_BPMN.replace('name="Draft', 'name="Draft v2', 1)
+    if changed_bpmn == NOTICE_BPMN:
+        changed_bpmn = NOTICE_BPMN.replace("</bpmn:definitions>", "<!-- v2 --></bpmn:definitions>")
+    new_form = DRAFT_FORM.replace("fields:", "fields:\n  - name: urgency\n    type: choice\n    required: true\n"
+                                  "    label: {zh: 紧急程度, en: Urgency}\n    choices:\n"
+                                  "      - {value: low, label: {zh: 一般, en: Low}}\n"
+                                  "      - {value: high, label: {zh: 紧急, en: High}}", 1)
+    response = _upload(login("consultant"), changed_bpmn, {"notice/draft.yaml": new_form})
+    assert response.status_code == 200, response.text
+    assert re.search(r"version \d+|版本 \d+", response.text)
+    assert (ROOT / "forms" / "notice" / "draft.yaml").read_text(encoding="utf-8") == DRAFT_FORM  # checkout untouched
+    manager.post(f"/instances/{yc}/start", data={"process_id": "notice", "business_key": "V2"})
+    with demo_app.app_context():
+        v2 = db.session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == "V2"))
+        assert db.session.get(ProcessVersion, v2.version_id).version == v1_version + 1
+        t1 = db.session.scalar(select(TaskRow.id).where(TaskRow.instance_id == v1.id))
+        t2 = db.session.scalar(select(TaskRow.id).where(TaskRow.instance_id == v2.id))
+    desk = login("frontdesk_yc")
+    for task in (t1, t2):
+        desk.post(f"/inbox/task/{task}/claim")
+    assert 'name="urgency"' not in desk.get(f"/inbox/task/{t1}").text   # v1 keeps its form
+    assert 'name="urgency"' in desk.get(f"/inbox/task/{t2}").text       # v2 has the new field
+    assert desk.post(f"/inbox/task/{t1}", data={"title": "旧版", "body": "v1 still works"}).status_code == 302
+    assert desk.post(f"/inbox/task/{t2}", data={"title": "新版", "body": "v2"}).status_code == 422
+    assert desk.post(f"/inbox/task/{t2}", data={"title": "新版", "body": "v2", "urgency": "high"}).status_code == 302
+
+
+def test_only_consultants_and_admins_upload(demo_app, login):
+    response = _upload(login("manager_yc"), NOTICE_BPMN)
+    assert response.status_code in (302, 403)
