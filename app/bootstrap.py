@@ -66,7 +66,11 @@ def start_background_services(simulators: bool = True) -> list[Callable[[], None
                 stops.append(broker.stop)
         except ImportError:
             log.warning("connectors not available: no broker started")
-        stops.append(start_demo_simulators())
+        try:
+            stops.append(start_demo_simulators())
+        except Exception as exc:  # e.g. the Modbus port is taken by another demo
+            log.warning("simulated devices not started: %s", exc)
+            print(f"warning: simulated devices not started: {exc}")
     stop_event = threading.Event()
     try:
         from app.services.event_consumer import run_consumer
