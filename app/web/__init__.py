@@ -84,6 +84,13 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     init_locale(app)
 
+    @app.template_filter("json_text")
+    def _json_text(value: Any) -> str:
+        """JSON for people: Chinese stays readable (tojson escapes it to \\uXXXX)."""
+        import json
+
+        return json.dumps(value, ensure_ascii=False, default=str)
+
     @app.context_processor
     def _locale_context() -> dict[str, Any]:
         from flask_babel import get_locale
