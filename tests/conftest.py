@@ -89,40 +89,85 @@ def session(db_engine: Engine) -> Iterator[Session]:
 # A migrated database with the demo estate, and the web app on top of it.
 # ---------------------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
-def demo_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A database migrated with alembic (not create_all) and seeded with the demo."""
+def _seed_demo(url: str, var_dir) -> None:
+    """Migrate ``url`` with alembic and load the full demo (base estate + every module)."""
+    from app.bootstrap import _after_demo_seed
+    from app.demo.seed import seed_demo
     from app.migrate import upgrade
+    from app.settings import Settings
+    from app.web import create_app
 
+    upgrade(url)
+    settings = Settings(database_url=url, var_dir=var_dir, secret_key="s" * 64)
+    app = create_app({"TESTING": True}, settings=settings)
+    with app.app_context():
+        from app.db import db
+
+        seed_demo(db.session, app.appbuilder.sm)
+        db.session.commit()
+        _after_demo_seed(db.session)
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _demo_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """One migrated, seeded database per backend, built on first use; copied per module.
+
+    Seeding the demo (logins, estate, module demo data) is the slow part of a web test
+    module, so it happens once per backend and every module gets a cheap copy.
+    """
+    templates: dict[str, str] = {}
+    yield templates
+    for backend, ref in templates.items():
+        if backend == "postgres":
+            _drop_pg_database(ref)
+
+
+def _demo_template(backend: str, templates: dict, tmp_path_factory) -> str:
+    if backend not in templates:
+        var_dir = tmp_path_factory.mktemp("seedvar")
+        if backend == "sqlite":
+            path = tmp_path_factory.mktemp("template") / "demo.db"
+            _seed_demo(f"sqlite:///{path}", var_dir)
+            templates[backend] = str(path)
+        else:
+            name, url = _make_pg_database()
+            templates[backend] = name
+            _seed_demo(url, var_dir)
+    return templates[backend]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def demo_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                _demo_templates: dict) -> Iterator[str]:
+    """A private copy of the migrated (alembic, not create_all) and seeded demo database."""
+    import shutil
+
+    template = _demo_template(request.param, _demo_templates, tmp_path_factory)
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
-        upgrade(url)
-        yield url
+        path = tmp_path_factory.mktemp("demo") / "demo.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite:///{path}"
     else:
-        name, url = _make_pg_database()
-        upgrade(url)
-        yield url
+        name = f"ef_test_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        admin.dispose()
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
         _drop_pg_database(name)
 
 
 @pytest.fixture(scope="module")
 def demo_app(demo_db_url: str, tmp_path_factory: pytest.TempPathFactory):
-    """The web app over the demo estate (CSRF off for the test client only)."""
-    from app.demo.seed import seed_demo
+    """The web app over a copy of the seeded demo estate (CSRF off for the test client only)."""
     from app.settings import Settings
     from app.web import create_app
 
     var_dir = tmp_path_factory.mktemp("var")
     settings = Settings(database_url=demo_db_url, var_dir=var_dir, secret_key="t" * 64)
     app = create_app({"WTF_CSRF_ENABLED": False, "TESTING": True}, settings=settings)
-    with app.app_context():
-        from app.db import db
-
-        seed_demo(db.session, app.appbuilder.sm)
-        db.session.commit()
-        from app.bootstrap import _after_demo_seed
-
-        _after_demo_seed(db.session)
     yield app
     with app.app_context():
         from app.db import db

@@ -62,22 +62,13 @@ def live_server(demo_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
         def log_request(self, *args, **kwargs) -> None:  # keep failure output readable
             pass
 
-    from app.demo.seed import seed_demo
     from app.settings import Settings
     from app.web import create_app
 
     var_dir = tmp_path_factory.mktemp("browser-var")
     settings = Settings(database_url=demo_db_url, var_dir=var_dir, secret_key="b" * 64)
     app = create_app({"TESTING": True}, settings=settings)  # WTF_CSRF_ENABLED stays True
-    assert app.config["WTF_CSRF_ENABLED"] is True
-    with app.app_context():
-        from app.bootstrap import _after_demo_seed
-        from app.db import db
-
-        seed_demo(db.session, app.appbuilder.sm)
-        db.session.commit()
-        _after_demo_seed(db.session)
-        db.session.remove()
+    assert app.config["WTF_CSRF_ENABLED"] is True  # demo_db_url is already seeded
 
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="estateflow-live-server", daemon=True)

@@ -23,8 +23,8 @@ def test_menu_shows_catalogue_cards_with_capability_availability(demo_app, login
 
 
 def test_out_of_range_setting_is_refused_and_keeps_what_was_typed(demo_app, login):
-    client = login("manager_yc")
-    yc = _community_id(demo_app, "YC")
+    client = login("manager_fx")  # the demo enables modules in YC only
+    yc = _community_id(demo_app, "FX")
     response = client.post(f"/modules/{yc}/repair/settings", data={"response_minutes": "99999"})
     assert response.status_code == 200
     assert 'data-field="response_minutes"' in response.text
@@ -36,8 +36,8 @@ def test_out_of_range_setting_is_refused_and_keeps_what_was_typed(demo_app, logi
 
 
 def test_dependency_enforced_then_enable_is_audited(demo_app, login):
-    client = login("manager_yc")
-    yc = _community_id(demo_app, "YC")
+    client = login("manager_fx")  # the demo enables modules in YC only
+    yc = _community_id(demo_app, "FX")
     refused = client.post(f"/modules/{yc}/dunning/settings", data={})
     assert refused.status_code == 200 and 'id="settings-error"' in refused.text
 
@@ -49,9 +49,10 @@ def test_dependency_enforced_then_enable_is_audited(demo_app, login):
         )
         assert row.enabled and row.settings["fee_rate_per_m2"] == "0.90"
         event = db.session.scalar(
-            select(AuditEvent).where(AuditEvent.action == "module.enable", AuditEvent.target_id == "fees")
+            select(AuditEvent).where(AuditEvent.action == "module.enable", AuditEvent.target_id == "fees",
+                                    AuditEvent.community_id == yc)
         )
-        assert event.actor == "manager_yc" and event.community_id == yc
+        assert event.actor == "manager_fx" and event.community_id == yc
     audit_page = client.get("/audit/list/")
     assert "module.enable" in audit_page.text
 
