@@ -82,6 +82,7 @@ class ModuleDef:
     settings: tuple[SettingDef, ...] = ()
     source: str = ""
     depends_on_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
+    assets_root: Path | None = field(default=None, compare=False, repr=False)
 
     def setting(self, name: str) -> SettingDef | None:
         return next((s for s in self.settings if s.name == name), None)
@@ -382,6 +383,7 @@ def _parse(path: Path, assets_root: Path) -> tuple[ModuleDef | None, list[AssetE
         forms=tuple(data.get("forms") or ()), capabilities=tuple(capabilities),
         schedules=tuple(schedules), settings=tuple(settings), source=display,
         depends_on_lines=tuple(depends_on.line_of(i) for i in range(len(depends_on))),
+        assets_root=assets_root,
     )
     return module, []
 

@@ -83,7 +83,7 @@ def deploy_on_enable(session: Session, community_id: int, module: ModuleDef, act
     from app.forms.definitions import FormRegistry
     from app.settings import get_settings
 
-    root = get_settings().assets_dir
+    root = module.assets_root or get_settings().assets_dir
     deploy_module_processes(session, module, root, set(FormRegistry(root / "forms").ids()), actor)
 
 
