@@ -81,7 +81,8 @@ class Limits:
     max_depth: int = 40
     """AST nesting depth; the interpreter recurses per level, so this bounds the stack."""
     max_seconds: float = 0.2
-    """Wall time for one expression or one whole script."""
+    """CPU time of the evaluating thread for one expression or script (a GC pause or a busy
+    machine does not count against it; an endless computation still stops)."""
     max_int_bits: int = 4_096
     """Largest integer result (about 1,230 decimal digits)."""
     max_power_exponent: int = 1_000
@@ -376,6 +377,35 @@ def validate_script(script: str, functions: Mapping[str, Any] | None = None,
     return tree  # type: ignore[return-value]
 
 
+# Parsed and checked trees by (mode, text, limits, function names): a workflow evaluates the
+# same few conditions and scripts over and over, and parsing plus the static check cost more
+# than evaluating. The check depends on nothing else, and trees are never mutated.
+_CHECKED: dict[tuple, ast.AST] = {}
+_CHECKED_MAX = 4096
+
+
+def _checked(text: Any, mode: str, funcs: dict[str, Any], limits: Limits) -> ast.AST:
+    """``_parse`` + ``_check_tree`` (+ the statement count for scripts), cached on success."""
+    key = (mode, text, limits, tuple(funcs)) if isinstance(text, str) else None
+    tree = _CHECKED.get(key) if key is not None else None
+    if tree is not None:
+        return tree
+    tree = _parse(text, mode, limits)
+    if mode == "eval":
+        _check_tree(tree, _EXPRESSION_NODES, funcs, text, limits)
+    else:
+        _check_tree(tree, _SCRIPT_NODES, funcs, text, limits)
+        statements = sum(isinstance(node, ast.stmt) for node in ast.walk(tree))
+        if statements > limits.max_statements:
+            raise EvaluationError(f"script has too many statements ({statements}, at most "
+                                  f"{limits.max_statements})", text)
+    if key is not None:
+        if len(_CHECKED) >= _CHECKED_MAX:
+            _CHECKED.clear()
+        _CHECKED[key] = tree
+    return tree
+
+
 def _functions(extra: Mapping[str, Any] | None) -> dict[str, Any]:
     functions = dict(SAFE_FUNCTIONS)
     functions.update(list=list, tuple=tuple, dict=dict, set=set)
@@ -437,7 +467,7 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
     # -- bounds -------------------------------------------------------------------------------
 
     def _eval(self, node: ast.AST) -> Any:
-        if time.monotonic() > self.deadline:
+        if time.thread_time() > self.deadline:
             raise EvaluationError(f"expression took longer than {self.limits.max_seconds:g} s",
                                   self.expr)
         return super()._eval(node)
@@ -631,9 +661,8 @@ def evaluate_expression(expression: str, data: Mapping[str, Any],
     Raises :class:`EvaluationError` for anything refused or failing (missing names included).
     """
     funcs = _functions(functions)
-    tree = _parse(expression, "eval", limits)
-    _check_tree(tree, _EXPRESSION_NODES, funcs, expression, limits)
-    evaluator = _Evaluator(data, funcs, limits, time.monotonic() + limits.max_seconds)
+    tree = _checked(expression, "eval", funcs, limits)
+    evaluator = _Evaluator(data, funcs, limits, time.thread_time() + limits.max_seconds)
     evaluator.expr = expression
     try:
         return evaluator._eval(tree.body)  # type: ignore[attr-defined]
@@ -654,10 +683,10 @@ def execute_script(script: str, data: Mapping[str, Any], functions: Mapping[str,
     not touched (all or nothing); ``external`` (data objects) is readable, not writable.
     """
     funcs = _functions(functions)
-    tree = validate_script(script, functions, limits)
+    tree = _checked(script, "exec", funcs, limits)
     variables: dict[str, Any] = copy.deepcopy(dict(data))
     names = ChainMap(variables, copy.deepcopy(dict(external))) if external else variables
-    evaluator = _Evaluator(names, funcs, limits, time.monotonic() + limits.max_seconds)
+    evaluator = _Evaluator(names, funcs, limits, time.thread_time() + limits.max_seconds)
     evaluator.expr = script
     statement: ast.stmt | None = None
 

@@ -183,7 +183,7 @@ def phone_page(browser, request):
 # ---------------------------------------------------------------------------
 
 def login(page, base: str, username: str, password: str | None = None) -> None:
-    """Sign in through FAB's login form and land on the home page."""
+    """Sign in through FAB's login form and land on the home page (``/me/`` for residents)."""
     password = password or DEMO_PASSWORDS.get(username, DEFAULT_PASSWORD)
     page.goto(f"{base}/login/")
     page.fill("#username", username)
@@ -191,8 +191,8 @@ def login(page, base: str, username: str, password: str | None = None) -> None:
     with page.expect_navigation():
         page.click("form[name=login] [type=submit]")
     assert "/login" not in page.url, f"login failed for {username}: still on {page.url}"
-    # the home page lists the user's communities
-    page.wait_for_selector("#communities")
+    # staff land on the home page listing their communities, residents on their own pages
+    page.wait_for_selector("#communities, #resident-tiles")
 
 
 def logout(page, base: str) -> None:

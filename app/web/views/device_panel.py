@@ -21,9 +21,9 @@ GRANTS = {
 #: capability -> parameters the test button sends
 TEST_PARAMS = {
     "gate.open": {"reason": "test"},
-    "door.grant": {"card": "TEST-CARD"},
-    "door.suspend": {"card": "TEST-CARD"},
-    "door.restore": {"card": "TEST-CARD"},
+    "door.grant": {"credential": "TEST-CARD", "kind": "card"},
+    "door.suspend": {"credential": "TEST-CARD", "reason": "test"},
+    "door.restore": {"credential": "TEST-CARD"},
     "charger.start": {},
     "charger.stop": {},
 }
