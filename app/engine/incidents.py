@@ -12,7 +12,6 @@ from app.engine import store
 from app.engine.errors import IncidentNotOpen
 from app.engine.models import Incident, ProcessInstance
 from app.engine.runtime import step
-from app.services.audit import record
 
 
 def list_incidents(session: Session, community_ids: list[int] | None = None,
@@ -32,9 +31,10 @@ def retry_incident(session: Session, incident_id: int, actor: str) -> Incident:
     instance = session.get(ProcessInstance, incident.instance_id)
     expected = instance.lock_version
     wf, definition = store.load_workflow(session, instance)
-    record(session, actor=actor, action="incident.retry", target_type="incident",
-           target_id=incident.id, community_id=incident.community_id,
-           after={"instance_id": instance.id, "element": incident.element_id})
+    audit = [store.audit_row(
+        actor=actor, action="incident.retry", target_type="incident",
+        target_id=incident.id, community_id=incident.community_id,
+        after={"instance_id": instance.id, "element": incident.element_id})]
     step(session, instance, wf, definition, expected_version=expected, actor=actor,
-         retry={incident.spiff_task_id: incident})
+         retry={incident.spiff_task_id: incident}, audit=audit)
     return incident

@@ -15,7 +15,6 @@ from app.engine.definitions import PlatformMessageEventDefinition
 from app.engine.models import MessageWait, ProcessInstance, ProcessVersion
 from app.engine.runtime import start_instance, step
 from app.models.modules import ModuleActivation
-from app.services.audit import record
 
 
 def send_message(
@@ -42,10 +41,12 @@ def send_message(
         expected = instance.lock_version
         wf, definition = store.load_workflow(session, instance)
         wf.catch(BpmnEvent(PlatformMessageEventDefinition(name), payload))
-        record(session, actor=actor, action="process.message", target_type="process_instance",
-               target_id=instance.id, community_id=instance.community_id,
-               after={"message": name, "business_key": business_key})
-        step(session, instance, wf, definition, expected_version=expected, actor=actor)
+        audit = [store.audit_row(
+            actor=actor, action="process.message", target_type="process_instance",
+            target_id=instance.id, community_id=instance.community_id,
+            after={"message": name, "business_key": business_key})]
+        step(session, instance, wf, definition, expected_version=expected, actor=actor,
+             audit=audit)
     started = 0
     if community_id is not None:
         for version in _starters(session, name, community_id):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-PRUNE_ABOVE = 150  # tasks in the top-level tree before pruning is worth it
+PRUNE_ABOVE = 60  # tasks in the top-level tree before pruning is worth it (tests go down to 12)
 
 
 def prune_history(wf: BpmnWorkflow, threshold: int | None = None) -> list[str]:

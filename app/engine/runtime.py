@@ -20,7 +20,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.engine import store
@@ -44,7 +44,6 @@ from app.engine.models import (
 from app.engine.operations import OperationContext, get_operation
 from app.engine.prune import prune_history
 from app.engine.timebridge import platform_now, to_naive_utc
-from app.services.audit import record
 
 _EXPR = re.compile(r"\$\{(.+?)\}")
 
@@ -76,22 +75,29 @@ def start_instance(
     ``data`` seeds the workflow's variables; ``message`` (name, payload) triggers a
     message start event. Does not commit.
     """
-    version = version or latest_version(session, process_id)
-    definition = store.definition_of(version)
-    instance = ProcessInstance(
-        version_id=version.id,
-        process_id=version.process_id,
-        spec_hash=version.content_hash,
-        community_id=community_id,
-        business_key=business_key,
-        status="running",
-        lock_version=0,
-        projection={},
-        started_at=platform_now(),
-        started_by=actor,
-    )
-    session.add(instance)
-    session.flush()
+    now = platform_now()
+    if version is None:
+        # One statement finds the newest version and inserts the instance.
+        started = store.insert_newest(
+            session, process_id, community_id=community_id, business_key=business_key,
+            status="running", lock_version=0, projection={}, started_at=now, started_by=actor)
+        if started is None:
+            raise ProcessNotFound(f"no deployed process {process_id!r}")
+        instance, number = started
+        definition = store.cached_definition(instance.spec_hash)
+        if definition is None:
+            definition = store.definition_of(session.get(ProcessVersion, instance.version_id))
+    else:
+        definition = store.definition_of(version)
+        number = version.version
+        # Not inserted yet: the first statement that needs its id (a task, timer or
+        # message row, an operation) inserts it, or the save does.
+        instance = ProcessInstance(
+            version_id=version.id, process_id=version.process_id,
+            spec_hash=version.content_hash, community_id=community_id,
+            business_key=business_key, status="running", lock_version=0, state=None,
+            projection={}, error=None, started_at=now, started_by=actor, ended_at=None,
+        )
     wf = store.new_workflow(definition)
     start_data = dict(data or {})
     start_data.setdefault("business_key", business_key)
@@ -100,13 +106,13 @@ def start_instance(
     if message is not None:
         wf.do_engine_steps()
         wf.catch(BpmnEvent(PlatformMessageEventDefinition(message[0]), dict(message[1] or {})))
-    record(
-        session, actor=actor, action="process.start", target_type="process_instance",
-        target_id=instance.id, community_id=community_id,
-        after={"process_id": version.process_id, "version": version.version,
+    audit = [store.audit_row(
+        actor=actor, action="process.start", target_type="process_instance",
+        target_id=store.THIS_INSTANCE, community_id=community_id,
+        after={"process_id": instance.process_id, "version": number,
                "business_key": business_key},
-    )
-    step(session, instance, wf, definition, expected_version=0, actor=actor)
+    )]
+    step(session, instance, wf, definition, expected_version=0, actor=actor, audit=audit)
     return instance
 
 
@@ -119,11 +125,16 @@ def step(
     actor: str,
     retry: dict[str, Incident] | None = None,
     finished_task: str | None = None,
+    audit: list[dict] | None = None,
 ) -> None:
     """Advance, mirror rows, save. The common tail of every engine action.
 
     ``finished_task``: uuid of the user task the caller already marked completed
-    (so its row is not touched again)."""
+    (so its row is not touched again). ``audit``: audit rows (``store.audit_row``)
+    the caller collected for this action; they are written, with the step's own,
+    in one INSERT after the save."""
+    audit = [] if audit is None else audit
+    session.flush()  # the caller's pending ORM changes go first, as autoflush would do
     projection = dict(instance.projection or {})
     if finished_task is not None:
         projection["tasks"] = {k: v for k, v in projection.get("tasks", {}).items()
@@ -131,9 +142,11 @@ def step(
     incidents = dict(projection.get("incidents", {}))
     for uuid in retry or {}:
         incidents.pop(uuid, None)
-    error = advance(session, instance, wf, definition, incidents, retry or {}, actor)
+    open_tasks: list[Task] = []
+    error = advance(session, instance, wf, definition, incidents, retry or {}, actor, audit,
+                    open_tasks)
     projection["incidents"] = incidents
-    sync_rows(session, instance, wf, definition, projection)
+    sync_rows(session, instance, wf, definition, projection, open_tasks)
     pruned = prune_history(wf)
     if pruned:
         history = projection.get("pruned_elements", [])
@@ -152,13 +165,22 @@ def step(
     elif error:
         changes["error"] = error
     store.save_instance(session, instance, wf, expected_version, **changes)
+    store.insert_audit(session, audit, instance.id)
 
 
 def _all_tasks(wf: BpmnWorkflow, state: int) -> list[Task]:
     tasks = wf.get_tasks(state=state)
-    for sub in wf.subprocesses.values():
-        tasks.extend(t for t in sub.get_tasks(state=state) if t not in tasks)
+    if wf.subprocesses:
+        seen = {id(t) for t in tasks}
+        for sub in wf.subprocesses.values():
+            for t in sub.get_tasks(state=state):
+                if id(t) not in seen:
+                    seen.add(id(t))
+                    tasks.append(t)
     return tasks
+
+
+_OPEN_STATES = TaskState.READY | TaskState.WAITING
 
 
 def evaluate_param(wf: BpmnWorkflow, task: Task, raw: str):
@@ -181,25 +203,36 @@ def advance(
     incidents: dict[str, int],
     retry: dict[str, Incident],
     actor: str,
+    audit: list[dict] | None = None,
+    open_tasks: list[Task] | None = None,
 ) -> str | None:
     """Run engine steps and operations until only people, timers or messages remain.
 
     A failing operation becomes an incident (its task stays READY and is skipped
     until retried); its partial database changes are rolled back to a savepoint.
-    Returns the last operation error, if any.
+    Returns the last operation error, if any. ``open_tasks`` (a list) receives the
+    READY and WAITING tasks as they are at the end, for :func:`sync_rows`.
     """
     error: str | None = None
     while True:
         wf.do_engine_steps()
+        found = _all_tasks(wf, _OPEN_STATES)  # one walk of the tree serves the sync too
         pending = [
-            t for t in _all_tasks(wf, TaskState.READY)
-            if isinstance(t.task_spec, OperationTask) and str(t.id) not in incidents
+            t for t in found
+            if t.state == TaskState.READY and isinstance(t.task_spec, OperationTask)
+            and str(t.id) not in incidents
         ]
         if not pending:
+            if open_tasks is not None:
+                open_tasks[:] = found
             return error
         for task in pending:
             meta = definition.service_tasks.get(task.task_spec.bpmn_id)
             uuid = str(task.id)
+            store.ensure_inserted(session, instance)  # operations and incidents need its id
+            if audit:  # what led here goes into the trail before anything the operation writes
+                store.insert_audit(session, audit, instance.id)
+                audit.clear()
             try:
                 op = get_operation(meta.operation if meta else "")
                 params = {k: evaluate_param(wf, task, v) for k, v in (meta.params if meta else {}).items()}
@@ -211,7 +244,8 @@ def advance(
                 with session.begin_nested():
                     result = op.call(params, ctx)
             except Exception as exc:  # an operation's failure must never lose the instance
-                incident = _raise_incident(session, instance, task, meta, exc, retry.get(uuid))
+                incident = _raise_incident(session, instance, task, meta, exc, retry.get(uuid),
+                                           audit)
                 incidents[uuid] = incident.id
                 error = f"{task.task_spec.bpmn_id}: {type(exc).__name__}: {exc}"
                 continue
@@ -222,7 +256,8 @@ def advance(
             task.run()
 
 
-def _raise_incident(session, instance, task, meta, exc, existing: Incident | None) -> Incident:
+def _raise_incident(session, instance, task, meta, exc, existing: Incident | None,
+                    audit: list[dict] | None = None) -> Incident:
     error = f"{type(exc).__name__}: {exc}"
     detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     incident = existing or Incident(
@@ -234,11 +269,15 @@ def _raise_incident(session, instance, task, meta, exc, existing: Incident | Non
     incident.status = "open"
     session.add(incident)
     session.flush()
-    record(
-        session, actor="engine", action="process.incident", target_type="process_instance",
+    row = store.audit_row(
+        actor="engine", action="process.incident", target_type="process_instance",
         target_id=instance.id, community_id=instance.community_id,
         after={"element": task.task_spec.bpmn_id, "incident_id": incident.id, "error": error},
     )
+    if audit is None:
+        store.insert_audit(session, [row])
+    else:
+        audit.append(row)
     return incident
 
 
@@ -262,14 +301,53 @@ def _timer_due(task: Task) -> datetime | None:
     return to_naive_utc(value) if isinstance(value, str) else None
 
 
+_T = TaskRow.__table__
+_TM = TimerRow.__table__
+_MW = MessageWait.__table__
+# Built once: the same statement objects every step, so their cache keys are memoized
+# and the compiled SQL comes from the engine's compiled cache.
+_INSERT_TASK = insert(_T).returning(_T.c.id, sort_by_parameter_order=True)
+_INSERT_TIMER = insert(_TM)
+_INSERT_MESSAGE = insert(_MW)
+_CANCEL_TASKS = (
+    update(_T)
+    .where(_T.c.id.in_(bindparam("_ids", expanding=True)), _T.c.status.in_(OPEN_TASK))
+    .values(status=TASK_CANCELLED, completed_at=bindparam("_now"))
+)
+_MOVE_TIMER = (
+    update(_TM)
+    .where(_TM.c.instance_id == bindparam("_iid"),
+           _TM.c.spiff_task_id == bindparam("_uuid"), _TM.c.status == "pending")
+    .values(due_at=bindparam("_due"))
+)
+_CANCEL_TIMERS = (
+    update(_TM)
+    .where(_TM.c.instance_id == bindparam("_iid"),
+           _TM.c.spiff_task_id.in_(bindparam("_uuids", expanding=True)),
+           _TM.c.status == "pending")
+    .values(status="cancelled")
+)
+_DROP_MESSAGES = (
+    delete(_MW)
+    .where(_MW.c.instance_id == bindparam("_iid"),
+           _MW.c.spiff_task_id.in_(bindparam("_uuids", expanding=True)))
+)
+
+
 def sync_rows(
     session: Session,
     instance: ProcessInstance,
     wf: BpmnWorkflow,
     definition: Definition,
     projection: dict,
+    open_tasks: list[Task] | None = None,
 ) -> None:
-    """Make task, timer and message rows match the workflow; touch only what changed."""
+    """Make task, timer and message rows match the workflow; touch only what changed.
+
+    ``open_tasks``: the workflow's READY and WAITING tasks if the caller has them."""
+    if open_tasks is None:
+        open_tasks = _all_tasks(wf, _OPEN_STATES)
+    ready = TaskState.READY
     now = platform_now()
     old_tasks: dict[str, int] = projection.get("tasks", {})
     old_timers: dict[str, str] = projection.get("timers", {})
@@ -277,10 +355,13 @@ def sync_rows(
     new_tasks: dict[str, int] = {}
     new_timers: dict[str, str] = {}
     new_msgs: dict[str, str] = {}
-    added: list[tuple[str, TaskRow]] = []
+    added_tasks: list[dict] = []
+    added_timers: list[dict] = []
+    moved_timers: list[dict] = []
+    added_msgs: list[dict] = []
 
-    for task in _all_tasks(wf, TaskState.READY):
-        if not isinstance(task.task_spec, UserTask):
+    for task in open_tasks:
+        if task.state != ready or not isinstance(task.task_spec, UserTask):
             continue
         uuid = str(task.id)
         if uuid in old_tasks:
@@ -293,20 +374,18 @@ def sync_rows(
                 title = str(evaluate_param(wf, task, title))
             except Exception:  # a title is a label: show it raw rather than fail the step
                 pass
-        row = TaskRow(
-            instance_id=instance.id, spiff_task_id=uuid, element_id=task.task_spec.bpmn_id,
-            community_id=instance.community_id, role=meta.role if meta else None,
-            form_id=meta.form_id if meta else None,
-            title=title[:300] if title else None,
-            due_at=_due_of(wf, task, meta.due if meta else None, now),
-            business_key=instance.business_key, status="ready", created_at=now,
-        )
-        session.add(row)
-        added.append((uuid, row))
+        added_tasks.append({
+            "instance_id": None, "spiff_task_id": uuid, "element_id": task.task_spec.bpmn_id,
+            "community_id": instance.community_id, "role": meta.role if meta else None,
+            "form_id": meta.form_id if meta else None,
+            "title": title[:300] if title else None,
+            "due_at": _due_of(wf, task, meta.due if meta else None, now),
+            "business_key": instance.business_key, "status": "ready", "created_at": now,
+        })
 
-    for task in _all_tasks(wf, TaskState.WAITING):
+    for task in open_tasks:
         spec = task.task_spec
-        if not isinstance(spec, CatchingEvent):
+        if task.state != TaskState.WAITING or not isinstance(spec, CatchingEvent):
             continue
         uuid = str(task.id)
         definition_ = spec.event_definition
@@ -317,53 +396,47 @@ def sync_rows(
             new_timers[uuid] = due.isoformat()
             if old_timers.get(uuid) != new_timers[uuid]:
                 if uuid in old_timers:
-                    session.execute(
-                        update(TimerRow)
-                        .where(TimerRow.instance_id == instance.id,
-                               TimerRow.spiff_task_id == uuid, TimerRow.status == "pending")
-                        .values(due_at=due)
-                    )
+                    moved_timers.append({"_iid": instance.id, "_uuid": uuid, "_due": due})
                 else:
-                    session.add(TimerRow(instance_id=instance.id, spiff_task_id=uuid,
-                                         element_id=spec.bpmn_id, due_at=due, status="pending"))
+                    added_timers.append({"instance_id": None, "spiff_task_id": uuid,
+                                         "element_id": spec.bpmn_id, "due_at": due,
+                                         "status": "pending"})
         elif isinstance(definition_, MessageEventDefinition):
             new_msgs[uuid] = definition_.name
             if uuid not in old_msgs:
-                session.add(MessageWait(
-                    instance_id=instance.id, spiff_task_id=uuid, element_id=spec.bpmn_id,
-                    message_name=definition_.name, business_key=instance.business_key,
-                    community_id=instance.community_id,
-                ))
+                added_msgs.append({
+                    "instance_id": None, "spiff_task_id": uuid, "element_id": spec.bpmn_id,
+                    "message_name": definition_.name, "business_key": instance.business_key,
+                    "community_id": instance.community_id,
+                })
 
+    if added_tasks or added_timers or added_msgs:
+        store.ensure_inserted(session, instance)  # the new rows point at it
+    execute = store.connection(session).execute
+    if moved_timers:
+        execute(_MOVE_TIMER, moved_timers)
     gone_tasks = [row_id for uuid, row_id in old_tasks.items() if uuid not in new_tasks]
     if gone_tasks:
-        session.execute(
-            update(TaskRow)
-            .where(TaskRow.id.in_(gone_tasks), TaskRow.status.in_(OPEN_TASK))
-            .values(status=TASK_CANCELLED, completed_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        execute(_CANCEL_TASKS, {"_ids": gone_tasks, "_now": now})
     gone_timers = [uuid for uuid in old_timers if uuid not in new_timers]
     if gone_timers:
-        session.execute(
-            update(TimerRow)
-            .where(TimerRow.instance_id == instance.id, TimerRow.spiff_task_id.in_(gone_timers),
-                   TimerRow.status == "pending")
-            .values(status="cancelled")
-            .execution_options(synchronize_session=False)
-        )
+        execute(_CANCEL_TIMERS, {"_iid": instance.id, "_uuids": gone_timers})
     gone_msgs = [uuid for uuid in old_msgs if uuid not in new_msgs]
     if gone_msgs:
-        session.execute(
-            delete(MessageWait)
-            .where(MessageWait.instance_id == instance.id,
-                   MessageWait.spiff_task_id.in_(gone_msgs))
-            .execution_options(synchronize_session=False)
-        )
-    if added:
-        session.flush()
-        for uuid, row in added:
-            new_tasks[uuid] = row.id
+        execute(_DROP_MESSAGES, {"_iid": instance.id, "_uuids": gone_msgs})
+    for rows in (added_timers, added_msgs, added_tasks):
+        for row in rows:
+            row["instance_id"] = instance.id
+    if added_timers:
+        execute(_INSERT_TIMER, added_timers)
+    if added_msgs:
+        execute(_INSERT_MESSAGE, added_msgs)
+    if len(added_tasks) == 1:
+        new_tasks[added_tasks[0]["spiff_task_id"]] = execute(_INSERT_TASK, added_tasks[0]).scalar_one()
+    elif added_tasks:
+        ids = execute(_INSERT_TASK, added_tasks).scalars().all()
+        for row, row_id in zip(added_tasks, ids, strict=True):
+            new_tasks[row["spiff_task_id"]] = row_id
     projection["tasks"] = new_tasks
     projection["timers"] = new_timers
     projection["messages"] = new_msgs
@@ -377,22 +450,21 @@ def cancel_instance(session: Session, instance_id: int, actor: str, reason: str 
     expected = instance.lock_version
     wf, definition = store.load_workflow(session, instance)
     wf.cancel()
+    session.flush()
     projection = dict(instance.projection or {})
     now = platform_now()
     ids = list(projection.get("tasks", {}).values())
     if ids:
-        session.execute(update(TaskRow).where(TaskRow.id.in_(ids), TaskRow.status.in_(OPEN_TASK))
-                        .values(status=TASK_CANCELLED, completed_at=now, completed_by=actor)
-                        .execution_options(synchronize_session=False))
-    session.execute(update(TimerRow).where(TimerRow.instance_id == instance.id,
-                                           TimerRow.status == "pending")
-                    .values(status="cancelled").execution_options(synchronize_session=False))
-    session.execute(delete(MessageWait).where(MessageWait.instance_id == instance.id)
-                    .execution_options(synchronize_session=False))
+        session.execute(update(_T).where(_T.c.id.in_(ids), _T.c.status.in_(OPEN_TASK))
+                        .values(status=TASK_CANCELLED, completed_at=now, completed_by=actor))
+    session.execute(update(_TM).where(_TM.c.instance_id == instance.id,
+                                      _TM.c.status == "pending").values(status="cancelled"))
+    session.execute(delete(_MW).where(_MW.c.instance_id == instance.id))
     store.save_instance(session, instance, wf, expected, status=CANCELLED, ended_at=now,
                         projection={"tasks": {}, "timers": {}, "messages": {}, "incidents": {}})
-    record(session, actor=actor, action="process.cancel", target_type="process_instance",
-           target_id=instance.id, community_id=instance.community_id, after={"reason": reason})
+    store.insert_audit(session, [store.audit_row(
+        actor=actor, action="process.cancel", target_type="process_instance",
+        target_id=instance.id, community_id=instance.community_id, after={"reason": reason})])
     return instance
 
 

@@ -7,9 +7,14 @@ the other gets :class:`ConcurrentUpdate` or :class:`TaskNotOpen`.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import inspect
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm import Session
 from SpiffWorkflow.util.task import TaskState
 
@@ -19,7 +24,6 @@ from app.engine.errors import ConcurrentUpdate, TaskNotFound, TaskNotOpen
 from app.engine.models import CLAIMED, DONE, OPEN_TASK, READY, ProcessInstance, TaskRow
 from app.engine.runtime import step
 from app.engine.timebridge import platform_now
-from app.services.audit import record
 
 
 def get_task(session: Session, task_row_id: int) -> TaskRow:
@@ -118,8 +122,7 @@ def complete_task(
     claim, and :class:`ConcurrentUpdate` if the instance changed since
     ``expected_instance_version`` (or since it was loaded). Does not commit.
     """
-    row = get_task(session, task_row_id)
-    instance = session.get(ProcessInstance, row.instance_id)
+    row, instance = _task_and_instance(session, task_row_id)
     expected = instance.lock_version if expected_instance_version is None \
         else expected_instance_version
     if instance.lock_version != expected:
@@ -136,14 +139,68 @@ def complete_task(
     task.data.update(data)
     task.run()
     now = platform_now()
-    row.status, row.completed_at, row.completed_by, row.data = DONE, now, actor, jsonable(data)
-    record(session, actor=actor, action="task.complete", target_type="task",
-           target_id=row.id, community_id=row.community_id,
-           after={"instance_id": instance.id, "element": row.element_id, "form": row.form_id,
-                  "data": row.data})
+    done = {"status": DONE, "completed_at": now, "completed_by": actor, "data": jsonable(data)}
+    session.flush()  # the caller's pending ORM changes go first, as autoflush would do
+    store.connection(session).execute(_FINISH_TASK, {**done, "_id": row.id})
+    if isinstance(row, TaskRow):  # the session holds it: show it the new values
+        for key, value in done.items():
+            set_committed_value(row, key, value)
+    audit = [store.audit_row(
+        actor=actor, action="task.complete", target_type="task", target_id=row.id,
+        community_id=row.community_id,
+        after={"instance_id": instance.id, "element": row.element_id, "form": row.form_id,
+               "data": done["data"]})]
     step(session, instance, wf, definition, expected_version=expected, actor=actor,
-         finished_task=row.spiff_task_id)
+         finished_task=row.spiff_task_id, audit=audit)
     return instance
+
+
+_T = TaskRow.__table__
+_FINISH_TASK = (
+    update(_T).where(_T.c.id == bindparam("_id"))
+    .values(status=bindparam("status"), completed_at=bindparam("completed_at"),
+            completed_by=bindparam("completed_by"), data=bindparam("data"))
+)
+_I = ProcessInstance.__table__
+_T_KEYS = tuple(c.key for c in _T.c)
+_I_KEYS = tuple(c.key for c in _I.c)
+_TASK_AND_INSTANCE = (  # Core: one row, no ORM loading machinery
+    select(*_T.c, *_I.c)
+    .join_from(_T, _I, _I.c.id == _T.c.instance_id)
+    .where(_T.c.id == bindparam("_task_row_id"))
+)
+_TASK_AND_INSTANCE_ORM = (
+    select(TaskRow, ProcessInstance)
+    .join(ProcessInstance, ProcessInstance.id == TaskRow.instance_id)
+    .where(TaskRow.id == bindparam("_task_row_id"))
+)
+
+
+def _task_and_instance(session: Session, task_row_id: int) -> tuple[Any, ProcessInstance]:
+    """The task row and its instance in one Core query.
+
+    The instance is returned as ``session.get`` would: the session's own object if it
+    has one, else a new persistent object made from the row as if the ORM had loaded it.
+    The task row is the session's ``TaskRow`` if it has one, else a read-only view of
+    the row (no ORM object is built for something the caller never sees)."""
+    session.flush()  # as the ORM query would (autoflush)
+    params = {"_task_row_id": task_row_id}
+    found = store.connection(session).execute(_TASK_AND_INSTANCE, params).first()
+    if found is None:
+        raise TaskNotFound(f"no task {task_row_id}")
+    n = len(_T_KEYS)
+    identity_map = session.identity_map
+    row = identity_map.get(identity_key(TaskRow, found[0]))
+    instance = identity_map.get(identity_key(ProcessInstance, found[n]))
+    if (row is not None and inspect(row).unloaded) or \
+            (instance is not None and inspect(instance).unloaded):
+        # in the session but (partly) expired: let the ORM load them the usual way
+        return session.execute(_TASK_AND_INSTANCE_ORM, params).one()
+    if row is None:
+        row = SimpleNamespace(**dict(zip(_T_KEYS, found[:n])))
+    if instance is None:
+        instance = store.loaded_instance(session, dict(zip(_I_KEYS, found[n:])))
+    return row, instance
 
 
 __all__ = ["list_inbox", "claim_task", "unclaim_task", "complete_task", "task_data",

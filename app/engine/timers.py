@@ -18,7 +18,6 @@ from app.engine import store
 from app.engine.models import CANCELLED, COMPLETED, ProcessInstance, TimerRow
 from app.engine.runtime import step
 from app.engine.timebridge import engine_now, platform_now
-from app.services.audit import record
 
 
 def fire_due_timers(session: Session, now: datetime | None = None, limit: int = 500) -> int:
@@ -53,13 +52,16 @@ def _fire(session: Session, instance_id: int, timer_rows: list[TimerRow], now: d
     wf, definition = store.load_workflow(session, instance)
     wf.refresh_timers()
     fired = 0
+    audit: list[dict] = []
     for row in timer_rows:
         task = wf.get_task_from_id(UUID(row.spiff_task_id))
         if task is None or task.state != TaskState.WAITING:
             row.status, row.fired_at = "fired", now
             fired += 1
-            record(session, actor="timer", action="timer.fire", target_type="process_instance",
-                   target_id=instance.id, community_id=instance.community_id,
-                   after={"element": row.element_id, "due_at": row.due_at.isoformat()})
-    step(session, instance, wf, definition, expected_version=expected, actor="timer")
+            audit.append(store.audit_row(
+                actor="timer", action="timer.fire", target_type="process_instance",
+                target_id=instance.id, community_id=instance.community_id,
+                after={"element": row.element_id, "due_at": row.due_at.isoformat()}))
+    step(session, instance, wf, definition, expected_version=expected, actor="timer",
+         audit=audit)
     return fired
