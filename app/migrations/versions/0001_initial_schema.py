@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 17:59:21.258877
+Create Date: 2026-11-25 18:00:32.835827
 """
 from alembic import op
 import sqlalchemy as sa

@@ -1,0 +1,47 @@
+"""Payment settings (environment ``ESTATEFLOW_PAY_*``); secrets never in code or menus."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.settings import get_settings
+
+
+class PaymentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ESTATEFLOW_PAY_", extra="ignore")
+
+    gateway: str = Field(default="sandbox", description="Gateway residents pay through: sandbox or wechatpay.")
+    sandbox_secret: str = Field(
+        default="", description="HMAC-SHA256 key the sandbox bank signs notifications with; "
+        "empty: derived from ESTATEFLOW_SECRET_KEY.")
+    receipt_secret: str = Field(
+        default="", description="Key of receipt verification codes; empty: derived from ESTATEFLOW_SECRET_KEY.")
+    public_base_url: str = Field(
+        default="", description="Base URL gateways call back (https://pay.example.com); empty: the URL "
+        "the payer's request came in on.")
+    notify_attempts: int = Field(default=6, description="Sandbox bank: delivery attempts of a notification.")
+    notify_backoff_seconds: float = Field(default=0.5, description="Sandbox bank: first retry delay, doubled each time.")
+    wechatpay_mchid: str = Field(default="", description="WeChat Pay merchant id.")
+    wechatpay_appid: str = Field(default="", description="WeChat (official account / mini program) app id.")
+    wechatpay_apiv3_key: str = Field(default="", description="APIv3 key (32 bytes) that decrypts callback resources.")
+    wechatpay_platform_cert: Path | None = Field(default=None, description="PEM of the WeChat Pay platform certificate.")
+    wechatpay_platform_serial: str = Field(default="", description="Serial number of that certificate.")
+    wechatpay_merchant_key: Path | None = Field(default=None, description="Merchant API private key (PEM).")
+    wechatpay_merchant_serial: str = Field(default="", description="Serial of the merchant API certificate.")
+
+
+@lru_cache(maxsize=1)
+def get_payment_settings() -> PaymentSettings:
+    return PaymentSettings()
+
+
+def derived_secret(purpose: str, explicit: str = "") -> bytes:
+    """``explicit`` if set, else a per-purpose key derived from the platform secret key."""
+    if explicit:
+        return explicit.encode()
+    return hmac.new(get_settings().secret_key.encode(), purpose.encode(), hashlib.sha256).digest()

@@ -1,0 +1,234 @@
+"""Fee collection journeys in Chromium over the live demo (CSRF on, real HTTP callbacks).
+
+1. A resident on a phone sees an overdue bill, pays through the sandbox gateway (cashier page,
+   then the bank's signed notification over HTTP to our notify URL) → the bill shows paid, the
+   receipt PDF downloads and verifies on the public page → the bill's dunning instance ends.
+2. Another household stays overdue → reminders fire on the controllable clock → front desk
+   calls, the manager turns door suspension on, proposes and approves it → on the announced
+   date the simulated door (real broker, own topic root) refuses the card → the accountant
+   records the payment in cash → the door takes the card again at once.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.engine import fire_due_timers
+from app.engine.models import ProcessInstance
+from app.models import Community, Household
+from app.models.dunning import DoorSuspension
+from app.models.fees import Bill
+from app.models.notification import Notification
+from app.models.people import Resident
+from app.services import door_access, dunning
+from app.services.ledger import ledger_problems
+from app.services.processes import start_process
+
+
+@pytest.fixture
+def db(demo_db_url):
+    engine = create_engine(demo_db_url)
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _real_clock():
+    clock.reset()
+    yield
+    clock.reset()
+
+
+def resident_login(page: Page, base: str, username: str) -> None:
+    """Residents land on their portal (/me/), not on the staff home the shared helper waits for."""
+    page.goto(f"{base}/login/")
+    page.fill("#username", username)
+    page.fill("#password", "demo1234")
+    with page.expect_navigation():
+        page.click("form[name=login] [type=submit]")
+    page.goto(f"{base}/me/")
+    expect(page.locator("#resident-tiles")).to_be_visible()
+
+
+def start_dunning(db: Session, bill: Bill) -> ProcessInstance:
+    existing = dunning.instance_for(db, bill.number)
+    if existing is not None:
+        return existing
+    instance = start_process(db, community_id=bill.community_id, process_id=dunning.PROCESS_ID, actor="test",
+                             business_key=bill.number,
+                             data=dunning.start_data(bill, db.get(Household, bill.household_id),
+                                                     dunning.dunning_settings(db, bill.community_id)))
+    db.commit()
+    return instance
+
+
+def sweep(db: Session) -> int:
+    total = 0
+    while True:
+        db.expire_all()  # the live server changed instances since we last looked
+        fired = fire_due_timers(db)
+        db.commit()
+        if not fired:
+            return total
+        total += fired
+
+
+def test_resident_pays_on_phone_receipt_verifies_dunning_ends(phone_page: Page, live_server, login, db, browser):
+    page, base = phone_page, live_server
+    home = db.scalar(select(Household).where(Household.code == "YC-1-101"))
+    bill = db.scalar(select(Bill).where(Bill.household_id == home.id, Bill.status.in_(("open", "partially_paid")))
+                     .order_by(Bill.due_date))
+    assert bill is not None and bill.due_date < dunning.local_today(), "the demo leaves resident_yc overdue"
+    instance = start_dunning(db, bill)
+
+    resident_login(page, base, "resident_yc")
+    with page.expect_navigation():
+        page.locator("#resident-tiles a", has_text=re.compile("我的账单|My bills")).click()
+    card = page.locator(f".ef-bill[data-bill='{bill.number}']")
+    expect(card).to_have_attribute("data-status", "open")
+    with page.expect_navigation():
+        card.locator("a.bill-detail").click()
+    expect(page.locator("#bill-lines")).to_contain_text("物业费")
+    page.go_back()
+    with page.expect_navigation():
+        page.click("#pay-button")
+    assert "/sandbox-pay/" in page.url
+    expect(page.locator("#cashier-amount")).to_contain_text(f"{bill.outstanding_cents // 100}.")
+    with page.expect_navigation():
+        page.click("#sandbox-pay")
+    # back on our result page; the bank's signed notification arrives asynchronously
+    expect(page.locator("#pay-result")).to_have_attribute("data-status", "paid", timeout=20_000)
+    code = page.locator("#receipt-code").inner_text().strip()
+    with page.expect_download() as info:
+        page.click("#receipt-download")
+    pdf = info.value.path().read_bytes()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 1000
+    with page.expect_navigation():
+        page.click("#back-to-bills")
+    expect(page.locator(f".ef-bill[data-bill='{bill.number}']")).to_have_attribute("data-status", "paid")
+
+    anonymous = browser.new_context(locale="zh-CN").new_page()
+    anonymous.goto(f"{base}/receipts/verify?code={code}")
+    expect(anonymous.locator("#verify-ok")).to_contain_text("¥")
+    anonymous.goto(f"{base}/receipts/verify?code={code[:-1]}{'0' if code[-1] != '0' else '1'}")
+    expect(anonymous.locator("#verify-bad")).to_be_visible()
+    anonymous.context.close()
+
+    db.expire_all()
+    assert db.get(ProcessInstance, instance.id).status == "completed"
+    assert ledger_problems(db) == []
+
+
+@pytest.fixture
+def doors(db):
+    """Every YC door controller simulated on the real broker under a unique topic root."""
+    from connectors.mqtt.client import MqttConnector
+    from connectors.simulators.devices import SimulatedDoor
+
+    yc = db.scalar(select(Community.id).where(Community.code == "YC"))
+    root = f"efjourney{uuid.uuid4().hex[:8]}"
+    sims = {d.address: SimulatedDoor("YC", d.address, root=root).start()
+            for d in door_access.suspension_doors(db, yc)}
+    connector = MqttConnector("mqtt://127.0.0.1:1883", client_id=f"j-{root}", root=root, persistent=False).start()
+    door_access.use_connector(connector)
+    try:
+        yield sims, connector
+    finally:
+        door_access.use_connector(None)
+        connector.stop()
+        for sim in sims.values():
+            sim.stop()
+
+
+def _do_task(page: Page, base: str, business_key: str, element_title: str, fill) -> None:
+    page.goto(f"{base}/inbox/")
+    task = page.locator(".ef-task", has=page.locator(".label-info", has_text=business_key)).filter(
+        has_text=re.compile(element_title))
+    expect(task).to_have_count(1)
+    with page.expect_navigation():
+        task.locator(".claim-btn").click()
+    fill(page)
+    with page.expect_navigation():
+        page.click("button.ef-submit")
+    expect(page.locator(".alert-success").first).to_be_visible()
+
+
+def test_overdue_reminders_suspension_approved_door_refuses_payment_restores(page: Page, live_server, login,
+                                                                              logout, db, doors):
+    sims, connector = doors
+    base = live_server
+    yc = db.scalar(select(Community).where(Community.code == "YC"))
+    dunned = {i.business_key for i in db.scalars(select(ProcessInstance).where(ProcessInstance.process_id == "dunning"))}
+    bill = next(b for b in db.scalars(select(Bill).join(Household).where(
+        Bill.community_id == yc.id, Bill.status == "open", Household.code != "YC-1-101",
+        Household.elderly_alone.is_(False), Household.medical_exemption.is_(False),
+        Household.disability_exemption.is_(False)).order_by(Bill.id))
+        if b.number not in dunned and door_access.suspension_doors(db, yc.id, b.household_id))
+    card = db.scalar(select(Resident.card_number).where(Resident.household_id == bill.household_id,
+                                                        Resident.card_number.is_not(None)))
+    own = door_access.suspension_doors(db, yc.id, bill.household_id)
+    assert own, "the demo has a door controller at this household's building"
+    for door in own:
+        assert connector.send_command("YC", door.address, "grant", {"credential": card, "kind": "card"}).ok
+    sim = sims[own[0].address]
+    instance = start_dunning(db, bill)
+
+    # reminders fire on the controllable clock (no sleeping)
+    clock.freeze(dunning.at_local(bill.due_date + timedelta(days=31)))
+    sweep(db)
+    templates = set(db.scalars(select(Notification.template).where(Notification.household_id == bill.household_id)))
+    assert {"dunning.reminder.first", "dunning.reminder.second", "dunning.reminder.final"} <= templates
+
+    login(page, base, "frontdesk_yc")
+    _do_task(page, base, bill.number, "电话催缴|Call household",
+             lambda p: p.select_option("#f-call_outcome", "refused"))
+    logout(page, base)
+
+    login(page, base, "manager_yc")
+    page.goto(f"{base}/modules/{yc.id}/dunning/settings")
+    page.check("#setting-door_suspension_enabled")
+    with page.expect_navigation():
+        page.click("#save-settings")
+    _do_task(page, base, bill.number, "欠费复核|Review arrears",
+             lambda p: p.select_option("#f-decision", "propose_suspension"))
+    suspend_on = dunning.local_today() + timedelta(days=7)
+
+    def approve(p: Page) -> None:
+        p.check("input[name=approve][value=yes]")
+        p.fill("#f-suspend_on", suspend_on.isoformat())
+        p.fill("#f-approval_note", "长期欠费，多次催缴无果")
+
+    _do_task(page, base, bill.number, "审批暂停门禁|Approve door suspension", approve)
+    logout(page, base)
+
+    row = db.scalar(select(DoorSuspension).where(DoorSuspension.bill_number == bill.number))
+    assert row is not None and row.status == "scheduled" and row.approved_by == "manager_yc"
+    assert sim.present(card) is True  # announced, not yet in force
+    clock.freeze(row.suspend_at + timedelta(minutes=1))
+    sweep(db)
+    db.expire_all()
+    assert db.get(DoorSuspension, row.id).status == "active", db.get(ProcessInstance, instance.id).error
+    assert sim.present(card) is False  # the door refuses the card
+
+    login(page, base, "accountant_yc")
+    page.goto(f"{base}/payments/household/{bill.household_id}")
+    owed = db.get(Bill, bill.id).outstanding_cents
+    page.locator(f".ef-bill[data-bill='{bill.number}'] input[name=bill_id]").check()
+    page.fill("#amount", f"{owed // 100}.{owed % 100:02d}")
+    with page.expect_navigation():
+        page.click("#record-button")
+    expect(page.locator(f".ef-bill[data-bill='{bill.number}']")).to_have_attribute("data-status", "paid")
+
+    assert sim.present(card) is True  # restored at once
+    db.expire_all()
+    assert db.get(DoorSuspension, row.id).status == "restored"
+    assert db.get(ProcessInstance, instance.id).status == "completed"
+    assert ledger_problems(db) == []

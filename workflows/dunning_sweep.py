@@ -1,0 +1,45 @@
+"""Prefect flow: start one dunning instance per overdue unpaid bill (daily, 09:00).
+
+Idempotent: a bill that already has a dunning instance (running or finished) is skipped, so
+running the flow twice, or on two workers, starts nothing twice (per community, one commit).
+"""
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from app.models.all import import_all_models
+from app.models.modules import ModuleActivation
+from app.services.dunning import start_overdue
+from app.settings import get_settings
+
+
+def sweep(database_url: str | None = None) -> dict[int, int]:
+    """Start missing dunning instances community by community; returns {community_id: started}."""
+    import app.operations  # noqa: F401  (the process's operations must be registered)
+
+    import_all_models()
+    engine = create_engine(database_url or get_settings().database_url)
+    started: dict[int, int] = {}
+    try:
+        with Session(engine) as session:
+            communities = list(session.scalars(select(ModuleActivation.community_id).where(
+                ModuleActivation.module_id == "dunning", ModuleActivation.enabled.is_(True))))
+        for community_id in communities:
+            with Session(engine) as session:
+                started[community_id] = len(start_overdue(session, community_id=community_id))
+                session.commit()
+    finally:
+        engine.dispose()
+    return started
+
+
+@flow(name="dunning_sweep")
+def dunning_sweep(database_url: str | None = None) -> dict[int, int]:
+    started = sweep(database_url)
+    try:
+        get_run_logger().info("dunning instances started: %s", started)
+    except Exception:  # called as .fn() outside a flow run: no run logger
+        pass
+    return started
