@@ -1,16 +1,15 @@
 """One MQTT connection per process for sending device commands, with a durable outbox.
 
-Web views (the device page's test buttons) and engine operations (door suspension,
-gate opening) send commands through ``command(...)``; the connector is started lazily
-on first use with the database-backed outbox, so a command to an offline device waits
-in ``device_command`` and is delivered when the device comes back.
+Web views (the device page's test buttons), door access (dunning suspension, resident
+credentials) and engine operations send commands through this module. The connector
+is started lazily on first use with the database-backed outbox; the worker, or a test
+with its own topic root, installs one with ``use_connector``.
 """
 from __future__ import annotations
 
-import os
 import threading
+import uuid
 
-from sqlalchemy import create_engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.models import Community, Device
@@ -19,23 +18,27 @@ from app.settings import get_settings
 from connectors.mqtt.client import Ack, MqttConnector
 
 _lock = threading.Lock()
-_connectors: dict[str, MqttConnector] = {}
+_connector: MqttConnector | None = None
 
 
-def _connector(database_url: str) -> MqttConnector:
+def use_connector(connector: MqttConnector | None) -> None:
+    """Install the process's connector (the worker at start-up; tests with their topic root)."""
+    global _connector
     with _lock:
-        connector = _connectors.get(database_url)
-        if connector is None or not connector.connected:
-            engine = create_engine(database_url)
-            factory = sessionmaker(engine, expire_on_commit=False)
-            with factory() as s:
-                profiles = mqtt_profile_lookup(s)
-            connector = MqttConnector(
-                get_settings().mqtt_url, client_id=f"estateflow-cmd-{os.getpid()}-{id(factory)}",
-                profiles=profiles, outbox=SessionOutbox(factory), persistent=False,
+        _connector = connector
+
+
+def connector_for(session: Session) -> MqttConnector:
+    """The installed connector, else one started lazily against the configured broker."""
+    global _connector
+    with _lock:
+        if _connector is None or not _connector.connected:
+            factory = sessionmaker(session.get_bind(), expire_on_commit=False)
+            _connector = MqttConnector(
+                get_settings().mqtt_url, client_id=f"estateflow-cmd-{uuid.uuid4().hex[:8]}",
+                profiles=mqtt_profile_lookup(session), outbox=SessionOutbox(factory), persistent=False,
             ).start()
-            _connectors[database_url] = connector
-        return connector
+        return _connector
 
 
 def command(session: Session, device: Device, capability: str, params: dict | None = None,
@@ -45,12 +48,9 @@ def command(session: Session, device: Device, capability: str, params: dict | No
     if spec is None:
         raise ValueError(f"{device.profile} does not support {capability}")
     community = session.get(Community, device.community_id)
-    url = session.get_bind().url.render_as_string(hide_password=False)
-    return _connector(url).send_command(community.code, device.address, spec.name, params or {}, timeout=timeout)
+    return connector_for(session).send_command(community.code, device.address, spec.name, params or {},
+                                               timeout=timeout)
 
 
 def stop_all() -> None:
-    with _lock:
-        for connector in _connectors.values():
-            connector.stop()
-        _connectors.clear()
+    use_connector(None)

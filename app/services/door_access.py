@@ -9,45 +9,22 @@ call raises and the engine turns it into a retryable incident.
 """
 from __future__ import annotations
 
-import threading
 import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from app.models.community import Community
 from app.models.device import Device
 from app.models.people import Resident
-from app.services.devices import SessionOutbox, capability_devices, enqueue_command, mqtt_profile_lookup, profile_of
-from app.settings import get_settings
-from connectors.mqtt.client import MqttConnector
+from app.services.device_bus import connector_for, use_connector  # noqa: F401  (re-exported)
+from app.services.devices import capability_devices, enqueue_command, profile_of
 
-_lock = threading.Lock()
-_connector: MqttConnector | None = None
 
 
 class DoorCommandFailed(RuntimeError):
     """A door refused or did not acknowledge; retry the step once the door answers."""
-
-
-def use_connector(connector: MqttConnector | None) -> None:
-    """Install the process's connector (the worker at start-up; tests with their topic root)."""
-    global _connector
-    with _lock:
-        _connector = connector
-
-
-def connector_for(session: Session) -> MqttConnector:
-    """The installed connector, else one started lazily against the configured broker."""
-    global _connector
-    with _lock:
-        if _connector is None or not _connector.connected:
-            factory = sessionmaker(session.get_bind(), expire_on_commit=False)
-            profiles = mqtt_profile_lookup(session)
-            _connector = MqttConnector(get_settings().mqtt_url, client_id=f"estateflow-access-{uuid.uuid4().hex[:8]}",
-                                       profiles=profiles, outbox=SessionOutbox(factory), persistent=False).start()
-        return _connector
 
 
 def household_credentials(session: Session, household_id: int) -> list[str]:
