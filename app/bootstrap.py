@@ -72,16 +72,21 @@ def start_background_services(simulators: bool = True) -> list[Callable[[], None
             log.warning("simulated devices not started: %s", exc)
             print(f"warning: simulated devices not started: {exc}")
     stop_event = threading.Event()
-    try:
-        from app.services.event_consumer import run_consumer
-    except ImportError:
-        run_consumer = None
-    if run_consumer is not None:
-        threading.Thread(target=run_consumer, args=(stop_event,), name="device-events", daemon=True).start()
     thread = threading.Thread(target=run_worker, kwargs={"stop_event": stop_event}, daemon=True)
     thread.start()
     stops.append(stop_event.set)
     return stops
+
+
+def _poll_meters() -> None:
+    """One meter polling round; a failure is logged and the loop goes on."""
+    from workflows.meter_polling import poll
+
+    try:
+        counts = poll()
+        log.info("meter readings: %s", counts)
+    except Exception:  # noqa: BLE001 - a broken gateway must not stop the worker
+        log.exception("meter polling failed")
 
 
 def start_demo_simulators() -> Callable[[], None]:
@@ -97,14 +102,24 @@ def start_demo_simulators() -> Callable[[], None]:
 
 
 def run_worker(once: bool = False, interval: float = 1.0, stop_event: threading.Event | None = None) -> None:
-    """Loop: fire due timers. Device event consumption joins here when wired."""
+    """Loop: fire due timers; alongside, a thread consumes device events over MQTT."""
     from app.web import create_app
 
+    stop_event = stop_event or threading.Event()
+    if not once:
+        from app.services.event_consumer import run_consumer
+
+        threading.Thread(target=run_consumer, args=(stop_event,), name="device-events", daemon=True).start()
     app = create_app()
+    poll_every = get_settings().meter_poll_seconds
+    next_poll = 0.0
     with app.app_context():
         from app.db import db
 
         while True:
+            if poll_every and not once and time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + poll_every
+                _poll_meters()
             try:
                 from app.engine.timers import fire_due_timers
             except ImportError:
@@ -118,6 +133,6 @@ def run_worker(once: bool = False, interval: float = 1.0, stop_event: threading.
                 except Exception:  # keep the loop alive; the error is logged
                     db.session.rollback()
                     log.exception("timer sweep failed")
-            if once or (stop_event is not None and stop_event.is_set()):
+            if once or stop_event.is_set():
                 return
-            time.sleep(interval)
+            stop_event.wait(interval)

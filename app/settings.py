@@ -49,6 +49,11 @@ class Settings(BaseSettings):
         default=2 * 1024 * 1024, description="Largest accepted BPMN or form upload."
     )
 
+    meter_poll_seconds: int = Field(
+        default=300, description="How often the worker reads every Modbus meter (0 = never; "
+        "production runs the meter_polling Prefect flow instead)."
+    )
+
     @property
     def uploads_dir(self) -> Path:
         return self.var_dir / "uploads"
