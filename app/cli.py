@@ -124,6 +124,16 @@ def import_households(community_code: str, dry_run: bool, file: Path) -> None:
             click.echo("imported")
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                "help_option_names": []})
+@click.pass_context
+def billing(ctx: click.Context) -> None:
+    """Billing run: ``estateflow billing run --community YC --period 2026-11 [--preview]``."""
+    from app.services.billing_cli import main as billing_main
+
+    sys.exit(billing_main(list(ctx.args)) or 0)
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def simulate(ctx: click.Context) -> None:
