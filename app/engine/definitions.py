@@ -71,8 +71,10 @@ def _use_platform_messages(specs) -> None:
     for spec in specs:
         for task_spec in spec.task_specs.values():
             definition = getattr(task_spec, "event_definition", None)
-            if type(definition) is CamundaMessageEventDefinition:
-                definition.__class__ = PlatformMessageEventDefinition
+            # an event-based gateway holds its branches' definitions (MultipleEventDefinition)
+            for item in [definition, *getattr(definition, "event_definitions", [])]:
+                if type(item) is CamundaMessageEventDefinition:
+                    item.__class__ = PlatformMessageEventDefinition
 
 
 class EstateflowParser(CamundaParser):
@@ -92,6 +94,7 @@ class UserTaskMeta:
     role: str | None
     due: str | None  # ISO duration/datetime or ${expression}
     line: int
+    assignee: str | None = None  # username or ${expression}: the task starts claimed by them
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,7 @@ def extract_user_tasks(root: etree._Element) -> dict[str, UserTaskMeta]:
             role=role,
             due=_cam(node, "dueDate"),
             line=node.sourceline or 1,
+            assignee=(_cam(node, "assignee") or "").strip() or None,
         )
     return result
 

@@ -294,6 +294,15 @@ def _due_of(wf: BpmnWorkflow, task: Task, raw: str | None, created: datetime) ->
     return to_naive_utc(text)
 
 
+def _assignee_of(wf: BpmnWorkflow, task: Task, raw: str | None) -> str | None:
+    """``camunda:assignee``: a username, or ``${expr}`` over task data (empty = nobody)."""
+    if not raw:
+        return None
+    value = evaluate_param(wf, task, raw) if "${" in raw else raw
+    value = str(value).strip() if value is not None else ""
+    return value[:100] or None
+
+
 def _timer_due(task: Task) -> datetime | None:
     value = task.internal_data.get("event_value")
     if isinstance(value, dict):  # cycle timer
@@ -374,13 +383,16 @@ def sync_rows(
                 title = str(evaluate_param(wf, task, title))
             except Exception:  # a title is a label: show it raw rather than fail the step
                 pass
+        assignee = _assignee_of(wf, task, meta.assignee if meta else None)
         added_tasks.append({
             "instance_id": None, "spiff_task_id": uuid, "element_id": task.task_spec.bpmn_id,
             "community_id": instance.community_id, "role": meta.role if meta else None,
             "form_id": meta.form_id if meta else None,
             "title": title[:300] if title else None,
             "due_at": _due_of(wf, task, meta.due if meta else None, now),
-            "business_key": instance.business_key, "status": "ready", "created_at": now,
+            "business_key": instance.business_key, "created_at": now,
+            "status": "claimed" if assignee else "ready", "assignee": assignee,
+            "claimed_at": now if assignee else None,
         })
 
     for task in open_tasks:
@@ -388,27 +400,29 @@ def sync_rows(
         if task.state != TaskState.WAITING or not isinstance(spec, CatchingEvent):
             continue
         uuid = str(task.id)
-        definition_ = spec.event_definition
-        if isinstance(definition_, TimerEventDefinition):
+        # an event-based gateway waits on several events at once (MultipleEventDefinition)
+        definitions = getattr(spec.event_definition, "event_definitions", None) or [spec.event_definition]
+        timers = [d for d in definitions if isinstance(d, TimerEventDefinition)]
+        messages = [d for d in definitions if isinstance(d, MessageEventDefinition)]
+        if timers:
             due = _timer_due(task)
-            if due is None:
-                continue
-            new_timers[uuid] = due.isoformat()
-            if old_timers.get(uuid) != new_timers[uuid]:
-                if uuid in old_timers:
-                    moved_timers.append({"_iid": instance.id, "_uuid": uuid, "_due": due})
-                else:
-                    added_timers.append({"instance_id": None, "spiff_task_id": uuid,
-                                         "element_id": spec.bpmn_id, "due_at": due,
-                                         "status": "pending"})
-        elif isinstance(definition_, MessageEventDefinition):
-            new_msgs[uuid] = definition_.name
+            if due is not None:
+                new_timers[uuid] = due.isoformat()
+                if old_timers.get(uuid) != new_timers[uuid]:
+                    if uuid in old_timers:
+                        moved_timers.append({"_iid": instance.id, "_uuid": uuid, "_due": due})
+                    else:
+                        added_timers.append({"instance_id": None, "spiff_task_id": uuid,
+                                             "element_id": spec.bpmn_id, "due_at": due,
+                                             "status": "pending"})
+        if messages:
+            new_msgs[uuid] = ",".join(d.name for d in messages)
             if uuid not in old_msgs:
-                added_msgs.append({
+                added_msgs.extend({
                     "instance_id": None, "spiff_task_id": uuid, "element_id": spec.bpmn_id,
-                    "message_name": definition_.name, "business_key": instance.business_key,
+                    "message_name": d.name, "business_key": instance.business_key,
                     "community_id": instance.community_id,
-                })
+                } for d in messages)
 
     if added_tasks or added_timers or added_msgs:
         store.ensure_inserted(session, instance)  # the new rows point at it

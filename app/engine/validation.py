@@ -36,7 +36,7 @@ SUPPORTED_BPMN = frozenset({
 })
 SUPPORTED_CAMUNDA_ELEMENTS = frozenset({"inputOutput", "inputParameter", "properties", "property"})
 SUPPORTED_CAMUNDA_ATTRIBUTES = frozenset({
-    "formKey", "candidateGroups", "dueDate", "type", "topic", "versionTag",
+    "formKey", "candidateGroups", "assignee", "dueDate", "type", "topic", "versionTag",
     "historyTimeToLive", "isStartableInTasklist", "asyncBefore", "asyncAfter", "exclusive",
 })
 _DI_NAMESPACES = (

@@ -44,3 +44,25 @@ def test_message_start_skips_communities_that_disabled_the_module(session, commu
                                  enabled=False))
     session.commit()
     assert send_message(session, "camera.alert", "CAM-07", {}, community_id=community.id) == 0
+
+
+def test_event_based_gateway_takes_the_message_or_the_timer(session, community, deploy):
+    from datetime import timedelta
+
+    from app import clock
+    from app.engine.timers import fire_due_timers
+
+    deploy("payment_or_timeout.bpmn")
+    paid = start_instance(session, "payment_or_timeout", community.id, "BILL-P")
+    late = start_instance(session, "payment_or_timeout", community.id, "BILL-L")
+    session.commit()
+    assert send_message(session, "payment.received", "BILL-P", {"amount_cents": 100}) == 1
+    session.commit()
+    assert instance_data(session, paid.id)["outcome"] == "paid"
+    clock.advance(timedelta(days=3, minutes=1))
+    assert fire_due_timers(session) >= 1
+    session.commit()
+    assert instance_data(session, late.id)["outcome"] == "late"
+    # the paid one's timer went away with the branch not taken: nothing more fires
+    assert session.get(ProcessInstance, paid.id).status == "completed"
+    assert send_message(session, "payment.received", "BILL-L", {}) == 0

@@ -98,3 +98,24 @@ def test_stale_instance_in_session_conflicts_on_save(session, community, deploy,
             complete_task(second, task.id, {"amount": 20}, actor="wang")
         second.rollback()
         assert stale[0].lock_version == 2  # after rollback: the winner's save stands
+
+
+def test_assignee_expression_gives_the_task_to_one_person(session, community, deploy):
+    from app.engine.runtime import start_instance
+    from app.engine.tasks import complete_task, list_inbox
+    from app.engine.errors import TaskNotOpen
+
+    deploy("assigned.bpmn")
+    instance = start_instance(session, "assigned", community.id, "ORDER-9", data={"technician": "tech_a"})
+    session.commit()
+    [mine] = list_inbox(session, [community.id], ["technician"], "tech_a")
+    assert (mine.status, mine.assignee) == ("claimed", "tech_a")
+    assert list_inbox(session, [community.id], ["technician"], "tech_b") == []  # not in the team pool
+    try:
+        complete_task(session, mine.id, {"title": "t", "body": "b"}, "tech_b")
+        raise AssertionError("someone else completed an assigned task")
+    except TaskNotOpen:
+        session.rollback()
+    complete_task(session, mine.id, {"title": "t", "body": "b"}, "tech_a")
+    session.commit()
+    assert session.get(type(instance), instance.id).status == "completed"
