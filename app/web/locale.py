@@ -29,3 +29,10 @@ def _restore(sender, user, **extra) -> None:
 def init_locale(app: Flask) -> None:
     app.after_request(_remember)
     user_logged_in.connect(_restore, app)
+
+
+def current_locale() -> str:
+    """``zh`` or ``en`` for this request (the one way views ask for the UI language)."""
+    from flask_babel import get_locale
+
+    return "en" if str(get_locale() or "zh").startswith("en") else "zh"

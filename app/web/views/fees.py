@@ -26,6 +26,7 @@ from app.services import billing, fee_reports
 from app.services.billing import BillingError
 from app.services.fee_items import load_items
 from app.services.late_fees import accrue_late_fees
+from app.web.locale import current_locale as _locale
 
 _VIEW = "^(FeesView)$"
 _READ = "^can_(index|billing|run|bills|bill|reports|export)$"
@@ -37,11 +38,6 @@ GRANTS = {
 STATUSES = ("open", "partially_paid", "paid", "cancelled")
 PAGE_SIZE = 50
 
-
-def _locale() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "zh")[:2]
 
 
 def yuan(cents) -> str:

@@ -13,6 +13,7 @@ from app.models import Community
 from app.security.scope import require_community
 from app.services import household_import as svc
 from app.settings import get_settings
+from app.web.locale import current_locale as _locale
 
 
 class HouseholdImportView(BaseView):
@@ -76,11 +77,6 @@ class HouseholdImportView(BaseView):
         buffer.seek(0)
         return send_file(buffer, mimetype=mime, as_attachment=True, download_name=f"households.{fmt}")
 
-
-def _locale() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "zh")[:2]
 
 
 def register(appbuilder) -> None:

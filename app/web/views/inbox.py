@@ -18,12 +18,8 @@ from app.services.form_versions import form_for_task
 from app.services.uploads import grant_uploads
 from app.security.scope import is_platform_admin, visible_community_ids
 from app.web.catalog import get_forms
+from app.web.locale import current_locale as _locale
 
-
-def _locale() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "zh")[:2]
 
 
 def user_role_keys() -> set[str]:

@@ -14,12 +14,8 @@ from app.engine.models import Incident, ProcessInstance, ProcessVersion
 from app.models import Community
 from app.security.scope import require_community
 from app.services.processes import ProcessNotAllowed, start_process, startable_processes
+from app.web.locale import current_locale as _locale
 
-
-def _locale() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "zh")[:2]
 
 
 def _instance(instance_id: int) -> ProcessInstance:

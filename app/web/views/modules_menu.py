@@ -14,12 +14,8 @@ from app.modules.catalog import DECIMAL_TYPES, INT_TYPES
 from app.security.roles import MANAGER, ADMIN
 from app.security.scope import require_community
 from app.web.catalog import get_catalog
+from app.web.locale import current_locale as _locale
 
-
-def _locale() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "zh")[:2]
 
 
 def _may_change() -> bool:

@@ -23,6 +23,7 @@ from app.services.gateways.settings import get_payment_settings
 from app.services.ledger import household_balance
 from app.services.money import BadAmount, parse_yuan, yuan
 from app.services.residents import require_household
+from app.web.locale import current_locale as _locale
 
 GRANTS = {
     "Resident": [["^(ResidentBillsView)$", ".*"]],
@@ -33,11 +34,6 @@ GRANTS = {
 RESIDENT_TILES = [{"module": "fees", "endpoint": "ResidentBillsView.index",
                    "label": {"zh": "我的账单", "en": "My bills"}, "icon": "fa-credit-card"}]
 
-
-def _locale() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "zh")[:2]
 
 
 def _base_url() -> str:

@@ -28,6 +28,7 @@ from app.services.processes import module_enabled
 from app.services.repair_orders import RepairError
 from app.services.residents import households_of_user
 from app.services.uploads import grant_uploads
+from app.web.locale import current_locale as _locale
 
 RESIDENT_TILES = [{"module": "repair", "endpoint": "RepairResidentView.index",
                    "label": {"zh": "报事报修", "en": "Repairs"}, "icon": "fa-wrench"}]
@@ -63,11 +64,6 @@ SLA_LABELS = {"met": _l("met"), "breached": _l("late"), "pending": _l("running")
               "none": "—"}
 LOCAL = timedelta(hours=8)
 
-
-def _locale() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "zh")[:2]
 
 
 def _local(at: datetime | None) -> str:

@@ -18,6 +18,7 @@ from app.models.security import SecurityIncident
 from app.security.scope import require_community, visible_community_ids
 from app.services import access_control, alerts, hydrants, security_kpis
 from app.services.module_settings import module_settings
+from app.web.locale import current_locale as _locale
 
 _VIEW = "^(SecurityView)$"
 _READ = "^can_(index|incident|hydrants|hydrant|doors|kpis|access)$"
@@ -29,11 +30,6 @@ GRANTS = {
     "Regulator": [[_VIEW, _READ], _MENU],
 }
 
-
-def _locale() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "zh")[:2]
 
 
 def _date(value: str | None) -> datetime | None:

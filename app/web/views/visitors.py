@@ -23,6 +23,7 @@ from app.services import visitor_passes as svc
 from app.services.alerts import local_time
 from app.services.module_settings import module_settings
 from app.services.residents import require_household
+from app.web.locale import current_locale as _locale
 
 GRANTS = {
     "Resident": [["^(VisitorResidentView)$", ".*"]],
@@ -40,11 +41,6 @@ STATUS_LABELS = {
     "revoked": _l("Cancelled"),
 }
 
-
-def _locale() -> str:
-    from flask_babel import get_locale
-
-    return str(get_locale() or "zh")[:2]
 
 
 def _secret() -> str:

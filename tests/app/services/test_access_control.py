@@ -3,12 +3,9 @@ credentials granted on every door, moving out revokes, offline doors get the com
 door events stored once and searchable."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 import time
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -24,21 +21,10 @@ from connectors.simulators.devices import SimulatedDoor
 AT = datetime(2026, 5, 4, 6, 0)
 
 
-def _load_estate_builder():
-    name = "tests_security_estate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_security_estate.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name].build_estate
-
-
-build_estate = _load_estate_builder()
 
 
 @pytest.fixture
-def estate(session):
+def estate(session, build_estate):
     clock.freeze(AT)
     yield build_estate(session)
     clock.reset()

@@ -2,11 +2,8 @@
 parking notices to the registered household, the alert steps."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -20,17 +17,6 @@ from app.services import alerts
 from connectors.router import InboundEvent
 from connectors.simulators.devices import TINY_PNG
 
-def _load_estate_builder():
-    name = "tests_security_estate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_security_estate.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name].build_estate
-
-
-build_estate = _load_estate_builder()
 
 AT = datetime(2026, 5, 4, 6, 0)
 
@@ -43,7 +29,7 @@ def frozen():
 
 
 @pytest.fixture
-def estate(session, frozen, tmp_path, monkeypatch):
+def estate(session, frozen, tmp_path, monkeypatch, build_estate):
     from app.settings import get_settings
 
     monkeypatch.setenv("ESTATEFLOW_VAR_DIR", str(tmp_path))
@@ -151,7 +137,7 @@ def test_unknown_kind_and_unknown_community_are_refused(session, estate):
     assert _count(session, SecurityAlert) == 0
 
 
-def test_without_the_module_the_incident_is_recorded_without_a_process(session, frozen, tmp_path, monkeypatch):
+def test_without_the_module_the_incident_is_recorded_without_a_process(session, frozen, tmp_path, monkeypatch, build_estate):
     estate = build_estate(session, modules=[])
     alert = alerts.handle_alert_event(session, _event(estate))
     assert session.get(SecurityIncident, alert.incident_id).instance_id is None

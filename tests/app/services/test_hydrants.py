@@ -2,11 +2,8 @@
 a silent sensor opens one too, recovery closes the alarm, history for the chart."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -21,21 +18,10 @@ from connectors.router import InboundEvent
 AT = datetime(2026, 5, 4, 6, 0)
 
 
-def _load_estate_builder():
-    name = "tests_security_estate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_security_estate.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name].build_estate
-
-
-build_estate = _load_estate_builder()
 
 
 @pytest.fixture
-def estate(session):
+def estate(session, build_estate):
     clock.freeze(AT)
     yield build_estate(session)
     clock.reset()
@@ -126,7 +112,7 @@ def test_event_handler_reads_the_payload(session, estate):
     assert session.scalar(select(func.count()).select_from(HydrantReading)) == 1
 
 
-def test_with_the_repair_module_the_work_order_is_a_common_area_repair_order(session, tmp_path, monkeypatch):
+def test_with_the_repair_module_the_work_order_is_a_common_area_repair_order(session, tmp_path, monkeypatch, build_estate):
     from app.models.repair import RepairOrder
     from app.settings import get_settings
 

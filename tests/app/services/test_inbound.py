@@ -3,14 +3,11 @@ one process, a burst of 1,000 events from many devices is absorbed with nothing 
 incident (and process) for every real incident, malformed events are refused and logged."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
-import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -23,17 +20,6 @@ from app.services.event_consumer import EventConsumer
 from app.settings import get_settings
 from connectors.simulators.devices import TINY_PNG, SimulatedCamera, SimulatedDoor, SimulatedHydrant
 
-def _load_estate_builder():
-    name = "tests_security_estate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_security_estate.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name].build_estate
-
-
-build_estate = _load_estate_builder()
 
 
 @pytest.fixture
@@ -45,7 +31,7 @@ def var_dir(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def world(db_engine, var_dir):
+def world(db_engine, var_dir, build_estate):
     """A committed estate, a consumer on a topic root of this test only, simulators to start."""
     factory = sessionmaker(db_engine, expire_on_commit=False)
     with factory() as s:

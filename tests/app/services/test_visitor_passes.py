@@ -3,10 +3,7 @@
 approval through the process, QR image."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -22,21 +19,10 @@ AT = datetime(2026, 5, 4, 6, 0)
 SECRET = "s" * 64
 
 
-def _load_estate_builder():
-    name = "tests_security_estate"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_security_estate.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name].build_estate
-
-
-build_estate = _load_estate_builder()
 
 
 @pytest.fixture
-def estate(session):
+def estate(session, build_estate):
     clock.freeze(AT)
     yield build_estate(session)
     clock.reset()
@@ -67,7 +53,7 @@ def test_invite_admits_within_window_and_entries_and_tells_the_host(session, est
     assert vp.entries_used == 2
 
 
-def test_expired_forged_other_community_and_bad_door_are_refused_with_a_reason(session, estate):
+def test_expired_forged_other_community_and_bad_door_are_refused_with_a_reason(session, estate, build_estate):
     vp = vp_svc.invite(session, household=estate.households[0], visitor_name="快递", hours=1, entries=2, actor="r")
     token = vp_svc.make_token(SECRET, vp, estate.community.code)
     body, sig = token.split(".")
