@@ -124,6 +124,35 @@ def import_households(community_code: str, dry_run: bool, file: Path) -> None:
             click.echo("imported")
 
 
+@import_.command("devices")
+@click.option("--community", "community_code", required=True, help="Community code, e.g. YC.")
+@click.option("--dry-run", is_flag=True, help="Only show the preview.")
+@click.argument("file", type=click.Path(exists=True, path_type=Path))
+def import_devices(community_code: str, dry_run: bool, file: Path) -> None:
+    """Register a device list (CSV or Excel: code, name, profile, address, ...); all rows or none."""
+    from sqlalchemy import select
+
+    from app.db import db
+    from app.models import Community
+    from app.services import device_import as svc
+
+    app = _app()
+    with app.app_context():
+        community = db.session.scalar(select(Community).where(Community.code == community_code))
+        if community is None:
+            raise click.ClickException(f"unknown community {community_code}")
+        preview = svc.preview_devices(db.session, community.id, file.read_bytes(), file.name, "en")
+        for err in preview.errors:
+            click.echo(f"{file}:{err.row}: {err.column}: {err.reason}")
+        if preview.errors:
+            sys.exit(1)
+        click.echo(f"{len(preview.rows)} devices ok")
+        if not dry_run:
+            svc.apply_devices(db.session, community.id, preview, "cli")
+            db.session.commit()
+            click.echo("imported")
+
+
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
                                 "help_option_names": []})
 @click.pass_context

@@ -6,11 +6,9 @@ column so the clerk can fix the file; nothing is written unless every row is goo
 """
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import select
@@ -18,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from app.models import Building, Household, Unit
 from app.services import audit
+from app.services.table_import import RowError, read_table
 
 #: column -> (required, zh label, en label)
 COLUMNS: dict[str, tuple[bool, str, str]] = {
@@ -51,13 +50,6 @@ _TRUE = {"1", "true", "yes", "y", "是", "对", "√"}
 _FALSE = {"0", "false", "no", "n", "否", "", "×"}
 
 
-@dataclass(frozen=True)
-class RowError:
-    row: int  # spreadsheet row number (the header is row 1)
-    column: str
-    reason: str
-
-
 @dataclass
 class ImportPreview:
     rows: list[dict] = field(default_factory=list)
@@ -84,18 +76,6 @@ def template_frame() -> pd.DataFrame:
     return pd.DataFrame([example], columns=list(COLUMNS))
 
 
-def read_table(data: bytes, filename: str) -> pd.DataFrame:
-    """Read CSV or Excel as text cells (no type guessing that would mangle codes)."""
-    suffix = Path(filename).suffix.lower()
-    if suffix in {".xlsx", ".xlsm"}:
-        frame = pd.read_excel(io.BytesIO(data), dtype=str, engine="openpyxl")
-    else:
-        text = data.decode("utf-8-sig")
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.fillna("")
-
-
 def preview_import(
     session: Session, community_id: int, data: bytes, filename: str, locale: str = "zh"
 ) -> ImportPreview:
@@ -118,7 +98,6 @@ def preview_import(
         preview.errors.append(RowError(2, "", message("empty", locale)))
         return preview
 
-    frame = frame.apply(lambda col: col.astype(str).str.strip())
     existing_codes = set(session.scalars(select(Household.code).where(Household.code.in_(frame["household_code"].tolist()))))
     buildings = {b.code: b for b in session.scalars(select(Building).where(Building.community_id == community_id))}
     units = {

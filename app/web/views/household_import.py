@@ -41,8 +41,10 @@ class HouseholdImportView(BaseView):
                     if preview.ok:
                         http_session["import_file"] = {"name": upload.filename, "data": data.hex(),
                                                        "community_id": community_id}
-        return self.render_template("household_import.html", community=community, preview=preview,
-                                    columns=svc.COLUMNS, locale=locale)
+        return self.render_template(
+            "table_import.html", community=community, preview=preview, columns=svc.COLUMNS, locale=locale,
+            title=_("Import households"), template_endpoint="HouseholdImportView.template",
+            confirm_url=url_for("HouseholdImportView.confirm", community_id=community_id))
 
     @expose("/<int:community_id>/confirm", methods=["POST"])
     @has_access
