@@ -213,6 +213,7 @@ def main(argv: list[str] | None = None) -> dict:
         seed(url, "BENCH", households)
         seed(url, "NAIVE", sample)
         print(f"seeded {households} + {sample} households in {time.perf_counter() - t:.1f} s", flush=True)
+        load_at_start = os.getloadavg()[0]  # the machine is shared: report the load with each figure
         fast = _child("vectorised", url, "BENCH")
         print(f"vectorised: {households} households, {fast['bills']} bills, {fast['lines']} lines "
               f"in {fast['seconds']} s ({fast['cpu_seconds']} s CPU in Python), peak {fast['peak_mb']} MB",
@@ -228,6 +229,7 @@ def main(argv: list[str] | None = None) -> dict:
     load = os.getloadavg()[0]
     result = {"households": households, "seconds": fast["seconds"], "peak_mb": fast["peak_mb"],
               "cpu_seconds": fast["cpu_seconds"], "load_average_1m": round(load, 1),
+              "load_average_1m_at_start": round(load_at_start, 1),
               "database": f"postgresql {version}", "bills": fast["bills"], "lines": fast["lines"],
               "items_per_household": len(ITEMS), "cpus": os.cpu_count(),
               "baseline": {"name": "naive per-household ORM loop", "sample_households": naive["households"],

@@ -243,3 +243,51 @@ def test_two_concurrent_runs_bill_once(session, db_engine):
     assert outcome["result"] == "in_progress"
     with Session(db_engine) as check:
         assert check.scalar(select(func.count(Bill.id))) == 4
+
+
+def test_failure_in_a_later_chunk_writes_nothing(session, tmp_path):
+    """Issued in chunks of one household: the fourth fails, so none of the first three is billed."""
+    community, homes = make_estate(session, meters=False)
+    bad = tmp_path / "items.yaml"
+    bad.write_text(
+        "items:\n"
+        "  - {id: property_fee, label: {zh: 物业费, en: Fee}, basis: area, params: {full: \"100\"},"
+        " formula: \"full / (full - area_m2)\"}\n", encoding="utf-8")
+    with pytest.raises(BillingError) as exc:
+        billing.issue(session, community.id, PERIOD, actor="acc", items=load_items(path=bad), chunk_size=1)
+    assert exc.value.code == "formula" and "T1-2-104" in exc.value.message("en")
+    assert session.scalar(select(func.count(Bill.id))) == 0
+    assert session.scalar(select(func.count(BillLine.id))) == 0
+    run = billing.issue(session, community.id, PERIOD, actor="acc", chunk_size=1)  # the session is still usable
+    assert run.total == 4 and session.scalar(select(func.count(Bill.id))) == 4
+
+
+def test_progress_per_chunk_and_same_bills_whatever_the_chunk_size(session):
+    community, homes = make_estate(session)
+    readings_for_october(session, community)
+    calls = []
+    run = billing.issue(session, community.id, PERIOD, actor="acc", chunk_size=1,
+                        on_progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (4, 4) and [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert run.progress == run.total == 4
+    bills = session.scalars(select(Bill).where(Bill.community_id == community.id).order_by(Bill.number)).all()
+    assert [b.number for b in bills] == [f"T1-202610-{i:06d}" for i in range(1, 5)]
+    assert [b.household_id for b in bills] == [h.id for h in homes]
+    assert all(b.amount_cents == sum(l.amount_cents for l in b.lines) for b in bills)
+    assert [[l.item for l in b.lines] for b in bills] == [["property_fee", "waste_fee", "water"]] * 2 + \
+        [["property_fee", "waste_fee"]] * 2
+    assert run.summary["total_cents"] == sum(b.amount_cents for b in bills)
+
+
+def test_text_that_needs_escaping_is_written_as_is(session):
+    """Tabs, newlines and backslashes in a charge note survive the bulk write (COPY text format)."""
+    community, homes = make_estate(session, meters=False)
+    note = 'tap\\washer\t"new"\nline 2'
+    session.add(FeeCharge(community_id=community.id, household_id=homes[0].id, item="one_off",
+                          description=note, quantity=Decimal("2"), unit_price=Decimal("1.25"), period=PERIOD))
+    session.flush()
+    billing.issue(session, community.id, PERIOD, actor="acc")
+    session.expire_all()
+    line = session.scalar(select(BillLine).where(BillLine.item == "one_off"))
+    assert line.description.endswith(note) and line.explanation["note"] == note
+    assert line.amount_cents == 250 and line.quantity == Decimal("2")
