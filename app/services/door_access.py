@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.models.community import Community
 from app.models.device import Device
-from app.models.people import Resident
+from app.models.people import Household, Resident
 from app.services.device_bus import connector_for, use_connector  # noqa: F401  (re-exported)
 from app.services.devices import capability_devices, enqueue_command, profile_of
 
@@ -65,6 +65,10 @@ def send(session: Session, community_id: int, capability: str, credentials: list
     """``door.suspend`` or ``door.restore`` every credential at every capable door.
     Raises ``DoorCommandFailed`` (after trying all) if an online door refused or was silent."""
     community = session.get(Community, community_id)
+    if capability == "door.restore" and household_id is not None:
+        household = session.get(Household, household_id)
+        if household is not None and not household.active:
+            return []  # moved out: their credentials stay revoked, a late payment restores nothing
     doors = suspension_doors(session, community_id, household_id)
     results: list[DoorResult] = []
     if not doors or not credentials:
