@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         default="mqtt://127.0.0.1:1883", description="MQTT broker for device traffic."
     )
     default_locale: str = Field(default="zh", description="UI language for new sessions.")
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="IANA time zone people read times in (pages, receipts, reminder hours, order "
+        "numbers); the database keeps UTC.",
+    )
     upload_max_bytes: int = Field(
         default=10 * 1024 * 1024, description="Largest accepted upload (photos, files, imports)."
     )

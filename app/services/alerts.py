@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.localtime import local_format
 from app import clock
 from app.models import Community, Device
 from app.models.security import SecurityAlert, SecurityIncident, VehiclePlate
@@ -41,7 +42,6 @@ KIND_LABELS: dict[str, dict[str, str]] = {
 PARKING_KINDS = ("illegal_parking", "fire_lane_blocked")
 OUTCOMES = ("handled", "false_alarm", "police", "manager")
 SNAPSHOT_MAX_BYTES = 2 * 1024 * 1024
-BEIJING = timezone(timedelta(hours=8))
 
 
 class AlertRejected(ValueError):
@@ -57,7 +57,7 @@ def kind_label(kind: str, locale: str | None = None) -> str:
 
 def local_time(at: datetime) -> str:
     """Beijing wall-clock time of a naive UTC timestamp, as staff read it."""
-    return at.replace(tzinfo=timezone.utc).astimezone(BEIJING).strftime("%m-%d %H:%M")
+    return local_format(at, "%m-%d %H:%M")
 
 
 def event_id_of(community: str, device: str, payload: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.localtime import from_local, local_today
 from app import clock
 from app.engine.models import ProcessInstance
 from app.models.community import Community
@@ -36,7 +37,6 @@ from app.services.notifications import notify
 
 PROCESS_ID = "dunning"
 MODULE_ID = "dunning"
-LOCAL_OFFSET = timedelta(hours=8)  # reminders go out at 09:00 Beijing time
 SEND_AT = time(9, 0)
 
 
@@ -60,16 +60,12 @@ def dunning_settings(session: Session, community_id: int) -> dict[str, Any] | No
 
 
 def at_local(day: date, at: time = SEND_AT) -> datetime:
-    """Naive UTC of a Beijing wall-clock time."""
-    return datetime.combine(day, at) - LOCAL_OFFSET
+    """Naive UTC of a local wall-clock time."""
+    return from_local(datetime.combine(day, at))  # reminders go out at local wall-clock time
 
 
 def iso_utc(dt: datetime) -> str:
     return dt.replace(microsecond=0).isoformat() + "+00:00"
-
-
-def local_today() -> date:
-    return (clock.now() + LOCAL_OFFSET).date()
 
 
 def instance_for(session: Session, bill_number: str) -> ProcessInstance | None:

@@ -24,6 +24,7 @@ import pandas as pd
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from app.localtime import from_local, to_local
 from app.models.community import Building, Unit
 from app.models.fees import Bill, BillLine
 from app.models.people import Household
@@ -107,13 +108,14 @@ def arrears_aging(session: Session, community_id: int, as_of: date) -> pd.DataFr
 
 
 def cash_journal(session: Session, community_id: int, day: date) -> tuple[pd.DataFrame, bool]:
-    """(rows, available): money in and out on ``day``; ``available`` is False without payments."""
+    """(rows, available): money in and out on local ``day`` (times in local time);
+    ``available`` is False without payments."""
     columns = ["time", "household", "kind", "method", "reference", "amount_cents"]
     try:
         from app.models.payments import Payment, Refund  # noqa: PLC0415 - optional module
     except ImportError:
         return pd.DataFrame(columns=columns), False
-    start = datetime(day.year, day.month, day.day)
+    start = from_local(datetime(day.year, day.month, day.day))  # the cashier's day, not UTC's
     end = start + timedelta(days=1)
     rows = []
     for at, code, method, reference, amount in session.execute(
@@ -122,7 +124,7 @@ def cash_journal(session: Session, community_id: int, day: date) -> tuple[pd.Dat
             .where(Payment.community_id == community_id, Payment.received_at >= start,
                    Payment.received_at < end, Payment.method != "prepaid")
             .order_by(Payment.received_at, Payment.id)):
-        rows.append((at, code, "payment", method, reference or "", int(amount)))
+        rows.append((to_local(at), code, "payment", method, reference or "", int(amount)))
     for at, code, method, reason, amount in session.execute(
             select(Refund.created_at, Household.code, Payment.method, Refund.reason,
                    Refund.amount_cents - Refund.from_prepaid_cents)
@@ -130,7 +132,7 @@ def cash_journal(session: Session, community_id: int, day: date) -> tuple[pd.Dat
             .join(Household, Refund.household_id == Household.id)
             .where(Refund.community_id == community_id, Refund.created_at >= start, Refund.created_at < end)
             .order_by(Refund.created_at, Refund.id)):
-        rows.append((at, code, "refund", method, reason or "", -int(amount)))
+        rows.append((to_local(at), code, "refund", method, reason or "", -int(amount)))
     frame = pd.DataFrame(sorted(rows, key=lambda r: r[0]), columns=columns)
     return frame, True
 

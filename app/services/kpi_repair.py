@@ -12,17 +12,17 @@ Orders are read once into a pandas frame (:func:`order_frame`); :func:`kpis` gro
 from __future__ import annotations
 
 import io
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.localtime import offset as local_offset
 from app.models import Community, Staff
 from app.models.repair import RepairOrder
 
 DIMENSIONS = {"community": "community", "category": "category", "technician": "technician", "month": "month"}
-CHINA = timedelta(hours=8)
 COLUMNS = ["orders", "completed", "median_response_min", "p90_response_min", "median_resolution_h",
            "p90_resolution_h", "first_time_fix_rate", "reopen_rate", "satisfaction", "satisfied_share", "rated"]
 
@@ -48,7 +48,7 @@ def order_frame(session: Session, community_ids: list[int], start: datetime | No
     for col in ("reported_at", "accepted_at", "completed_at"):
         frame[col] = pd.to_datetime(frame[col])
     frame["technician"] = frame["technician"].fillna("—")
-    frame["month"] = (frame["reported_at"] + CHINA).dt.strftime("%Y-%m")
+    frame["month"] = (frame["reported_at"] + local_offset()).dt.strftime("%Y-%m")
     frame["response_min"] = (frame["accepted_at"] - frame["reported_at"]).dt.total_seconds() / 60
     frame["resolution_h"] = (frame["completed_at"] - frame["reported_at"]).dt.total_seconds() / 3600
     frame["done"] = frame["completed_at"].notna()

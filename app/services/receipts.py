@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.localtime import to_local
 from app import clock
 from app.models.community import Community
 from app.models.fees import Bill
@@ -88,7 +88,7 @@ def verify(session: Session, code: str) -> Receipt | None:
 
 
 def _local_time(dt):
-    return dt + timedelta(hours=8)  # receipts print Beijing time
+    return to_local(dt)  # receipts print local time
 
 
 def receipt_pdf(session: Session, receipt: Receipt, verify_url: str = "") -> bytes:

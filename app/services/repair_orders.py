@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.localtime import local_today, to_local
 from app import clock
 from app.models import Building, Community, Household, Resident, Staff, Unit
 from app.models.repair import RepairEvent, RepairOrder
@@ -25,7 +26,6 @@ from app.services.notifications import notify
 LOCATION_KINDS = ("unit", "building_common", "community_common")
 MAX_PHOTOS = 6
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
-CHINA = timedelta(hours=8)  # order numbers carry the local (Beijing) date
 
 _MESSAGES = {
     "module_disabled": {"zh": "本小区尚未开通报事报修。", "en": "Repairs are not enabled for this community."},
@@ -180,7 +180,7 @@ def _photo_problem(photos: Any) -> str | None:
 
 
 def _next_number(session: Session, community: Community, at: datetime) -> str:
-    prefix = f"{community.code}-R-{(at + CHINA):%Y%m%d}-"
+    prefix = f"{community.code}-R-{to_local(at):%Y%m%d}-"
     last = session.scalar(select(func.max(RepairOrder.number)).where(RepairOrder.number.like(prefix + "%")))
     seq = int(last.rsplit("-", 1)[1]) + 1 if last else 1
     return f"{prefix}{seq:04d}"
@@ -526,7 +526,7 @@ def _repair_bill(session: Session, order: RepairOrder, total: int):
     from app.models.fees import Bill, BillLine
 
     now = clock.now()
-    period = f"{(now + CHINA):%Y-%m}"
+    period = f"{to_local(now):%Y-%m}"
     bill = session.scalar(select(Bill).where(Bill.household_id == order.household_id, Bill.period == period,
                                              Bill.kind == "repair"))
     if bill is not None and bill.status != "open":
@@ -534,7 +534,7 @@ def _repair_bill(session: Session, order: RepairOrder, total: int):
     if bill is None:
         bill = Bill(number=f"{order.number}-B", community_id=order.community_id, household_id=order.household_id,
                     period=period, kind="repair", status="open", amount_cents=0, paid_cents=0, issued_at=now,
-                    due_date=(now + CHINA).date() + timedelta(days=15))
+                    due_date=to_local(now).date() + timedelta(days=15))
         session.add(bill)
         session.flush()
     bill.amount_cents += total
@@ -560,4 +560,4 @@ def resident_user_ids(session: Session, household_id: int) -> list[int]:
 
 
 def today() -> date:
-    return (clock.now() + CHINA).date()
+    return local_today()

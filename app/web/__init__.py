@@ -84,6 +84,13 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     init_locale(app)
 
+    @app.template_filter("local_dt")
+    def _local_dt(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+        """Stored naive UTC → the community's wall-clock time for people."""
+        from app.localtime import local_format
+
+        return local_format(value, fmt)
+
     @app.template_filter("json_text")
     def _json_text(value: Any) -> str:
         """JSON for people: Chinese stays readable (tojson escapes it to \\uXXXX)."""

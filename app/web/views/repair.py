@@ -16,6 +16,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
+from app.localtime import local_format
 from app.db import db
 from app.engine.models import ProcessInstance
 from app.forms import jsonable, parse_submission, render_form
@@ -62,13 +63,12 @@ EVENT_LABELS = {
 }
 SLA_LABELS = {"met": _l("met"), "breached": _l("late"), "pending": _l("running"), "overdue": _l("overdue"),
               "none": "—"}
-LOCAL = timedelta(hours=8)
 
 
 
 def _local(at: datetime | None) -> str:
     """Stored times are UTC; people here read Beijing time."""
-    return (at + LOCAL).strftime("%Y-%m-%d %H:%M") if at else "—"
+    return local_format(at)
 
 
 def _helpers() -> dict:

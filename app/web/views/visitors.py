@@ -4,7 +4,7 @@ pass through ``POST /api/v1/access/validate``."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from app.localtime import from_local
 from app.db import db
 from app.models import Community, Household
 from app.models.visitors import VisitorPass
@@ -52,7 +53,7 @@ def _datetime_local(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M") - timedelta(hours=8)
+        return from_local(datetime.strptime(value, "%Y-%m-%dT%H:%M"))
     except ValueError:
         return None
 
