@@ -33,7 +33,7 @@ from app.models.fees import Bill
 from app.models.payments import GatewayNotification, Payment, PaymentAllocation, PaymentOrder, Refund
 from app.models.people import Household
 from app.services.audit import record
-from app.services.gateways import GatewayError, GatewayNotice, NotificationInvalid, SignatureInvalid, get_gateway
+from app.services.gateways import GatewayError, GatewayNotice, SignatureInvalid, get_gateway
 from app.services.ledger import Leg, post, sync_bill
 from app.services.money import yuan
 

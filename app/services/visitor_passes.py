@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.models import Community, Device, Household
+from app.models import Community, Household
 from app.models.visitors import PassCheck, VisitorPass
 from app.services.audit import record
 from app.services.module_settings import module_settings

@@ -5,7 +5,7 @@ import io
 
 from flask import abort, flash, redirect, request, send_file, session as http_session, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_babel import gettext as _, lazy_gettext as _l
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.db import db

@@ -13,7 +13,6 @@ from app.db import db
 from app.engine.models import ProcessInstance, ProcessVersion
 from app.services.authoring import check_upload, upload_process
 from app.settings import get_settings
-from app.web.catalog import get_forms
 
 import shutil
 
