@@ -31,9 +31,9 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import and_, func, insert, select, text, update
+from sqlalchemy import and_, func, insert, select, text, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app import clock
 from app.models.community import Building, Community, Unit
@@ -144,14 +144,21 @@ def _obj(values) -> pd.Series:
     return pd.Series(list(values), dtype=object)
 
 
+def _rows(session: Session, statement) -> list:
+    """All rows of a Core ``select`` in the session's transaction, without the ORM's per-row
+    result handling (≈ 0.3 s per 100,000 rows). The session is flushed first, as
+    ``session.execute`` would autoflush."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement).all()
+
+
 def _households(session: Session, community_id: int) -> pd.DataFrame:
-    rows = session.execute(
-        select(Household.id.label("household_id"), Household.code, Household.unit_id,
-               Unit.area_m2, Unit.number.label("unit_number"), Building.code.label("building"),
-               Building.name.label("building_name"))
+    rows = _rows(session, select(
+        Household.id.label("household_id"), Household.code, Household.unit_id, Unit.area_m2,
+        Unit.number.label("unit_number"), Building.code.label("building"), Building.name.label("building_name"))
         .join(Unit, Household.unit_id == Unit.id).join(Building, Unit.building_id == Building.id)
-        .where(Household.community_id == community_id, Household.active.is_(True))
-    ).all()
+        .where(Household.community_id == community_id, Household.active.is_(True)))
     frame = _frame(rows, ["household_id", "code", "unit_id", "area_m2", "unit_number",
                           "building", "building_name"])
     if frame.empty:
@@ -173,7 +180,46 @@ def _last_readings(session: Session, meters, before: datetime) -> pd.DataFrame:
         .join(latest, and_(MeterReading.device_id == latest.c.device_id, MeterReading.at == latest.c.at))
         .where(MeterReading.quality == "good")
         .group_by(MeterReading.device_id, latest.c.at)).all()
-    return _frame(rows, ["device_id", "value", "at"])
+    return _frame(rows, ["device_id", "value", "at"], objects=("value", "at"))
+
+
+_METER_COLUMNS = ["device_id", "meter", "unit_id", "v0", "t0", "v1", "t1"]
+_READING_COLUMNS = ("v0", "t0", "v1", "t1")
+
+
+def _meter_readings(session: Session, meter_filter: tuple, start: datetime, end: datetime) -> pd.DataFrame:
+    """One row per meter: device_id, meter (code), unit_id, and its last good reading before
+    ``start`` (v0, t0) and before ``end`` (v1, t1), None where there is none.
+
+    "Last" is the latest ``at``, and of several readings at that time the largest value.
+    PostgreSQL: one query, two ``LATERAL`` index probes per meter (``ix_meter_reading_device_at``),
+    so the cost follows the number of meters, not the length of their reading history.
+    Elsewhere: the meters, then one grouped query per bound. Columns stay ``object`` (plain
+    ``Decimal``/``datetime`` values, no datetime64 conversion).
+    """
+    if session.connection().dialect.name == "postgresql":
+        def last(before: datetime):
+            reading = aliased(MeterReading)
+            return (select(reading.value, reading.at)
+                    .where(reading.device_id == Device.id, reading.quality == "good", reading.at < before)
+                    .order_by(reading.at.desc(), reading.value.desc()).limit(1).lateral())
+
+        first, last_ = last(start), last(end)
+        rows = _rows(session, select(
+            Device.id, Device.code, Device.unit_id, first.c.value, first.c.at, last_.c.value, last_.c.at)
+            .select_from(Device).outerjoin(first, true()).outerjoin(last_, true())
+            .where(*meter_filter).order_by(Device.id))
+        return _frame(rows, _METER_COLUMNS, objects=_READING_COLUMNS)
+    rows = session.execute(select(Device.id, Device.code, Device.unit_id).where(*meter_filter)
+                           .order_by(Device.id)).all()
+    if not rows:
+        return _frame([], _METER_COLUMNS)
+    ids = select(Device.id).where(*meter_filter)
+    first = {d: (v, t) for d, v, t in _last_readings(session, ids, start).itertuples(index=False)}
+    last_ = {d: (v, t) for d, v, t in _last_readings(session, ids, end).itertuples(index=False)}
+    none = (None, None)
+    return _frame([(d, code, unit, *first.get(d, none), *last_.get(d, none)) for d, code, unit in rows],
+                  _METER_COLUMNS, objects=_READING_COLUMNS)
 
 
 def _usage_inputs(session: Session, item: FeeItem, homes: pd.DataFrame, period: str,
@@ -181,28 +227,36 @@ def _usage_inputs(session: Session, item: FeeItem, homes: pd.DataFrame, period: 
     community_id = homes.attrs["community_id"]
     meter_filter = (Device.community_id == community_id, Device.profile == item.meter_profile,
                     Device.unit_id.is_not(None))
-    rows = session.execute(select(Device.id, Device.code, Device.unit_id).where(*meter_filter)).all()
-    meters = _frame(rows, ["device_id", "meter", "unit_id"])
+    meters = _meter_readings(session, meter_filter, start, end)
     frame = homes[["household_id", "code", "unit_id"]].merge(meters, on="unit_id", how="inner")
     if frame.empty:
         return frame.assign(usage=_obj([]), prior_usage=_obj([]), _explain=_obj([]))
-    ids = select(Device.id).where(*meter_filter)
-    first = _last_readings(session, ids, start).rename(columns={"value": "v0", "at": "t0"})
-    last = _last_readings(session, ids, end).rename(columns={"value": "v1", "at": "t1"})
-    frame = frame.merge(first, on="device_id", how="left").merge(last, on="device_id", how="left")
-    missing = frame["v0"].isna() | frame["v1"].isna() | (frame["t1"] < pd.Timestamp(start))
-    for row in frame[missing].itertuples():
-        anomalies.append({"kind": "missing_reading", "item": item.id, "household": row.code,
-                          "device": row.meter,
-                          "detail": "no reading before the period" if pd.isna(row.v0)
-                          else "no reading in the period"})
-    frame = frame[~missing.astype(bool)].copy()
-    frame["usage"] = [Decimal(v1) - Decimal(v0) for v0, v1 in zip(frame["v0"], frame["v1"])]
-    backwards = frame["usage"].map(lambda u: u < 0).astype(bool)
-    for row in frame[backwards].itertuples():
-        anomalies.append({"kind": "meter_backwards", "item": item.id, "household": row.code,
-                          "device": row.meter, "detail": f"{row.v0} → {row.v1}"})
-    frame = frame[~backwards].copy()
+    # One pass over plain values (no per-row pandas): anomalies, then usage of the rest.
+    missing: list[dict] = []
+    backwards: list[dict] = []
+    keep: list[int] = []
+    usages: list[Decimal] = []
+    for i, (code, meter, v0, v1, t1) in enumerate(zip(
+            frame["code"].tolist(), frame["meter"].tolist(), frame["v0"].tolist(), frame["v1"].tolist(),
+            frame["t1"].tolist())):
+        if v0 is None or v1 is None or t1 < start:
+            missing.append({"kind": "missing_reading", "item": item.id, "household": code, "device": meter,
+                            "detail": "no reading before the period" if v0 is None
+                            else "no reading in the period"})
+            continue
+        usage = Decimal(v1) - Decimal(v0)
+        if usage < 0:
+            backwards.append({"kind": "meter_backwards", "item": item.id, "household": code,
+                              "device": meter, "detail": f"{v0} → {v1}"})
+            continue
+        keep.append(i)
+        usages.append(usage)
+    anomalies.extend(missing)
+    anomalies.extend(backwards)
+    if len(keep) < len(frame):
+        frame = frame.iloc[keep]
+    frame = frame.reset_index(drop=True)
+    frame["usage"] = _obj(usages)
     prior: dict[int, Decimal] = {}
     zero = Decimal(0)
     if item.tiers is not None and item.tiers.period == "year" and not frame.empty:
@@ -215,9 +269,8 @@ def _usage_inputs(session: Session, item: FeeItem, homes: pd.DataFrame, period: 
                    BillLine.kind == "charge")
             .group_by(Bill.household_id)).all()
         prior = {h: Decimal(q) for h, q in prior_rows}
-    frame["prior_usage"] = [prior.get(h, zero) for h in frame["household_id"].tolist()]
-    frame["usage"] = frame["usage"].astype(object)
-    frame["prior_usage"] = frame["prior_usage"].astype(object)
+    prior_usages = [prior.get(h, zero) for h in frame["household_id"].tolist()]
+    frame["prior_usage"] = _obj(prior_usages)
     unit = item.unit or ""
     tier_period = item.tiers.period if item.tiers else None
     breakdowns: dict[tuple[Decimal, Decimal], list] = {}
@@ -247,8 +300,8 @@ def _usage_inputs(session: Session, item: FeeItem, homes: pd.DataFrame, period: 
         {"meter": m, "reading_start": {"value": plain(v0), "at": at(t0)},
          "reading_end": {"value": plain(v1), "at": at(t1)}, "unit": unit,
          "tier_period": tier_period, "tiers": tiers_of(u, p)}
-        for m, v0, t0, v1, t1, u, p in zip(frame["meter"], frame["v0"], frame["t0"], frame["v1"],
-                                          frame["t1"], frame["usage"], frame["prior_usage"])]
+        for m, v0, t0, v1, t1, u, p in zip(frame["meter"].tolist(), frame["v0"].tolist(), frame["t0"].tolist(),
+                                          frame["v1"].tolist(), frame["t1"].tolist(), usages, prior_usages)]
     return frame.reset_index(drop=True)
 
 
@@ -541,9 +594,14 @@ def _issue_pipelined(session: Session, gathered: _Gathered, run: BillingRun | No
     run_id = run.id
     # Bill ids come from the table's own sequence up front, so lines name their bill without
     # reading bills back (unused ids are gaps, as with any rolled-back insert).
-    bill_ids = session.execute(text(
-        "SELECT array_agg(nextval(pg_get_serial_sequence('bill', 'id'))) FROM generate_series(1, :n)"),
-        {"n": len(homes)}).scalar() if len(homes) else []
+    # The sequence is looked up once: ``nextval(pg_get_serial_sequence(...))`` would resolve it
+    # per id (0.35 s for 100,000 ids, against 0.05 s with a constant regclass).
+    bill_ids = []
+    if len(homes):
+        sequence = session.execute(text("SELECT pg_get_serial_sequence('bill', 'id')")).scalar_one()
+        bill_ids = session.execute(text(
+            "SELECT array_agg(nextval(CAST(:sequence AS regclass))) FROM generate_series(1, :n)"),
+            {"sequence": sequence, "n": len(homes)}).scalar()
     position = pd.Index(homes["household_id"])
     item_positions = [position.get_indexer(inputs["household_id"]) for _, inputs in gathered.inputs]
     prefix = f"{preview.community_code}-{period.replace('-', '')}-".translate(_COPY_ESCAPES)
@@ -811,11 +869,16 @@ except ImportError:  # pragma: no cover
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _frame(rows, columns: list[str]) -> pd.DataFrame:
-    """Result rows → DataFrame, column-wise (much faster than from Row objects)."""
+def _frame(rows, columns: list[str], objects: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Result rows → DataFrame, column-wise (much faster than from Row objects).
+
+    Columns named in ``objects`` keep their values as they came (``object`` dtype: no
+    datetime64 or float conversion).
+    """
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
-    return pd.DataFrame(dict(zip(columns, (list(c) for c in zip(*rows)))))
+    return pd.DataFrame({c: pd.Series(list(v), dtype=object) if c in objects else list(v)
+                         for c, v in zip(columns, zip(*rows))})
 
 
 def _auto_pay(session: Session, community_id: int, run_id: int) -> None:

@@ -291,3 +291,58 @@ def test_text_that_needs_escaping_is_written_as_is(session):
     line = session.scalar(select(BillLine).where(BillLine.item == "one_off"))
     assert line.description.endswith(note) and line.explanation["note"] == note
     assert line.amount_cents == 250 and line.quantity == Decimal("2")
+
+
+def test_readings_are_the_last_good_ones_before_each_bound(session):
+    """Of a meter's whole history, the last good reading before the period and the last before
+    its end count (the larger value when two share a time); flagged readings, and readings at
+    or after a bound, do not. Anomalies: missing readings first, then meters running backwards."""
+    community, homes = make_estate(session)
+    for i in (2, 3):  # meters in building 2 as well
+        session.add(Device(community_id=community.id, code=f"WM-{i}", name="水表", profile="water_meter_dn20",
+                           address=f"127.0.0.1:5020/{i + 1}", unit_id=homes[i].unit_id))
+    session.flush()
+    for value, at in [("90.0", datetime(2026, 8, 31, 23)), ("99.0", datetime(2026, 9, 30, 23)),
+                      ("100.0", datetime(2026, 9, 30, 23)), ("101.0", datetime(2026, 10, 1)),
+                      ("115.0", datetime(2026, 10, 31, 23)), ("500.0", datetime(2026, 11, 1))]:
+        add_reading(session, "WM-0", value, at, community.id)
+    wm0 = session.scalar(select(Device).where(Device.code == "WM-0", Device.community_id == community.id))
+    session.add(MeterReading(device_id=wm0.id, register="total", value=Decimal("999"), unit="m3",
+                             quality="suspect", at=datetime(2026, 10, 31, 23, 30)))
+    add_reading(session, "WM-1", "10.0", datetime(2026, 10, 2), community.id)  # nothing before October
+    add_reading(session, "WM-1", "20.0", datetime(2026, 10, 30), community.id)
+    add_reading(session, "WM-2", "200.0", datetime(2026, 9, 15), community.id)  # runs backwards
+    add_reading(session, "WM-2", "190.0", datetime(2026, 10, 31, 23), community.id)
+    # WM-3 has no reading at all
+    result = billing.preview(session, community.id, PERIOD)
+    assert [(a["kind"], a["household"], a["device"], a["detail"]) for a in result.anomalies] == [
+        ("missing_reading", "T1-1-102", "WM-1", "no reading before the period"),
+        ("missing_reading", "T1-2-104", "WM-3", "no reading before the period"),
+        ("meter_backwards", "T1-2-103", "WM-2", result.anomalies[2]["detail"])]
+    assert [Decimal(v) for v in result.anomalies[2]["detail"].split(" → ")] == [Decimal("200"), Decimal("190")]
+    water = result.lines[result.lines["item"] == "water"]
+    assert len(water) == 1 and water.iloc[0]["quantity"] == Decimal("15")
+    explanation = water.iloc[0]["explanation"]
+    assert explanation["meter"] == "WM-0"
+    assert explanation["reading_start"] == {"value": "100", "at": "2026-09-30 23:00"}
+    assert explanation["reading_end"] == {"value": "115", "at": "2026-10-31 23:00"}
+    assert water.iloc[0]["amount_cents"] == 7500  # 15 m³ × 5.00, first tier
+
+
+def test_reserved_bill_ids_leave_the_sequence_usable(session):
+    """Bills take their ids from the table's sequence: each line names its own bill, and a bill
+    written afterwards the ordinary way gets a fresh id."""
+    community, homes = make_estate(session)
+    readings_for_october(session, community)
+    billing.issue(session, community.id, PERIOD, actor="acc", chunk_size=3)
+    session.expire_all()
+    bills = session.scalars(select(Bill).where(Bill.community_id == community.id)).all()
+    assert len({b.id for b in bills}) == len(bills) == 4
+    assert sorted(l.bill_id for b in bills for l in b.lines) == sorted(b.id for b in bills for _ in b.lines)
+    assert all(l.item in ("property_fee", "waste_fee", "water") for b in bills for l in b.lines)
+    later = Bill(number="T1-202609-000001", community_id=community.id, household_id=homes[0].id,
+                 period="2026-09", kind="monthly", status="open", amount_cents=100, paid_cents=0,
+                 issued_at=datetime(2026, 10, 2, 9), due_date=datetime(2026, 10, 17).date())
+    session.add(later)
+    session.flush()
+    assert later.id not in {b.id for b in bills}
