@@ -94,63 +94,58 @@ def import_() -> None:
     """Import data from files."""
 
 
-@import_.command("households")
-@click.option("--community", "community_code", required=True, help="Community code, e.g. YC.")
-@click.option("--dry-run", is_flag=True, help="Only show the preview.")
-@click.argument("file", type=click.Path(exists=True, path_type=Path))
-def import_households(community_code: str, dry_run: bool, file: Path) -> None:
-    """Import a household roster (CSV or Excel); all rows or none."""
+def _import_file(community_code: str, file: Path, dry_run: bool, preview, apply, summary) -> None:
+    """Preview a file for a community, print ``file:row: column: reason`` per bad cell
+    (exit 1, nothing written), else apply it in one transaction unless ``dry_run``."""
     from sqlalchemy import select
 
     from app.db import db
     from app.models import Community
-    from app.services import household_import as svc
 
     app = _app()
     with app.app_context():
         community = db.session.scalar(select(Community).where(Community.code == community_code))
         if community is None:
             raise click.ClickException(f"unknown community {community_code}")
-        preview = svc.preview_import(db.session, community.id, file.read_bytes(), file.name, "en")
-        for err in preview.errors:
+        result = preview(db.session, community.id, file.read_bytes(), file.name, "en")
+        for err in result.errors:
             click.echo(f"{file}:{err.row}: {err.column}: {err.reason}")
-        if preview.errors:
+        if result.errors:
             sys.exit(1)
-        click.echo(f"{len(preview.rows)} households ok; new buildings {preview.new_buildings}; "
-                   f"new units {preview.new_units}")
+        click.echo(summary(result))
         if not dry_run:
-            svc.apply_import(db.session, community.id, preview, "cli")
+            apply(db.session, community.id, result, "cli")
             db.session.commit()
             click.echo("imported")
+
+
+_COMMUNITY = click.option("--community", "community_code", required=True, help="Community code, e.g. YC.")
+_DRY_RUN = click.option("--dry-run", is_flag=True, help="Only show the preview.")
+_FILE = click.argument("file", type=click.Path(exists=True, path_type=Path))
+
+
+@import_.command("households")
+@_COMMUNITY
+@_DRY_RUN
+@_FILE
+def import_households(community_code: str, dry_run: bool, file: Path) -> None:
+    """Import a household roster (CSV or Excel); all rows or none."""
+    from app.services import household_import as svc
+
+    _import_file(community_code, file, dry_run, svc.preview_import, svc.apply_import,
+                 lambda p: f"{len(p.rows)} households ok; new buildings {p.new_buildings}; new units {p.new_units}")
 
 
 @import_.command("devices")
-@click.option("--community", "community_code", required=True, help="Community code, e.g. YC.")
-@click.option("--dry-run", is_flag=True, help="Only show the preview.")
-@click.argument("file", type=click.Path(exists=True, path_type=Path))
+@_COMMUNITY
+@_DRY_RUN
+@_FILE
 def import_devices(community_code: str, dry_run: bool, file: Path) -> None:
     """Register a device list (CSV or Excel: code, name, profile, address, ...); all rows or none."""
-    from sqlalchemy import select
-
-    from app.db import db
-    from app.models import Community
     from app.services import device_import as svc
 
-    app = _app()
-    with app.app_context():
-        community = db.session.scalar(select(Community).where(Community.code == community_code))
-        if community is None:
-            raise click.ClickException(f"unknown community {community_code}")
-        preview = svc.preview_devices(db.session, community.id, file.read_bytes(), file.name, "en")
-        for err in preview.errors:
-            click.echo(f"{file}:{err.row}: {err.column}: {err.reason}")
-        if preview.errors:
-            sys.exit(1)
-        click.echo(f"{len(preview.rows)} devices ok")
-        if not dry_run:
-            svc.apply_devices(db.session, community.id, preview, "cli")
-            db.session.commit()
-            click.echo("imported")
+    _import_file(community_code, file, dry_run, svc.preview_devices, svc.apply_devices,
+                 lambda p: f"{len(p.rows)} devices ok")
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
