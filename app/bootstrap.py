@@ -30,7 +30,7 @@ def initialise(with_demo: bool = False):
         for role_name in FAB_ROLES:
             if sm.find_role(role_name) is None:
                 sm.add_role(role_name)
-        from app.services.processes import deploy_catalog
+        from app.platform.processes import deploy_catalog
         from app.web.catalog import get_catalog
 
         deploy_catalog(db.session, get_catalog(), actor="init")
@@ -107,7 +107,7 @@ def run_worker(once: bool = False, interval: float = 1.0, stop_event: threading.
 
     stop_event = stop_event or threading.Event()
     if not once:
-        from app.services.event_consumer import run_consumer
+        from app.domains.devices.event_consumer import run_consumer
 
         threading.Thread(target=run_consumer, args=(stop_event,), name="device-events", daemon=True).start()
     app = create_app()

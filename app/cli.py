@@ -1,4 +1,5 @@
-"""The ``estateflow`` command: init, demo, serve, worker, validate, import, simulate."""
+"""The ``estateflow`` command: init, demo, serve, worker, validate, import, simulate, and the
+commands the domains add (``billing run``)."""
 from __future__ import annotations
 
 import sys
@@ -100,7 +101,7 @@ def _import_file(community_code: str, file: Path, dry_run: bool, preview, apply,
     from sqlalchemy import select
 
     from app.db import db
-    from app.models import Community
+    from app.domains.estate.models import Community
 
     app = _app()
     with app.app_context():
@@ -130,7 +131,7 @@ _FILE = click.argument("file", type=click.Path(exists=True, path_type=Path))
 @_FILE
 def import_households(community_code: str, dry_run: bool, file: Path) -> None:
     """Import a household roster (CSV or Excel); all rows or none."""
-    from app.services import household_import as svc
+    from app.domains.estate import household_import as svc
 
     _import_file(community_code, file, dry_run, svc.preview_import, svc.apply_import,
                  lambda p: f"{len(p.rows)} households ok; new buildings {p.new_buildings}; new units {p.new_units}")
@@ -142,20 +143,10 @@ def import_households(community_code: str, dry_run: bool, file: Path) -> None:
 @_FILE
 def import_devices(community_code: str, dry_run: bool, file: Path) -> None:
     """Register a device list (CSV or Excel: code, name, profile, address, ...); all rows or none."""
-    from app.services import device_import as svc
+    from app.domains.devices import device_import as svc
 
     _import_file(community_code, file, dry_run, svc.preview_devices, svc.apply_devices,
                  lambda p: f"{len(p.rows)} devices ok")
-
-
-@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                                "help_option_names": []})
-@click.pass_context
-def billing(ctx: click.Context) -> None:
-    """Billing run: ``estateflow billing run --community YC --period 2026-11 [--preview]``."""
-    from app.services.billing_cli import main as billing_main
-
-    sys.exit(billing_main(list(ctx.args)) or 0)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -166,6 +157,17 @@ def simulate(ctx: click.Context) -> None:
 
     sys.exit(simulate_main(list(ctx.args)) or 0)
 
+
+def _add_domain_commands() -> None:
+    """Each domain's ``cli.py`` may add commands (``COMMANDS``), e.g. fees' ``billing run``."""
+    from app.platform.discovery import domain_parts
+
+    for module in domain_parts("cli"):
+        for command in getattr(module, "COMMANDS", ()):
+            main.add_command(command)
+
+
+_add_domain_commands()
 
 if __name__ == "__main__":
     main()

@@ -17,16 +17,19 @@ LANGUAGES = {
 }
 
 
-def extra_translations(locale: str, directory: Path = TRANSLATIONS_DIR) -> dict[str, str]:
-    """Module translations kept beside the main catalog: ``extra/<module>.<locale>.yaml``.
+def extra_translations(locale: str) -> dict[str, str]:
+    """Translations kept beside their code: each domain's ``translations.<locale>.yaml``
+    and the platform's ``translations/extra/*.<locale>.yaml``.
 
-    Each module's strings live in their own small file (English msgid → translation),
-    so modules add translations without editing the shared .po file.
+    Each domain's strings live in its own small file (English msgid → translation),
+    so domains add translations without editing the shared .po file.
     """
     import yaml
 
+    from app.platform.discovery import translation_files
+
     merged: dict[str, str] = {}
-    for path in sorted((directory / "extra").glob(f"*.{locale}.yaml")):
+    for path in translation_files(locale):
         merged.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     return merged
 
@@ -36,12 +39,14 @@ def compile_catalogs(directory: Path = TRANSLATIONS_DIR) -> None:
     for po_path in directory.glob("*/LC_MESSAGES/messages.po"):
         mo_path = po_path.with_suffix(".mo")
         locale = po_path.parent.parent.name
-        sources = [po_path, *(directory / "extra").glob(f"*.{locale}.yaml")]
+        from app.platform.discovery import translation_files
+
+        sources = [po_path, *translation_files(locale)]
         if mo_path.exists() and all(mo_path.stat().st_mtime >= p.stat().st_mtime for p in sources):
             continue
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file)
-        for msgid, text in extra_translations(locale, directory).items():
+        for msgid, text in extra_translations(locale).items():
             catalog.add(msgid, text)
         tmp = mo_path.with_suffix(".mo.tmp")
         with tmp.open("wb") as mo_file:

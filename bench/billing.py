@@ -6,7 +6,7 @@ of the period, so each bill has three lines: 100,000 bills and 300,000 lines wri
 
 Measured in one run, each in a fresh child process (so ``peak_mb`` is that phase's own
 peak resident memory):
-* ``vectorised``: ``app.services.billing.issue`` (pandas, one evaluation per item, Core bulk
+* ``vectorised``: ``app.domains.fees.billing.issue`` (pandas, one evaluation per item, Core bulk
   inserts) — compute + write + commit;
 * ``naive``: the baseline, a per-household ORM loop (query the unit and meter readings,
   evaluate each formula, ``session.add`` a bill and its lines) on a sample, extrapolated.
@@ -46,7 +46,7 @@ def _peak_mb() -> float:
 
 
 def _items():
-    from app.services.fee_items import FeeItemSet, load_items
+    from app.domains.fees.fee_items import FeeItemSet, load_items
 
     shipped = load_items("BENCH")
     return FeeItemSet(items=tuple(i for i in shipped.items if i.id in ITEMS), due_days=shipped.due_days)
@@ -54,11 +54,15 @@ def _items():
 
 def seed(url: str, code: str, households: int) -> None:
     """A community with ``households`` units/households, one water meter and two readings each."""
-    from app.models import Community, PropertyCompany
-    from app.models.community import Building, Unit
-    from app.models.device import Device
-    from app.models.modules import ModuleActivation
-    from app.models.people import Household
+    from app.domains.devices.models import Device
+    from app.domains.estate.models import (
+        Building,
+        Community,
+        Household,
+        PropertyCompany,
+        Unit,
+    )
+    from app.modules.models import ModuleActivation
     from connectors.models import MeterReading
 
     engine = create_engine(url)
@@ -107,9 +111,9 @@ def seed(url: str, code: str, households: int) -> None:
 
 def measure_vectorised(url: str, code: str) -> dict:
     from app import clock
-    from app.models import Community
-    from app.models.fees import Bill, BillLine
-    from app.services import billing
+    from app.domains.estate.models import Community
+    from app.domains.fees import billing
+    from app.domains.fees.models import Bill, BillLine
 
     clock.freeze(NOW)
     engine = create_engine(url)
@@ -132,13 +136,12 @@ def measure_naive(url: str, code: str) -> dict:
     """The baseline: one household at a time through the ORM."""
     from datetime import timedelta
 
+    from app.domains.devices.models import Device
+    from app.domains.devices.registry import billable_readings
+    from app.domains.estate.models import Community, Household
+    from app.domains.fees.fee_items import resolve_params, round_cents
+    from app.domains.fees.models import Bill, BillLine
     from app.engine.evaluator import evaluate_expression
-    from app.models import Community
-    from app.models.device import Device
-    from app.models.fees import Bill, BillLine
-    from app.models.people import Household
-    from app.services.devices import billable_readings
-    from app.services.fee_items import resolve_params, round_cents
 
     engine = create_engine(url)
     items = _items()
@@ -197,7 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     households = args.households or (5_000 if args.quick else 100_000)
     sample = min(households, 1_000 if args.quick else 2_000)
-    from app.models.all import import_all_models
+    from app.platform.discovery import import_all_models
 
     name = f"ef_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")

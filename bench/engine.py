@@ -73,7 +73,7 @@ FORMS = {"bench/fill"}
 
 
 def _setup_sqlite(path: str):
-    from app.models.all import import_all_models
+    from app.platform.discovery import import_all_models
 
     engine = create_engine(f"sqlite:///{path}")
 
@@ -87,7 +87,7 @@ def _setup_sqlite(path: str):
 
 
 def _community(session: Session) -> int:
-    from app.models import Community, PropertyCompany
+    from app.domains.estate.models import Community, PropertyCompany
 
     company = PropertyCompany(name=f"bench-{uuid.uuid4().hex[:6]}")
     c = Community(company=company, code=uuid.uuid4().hex[:10], name="bench")
@@ -262,10 +262,10 @@ def bench_inbox(rows: int, queries: int) -> dict | None:
     url = admin_url.rsplit("/", 1)[0] + f"/{name}"
     engine = create_engine(url)
     try:
+        from app.domains.estate.models import Community, PropertyCompany
         from app.engine.models import ProcessInstance, ProcessVersion
         from app.engine.tasks import list_inbox
-        from app.models import Community, PropertyCompany
-        from app.models.all import import_all_models
+        from app.platform.discovery import import_all_models
 
         import_all_models().create_all(engine)
         communities = 200

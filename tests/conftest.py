@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from app.models.all import import_all_models
+from app.platform.discovery import import_all_models
 
 PG_ADMIN_URL = os.environ.get(
     "ESTATEFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -1,7 +1,7 @@
 """Prefect flow: the monthly billing run (menus/fees.yaml schedules it on the 1st at 02:00).
 
 Bills last month for every community where the fees module is enabled (or the ones named),
-each community in its own transaction through ``app.services.billing_cli.execute``; a
+each community in its own transaction through ``app.domains.fees.billing_cli.execute``; a
 community that is refused (anomalies, already billed) is reported and does not stop the rest.
 Anomalies are never accepted automatically: an accountant reviews them on the billing page.
 """
@@ -11,10 +11,10 @@ from prefect import flow, get_run_logger
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from app.models import Community
-from app.models.modules import ModuleActivation
-from app.services.billing import BillingError, previous_period
-from app.services.billing_cli import execute
+from app.domains.estate.models import Community
+from app.domains.fees.billing import BillingError, previous_period
+from app.domains.fees.billing_cli import execute
+from app.modules.models import ModuleActivation
 from app.settings import get_settings
 
 
@@ -60,7 +60,7 @@ def billing_run(period: str | None = None, communities: list[str] | None = None,
 
 def accrue_all(as_of=None, communities: list[str] | None = None, database_url: str | None = None) -> dict[str, dict]:
     """Bring late fees up to date in every community with fees (one transaction each)."""
-    from app.services.late_fees import accrue_late_fees
+    from app.domains.fees.late_fees import accrue_late_fees
 
     engine = create_engine(database_url or get_settings().database_url)
     results: dict[str, dict] = {}
@@ -78,7 +78,7 @@ def accrue_all(as_of=None, communities: list[str] | None = None, database_url: s
 
 @flow(name="late_fees")
 def late_fees(as_of=None, communities: list[str] | None = None, database_url: str | None = None) -> dict[str, dict]:
-    """Daily: late fees accrue per bill per day (idempotent, see app/services/late_fees.py)."""
+    """Daily: late fees accrue per bill per day (idempotent, see app/domains/fees/late_fees.py)."""
     results = accrue_all(as_of, communities, database_url)
     for code, result in results.items():
         get_run_logger().info("%s: late fees on %d bills, +%.2f yuan", code, result["bills"],

@@ -9,15 +9,16 @@ from prefect import flow, get_run_logger
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from app.models.all import import_all_models
-from app.models.modules import ModuleActivation
-from app.services.dunning import start_overdue
+from app.domains.dunning.ladder import start_overdue
+from app.modules.models import ModuleActivation
+from app.platform.discovery import import_all_models
 from app.settings import get_settings
 
 
 def sweep(database_url: str | None = None) -> dict[int, int]:
     """Start missing dunning instances community by community; returns {community_id: started}."""
-    import app.operations  # noqa: F401  (the process's operations must be registered)
+    from app.platform.discovery import load_operations
+    load_operations()  # registers every operation before validation
 
     import_all_models()
     engine = create_engine(database_url or get_settings().database_url)

@@ -9,8 +9,8 @@ from prefect import flow, get_run_logger
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
-from app.models import Community
-from app.services.devices import read_meters
+from app.domains.devices.registry import read_meters
+from app.domains.estate.models import Community
 from app.settings import get_settings
 
 

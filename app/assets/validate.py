@@ -61,7 +61,8 @@ def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = N
     from app.roles import KNOWN_ROLES
     from connectors.profiles import validate_profile_file
 
-    import app.operations  # noqa: F401  registers the platform's operations
+    from app.platform.discovery import load_operations
+    load_operations()  # registers every operation before validation
 
     root = (assets_root or get_settings().assets_dir).resolve()
     if not paths:
@@ -81,7 +82,7 @@ def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = N
         elif kind == "form":
             errors.extend(validate_form_file(path, _forms_root_for(path, root / "forms")))
         elif kind == "notifications":
-            from app.services.notifications import validate_template_file
+            from app.domains.notifications.delivery import validate_template_file
 
             errors.extend(validate_template_file(path))
         elif kind == "module_data":

@@ -10,10 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.assets.yaml_lines import load_yaml_file
-from app.models import (
+from app.domains.devices.models import Device
+from app.domains.estate.models import (
     Building,
     Community,
-    Device,
     Household,
     PropertyCompany,
     Resident,

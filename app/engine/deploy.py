@@ -19,7 +19,7 @@ from app.engine.runtime import latest_version
 from app.engine.validation import validate_bpmn
 from app.engine.xmlsafe import parse_xml
 from app.roles import KNOWN_ROLES
-from app.services.audit import record
+from app.platform.audit import record
 
 
 def deploy_process(

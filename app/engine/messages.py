@@ -14,7 +14,7 @@ from app.engine import store
 from app.engine.definitions import PlatformMessageEventDefinition
 from app.engine.models import MessageWait, ProcessInstance, ProcessVersion
 from app.engine.runtime import start_instance, step
-from app.models.modules import ModuleActivation
+from app.modules.models import ModuleActivation
 
 
 def send_message(

@@ -125,7 +125,7 @@ class AuditNoteSchema(Schema):
 @operation("audit.note", schema=AuditNoteSchema)
 def audit_note(params: dict, ctx: OperationContext) -> dict:
     """Write a custom line to the audit trail for this instance."""
-    from app.services.audit import record
+    from app.platform.audit import record
 
     record(
         ctx.session, actor="engine", action=params["action"], target_type="process_instance",

@@ -24,7 +24,7 @@ from app.engine.models import ProcessInstance, ProcessVersion
 from app.engine.serializer import dumps, loads
 from app.engine.xmlsafe import parse_xml
 from app.db import utcnow
-from app.models.audit import AuditEvent
+from app.platform.models import AuditEvent
 
 _CACHE: dict[str, Definition] = {}
 _LOCK = threading.Lock()
@@ -227,7 +227,7 @@ def save_instance(
 
 # --------------------------------------------------------------------------------------------
 # Audit rows, batched: the engine collects a step's audit events and writes them with one
-# (executemany) INSERT in the caller's transaction — the same rows ``app.services.audit.record``
+# (executemany) INSERT in the caller's transaction — the same rows ``app.platform.audit.record``
 # would add, in the same order.
 
 _INSERT_AUDIT = insert(AuditEvent.__table__)
@@ -236,7 +236,7 @@ _INSERT_AUDIT = insert(AuditEvent.__table__)
 def audit_row(*, actor: str, action: str, target_type: str, target_id: Any = None,
               community_id: int | None = None, before: dict | None = None,
               after: dict | None = None) -> dict:
-    """One audit event as :func:`app.services.audit.record` would write it."""
+    """One audit event as :func:`app.platform.audit.record` would write it."""
     return {
         "community_id": community_id, "actor": actor, "action": action,
         "target_type": target_type,

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.forms.definitions import FieldDef, FormDef
-from app.models import Device, Household, Staff, StaffCommunity
+from app.domains.devices.models import Device
+from app.domains.estate.models import Household, Staff, StaffCommunity
 
 MODELS = {"household": Household, "staff": Staff, "device": Device}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from app.models.all import import_all_models
+from app.platform.discovery import import_all_models
 from app.settings import get_settings
 
 target_metadata = import_all_models()

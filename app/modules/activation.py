@@ -17,11 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import utcnow
-from app.models.modules import ModuleActivation
 from app.modules.capabilities import community_capabilities, profile_capabilities
 from app.modules.catalog import Catalog, ModuleDef
-from app.modules.settings_schema import settings_from_json, settings_to_json, validate_settings
-from app.services.audit import record
+from app.modules.models import ModuleActivation
+from app.modules.settings_schema import (
+    settings_from_json,
+    settings_to_json,
+    validate_settings,
+)
+from app.platform.audit import record
 
 Hook = Callable[[Session, int, ModuleDef, str], None]
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.assets.errors import AssetInvalid
 from app.assets.yaml_lines import load_yaml_file
-from app.models.device import Device
+from app.domains.devices.models import Device
 
 
 def _profile_key(name: str) -> str:

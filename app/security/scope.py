@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.db import db
-from app.models import Community, UserCommunity
+from app.domains.estate.models import Community, UserCommunity
 from app.security.roles import ADMIN
 
 

@@ -9,7 +9,7 @@ from flask_appbuilder import AppBuilder
 
 from app.db import db
 from app.i18n import LANGUAGES, TRANSLATIONS_DIR, compile_catalogs
-from app.models.all import import_all_models
+from app.platform.discovery import import_all_models
 from app.security.roles import ADMIN, FAB_ROLES
 from app.settings import Settings, get_settings
 
@@ -76,7 +76,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
         from app.web.views import register_views
 
         register_views(appbuilder)
-        from app.services.processes import install_hooks
+        from app.platform.processes import install_hooks
 
         install_hooks()
 

@@ -7,7 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.db import db
-from app.models import Community
+from app.domains.estate.models import Community
 from app.security.scope import visible_community_ids
 
 

@@ -6,7 +6,7 @@ from flask_login import current_user, user_logged_in
 
 from app.db import db
 from app.i18n import LANGUAGES
-from app.models.preference import UserPreference
+from app.platform.models import UserPreference
 
 
 def _remember(response):

@@ -1,5 +1,5 @@
 """Where commands for offline devices wait. The connector talks to this small interface; the
-durable implementation is a database table behind ``app.services.devices.SessionOutbox``.
+durable implementation is a database table behind ``app.domains.devices.registry.SessionOutbox``.
 ``MemoryOutbox`` is for tools and tests that need no persistence."""
 from __future__ import annotations
 

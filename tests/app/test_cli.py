@@ -8,9 +8,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
-from app.models import Device
+from app.domains.devices.models import Device
 
-FIXTURES = Path(__file__).parent / "services" / "fixtures"
+DOMAINS = Path(__file__).resolve().parents[1] / "domains"
 
 
 def _estateflow(db_url: str, *args: str) -> subprocess.CompletedProcess:
@@ -29,9 +29,9 @@ def _devices(db_url: str) -> int:
 
 def test_import_devices_reports_bad_rows_then_imports_a_good_file(demo_db_url, tmp_path):
     before = _devices(demo_db_url)
-    bad = _estateflow(demo_db_url, "import", "devices", "--community", "YC", str(FIXTURES / "devices_bad.csv"))
+    bad = _estateflow(demo_db_url, "import", "devices", "--community", "YC", str(DOMAINS / "devices" / "fixtures" / "devices_bad.csv"))
     assert bad.returncode == 1
-    assert f"{FIXTURES / 'devices_bad.csv'}:4: profile: unknown profile camera_2000" in bad.stdout
+    assert f"{DOMAINS / 'devices' / 'fixtures' / 'devices_bad.csv'}:4: profile: unknown profile camera_2000" in bad.stdout
     assert _devices(demo_db_url) == before
 
     good = tmp_path / "devices.csv"
@@ -45,5 +45,5 @@ def test_import_devices_reports_bad_rows_then_imports_a_good_file(demo_db_url, t
 
 def test_unknown_community_is_refused(demo_db_url):
     result = _estateflow(demo_db_url, "import", "households", "--community", "NOPE",
-                         str(FIXTURES / "households_good.csv"))
+                         str(DOMAINS / "estate" / "fixtures" / "households_good.csv"))
     assert result.returncode != 0 and "unknown community NOPE" in result.stderr

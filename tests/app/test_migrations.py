@@ -5,7 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine
 
-from app.models.all import import_all_models
+from app.platform.discovery import import_all_models
 
 
 def test_migrated_schema_matches_the_models(demo_db_url):

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.models import Building, Community, Household, PropertyCompany, Unit
+from app.domains.estate.models import Building, Community, Household, PropertyCompany, Unit
 
 
 def test_estate_round_trip_keeps_area_exact(session):

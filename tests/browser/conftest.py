@@ -90,7 +90,7 @@ def live_server(demo_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
 def demo_ids(demo_db_url: str, live_server: str) -> dict:
     """Community ids (``YC``, ``FX``) and one household per community (``FX_household`` id,
     ``FX_household_code``), read from the seeded database."""
-    from app.models import Community, Household
+    from app.domains.estate.models import Community, Household
 
     engine = create_engine(demo_db_url)
     try:

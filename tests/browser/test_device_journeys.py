@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 pytestmark = pytest.mark.browser
@@ -36,7 +36,7 @@ def _code(prefix: str) -> str:
 @pytest.fixture
 def add_device(demo_db_url: str, live_server: str, demo_ids) -> Iterator:
     """``add_device(code, name, profile, address, community="YC")`` → the new device's id."""
-    from app.models import Device
+    from app.domains.devices.models import Device
 
     engine = create_engine(demo_db_url)
 

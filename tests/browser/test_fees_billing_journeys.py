@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import func, select
 
-from app.models.fees import Bill
-from app.services.billing import previous_period
+from app.domains.fees.models import Bill
+from app.domains.fees.billing import previous_period
 
 pytestmark = pytest.mark.browser
 

@@ -22,14 +22,15 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.engine import fire_due_timers
 from app.engine.models import ProcessInstance
-from app.models import Community, Household
-from app.models.dunning import DoorSuspension
-from app.models.fees import Bill
-from app.models.notification import Notification
-from app.models.people import Resident
-from app.services import door_access, dunning
-from app.services.ledger import ledger_problems
-from app.services.processes import start_process
+from app.domains.estate.models import Community, Household
+from app.domains.dunning.models import DoorSuspension
+from app.domains.fees.models import Bill
+from app.domains.notifications.models import Notification
+from app.domains.estate.models import Resident
+from app.domains.security import door_access
+from app.domains.dunning import ladder as dunning
+from app.domains.fees.ledger import ledger_problems
+from app.platform.processes import start_process
 
 
 @pytest.fixture

@@ -285,7 +285,7 @@ def test_managers_see_only_their_own_community(page: Page, live_server: str, log
 # ---------------------------------------------------------------------------
 
 def _count_imported(db_scalar) -> int:
-    from app.models import Household
+    from app.domains.estate.models import Household
 
     return db_scalar(select(func.count()).select_from(Household).where(Household.code.in_(IMPORTED_CODES)))
 

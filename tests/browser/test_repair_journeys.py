@@ -26,8 +26,9 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.models import AuditEvent, Staff
-from app.models.repair import RepairOrder
+from app.platform.models import AuditEvent
+from app.domains.estate.models import Staff
+from app.domains.repair.models import RepairOrder
 
 pytestmark = pytest.mark.browser
 NUMBER = re.compile(r"YC-R-\d{8}-\d{4}")

@@ -13,7 +13,6 @@ Each module run uses its own MQTT topic root so it never sees other tests' traff
 from __future__ import annotations
 
 import base64
-import re
 import time
 import uuid
 from datetime import timedelta
@@ -25,10 +24,11 @@ from sqlalchemy.orm import sessionmaker
 
 from app import clock
 from app.engine.models import TaskRow
-from app.models import Community, Device
-from app.models.security import DoorEvent, HydrantAlarm, SecurityIncident
-from app.services.event_consumer import EventConsumer
-from app.services.visitor_passes import device_key
+from app.domains.estate.models import Community
+from app.domains.devices.models import Device
+from app.domains.security.models import DoorEvent, HydrantAlarm, SecurityIncident
+from app.domains.devices.event_consumer import EventConsumer
+from app.domains.visitors.passes import device_key
 from app.settings import get_settings
 from connectors.simulators.devices import SimulatedCamera, SimulatedHydrant
 from connectors.simulators.qr_door import QrDoor

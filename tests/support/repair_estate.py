@@ -8,12 +8,21 @@ from flask_appbuilder.security.sqla.models import Role, User
 from sqlalchemy import select
 
 from app.forms.definitions import FormRegistry
-from app.models import (Building, Community, Household, PropertyCompany, Resident, Staff, StaffCommunity, Unit,
-                        UserCommunity)
+from app.domains.estate.models import (
+    Building,
+    Community,
+    Household,
+    PropertyCompany,
+    Resident,
+    Staff,
+    StaffCommunity,
+    Unit,
+    UserCommunity,
+)
 from app.modules.activation import enable_module
 from app.modules.catalog import load_catalog
-from app.services import repair_orders
-from app.services.processes import deploy_module_processes
+from app.domains.repair import orders as repair_orders
+from app.platform.processes import deploy_module_processes
 from app.settings import get_settings
 
 PHOTO = {"sha256": "a" * 64, "name": "leak.jpg", "size": 2048, "content_type": "image/jpeg"}

@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.models import Community, PropertyCompany
-from app.models.community import Building, Unit
-from app.models.device import Device
-from app.models.fees import Bill, BillingRun
-from app.models.modules import ModuleActivation
-from app.models.people import Household
+from app.domains.estate.models import Community, PropertyCompany
+from app.domains.estate.models import Building, Unit
+from app.domains.devices.models import Device
+from app.domains.fees.models import Bill, BillingRun
+from app.modules.models import ModuleActivation
+from app.domains.estate.models import Household
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +68,7 @@ def test_flow_bills_every_enabled_community_once(session, db_engine):
 
 
 def test_cli_preview_then_issue_and_refusals(session, db_engine, capsys):
-    from app.services.billing_cli import main
+    from app.domains.fees.billing_cli import main
 
     seed(session, "C1", meter=True)  # the meter has no readings: an anomaly
     url = db_engine.url.render_as_string(hide_password=False)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.models import Community, Device, PropertyCompany
+from app.domains.estate.models import Community, PropertyCompany
+from app.domains.devices.models import Device
 from connectors.models import MeterReading
 from connectors.simulators.meters import SimMeter, start_meter_server
 from workflows.meter_polling import poll

@@ -4,14 +4,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.engine.deploy import deploy_process
 from app.engine.models import ProcessInstance
 from app.engine.runtime import start_instance
-from app.models import Community, PropertyCompany
+from app.domains.estate.models import Community, PropertyCompany
 
 FIXTURE = Path(__file__).resolve().parents[1] / "app" / "engine" / "fixtures" / "wait_timer.bpmn"
 

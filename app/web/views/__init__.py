@@ -1,9 +1,9 @@
-"""Registers every view with the AppBuilder.
+"""Registers every view with the AppBuilder: the platform's pages, then each domain's.
 
-Each module of this package that defines ``register(appbuilder)`` is registered
-automatically, and its optional ``GRANTS`` (FAB role name → list of [view regex,
-permission regex]) extend the builtin roles: a module's pages and who may use them
-live in one file.
+Each view module (here, or a domain's ``views.py`` / ``views/*.py``) that defines
+``register(appbuilder)`` is registered automatically, and its optional ``GRANTS`` (FAB role
+name → list of [view regex, permission regex]) extend the builtin roles: a module's pages and
+who may use them live in one file.
 """
 from __future__ import annotations
 
@@ -14,19 +14,24 @@ from types import ModuleType
 from flask_appbuilder import AppBuilder
 from flask_babel import lazy_gettext as _l
 
-_CORE = ("estate", "api")
+from app.platform.discovery import domain_submodules
+
+_CORE = ("audit",)
 
 
 def view_modules() -> list[ModuleType]:
-    """Every view module of this package except the core estate views, sorted by name."""
+    """The platform's view modules (by name), then every domain's, in domain order."""
     import app.web.views as package
 
     modules = []
     for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda i: i.name):
-        if info.name in _CORE:
-            continue
-        modules.append(importlib.import_module(f"{package.__name__}.{info.name}"))
-    return modules
+        if info.name not in _CORE:
+            modules.append(importlib.import_module(f"{package.__name__}.{info.name}"))
+    return modules + [m for m in domain_submodules("views") if m.__name__ not in _CORE_DOMAIN_VIEWS]
+
+
+_CORE_DOMAIN_VIEWS = ("app.domains.estate.views.records", "app.domains.estate.views.api",
+                      "app.domains.devices.views.records")
 
 
 def extra_grants() -> dict[str, list[list[str]]]:
@@ -38,17 +43,17 @@ def extra_grants() -> dict[str, list[list[str]]]:
 
 
 def register_views(appbuilder: AppBuilder) -> None:
-    from app.web.views.api import EstateApi
-    from app.web.views.estate import (
-        AuditView,
+    from app.domains.devices.views.records import DeviceView
+    from app.domains.estate.views.api import EstateApi
+    from app.domains.estate.views.records import (
         BuildingView,
         CommunityView,
-        DeviceView,
         HouseholdView,
         ResidentView,
         StaffView,
         UnitView,
     )
+    from app.web.views.audit import AuditView
 
     cat = {"category": "Estate", "category_label": _l("Estate")}
     appbuilder.add_view(CommunityView, "communities", label=_l("Communities"), icon="fa-building", **cat)

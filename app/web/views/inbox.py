@@ -14,8 +14,8 @@ from app.engine.models import ProcessInstance
 from app.forms import jsonable, parse_submission, render_form
 from app.forms.references import reference_options
 from app.security.roles import role_keys_of
-from app.services.form_versions import form_for_task
-from app.services.uploads import grant_uploads
+from app.forms.versions import form_for_task
+from app.platform.uploads import grant_uploads
 from app.security.scope import is_platform_admin, visible_community_ids
 from app.web.catalog import get_forms
 from app.web.locale import current_locale as _locale

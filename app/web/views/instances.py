@@ -11,9 +11,9 @@ from app.db import db
 from app.engine import instance_history, retry_incident
 from app.engine.errors import EngineError
 from app.engine.models import Incident, ProcessInstance, ProcessVersion
-from app.models import Community
+from app.domains.estate.models import Community
 from app.security.scope import require_community
-from app.services.processes import ProcessNotAllowed, start_process, startable_processes
+from app.platform.processes import ProcessNotAllowed, start_process, startable_processes
 from app.web.locale import current_locale as _locale
 
 

@@ -7,15 +7,20 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.db import db
+from app.domains.estate.models import Community
 from app.i18n import pick
-from app.models import Community
-from app.modules.activation import ModuleError, disable_module, enable_module, module_states, update_settings
+from app.modules.activation import (
+    ModuleError,
+    disable_module,
+    enable_module,
+    module_states,
+    update_settings,
+)
 from app.modules.catalog import DECIMAL_TYPES, INT_TYPES
-from app.security.roles import MANAGER, ADMIN
+from app.security.roles import ADMIN, MANAGER
 from app.security.scope import require_community
 from app.web.catalog import get_catalog
 from app.web.locale import current_locale as _locale
-
 
 
 def _may_change() -> bool:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.engine.models import ProcessInstance, ProcessVersion
-from app.services.authoring import check_upload, upload_process
+from app.platform.authoring import check_upload, upload_process
 from app.settings import get_settings
 
 import shutil

@@ -11,9 +11,9 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_login import current_user
 
 from app.db import db
+from app.domains.estate.residents import households_of_user
 from app.i18n import pick
-from app.services.processes import module_enabled
-from app.services.residents import households_of_user
+from app.platform.processes import module_enabled
 
 GRANTS = {"Resident": [["^(ResidentPortalView)$", ".*"]]}
 

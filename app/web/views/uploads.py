@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from app.db import db
 from app.forms.uploads import open_upload
+from app.platform.uploads import readable_grant
 from app.security.scope import visible_community_ids
-from app.services.uploads import readable_grant
 
 
 class UploadView(BaseView):

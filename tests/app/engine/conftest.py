@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.models import Community, PropertyCompany
+from app.domains.estate.models import Community, PropertyCompany
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROOT = Path(__file__).resolve().parents[3]

@@ -10,7 +10,8 @@ from app.engine.incidents import list_incidents, retry_incident
 from app.engine.models import ProcessInstance
 from app.engine.operations import operation, unregister
 from app.engine.runtime import start_instance
-from app.models import AuditEvent, Community
+from app.platform.models import AuditEvent
+from app.domains.estate.models import Community
 
 GATEWAY_UP = {"value": False}
 

@@ -8,7 +8,7 @@ from app.engine.messages import send_message
 from app.engine.models import ProcessInstance
 from app.engine.runtime import start_instance
 from app.engine.tasks import list_inbox
-from app.models import ModuleActivation
+from app.modules.models import ModuleActivation
 
 
 def test_payment_message_reaches_only_the_matching_bill(session, community, deploy):

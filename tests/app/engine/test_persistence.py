@@ -15,7 +15,7 @@ from app.engine.models import OPEN_TASK, ProcessInstance, TaskRow
 from app.engine.operations import operation, unregister
 from app.engine.runtime import cancel_instance, start_instance
 from app.engine.tasks import claim_task, complete_task, get_task
-from app.models import AuditEvent
+from app.platform.models import AuditEvent
 
 from .conftest import FIXTURES
 
@@ -176,7 +176,7 @@ def test_stale_complete_conflicts_and_writes_nothing(session, community, deploy,
 def test_audit_order_with_an_operation_that_audits(session, community, deploy):
     @operation("test.note")
     def note(params, ctx):
-        from app.services.audit import record
+        from app.platform.audit import record
 
         record(ctx.session, actor="op", action="op.note", target_type="process_instance",
                target_id=ctx.instance.id, community_id=ctx.community_id)

@@ -12,7 +12,7 @@ from app.engine.runtime import cancel_instance, start_instance
 from app.engine.history import instance_data, instance_history
 from app.engine.models import MessageWait, ProcessInstance, TaskRow, TimerRow
 from app.engine.tasks import complete_task, task_data
-from app.models import AuditEvent
+from app.platform.models import AuditEvent
 
 
 def test_small_amount_takes_default_branch(session, community, deploy, open_tasks):

@@ -11,7 +11,7 @@ from app.engine.models import ProcessInstance, TimerRow
 from app.engine.runtime import start_instance
 from app.engine.tasks import complete_task
 from app.engine.timers import fire_due_timers
-from app.models import AuditEvent
+from app.platform.models import AuditEvent
 
 T0 = datetime(2026, 3, 2, 9, 0)
 

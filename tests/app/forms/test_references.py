@@ -7,7 +7,16 @@ from werkzeug.datastructures import MultiDict
 
 from app.forms.references import reference_options
 from app.forms.schema import build_schema, parse_submission
-from app.models import Building, Community, Device, Household, PropertyCompany, Staff, StaffCommunity, Unit
+from app.domains.estate.models import (
+    Building,
+    Community,
+    Household,
+    PropertyCompany,
+    Staff,
+    StaffCommunity,
+    Unit,
+)
+from app.domains.devices.models import Device
 
 
 @pytest.fixture

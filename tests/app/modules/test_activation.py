@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.models import Community, PropertyCompany
-from app.models.audit import AuditEvent
-from app.models.device import Device
-from app.models.modules import ModuleActivation
+from app.domains.estate.models import Community, PropertyCompany
+from app.platform.models import AuditEvent
+from app.domains.devices.models import Device
+from app.modules.models import ModuleActivation
 from app.modules import activation
 from app.modules.activation import (
     ModuleError,

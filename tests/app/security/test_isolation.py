@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from app.db import db
-from app.models import Building, Community, Device, Household, Resident, Unit
+from app.domains.estate.models import Building, Community, Household, Resident, Unit
+from app.domains.devices.models import Device
 
 YC_USERS = ["manager_yc", "accountant_yc", "frontdesk_yc", "tech_yc1", "guard_yc", "resident_yc", "consultant"]
 FX_USERS = ["manager_fx", "tech_fx1", "guard_fx", "resident_fx"]

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.engine.models import ProcessInstance, TaskRow
-from app.models import Community
+from app.domains.estate.models import Community
 
 
 def _task_ids(client) -> list[int]:

@@ -4,7 +4,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.db import db
-from app.models import AuditEvent, Community, ModuleActivation
+from app.platform.models import AuditEvent
+from app.domains.estate.models import Community
+from app.modules.models import ModuleActivation
 
 
 def _community_id(app, code: str) -> int:

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from app.db import db
 from app.forms.uploads import store_upload
-from app.models import Community
-from app.services.uploads import grant_uploads
+from app.domains.estate.models import Community
+from app.platform.uploads import grant_uploads
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

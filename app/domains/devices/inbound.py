@@ -1,0 +1,82 @@
+"""The one inbound event router: device events become service calls and engine steps.
+
+``build_router(session_factory)`` registers one handler per kind of event. Each handler runs
+in its own short transaction on a fresh session (commit on success, rollback and log on
+failure — the router counts the error and the consumer goes on), so one bad event never
+takes others down with it.
+
+=====================  ============================================================
+event                  handler
+=====================  ============================================================
+``camera.alert``       security's ``alerts.handle_alert_event``: dedupe, group, start a process
+``pressure.read``      security's ``hydrants.handle_pressure_event``: reading, alarm, work order
+``entry`` (doors)      security's ``access_control.handle_door_event``: stored, searchable
+anything else          ``devices.apply_event``: the device's last seen / last value
+=====================  ============================================================
+
+The handlers belong to the domains, not to this file: a domain's ``events.py`` defines
+``INBOUND_HANDLERS = [("<event type or capability>", func(session, event)), ...]`` and is
+picked up at discovery (security registers camera, hydrant and door handlers; parking's gate
+``plate`` events would come the same way), so ``devices`` never imports a leaf domain.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from connectors.router import InboundEvent, InboundRouter
+
+log = logging.getLogger("estateflow.inbound")
+
+SessionHandler = Callable[[Session, InboundEvent], object]
+
+
+def in_transaction(session_factory: Callable[[], Session], handler: SessionHandler) -> Callable[[InboundEvent], object]:
+    """Wrap ``handler(session, event)`` into a router handler with its own transaction."""
+
+    def run(event: InboundEvent):
+        with session_factory() as session:
+            try:
+                result = handler(session, event)
+                session.commit()
+                return result
+            except Exception:
+                session.rollback()
+                raise
+
+    run.__name__ = getattr(handler, "__name__", "handler")
+    run.__qualname__ = f"in_transaction({run.__name__})"
+    return run
+
+
+def domain_event_parts() -> list:
+    """Each domain's ``events`` module (``INBOUND_HANDLERS``, ``SWEEPS``), found by discovery."""
+    from app.platform.discovery import domain_parts
+
+    return domain_parts("events")
+
+
+def build_router(session_factory: Callable[[], Session]) -> InboundRouter:
+    """Every domain's handlers, each in its own transaction; ``devices.apply_event`` for the rest.
+
+    A domain handler notes the device itself (last seen, last value) in its own transaction,
+    so the fallback skips the event types and capabilities that have one.
+    """
+    from app.domains.devices.registry import apply_event
+
+    router = InboundRouter()
+    handled: set[str] = set()
+    for module in domain_event_parts():
+        for key, handler in getattr(module, "INBOUND_HANDLERS", ()):
+            router.register(key, in_transaction(session_factory, handler))
+            handled.add(key)
+
+    def apply_other(session: Session, event: InboundEvent) -> None:
+        if event.type in handled or event.capability in handled:
+            return
+        apply_event(session, event)
+
+    router.register("*", in_transaction(session_factory, apply_other))
+    return router

@@ -1,0 +1,262 @@
+"""Device state: registration, readings, events, the error log and the command outbox.
+
+Connectors do the protocol work and know nothing of the database; this service turns what
+they report into rows. Every function takes the caller's ``Session`` and never commits,
+except ``SessionOutbox``, which the MQTT connector calls from its own threads and which
+therefore uses the session factory it is given, one short transaction per call.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.domains.devices.models import Device
+from app.domains.estate.models import Community
+from connectors.capabilities import CAPABILITIES
+from connectors.modbus.address import parse_address
+from connectors.modbus.reader import MeterRequest, Reading, read_meters_sync
+from connectors.models import DeviceCommand, DeviceError, MeterReading
+from connectors.mqtt.outbox import OutboxItem
+from connectors.profiles import Profile, shipped_profiles
+from connectors.router import InboundEvent
+
+ERROR_TEXT_MAX = 500
+
+
+def _profiles() -> dict[str, Profile]:
+    return shipped_profiles()
+
+
+def profile_of(device: Device) -> Profile:
+    try:
+        return _profiles()[device.profile]
+    except KeyError as exc:
+        raise LookupError(f"device {device.code}: unknown profile {device.profile!r}") from exc
+
+
+# registration and lookup ----------------------------------------------------------------------
+def register_device(session: Session, community_id: int, code: str, name: str, profile: str,
+                    address: str, **fields: Any) -> Device:
+    """Add a device (or update the one with this code); checks profile and address format."""
+    prof = _profiles().get(profile)
+    if prof is None:
+        raise ValueError(f"unknown device profile {profile!r} (known: {', '.join(sorted(_profiles()))})")
+    if prof.protocol == "modbus":
+        parse_address(address)
+    elif not address or any(ch in address for ch in "/+#"):
+        raise ValueError(f"bad MQTT device id {address!r}: no '/', '+' or '#'")
+    device = session.scalars(select(Device).where(Device.community_id == community_id,
+                                                  Device.code == code)).one_or_none()
+    if device is None:
+        device = Device(community_id=community_id, code=code, status="unknown")
+        session.add(device)
+    device.name, device.profile, device.address = name, profile, address
+    for key, value in fields.items():
+        setattr(device, key, value)
+    session.flush()
+    return device
+
+
+def capability_devices(session: Session, community_id: int, capability: str) -> list[Device]:
+    """Devices of a community whose profile offers ``capability`` (e.g. ``door.grant``)."""
+    if capability not in CAPABILITIES:
+        raise ValueError(f"unknown capability {capability!r}")
+    names = [p.name for p in _profiles().values() if capability in p.capabilities]
+    return list(session.scalars(select(Device).where(Device.community_id == community_id,
+                                                     Device.profile.in_(names)).order_by(Device.code)))
+
+
+def find_mqtt_device(session: Session, community_code: str, device_id: str) -> Device | None:
+    """The device behind topic segments ``<community>/<device>`` (address, else code)."""
+    base = select(Device).join(Community, Device.community_id == Community.id).where(
+        Community.code == community_code)
+    return (session.scalars(base.where(Device.address == device_id)).first()
+            or session.scalars(base.where(Device.code == device_id)).first())
+
+
+def mqtt_profile_lookup(session: Session) -> Callable[[str, str], Profile | None]:
+    """A snapshot ``(community_code, device_id) -> Profile`` for the MQTT connector."""
+    rows = session.execute(select(Community.code, Device.address, Device.code, Device.profile)
+                           .join(Community, Device.community_id == Community.id)).all()
+    profiles = _profiles()
+    table: dict[tuple[str, str], Profile] = {}
+    for community_code, address, code, profile in rows:
+        prof = profiles.get(profile)
+        if prof is not None and prof.protocol == "mqtt":
+            table[(community_code, code)] = prof
+            table[(community_code, address)] = prof
+    return lambda community, device: table.get((community, device))
+
+
+# errors, readings, events -----------------------------------------------------------------------
+def log_device_error(session: Session, device: Device, kind: str, message: str,
+                     value: Decimal | None = None, at: datetime | None = None) -> DeviceError:
+    """Record a problem and show it on the device."""
+    at = at or clock.now()
+    entry = DeviceError(device_id=device.id, kind=kind, message=message[:ERROR_TEXT_MAX],
+                        value=value, at=at)
+    session.add(entry)
+    device.last_error = f"{kind}: {message}"[:ERROR_TEXT_MAX]
+    return entry
+
+
+def device_errors(session: Session, device: Device, limit: int = 50) -> list[DeviceError]:
+    return list(session.scalars(select(DeviceError).where(DeviceError.device_id == device.id)
+                                .order_by(DeviceError.at.desc(), DeviceError.id.desc()).limit(limit)))
+
+
+def last_good_reading(session: Session, device: Device) -> MeterReading | None:
+    return session.scalars(select(MeterReading).where(MeterReading.device_id == device.id)
+                           .order_by(MeterReading.at.desc(), MeterReading.id.desc()).limit(1)).first()
+
+
+def record_reading(session: Session, device: Device, reading: Reading) -> MeterReading | None:
+    """Store a good reading (billable) or log why there is none; update the device."""
+    if reading.quality in ("timeout", "error"):
+        device.status = "offline" if reading.quality == "timeout" else "error"
+        log_device_error(session, device, reading.quality, reading.error or reading.quality, at=reading.at)
+        return None
+    device.last_seen = reading.at
+    device.status = "online"
+    device.last_value = {"value": str(reading.value), "unit": reading.unit,
+                         "quality": reading.quality, "register": reading.register,
+                         "at": reading.at.isoformat()}
+    if reading.quality != "good":
+        log_device_error(session, device, reading.quality, reading.error or reading.quality,
+                         value=reading.value, at=reading.at)
+        return None
+    device.last_error = None
+    row = MeterReading(device_id=device.id, register=reading.register, value=reading.value,
+                       unit=reading.unit, quality="good", at=reading.at)
+    session.add(row)
+    return row
+
+
+def read_meters(session: Session, community_id: int, *, timeout: float = 1.0, retries: int = 2,
+                concurrency: int = 32, device_ids: list[int] | None = None) -> list[Reading]:
+    """Read every Modbus meter of a community (or just ``device_ids``) now and store the
+    results (no commit)."""
+    meters = [d for d in capability_devices(session, community_id, "meter.read")
+              if profile_of(d).protocol == "modbus" and (device_ids is None or d.id in device_ids)]
+    if not meters:
+        return []
+    previous = dict(session.execute(
+        select(MeterReading.device_id, MeterReading.value)
+        .where(MeterReading.device_id.in_([d.id for d in meters]),
+               MeterReading.id.in_(select(func.max(MeterReading.id))
+                                   .group_by(MeterReading.device_id)))).all())
+    requests = [MeterRequest(d.code, d.address, profile_of(d), previous.get(d.id)) for d in meters]
+    readings = read_meters_sync(requests, timeout=timeout, retries=retries,
+                                concurrency=concurrency, clock=clock.now)
+    by_code = {d.code: d for d in meters}
+    for reading in readings:
+        record_reading(session, by_code[reading.device_code], reading)
+    session.flush()
+    return readings
+
+
+def billable_readings(session: Session, device: Device, since: datetime | None = None,
+                      until: datetime | None = None) -> list[MeterReading]:
+    q = select(MeterReading).where(MeterReading.device_id == device.id, MeterReading.quality == "good")
+    if since:
+        q = q.where(MeterReading.at >= since)
+    if until:
+        q = q.where(MeterReading.at < until)
+    return list(session.scalars(q.order_by(MeterReading.at, MeterReading.id)))
+
+
+def apply_event(session: Session, event: InboundEvent) -> Device | None:
+    """Note an inbound event on its device (last seen, last value)."""
+    device = find_mqtt_device(session, event.community, event.device)
+    if device is None:
+        return None
+    device.status = "online"
+    device.last_seen = clock.now()
+    device.last_value = {"type": event.type, **{k: v for k, v in event.payload.items() if k != "snapshot"}}
+    return device
+
+
+def set_online(session: Session, community_code: str, device_id: str, online: bool) -> Device | None:
+    device = find_mqtt_device(session, community_code, device_id)
+    if device is not None:
+        device.status = "online" if online else "offline"
+        if online:
+            device.last_seen = clock.now()
+    return device
+
+
+# command outbox ----------------------------------------------------------------------------------
+def enqueue_command(session: Session, device: Device, command: str, params: dict,
+                    request_id: str) -> DeviceCommand:
+    row = DeviceCommand(request_id=request_id, community_id=device.community_id, device_id=device.id,
+                        command=command, params=params, status="pending", attempts=0,
+                        created_at=clock.now())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def pending_commands(session: Session, device: Device) -> list[DeviceCommand]:
+    return list(session.scalars(select(DeviceCommand).where(
+        DeviceCommand.device_id == device.id, DeviceCommand.status == "pending")
+        .order_by(DeviceCommand.id)))
+
+
+def mark_command_done(session: Session, request_id: str, ok: bool, result: dict | None,
+                      error: str | None) -> DeviceCommand | None:
+    row = session.scalars(select(DeviceCommand).where(DeviceCommand.request_id == request_id)).one_or_none()
+    if row is None or row.status != "pending":
+        return row
+    row.status = "delivered" if ok else "failed"
+    row.result, row.error, row.done_at = result, (error or None) and error[:ERROR_TEXT_MAX], clock.now()
+    row.attempts += 1
+    return row
+
+
+def mark_command_attempted(session: Session, request_id: str, error: str) -> None:
+    row = session.scalars(select(DeviceCommand).where(DeviceCommand.request_id == request_id)).one_or_none()
+    if row is not None:
+        row.attempts += 1
+        row.error = error[:ERROR_TEXT_MAX]
+
+
+class SessionOutbox:
+    """The MQTT connector's durable outbox: the ``device_command`` table.
+
+    Called from the connector's threads, so each call is one short transaction on a session
+    from ``session_factory`` (e.g. ``sessionmaker(engine)``) given by the process owner.
+    """
+
+    def __init__(self, session_factory: Callable[[], Session]):
+        self._factory = session_factory
+
+    def add(self, item: OutboxItem) -> None:
+        with self._factory() as s, s.begin():
+            device = find_mqtt_device(s, item.community, item.device)
+            if device is None:
+                raise LookupError(f"no device {item.device} in community {item.community}")
+            enqueue_command(s, device, item.command, item.params, item.request_id)
+
+    def pending(self, community: str, device: str) -> list[OutboxItem]:
+        with self._factory() as s:
+            dev = find_mqtt_device(s, community, device)
+            if dev is None:
+                return []
+            return [OutboxItem(r.request_id, community, device, r.command, dict(r.params or {}), r.attempts)
+                    for r in pending_commands(s, dev)]
+
+    def delivered(self, request_id: str, ok: bool, result: dict | None, error: str | None) -> None:
+        with self._factory() as s, s.begin():
+            mark_command_done(s, request_id, ok, result, error)
+
+    def attempted(self, request_id: str, error: str) -> None:
+        with self._factory() as s, s.begin():
+            mark_command_attempted(s, request_id, error)
+
+

@@ -1,0 +1,1 @@
+"""Device pages: the registry list, the live device page, the device list import."""

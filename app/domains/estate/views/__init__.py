@@ -1,0 +1,1 @@
+"""Estate pages: CRUD views, the household import and the estate JSON API."""

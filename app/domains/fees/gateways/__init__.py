@@ -1,0 +1,97 @@
+"""Payment gateways behind one small interface.
+
+A gateway turns a ``PaymentOrder`` into a page the payer goes to (``start``) and turns the
+gateway's asynchronous notification back into a verified ``GatewayNotice``
+(``parse_notification``), refusing anything whose signature does not verify. What to do
+with a verified notice (idempotency, crediting bills) is not the gateway's business:
+``app.domains.fees.payments.handle_notification`` does it for every gateway alike.
+
+Shipped: ``sandbox`` (the demo's pretend bank, real create → redirect → signed callback
+cycle) and ``wechatpay`` (WeChat Pay API v3: RSA-SHA256 callback signatures and
+AEAD_AES_256_GCM resources).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class GatewayError(Exception):
+    """Base class of gateway problems."""
+
+
+class SignatureInvalid(GatewayError):
+    """The notification's signature does not verify: refuse it and log it."""
+
+
+class NotificationInvalid(GatewayError):
+    """The notification verified (or could not be read) but makes no sense."""
+
+
+class GatewayNotConfigured(GatewayError):
+    """The gateway lacks keys or endpoints in this deployment."""
+
+
+@dataclass(frozen=True)
+class GatewayNotice:
+    """A verified payment result from a gateway."""
+
+    gateway: str
+    transaction_id: str
+    out_trade_no: str
+    amount_cents: int
+    success: bool
+    paid_at: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GatewayReply:
+    """What we answer the gateway's callback with."""
+
+    status: int
+    body: str
+    content_type: str = "application/json"
+
+
+class PaymentGateway(ABC):
+    name: str = ""
+
+    @abstractmethod
+    def start(self, order, *, notify_url: str, return_url: str) -> str:
+        """Register ``order`` at the gateway; return the URL to send the payer to."""
+
+    @abstractmethod
+    def parse_notification(self, headers: dict[str, str], body: bytes) -> GatewayNotice:
+        """Verify and decode a callback; raise ``SignatureInvalid``/``NotificationInvalid``."""
+
+    def reply(self, ok: bool, message: str = "") -> GatewayReply:
+        import json
+
+        if ok:
+            return GatewayReply(200, json.dumps({"code": "SUCCESS", "message": "OK"}))
+        return GatewayReply(400, json.dumps({"code": "FAIL", "message": message[:200]}, ensure_ascii=False))
+
+
+_GATEWAYS: dict[str, PaymentGateway] = {}
+
+
+def register_gateway(gateway: PaymentGateway) -> None:
+    _GATEWAYS[gateway.name] = gateway
+
+
+def get_gateway(name: str) -> PaymentGateway:
+    if name not in _GATEWAYS:
+        if name == "sandbox":
+            from app.domains.fees.gateways.sandbox import SandboxGateway
+
+            register_gateway(SandboxGateway())
+        elif name == "wechatpay":
+            from app.domains.fees.gateways.wechatpay_v3 import WechatPayV3Gateway
+
+            register_gateway(WechatPayV3Gateway.from_settings())
+        else:
+            raise GatewayNotConfigured(f"unknown payment gateway {name!r}")
+    return _GATEWAYS[name]

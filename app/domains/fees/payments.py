@@ -1,0 +1,441 @@
+"""Payments: allocating money to bills, online orders and their callbacks, cash and bank
+transfers, the prepaid balance, refunds.
+
+Rules (each one is a test):
+
+* Money goes to the chosen bills oldest due date first; a bill can be paid in part.
+* **More money than the chosen bills owe**: money that *has already arrived* (an online
+  order whose bills were meanwhile paid at the counter, a second payment of one order) is
+  never refused or lost — the excess goes to the household's prepaid balance, where it pays
+  the next bills automatically and can be refunded. Money an accountant is *about to
+  record* (cash, bank transfer) is refused with a clear message unless the accountant
+  explicitly chooses to credit the excess to the prepaid balance: a typo must not silently
+  become a deposit.
+* Every movement is one balanced ledger transaction (``app.domains.fees.ledger``).
+* A gateway notification counts once: the transaction id is stored on a unique key, so a
+  repeated or concurrent duplicate credits nothing; a notification whose signature does not
+  verify is refused and logged (``GatewayNotification`` + audit).
+* When a bill becomes fully paid the engine gets ``payment.received`` with the bill number
+  as business key: the bill's dunning instance ends and door access is restored.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.domains.estate.models import Household
+from app.domains.fees.gateways import (
+    GatewayError,
+    GatewayNotice,
+    SignatureInvalid,
+    get_gateway,
+)
+from app.domains.fees.ledger import Leg, post, sync_bill
+from app.domains.fees.models import (
+    Bill,
+    GatewayNotification,
+    Payment,
+    PaymentAllocation,
+    PaymentOrder,
+    Refund,
+)
+from app.domains.fees.money import yuan
+from app.platform.audit import record
+
+PAYABLE = ("open", "partially_paid")
+MONEY_ACCOUNT = {"cash": "cash", "bank_transfer": "bank", "sandbox": "gateway_clearing",
+                 "wechatpay": "gateway_clearing", "prepaid": "prepaid"}
+OFFLINE_METHODS = ("cash", "bank_transfer")
+
+_MESSAGES = {
+    "no_bills": ("请至少选择一张未缴清的账单。", "Choose at least one unpaid bill."),
+    "bill_not_payable": ("账单 {number} 不能缴费（状态：{status}）。", "Bill {number} cannot be paid (status: {status})."),
+    "wrong_household": ("所选账单不属于该住户。", "The chosen bills do not belong to this household."),
+    "amount_invalid": ("金额须为大于 0 的元，最多两位小数。", "The amount must be more than 0 yuan, with at most 2 decimals."),
+    "overpayment": ("金额 ¥{amount} 超过所选账单欠费 ¥{outstanding}。请按 ¥{outstanding} 登记，"
+                    "或勾选“多余部分转入预存款”。",
+                    "¥{amount} is more than the ¥{outstanding} owed on the chosen bills. Record ¥{outstanding}, "
+                    "or tick “credit the excess to the prepaid balance”."),
+    "nothing_due": ("所选账单已无欠费。", "Nothing is owed on the chosen bills."),
+    "bad_method": ("不支持的收款方式：{method}。", "Unsupported payment method: {method}."),
+    "reference_required": ("银行转账须填写流水号。", "A bank transfer needs the bank reference number."),
+    "refund_too_large": ("退款 ¥{amount} 超过该笔收款可退金额 ¥{refundable}。",
+                         "A refund of ¥{amount} is more than the ¥{refundable} refundable on this payment."),
+    "refund_reason": ("请填写退款原因。", "Give a reason for the refund."),
+    "not_refundable": ("预存款抵扣不是收款，不能退款；请对原收款退款。",
+                       "A prepaid-balance application is not money received; refund the original payment."),
+    "unknown_payment": ("找不到这笔收款。", "No such payment."),
+}
+
+
+class PaymentError(Exception):
+    """A refused payment action; ``message(locale)`` says why in the user's language."""
+
+    def __init__(self, code: str, **params):
+        self.code, self.params = code, params
+        super().__init__(self.message("en"))
+
+    def message(self, locale: str = "zh") -> str:
+        zh, en = _MESSAGES[self.code]
+        return (en if locale.startswith("en") else zh).format(**self.params)
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+def _lock_household(session: Session, household_id: int) -> Household:
+    household = session.scalar(select(Household).where(Household.id == household_id).with_for_update())
+    if household is None:
+        raise PaymentError("wrong_household")
+    return household
+
+
+def _lock_bills(session: Session, household_id: int, bill_ids: list[int]) -> list[Bill]:
+    ids = sorted({int(b) for b in bill_ids})
+    if not ids:
+        return []
+    bills = list(session.scalars(select(Bill).where(Bill.id.in_(ids)).order_by(Bill.id).with_for_update()))
+    if len(bills) != len(ids) or any(b.household_id != household_id for b in bills):
+        raise PaymentError("wrong_household")
+    return sorted(bills, key=lambda b: (b.due_date, b.id))
+
+
+def _apply_to_bill(bill: Bill, cents: int) -> None:
+    bill.paid_cents += cents
+    if bill.paid_cents >= bill.amount_cents:
+        bill.status, bill.paid_at = "paid", clock.now()
+    elif bill.paid_cents > 0:
+        bill.status, bill.paid_at = "partially_paid", None
+    else:
+        bill.status, bill.paid_at = "open", None
+
+
+def notify_paid(session: Session, bills: list[Bill], actor: str) -> None:
+    """Tell the engine each fully paid bill is settled (ends dunning, restores access)."""
+    from app.engine import send_message
+
+    for bill in bills:
+        if bill.status == "paid":
+            send_message(session, "payment.received", bill.number,
+                         {"paid_bill": bill.number, "paid_cents": bill.paid_cents},
+                         community_id=bill.community_id, actor=actor)
+
+
+@dataclass
+class _Allocation:
+    payment: Payment
+    paid_bills: list[Bill]
+
+
+def _allocate(session: Session, household: Household, bills: list[Bill], amount_cents: int, *,
+              method: str, actor: str, reference: str | None = None, note: str | None = None,
+              excess: str = "refuse", received_at: datetime | None = None) -> _Allocation:
+    """Core: post ``amount_cents`` from ``method`` against ``bills`` (locked), excess per policy."""
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
+        raise PaymentError("amount_invalid")
+    for bill in bills:
+        if bill.status not in PAYABLE:
+            raise PaymentError("bill_not_payable", number=bill.number, status=bill.status)
+        sync_bill(session, bill)
+    outstanding = sum(b.outstanding_cents for b in bills)
+    rest = amount_cents - outstanding
+    if rest > 0 and excess != "prepaid":
+        if outstanding == 0:
+            raise PaymentError("nothing_due")
+        raise PaymentError("overpayment", amount=yuan(amount_cents), outstanding=yuan(outstanding))
+    payment = Payment(community_id=household.community_id, household_id=household.id, method=method,
+                      amount_cents=amount_cents, to_prepaid_cents=max(rest, 0), reference=reference,
+                      note=note, recorded_by=actor, received_at=received_at or clock.now())
+    session.add(payment)
+    session.flush()
+    remaining = amount_cents
+    legs = [Leg(MONEY_ACCOUNT[method], amount_cents)]
+    paid_now: list[Bill] = []
+    for bill in bills:
+        share = min(remaining, bill.outstanding_cents)
+        if share <= 0:
+            continue
+        session.add(PaymentAllocation(payment_id=payment.id, bill_id=bill.id, amount_cents=share,
+                                      created_at=clock.now()))
+        legs.append(Leg("receivable", -share, bill.id))
+        _apply_to_bill(bill, share)
+        remaining -= share
+        if bill.status == "paid":
+            paid_now.append(bill)
+    if remaining:
+        legs.append(Leg("prepaid", -remaining))
+        household.prepaid_balance_cents = (household.prepaid_balance_cents or 0) + remaining
+    post(session, community_id=household.community_id, household_id=household.id,
+         kind="prepaid" if method == "prepaid" else "payment", legs=legs, payment_id=payment.id,
+         memo=f"{method} {reference or ''}".strip())
+    session.flush()
+    session.refresh(payment)
+    record(session, actor=actor, action=f"payment.{method}", target_type="payment", target_id=payment.id,
+           community_id=household.community_id,
+           after={"household": household.code, "amount_cents": amount_cents, "reference": reference,
+                  "bills": {b.number: b.paid_cents for b in bills}, "to_prepaid_cents": payment.to_prepaid_cents})
+    return _Allocation(payment, paid_now)
+
+
+def _finish(session: Session, result: _Allocation, actor: str) -> Payment:
+    from app.domains.fees.receipts import issue_receipt
+
+    if result.payment.method != "prepaid":
+        receipt = issue_receipt(session, result.payment)
+        from app.domains.notifications.delivery import notify
+
+        notify(session, template="payments.received", community_id=result.payment.community_id,
+               household_id=result.payment.household_id,
+               params={"amount": yuan(receipt.amount_cents), "receipt": receipt.number,
+                       "code": receipt.verification_code})
+    notify_paid(session, result.paid_bills, actor)
+    return result.payment
+
+
+# --- accountant: cash and bank transfer --------------------------------------------------------------
+def record_offline_payment(session: Session, *, household_id: int, bill_ids: list[int], amount_cents: int,
+                           method: str, actor: str, reference: str | None = None, note: str | None = None,
+                           excess_to_prepaid: bool = False) -> Payment:
+    """Cash or bank transfer taken by an accountant (see the module doc for the excess rule).
+    With no bills and ``excess_to_prepaid`` it is a plain deposit to the prepaid balance."""
+    if method not in OFFLINE_METHODS:
+        raise PaymentError("bad_method", method=method)
+    if method == "bank_transfer" and not (reference or "").strip():
+        raise PaymentError("reference_required")
+    household = _lock_household(session, household_id)
+    bills = _lock_bills(session, household_id, bill_ids)
+    if not bills and not excess_to_prepaid:
+        raise PaymentError("no_bills")
+    result = _allocate(session, household, bills, amount_cents, method=method, actor=actor,
+                       reference=(reference or "").strip() or None, note=note,
+                       excess="prepaid" if excess_to_prepaid else "refuse")
+    return _finish(session, result, actor)
+
+
+# --- prepaid balance ---------------------------------------------------------------------------------
+def apply_prepaid(session: Session, bill_ids: list[int], actor: str = "system") -> list[Payment]:
+    """Pay these bills from their households' prepaid balances, as far as each balance goes.
+
+    The billing run calls this right after issuing bills; it is safe to call again (bills
+    already paid or households without credit are skipped)."""
+    if not bill_ids:
+        return []
+    households = sorted(set(session.scalars(select(Bill.household_id).where(
+        Bill.id.in_(list(bill_ids)), Bill.status.in_(PAYABLE)))))
+    if not households:
+        return []
+    with_credit = set(session.scalars(select(Household.id).where(
+        Household.id.in_(households), Household.prepaid_balance_cents > 0)))
+    payments = []
+    for household_id in households:
+        if household_id not in with_credit:
+            continue
+        household = _lock_household(session, household_id)
+        ids = list(session.scalars(select(Bill.id).where(
+            Bill.id.in_(list(bill_ids)), Bill.household_id == household_id, Bill.status.in_(PAYABLE))))
+        bills = _lock_bills(session, household_id, ids)
+        for bill in bills:
+            sync_bill(session, bill)
+        use = min(household.prepaid_balance_cents, sum(b.outstanding_cents for b in bills))
+        if use <= 0:
+            continue
+        household.prepaid_balance_cents -= use
+        result = _allocate(session, household, bills, use, method="prepaid", actor=actor,
+                           note="prepaid balance applied")
+        payments.append(_finish(session, result, actor))
+    return payments
+
+
+# --- online orders -------------------------------------------------------------------------------
+def new_out_trade_no() -> str:
+    return f"EF{clock.now():%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
+
+
+def create_order(session: Session, *, household_id: int, bill_ids: list[int], gateway: str,
+                 actor: str) -> PaymentOrder:
+    """An order for what the chosen bills still owe (the amount is ours, never the payer's)."""
+    household = _lock_household(session, household_id)
+    bills = _lock_bills(session, household_id, bill_ids)
+    if not bills:
+        raise PaymentError("no_bills")
+    for bill in bills:
+        if bill.status not in PAYABLE:
+            raise PaymentError("bill_not_payable", number=bill.number, status=bill.status)
+    amount = sum(b.outstanding_cents for b in bills)
+    if amount <= 0:
+        raise PaymentError("nothing_due")
+    order = PaymentOrder(community_id=household.community_id, household_id=household.id, gateway=gateway,
+                         out_trade_no=new_out_trade_no(), amount_cents=amount, status="created",
+                         bill_ids=[b.id for b in bills], created_by=actor, created_at=clock.now())
+    session.add(order)
+    session.flush()
+    record(session, actor=actor, action="payment.order", target_type="payment_order", target_id=order.id,
+           community_id=household.community_id,
+           after={"out_trade_no": order.out_trade_no, "amount_cents": amount, "gateway": gateway,
+                  "bills": [b.number for b in bills]})
+    return order
+
+
+def cancel_order(session: Session, order: PaymentOrder, actor: str) -> None:
+    if order.status == "created":
+        order.status = "cancelled"
+        record(session, actor=actor, action="payment.order_cancelled", target_type="payment_order",
+               target_id=order.id, community_id=order.community_id, after={"out_trade_no": order.out_trade_no})
+
+
+def settle_order(session: Session, order: PaymentOrder, notice: GatewayNotice) -> Payment:
+    """Credit a verified, first-time notification for ``order``.
+
+    Bills of the order still open get the money; whatever they no longer need (paid at the
+    counter meanwhile, or the order paid twice) goes to the prepaid balance."""
+    actor = f"gateway:{notice.gateway}"
+    household = _lock_household(session, order.household_id)
+    ids = [b for b in order.bill_ids or []]
+    bills = [b for b in _lock_bills(session, order.household_id, ids) if b.status in PAYABLE]
+    result = _allocate(session, household, bills, notice.amount_cents, method=order.gateway, actor=actor,
+                       reference=notice.transaction_id, excess="prepaid",
+                       received_at=notice.paid_at or clock.now())
+    if order.status != "paid":
+        order.status, order.paid_at = "paid", clock.now()
+        order.transaction_id, order.payment_id = notice.transaction_id, result.payment.id
+    return _finish(session, result, actor)
+
+
+@dataclass(frozen=True)
+class NotificationOutcome:
+    outcome: str  # accepted, duplicate, rejected
+    reason: str
+    payment_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ("accepted", "duplicate")
+
+
+def _log(session: Session, gateway: str, outcome: str, reason: str, body: bytes, remote_addr: str | None,
+         notice: GatewayNotice | None = None, signature_ok: bool = False) -> GatewayNotification:
+    row = GatewayNotification(
+        gateway=gateway, outcome=outcome, reason=reason[:300], signature_ok=signature_ok,
+        transaction_id=notice.transaction_id[:64] if notice else None,
+        out_trade_no=notice.out_trade_no[:40] if notice else None,
+        amount_cents=notice.amount_cents if notice else None,
+        accepted_key=f"{gateway}:{notice.transaction_id}"[:90] if notice and outcome == "accepted" else None,
+        body=body[:4000].decode("utf-8", "replace"), remote_addr=remote_addr, received_at=clock.now())
+    session.add(row)
+    return row
+
+
+def handle_notification(session: Session, gateway_name: str, headers: dict[str, str], body: bytes,
+                        remote_addr: str | None = None) -> NotificationOutcome:
+    """Verify, de-duplicate and credit one gateway callback. Never raises for bad input:
+    the outcome says what happened and every attempt is logged and audited."""
+    gateway = get_gateway(gateway_name)
+    try:
+        notice = gateway.parse_notification(headers, body)
+    except SignatureInvalid as exc:
+        _log(session, gateway_name, "rejected", f"signature: {exc}", body, remote_addr)
+        record(session, actor=f"gateway:{gateway_name}", action="payment.callback_rejected",
+               target_type="gateway_notification", after={"reason": str(exc), "remote_addr": remote_addr})
+        return NotificationOutcome("rejected", f"signature: {exc}")
+    except GatewayError as exc:
+        _log(session, gateway_name, "rejected", str(exc), body, remote_addr)
+        record(session, actor=f"gateway:{gateway_name}", action="payment.callback_rejected",
+               target_type="gateway_notification", after={"reason": str(exc), "remote_addr": remote_addr})
+        return NotificationOutcome("rejected", str(exc))
+    order = session.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == notice.out_trade_no))
+    problem = None
+    if order is None:
+        problem = f"unknown order {notice.out_trade_no}"
+    elif order.gateway != gateway_name:
+        problem = f"order {order.out_trade_no} belongs to gateway {order.gateway}"
+    elif not notice.success:
+        problem = f"trade state not SUCCESS ({notice.raw.get('trade_state')})"
+    elif notice.amount_cents != order.amount_cents:
+        problem = f"amount {notice.amount_cents} != order amount {order.amount_cents}"
+    if problem:
+        _log(session, gateway_name, "rejected", problem, body, remote_addr, notice, signature_ok=True)
+        record(session, actor=f"gateway:{gateway_name}", action="payment.callback_rejected",
+               target_type="payment_order", target_id=order.id if order else None,
+               community_id=order.community_id if order else None,
+               after={"reason": problem, "transaction_id": notice.transaction_id})
+        return NotificationOutcome("rejected", problem)
+    duplicate = session.scalar(select(GatewayNotification.id).where(
+        GatewayNotification.accepted_key == f"{gateway_name}:{notice.transaction_id}"))
+    if duplicate is not None:
+        _log(session, gateway_name, "duplicate", "transaction already credited", body, remote_addr, notice, True)
+        return NotificationOutcome("duplicate", "transaction already credited", order.payment_id)
+    try:
+        with session.begin_nested():
+            _log(session, gateway_name, "accepted", "ok", body, remote_addr, notice, True)
+            session.flush()
+    except IntegrityError:  # a concurrent duplicate won the unique key
+        _log(session, gateway_name, "duplicate", "transaction already credited", body, remote_addr, notice, True)
+        return NotificationOutcome("duplicate", "transaction already credited", order.payment_id)
+    payment = settle_order(session, order, notice)
+    return NotificationOutcome("accepted", "ok", payment.id)
+
+
+# --- refunds ---------------------------------------------------------------------------------------
+def refundable_cents(payment: Payment) -> int:
+    return payment.amount_cents - payment.refunded_cents
+
+
+def refund(session: Session, *, payment_id: int, amount_cents: int, reason: str, actor: str) -> Refund:
+    """Pay money back out of one payment: first from the prepaid credit it left (if the
+    household still has it), then by reopening the bills it paid, newest first. The money
+    leaves through the account it came in by."""
+    payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
+    if payment is None:
+        raise PaymentError("unknown_payment")
+    if payment.method == "prepaid":
+        raise PaymentError("not_refundable")
+    if not (reason or "").strip():
+        raise PaymentError("refund_reason")
+    if not isinstance(amount_cents, int) or amount_cents <= 0:
+        raise PaymentError("amount_invalid")
+    if amount_cents > refundable_cents(payment):
+        raise PaymentError("refund_too_large", amount=yuan(amount_cents), refundable=yuan(refundable_cents(payment)))
+    household = _lock_household(session, payment.household_id)
+    legs: list[Leg] = [Leg(MONEY_ACCOUNT[payment.method], -amount_cents)]
+    left = amount_cents
+    from_prepaid = min(left, household.prepaid_balance_cents, payment.to_prepaid_cents)
+    if from_prepaid > 0:
+        household.prepaid_balance_cents -= from_prepaid
+        legs.append(Leg("prepaid", from_prepaid))
+        left -= from_prepaid
+    reopened = []
+    if left:
+        net: dict[int, int] = {}
+        for alloc in payment.allocations:
+            net[alloc.bill_id] = net.get(alloc.bill_id, 0) + alloc.amount_cents
+        bills = _lock_bills(session, payment.household_id, [b for b, c in net.items() if c > 0])
+        for bill in sorted(bills, key=lambda b: (b.due_date, b.id), reverse=True):
+            take = min(left, net[bill.id], bill.paid_cents)
+            if take <= 0:
+                continue
+            session.add(PaymentAllocation(payment_id=payment.id, bill_id=bill.id, amount_cents=-take,
+                                          created_at=clock.now()))
+            _apply_to_bill(bill, -take)
+            legs.append(Leg("receivable", take, bill.id))
+            reopened.append({"bill": bill.number, "amount_cents": take})
+            left -= take
+            if not left:
+                break
+    if left:  # the prepaid credit was already spent on later bills: not refundable from here
+        raise PaymentError("refund_too_large", amount=yuan(amount_cents), refundable=yuan(amount_cents - left))
+    payment.refunded_cents += amount_cents
+    row = Refund(payment_id=payment.id, community_id=payment.community_id, household_id=payment.household_id,
+                 amount_cents=amount_cents, from_prepaid_cents=max(from_prepaid, 0), reopened=reopened,
+                 reason=reason.strip()[:300], created_by=actor, created_at=clock.now())
+    session.add(row)
+    session.flush()
+    post(session, community_id=payment.community_id, household_id=payment.household_id, kind="refund",
+         legs=legs, payment_id=payment.id, memo=f"refund {row.id}: {reason.strip()[:100]}")
+    record(session, actor=actor, action="payment.refund", target_type="payment", target_id=payment.id,
+           community_id=payment.community_id,
+           after={"refund_id": row.id, "amount_cents": amount_cents, "reopened": reopened, "reason": reason})
+    return row

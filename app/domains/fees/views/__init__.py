@@ -1,0 +1,1 @@
+"""Fee pages: billing (items, runs, bills, reports) and payments (resident, accountant, gateway)."""

@@ -1,0 +1,165 @@
+"""Notifications: zh/en templates, recipients, and pluggable channels.
+
+Templates are data (``menus/notifications/*.yaml``). A channel delivers one rendered
+notification; ``in_app`` stores it for the recipient's notification page, ``log`` writes
+the log (the demo's stand-in for SMS), ``sms`` and ``wechat`` are adapters that need
+their gateway configured and otherwise fail visibly (the row says why) — never silently.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.domains.estate.models import Household, Resident
+from app.domains.notifications.models import Notification
+from app.settings import get_settings
+
+log = logging.getLogger("estateflow.notifications")
+
+Channel = Callable[[Notification], None]
+
+
+class _Defaults(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+@lru_cache(maxsize=1)
+def templates() -> dict[str, dict]:
+    merged: dict[str, dict] = {}
+    folder = Path(get_settings().assets_dir) / "menus" / "notifications"
+    for path in sorted(folder.glob("*.yaml")):
+        merged.update(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    return merged
+
+
+def render(template: str, params: dict[str, Any], locale: str) -> tuple[str, str]:
+    spec = templates().get(template)
+    if spec is None:
+        raise KeyError(f"unknown notification template {template!r}")
+    lang = "en" if locale.startswith("en") else "zh"
+    values = _Defaults({k: "" if v is None else v for k, v in params.items()})
+    return spec["title"][lang].format_map(values), spec["body"][lang].format_map(values)
+
+
+def _in_app(_: Notification) -> None:
+    """Stored rows are the in-app inbox; nothing else to do."""
+
+
+def _log(n: Notification) -> None:
+    log.info("notify %s to user=%s household=%s phone=%s: %s", n.template, n.user_id, n.household_id,
+             n.phone, n.title)
+
+
+def _unconfigured(name: str) -> Channel:
+    def send(_: Notification) -> None:
+        raise RuntimeError(f"{name} gateway is not configured")
+
+    return send
+
+
+CHANNELS: dict[str, Channel] = {
+    "in_app": _in_app,
+    "log": _log,
+    "sms": _unconfigured("SMS"),
+    "wechat": _unconfigured("WeChat template message"),
+}
+
+
+def register_channel(name: str, channel: Channel) -> None:
+    """Install a real adapter (e.g. an SMS gateway client) under a channel name."""
+    CHANNELS[name] = channel
+
+
+def notify(
+    session: Session,
+    *,
+    template: str,
+    params: dict[str, Any] | None = None,
+    community_id: int | None = None,
+    user_ids: list[int] | None = None,
+    household_id: int | None = None,
+    channels: tuple[str, ...] = ("in_app",),
+    locale: str = "zh",
+) -> list[Notification]:
+    """Render and send to users and/or a household's residents; one row per recipient+channel.
+
+    A channel that fails marks its row ``failed`` with the reason; the others still go out.
+    """
+    params = dict(params or {})
+    recipients: list[tuple[int | None, int | None, str | None]] = [(uid, None, None) for uid in user_ids or []]
+    if household_id is not None:
+        household = session.get(Household, household_id)
+        residents = list(session.scalars(select(Resident).where(Resident.household_id == household_id)))
+        users = [r.user_id for r in residents if r.user_id]
+        recipients += [(uid, household_id, None) for uid in users] or [(None, household_id, household.phone)]
+    title, body = render(template, params, locale)
+    rows = []
+    for user_id, hh_id, phone in recipients:
+        for channel_name in channels:
+            row = Notification(community_id=community_id, user_id=user_id, household_id=hh_id, phone=phone,
+                               channel=channel_name, template=template, params=params, title=title,
+                               body=body, locale=locale, created_at=clock.now())
+            try:
+                CHANNELS[channel_name](row)
+                row.status = "sent"
+            except Exception as exc:  # a failed channel is recorded, never dropped
+                row.status, row.error = "failed", str(exc)[:500]
+                log.warning("notification %s via %s failed: %s", template, channel_name, exc)
+            session.add(row)
+            rows.append(row)
+    session.flush()
+    return rows
+
+
+def inbox(session: Session, user_id: int, limit: int = 100) -> list[Notification]:
+    return list(session.scalars(
+        select(Notification).where(Notification.user_id == user_id, Notification.channel == "in_app")
+        .order_by(Notification.id.desc()).limit(limit)
+    ))
+
+
+def unread_count(session: Session, user_id: int) -> int:
+    from sqlalchemy import func
+
+    return session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user_id, Notification.channel == "in_app", Notification.read_at.is_(None))) or 0
+
+
+def mark_read(session: Session, user_id: int) -> None:
+    session.execute(update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
+                    .values(read_at=clock.now()))
+
+
+def validate_template_file(path: Path) -> list:
+    """Every problem in a ``menus/notifications/*.yaml`` file, as ``AssetError``s."""
+    from app.assets.errors import AssetError, AssetInvalid
+    from app.assets.yaml_lines import LineDict, load_yaml_file
+
+    name = str(path)
+    try:
+        data = load_yaml_file(path)
+    except AssetInvalid as exc:
+        return exc.errors
+    if not isinstance(data, LineDict):
+        return [AssetError(name, 1, "templates", "must map template ids to {title, body}")]
+    errors = []
+    for template_id, spec in data.items():
+        line = data.line_of(template_id)
+        if not isinstance(spec, LineDict):
+            errors.append(AssetError(name, line, template_id, "must be a mapping with title and body"))
+            continue
+        for part in ("title", "body"):
+            text = spec.get(part)
+            if not isinstance(text, dict) or not all(isinstance(text.get(l), str) for l in ("zh", "en")):
+                errors.append(AssetError(name, spec.line_of(part), f"{template_id}.{part}",
+                                         "needs zh and en text"))
+    return errors

@@ -1,0 +1,323 @@
+"""Repair pages: residents report and follow their orders on a phone; staff see orders,
+their timeline and SLA state; managers reassign with a reason; a KPI page with Excel export.
+
+Views parse the request and render; the rules live in app/domains/repair/orders.py,
+dispatch.py and kpi_repair.py. Technician work happens in the inbox (/inbox/).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import Response, abort, flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose, has_access
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
+
+from app.db import db
+from app.domains.estate.models import Community, Household, Staff, StaffCommunity
+from app.domains.estate.residents import households_of_user
+from app.domains.repair import (
+    kpis as kpi_repair,
+)
+from app.domains.repair import (
+    orders as repair_orders,
+)
+from app.domains.repair import (
+    settings as repair_settings,
+)
+from app.domains.repair.dispatch import DispatchError, reassign
+from app.domains.repair.models import RepairDispatch, RepairOrder
+from app.domains.repair.orders import RepairError
+from app.engine.models import ProcessInstance
+from app.forms import jsonable, parse_submission, render_form
+from app.localtime import local_format
+from app.platform.processes import module_enabled
+from app.platform.uploads import grant_uploads
+from app.security.scope import (
+    is_platform_admin,
+    require_community,
+    visible_community_ids,
+)
+from app.web.locale import current_locale as _locale
+
+RESIDENT_TILES = [{"module": "repair", "endpoint": "RepairResidentView.index",
+                   "label": {"zh": "报事报修", "en": "Repairs"}, "icon": "fa-wrench"}]
+
+_STAFF_READ = "^(can_index|can_show|can_kpi|can_export)$"
+GRANTS = {
+    "Manager": [["^(RepairOrderView|RepairKpiView)$", ".*"]],
+    "FrontDesk": [["^(RepairOrderView|RepairKpiView)$", _STAFF_READ]],
+    "Technician": [["^(RepairOrderView)$", "^(can_index|can_show)$"]],
+    "Resident": [["^(RepairResidentView)$", ".*"]],
+    "Regulator": [["^(RepairOrderView|RepairKpiView)$", _STAFF_READ]],
+}
+
+STATUS_LABELS = {
+    "reported": _l("Reported"), "unassigned": _l("Waiting for dispatch"), "dispatched": _l("Dispatched"),
+    "accepted": _l("Accepted"), "on_site": _l("Technician on site"), "completed": _l("Done, please confirm"),
+    "confirmed": _l("Confirmed"), "closed": _l("Order closed"), "cancelled": _l("Cancelled"),
+}
+EVENT_LABELS = {
+    "reported": _l("Reported"), "dispatched": _l("Dispatched to a technician"),
+    "unassigned": _l("No technician available: waiting for the manager"),
+    "declined": _l("Declined by the technician"), "reassigned": _l("Reassigned"),
+    "accepted": _l("Accepted"), "arrived": _l("Technician on site"), "completed": _l("Work completed"),
+    "charged": _l("Charged to the household"), "confirmed": _l("Confirmed and rated"),
+    "auto_confirmed": _l("Confirmed automatically (no answer)"), "reopened": _l("Reopened"),
+    "followed_up": _l("Manager followed up"), "called_back": _l("Front desk called back"),
+    "closed": _l("Order closed"), "escalated_reminded": _l("Technician reminded"),
+    "escalated_manager": _l("Response limit passed: escalated to the manager"),
+    "escalated_company": _l("Escalated to the property company"),
+    "escalated_resolution": _l("Resolution limit passed: escalated to the manager"),
+}
+SLA_LABELS = {"met": _l("met"), "breached": _l("late"), "pending": _l("running"), "overdue": _l("overdue"),
+              "none": "—"}
+
+
+
+def _local(at: datetime | None) -> str:
+    """Stored times are UTC; people here read Beijing time."""
+    return local_format(at)
+
+
+def _helpers() -> dict:
+    locale = _locale()
+    return {"status_label": lambda s: STATUS_LABELS.get(s, s), "event_label": lambda k: EVENT_LABELS.get(k, k),
+            "sla_label": lambda s: SLA_LABELS.get(s, s), "local": _local,
+            "category_label": lambda c: repair_settings.category_label(c, locale),
+            "yuan": lambda cents: f"{(cents or 0) / 100:.2f}"}
+
+
+def _report_form():
+    from app.web.catalog import get_forms
+
+    return get_forms().get("repair/report")
+
+
+def _confirm_form():
+    from app.web.catalog import get_forms
+
+    return get_forms().get("repair/confirm")
+
+
+# --------------------------------------------------------------------------- resident pages
+
+
+class RepairResidentView(BaseView):
+    route_base = "/me/repairs"
+    default_view = "index"
+
+    def _household(self):
+        households = households_of_user(db.session, current_user.id)
+        if not households:
+            abort(404)
+        if not module_enabled(db.session, households[0].community_id, "repair"):
+            abort(404)
+        return households
+
+    @expose("/")
+    @has_access
+    def index(self):
+        households = self._household()
+        orders = repair_orders.orders_of_households(db.session, [h.id for h in households])
+        return self.render_template("repair/resident_list.html", orders=orders, **_helpers())
+
+    @expose("/new", methods=["GET", "POST"])
+    @has_access
+    def new(self):
+        households = self._household()
+        household = households[0]
+        household_id = request.args.get("household", type=int)
+        locale = _locale()
+        form = _report_form()
+        token = request.args.get("t") or repair_orders.new_token()
+        values, errors = None, {}
+        if request.method == "POST":
+            data, errors, raw = parse_submission(form, request.form, request.files, session=db.session,
+                                                 community_id=household.community_id, locale=locale)
+            values = raw
+            if not errors:
+                try:
+                    grant_uploads(db.session, jsonable(data), household.community_id, current_user.username)
+                    order = repair_orders.create_order(
+                        db.session, community_id=household.community_id, data=jsonable(data),
+                        actor=current_user.username, user_id=current_user.id,
+                        household_id=household_id, token=token)
+                    db.session.commit()
+                    flash(_("Your repair was received: order %(number)s", number=order.number), "success")
+                    return redirect(url_for("RepairResidentView.order", number=order.number))
+                except RepairError as err:
+                    db.session.rollback()
+                    if err.code == "duplicate":
+                        flash(err.message(locale), "warning")
+                        return redirect(url_for("RepairResidentView.order", number=err.params["number"]))
+                    errors = {"_form": [err.message(locale)]}
+        html = render_form(form, values=values, errors=errors, locale=locale,
+                           action_url=url_for("RepairResidentView.new", t=token, household=household_id),
+                           csrf_token=generate_csrf(), upload_url="/uploads/{sha256}",
+                           static_url=url_for("static", filename="forms"))
+        return self.render_template("repair/resident_new.html", form_html=html,
+                                    household=household), (422 if errors else 200)
+
+    @expose("/order/<number>", methods=["GET", "POST"])
+    @has_access
+    def order(self, number: str):
+        households = self._household()
+        order = repair_orders.get_order(db.session, number)
+        if order is None or order.household_id not in {h.id for h in households}:
+            abort(404)
+        locale = _locale()
+        form = _confirm_form()
+        values, errors = None, {}
+        if request.method == "POST":
+            data, errors, raw = parse_submission(form, request.form, request.files, session=db.session,
+                                                 community_id=order.community_id, locale=locale)
+            values = raw
+            if not errors:
+                try:
+                    repair_orders.resident_respond(db.session, order, user_id=current_user.id,
+                                                   username=current_user.username, data=jsonable(data))
+                    db.session.commit()
+                    flash(_("Thank you: your answer was saved."), "success")
+                    return redirect(url_for("RepairResidentView.order", number=number))
+                except RepairError as err:
+                    db.session.rollback()
+                    errors = {"_form": [err.message(locale)]}
+        can_respond = order.status == "completed" and repair_orders.open_confirm_task(db.session, order) is not None
+        confirm_html = None
+        if can_respond:
+            confirm_html = render_form(form, values=values, errors=errors, locale=locale,
+                                       action_url=url_for("RepairResidentView.order", number=number),
+                                       csrf_token=generate_csrf(), static_url=url_for("static", filename="forms"))
+        return self.render_template(
+            "repair/resident_order.html", order=order, events=repair_orders.timeline(db.session, order),
+            location=repair_orders.location_text(db.session, order, locale), confirm_html=confirm_html,
+            technician=_technician(order), **_helpers()), (422 if errors else 200)
+
+
+def _technician(order: RepairOrder) -> Staff | None:
+    return db.session.get(Staff, order.technician_id) if order.technician_id else None
+
+
+# --------------------------------------------------------------------------- staff pages
+
+
+def _is_manager() -> bool:
+    from app.web.views.inbox import user_role_keys
+
+    return is_platform_admin() or "manager" in user_role_keys()
+
+
+def _only_own_orders() -> bool:
+    from app.web.views.inbox import user_role_keys
+
+    keys = user_role_keys()
+    return not is_platform_admin() and "technician" in keys and not keys & {"manager", "front_desk", "regulator"}
+
+
+class RepairOrderView(BaseView):
+    route_base = "/repairs"
+    default_view = "index"
+
+    @expose("/")
+    @has_access
+    def index(self):
+        status = request.args.get("status") or ""
+        query = select(RepairOrder).where(RepairOrder.community_id.in_(visible_community_ids()))
+        if status:
+            query = query.where(RepairOrder.status == status)
+        if _only_own_orders():
+            query = query.where(RepairOrder.technician_username == current_user.username)
+        orders = list(db.session.scalars(query.order_by(RepairOrder.id.desc()).limit(300)))
+        return self.render_template("repair/orders.html", orders=orders, status=status,
+                                    statuses=list(STATUS_LABELS), sla=repair_orders.sla_state, **_helpers())
+
+    def _order(self, order_id: int) -> RepairOrder:
+        order = db.session.get(RepairOrder, order_id)
+        if order is None:
+            abort(404)
+        require_community(order.community_id)
+        if _only_own_orders() and order.technician_username != current_user.username:
+            abort(404)
+        return order
+
+    @expose("/show/<int:order_id>")
+    @has_access
+    def show(self, order_id: int):
+        order = self._order(order_id)
+        locale = _locale()
+        household = db.session.get(Household, order.household_id) if order.household_id else None
+        dispatches = list(db.session.scalars(select(RepairDispatch).where(RepairDispatch.order_id == order.id)
+                                             .order_by(RepairDispatch.id)))
+        staff_names = dict(db.session.execute(select(Staff.id, Staff.name)).all())
+        technicians = []
+        if _is_manager():
+            technicians = list(db.session.scalars(
+                select(Staff).join(StaffCommunity, StaffCommunity.staff_id == Staff.id)
+                .where(StaffCommunity.community_id == order.community_id, Staff.job == "technician")
+                .order_by(Staff.name)))
+        instance = db.session.get(ProcessInstance, order.instance_id) if order.instance_id else None
+        return self.render_template(
+            "repair/order.html", order=order, household=household, events=repair_orders.timeline(db.session, order),
+            location=repair_orders.location_text(db.session, order, locale), technician=_technician(order),
+            sla=repair_orders.sla_state(order), dispatches=dispatches, staff_names=staff_names,
+            technicians=technicians, can_reassign=_is_manager() and order.status in ("dispatched", "accepted", "on_site"),
+            instance=instance, community=db.session.get(Community, order.community_id), **_helpers())
+
+    @expose("/show/<int:order_id>/reassign", methods=["POST"])
+    @has_access
+    def reassign(self, order_id: int):
+        order = self._order(order_id)
+        if not _is_manager():
+            abort(403)
+        try:
+            reassign(db.session, order, request.form.get("staff_id", type=int) or 0,
+                     request.form.get("reason", ""), current_user.username)
+            db.session.commit()
+            flash(_("Order %(number)s reassigned.", number=order.number), "success")
+        except DispatchError as err:
+            db.session.rollback()
+            flash(err.message(_locale()), "danger")
+        return redirect(url_for("RepairOrderView.show", order_id=order_id))
+
+
+class RepairKpiView(BaseView):
+    route_base = "/repairs/kpi"
+    default_view = "kpi"
+
+    def _tables(self):
+        months = request.args.get("months", type=int) or 12
+        from app import clock
+
+        start = clock.now() - timedelta(days=31 * months)
+        return kpi_repair.report(db.session, visible_community_ids(), start=start), months
+
+    @expose("/")
+    @has_access
+    def kpi(self):
+        tables, months = self._tables()
+        by = request.args.get("by") or "month"
+        if by not in kpi_repair.DIMENSIONS:
+            by = "month"
+        return self.render_template("repair/kpi.html", overall=tables["all"].to_dict("records")[0],
+                                    rows=tables[by].to_dict("records"), by=by, months=months,
+                                    dimensions=list(kpi_repair.DIMENSIONS), **_helpers())
+
+    @expose("/export")
+    @has_access
+    def export(self):
+        tables, _months = self._tables()
+        return Response(kpi_repair.to_excel(tables),
+                        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": "attachment; filename=repair-kpi.xlsx"})
+
+
+def register(appbuilder) -> None:
+    appbuilder.add_view_no_menu(RepairResidentView())
+    cat = {"category": "Work", "category_label": _l("Work")}
+    appbuilder.add_view(RepairOrderView, "repair_orders", label=_l("Repair orders"), icon="fa-wrench", **cat)
+    appbuilder.add_view(RepairKpiView, "repair_kpi", label=_l("Repair KPIs"), icon="fa-line-chart", **cat)
+

@@ -1,0 +1,94 @@
+"""Security dashboard inputs: alert counts, response times, false alarms, door traffic,
+hydrant health. Plain numbers per community set and period; the BI issue charts them."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from statistics import median
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.domains.security.models import DoorEvent, SecurityIncident
+
+
+def _period(q, column, since: datetime | None, until: datetime | None):
+    if since is not None:
+        q = q.where(column >= since)
+    if until is not None:
+        q = q.where(column < until)
+    return q
+
+
+def alert_counts(session: Session, community_ids: list[int], since: datetime | None = None,
+                 until: datetime | None = None) -> list[dict]:
+    """Incidents (and the alerts grouped into them) by type and location, most first."""
+    q = select(SecurityIncident.kind, SecurityIncident.location, func.count(), func.sum(SecurityIncident.alert_count))\
+        .where(SecurityIncident.community_id.in_(list(community_ids)))
+    q = _period(q, SecurityIncident.first_at, since, until).group_by(SecurityIncident.kind, SecurityIncident.location)
+    rows = [{"kind": k, "location": loc, "incidents": n, "alerts": int(a or 0)} for k, loc, n, a in session.execute(q)]
+    return sorted(rows, key=lambda r: (-r["incidents"], r["kind"], r["location"]))
+
+
+def _seconds(pairs) -> dict:
+    values = [(b - a).total_seconds() for a, b in pairs if a is not None and b is not None]
+    if not values:
+        return {"count": 0, "average_seconds": None, "median_seconds": None}
+    return {"count": len(values), "average_seconds": round(sum(values) / len(values)),
+            "median_seconds": round(median(values))}
+
+
+def response_times(session: Session, community_ids: list[int], since: datetime | None = None,
+                   until: datetime | None = None) -> dict:
+    """Time from the first alert to acknowledgement and to closing."""
+    q = _period(select(SecurityIncident.first_at, SecurityIncident.acknowledged_at, SecurityIncident.closed_at)
+                .where(SecurityIncident.community_id.in_(list(community_ids))), SecurityIncident.first_at, since, until)
+    rows = session.execute(q).all()
+    return {"to_acknowledge": _seconds((r[0], r[1]) for r in rows),
+            "to_close": _seconds((r[0], r[2]) for r in rows)}
+
+
+def false_alarm_rate(session: Session, community_ids: list[int], since: datetime | None = None,
+                     until: datetime | None = None) -> dict:
+    q = _period(select(SecurityIncident.outcome, func.count()).where(
+        SecurityIncident.community_id.in_(list(community_ids)), SecurityIncident.status == "closed"),
+        SecurityIncident.first_at, since, until).group_by(SecurityIncident.outcome)
+    by_outcome = {o: n for o, n in session.execute(q)}
+    closed = sum(by_outcome.values())
+    false = by_outcome.get("false_alarm", 0)
+    rate = (Decimal(false) / Decimal(closed)).quantize(Decimal("0.0001")) if closed else None
+    return {"closed": closed, "false_alarms": false, "rate": rate, "by_outcome": by_outcome}
+
+
+def door_events_per_day(session: Session, community_ids: list[int], since: datetime | None = None,
+                        until: datetime | None = None) -> list[dict]:
+    day = func.date(DoorEvent.at)
+    q = _period(select(day, DoorEvent.granted, func.count()).where(DoorEvent.community_id.in_(list(community_ids))),
+                DoorEvent.at, since, until).group_by(day, DoorEvent.granted)
+    out: dict[str, dict] = {}
+    for d, granted, n in session.execute(q):
+        key = d.isoformat() if isinstance(d, date) else str(d)
+        row = out.setdefault(key, {"day": key, "entries": 0, "denied": 0})
+        row["entries" if granted else "denied"] += n
+    return [out[k] for k in sorted(out)]
+
+
+def hydrant_health(session: Session, community_ids: list[int]) -> dict:
+    from app.domains.security.hydrants import overview
+
+    states = [s.state for s in overview(session, community_ids)]
+    return {"total": len(states), **{k: states.count(k) for k in ("ok", "low", "silent", "unknown")}}
+
+
+def summary(session: Session, community_ids: list[int], since: datetime | None = None,
+            until: datetime | None = None) -> dict:
+    """Everything above in one dict (the KPI page and the BI issue read this)."""
+    return {
+        "as_of": clock.now(),
+        "alerts": alert_counts(session, community_ids, since, until),
+        "response": response_times(session, community_ids, since, until),
+        "false_alarms": false_alarm_rate(session, community_ids, since, until),
+        "door_events": door_events_per_day(session, community_ids, since, until),
+        "hydrants": hydrant_health(session, community_ids),
+    }

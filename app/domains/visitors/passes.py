@@ -1,0 +1,350 @@
+"""Visitor passes: invitations, signed QR tokens, validation at the door, walk-in approval.
+
+A pass is a row (host household, visitor, time window, entries allowed/used, a random
+``token_id``). Its QR code carries a token ``<payload>.<signature>``: the payload (pass id,
+token id, community code, window) in base64url JSON, signed with HMAC-SHA256 under a key
+derived from the platform secret. The door sends the token to the platform
+(``POST /api/v1/access/validate``); ``validate`` checks signature, community, pass status,
+window and entries, consumes one entry atomically, logs the check with its reason and tells
+the host household that their visitor arrived. Forged, expired, used-up and other-community
+passes are refused and logged the same way.
+
+Doors authenticate with a per-door key (``device_key``) derived from the same secret.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app import clock
+from app.domains.estate.models import Community, Household
+from app.domains.notifications.delivery import notify
+from app.domains.visitors.models import PassCheck, VisitorPass
+from app.platform.audit import record
+from app.platform.module_settings import module_settings
+
+log = logging.getLogger("estateflow.visitors")
+
+WALK_IN_PROCESS = "visitors_walk_in"
+TOKEN_VERSION = 1
+REASONS = ("admitted", "malformed", "bad_signature", "unknown_device", "bad_device_key", "wrong_community",
+           "unknown_pass", "not_active", "not_yet_valid", "expired", "used_up")
+
+
+class PassError(ValueError):
+    """A refused invitation; ``code`` and ``params`` let the page say why in zh or en."""
+
+    MESSAGES = {
+        "name_required": ("请填写访客姓名。", "Enter the visitor's name."),
+        "bad_phone": ("手机号格式不正确。", "The phone number is not valid."),
+        "hours_range": ("有效期须为 1 到 {max} 小时。", "Validity must be 1 to {max} hours."),
+        "entries_range": ("通行次数须为 1 到 {max} 次。", "Entries must be 1 to {max}."),
+        "start_range": ("开始时间不能早于现在 1 小时以前，也不能晚于 7 天后。",
+                        "The start must be within the past hour and the next 7 days."),
+        "module_off": ("本小区未开通访客通行。", "Visitor passes are not enabled in this community."),
+        "not_pending": ("这次来访已经处理过了。", "This visit was already decided."),
+    }
+
+    def __init__(self, code: str, **params):
+        self.code, self.params = code, params
+        super().__init__(self.message("en"))
+
+    def message(self, locale: str = "zh") -> str:
+        zh, en = self.MESSAGES[self.code]
+        return (en if locale.startswith("en") else zh).format(**self.params)
+
+
+# keys and tokens -------------------------------------------------------------------------------
+def _key(secret: str, purpose: str) -> bytes:
+    return hashlib.sha256(f"estateflow:{purpose}:v1:".encode() + secret.encode("utf-8")).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def device_key(secret: str, community_code: str, device_id: str) -> str:
+    """The key a door controller presents when it asks the platform to validate a pass."""
+    mac = hmac.new(_key(secret, "door"), f"{community_code}/{device_id}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
+
+
+def make_token(secret: str, vp: VisitorPass, community_code: str) -> str:
+    payload = {"v": TOKEN_VERSION, "p": vp.id, "t": vp.token_id, "c": community_code,
+               "f": int(vp.valid_from.timestamp()), "u": int(vp.valid_until.timestamp())}
+    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+    sig = _b64(hmac.new(_key(secret, "visitor-pass"), body.encode(), hashlib.sha256).digest())
+    return f"{body}.{sig}"
+
+
+def read_token(secret: str, token: str) -> tuple[dict | None, str]:
+    """(payload, "ok") for a genuine token, else (None, reason)."""
+    if not isinstance(token, str) or token.count(".") != 1 or len(token) > 600:
+        return None, "malformed"
+    body, sig = token.split(".")
+    try:
+        given = _unb64(sig)
+    except (ValueError, TypeError):
+        return None, "malformed"
+    expected = hmac.new(_key(secret, "visitor-pass"), body.encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(given, expected):
+        return None, "bad_signature"
+    try:
+        payload = json.loads(_unb64(body))
+        if payload.get("v") != TOKEN_VERSION or not isinstance(payload.get("p"), int):
+            return None, "malformed"
+    except (ValueError, TypeError, AttributeError):
+        return None, "malformed"
+    return payload, "ok"
+
+
+def qr_png(text: str) -> bytes:
+    """The token as a QR code PNG (error correction M, large enough for door readers)."""
+    import qrcode
+
+    qr = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=3)
+    qr.add_data(text)
+    qr.make(fit=True)
+    buf = io.BytesIO()
+    qr.make_image().save(buf, format="PNG")
+    return buf.getvalue()
+
+
+# issuing ------------------------------------------------------------------------------------------
+def _check_phone(phone: str | None) -> str | None:
+    phone = (phone or "").strip()
+    if not phone:
+        return None
+    if not (phone.isdigit() and 5 <= len(phone) <= 20):
+        raise PassError("bad_phone")
+    return phone
+
+
+def _new_pass(session: Session, *, community_id: int, household_id: int, visitor_name: str,
+              visitor_phone: str | None, valid_from: datetime | None, hours: int, entries: int,
+              status: str, source: str, actor: str) -> VisitorPass:
+    from app.platform.processes import module_enabled
+
+    if not module_enabled(session, community_id, "visitors"):
+        raise PassError("module_off")
+    settings = module_settings(session, community_id, "visitors")
+    name = (visitor_name or "").strip()
+    if not name or len(name) > 100:
+        raise PassError("name_required")
+    phone = _check_phone(visitor_phone)
+    max_hours, max_entries = int(settings["max_pass_hours"]), int(settings["max_entries"])
+    if not 1 <= int(hours) <= max_hours:
+        raise PassError("hours_range", max=max_hours)
+    if not 1 <= int(entries) <= max_entries:
+        raise PassError("entries_range", max=max_entries)
+    now = clock.now().replace(microsecond=0)
+    start = (valid_from or now).replace(microsecond=0)
+    if start < now - timedelta(hours=1) or start > now + timedelta(days=7):
+        raise PassError("start_range")
+    vp = VisitorPass(community_id=community_id, household_id=household_id, visitor_name=name,
+                     visitor_phone=phone, valid_from=start, valid_until=start + timedelta(hours=int(hours)),
+                     entries_allowed=int(entries), entries_used=0, token_id=secrets.token_hex(12),
+                     status=status, source=source, created_by=actor, created_at=now)
+    session.add(vp)
+    session.flush()
+    community = session.get(Community, community_id)
+    vp.number = f"VP-{community.code}-{vp.id:06d}"
+    record(session, actor=actor, action=f"visitors.{source}", target_type="visitor_pass", target_id=vp.number,
+           community_id=community_id, after={"household_id": household_id, "visitor": name,
+                                             "from": start.isoformat(), "hours": int(hours), "entries": int(entries)})
+    return vp
+
+
+def invite(session: Session, *, household: Household, visitor_name: str, visitor_phone: str | None = None,
+           valid_from: datetime | None = None, hours: int = 4, entries: int = 1, actor: str) -> VisitorPass:
+    """A resident invites a visitor: the pass is active at once."""
+    return _new_pass(session, community_id=household.community_id, household_id=household.id,
+                     visitor_name=visitor_name, visitor_phone=visitor_phone, valid_from=valid_from, hours=hours,
+                     entries=entries, status="active", source="invite", actor=actor)
+
+
+def register_walk_in(session: Session, *, community_id: int, household_id: int, visitor_name: str,
+                     visitor_phone: str | None = None, hours: int = 2, entries: int = 1, actor: str) -> VisitorPass:
+    """Front desk registers a walk-in visitor; the host approves (walk-in process)."""
+    from app.platform.processes import start_process
+
+    household = session.get(Household, household_id)
+    if household is None or household.community_id != community_id:
+        raise LookupError(f"no household {household_id} in community {community_id}")
+    vp = _new_pass(session, community_id=community_id, household_id=household_id, visitor_name=visitor_name,
+                   visitor_phone=visitor_phone, valid_from=None, hours=hours, entries=entries,
+                   status="pending_approval", source="walk_in", actor=actor)
+    settings = module_settings(session, community_id, "visitors")
+    start_process(session, community_id=community_id, process_id=WALK_IN_PROCESS, actor=actor,
+                  business_key=vp.number, data={
+                      "pass_id": vp.id, "visitor_name": vp.visitor_name, "visitor_phone": vp.visitor_phone or "",
+                      "household_code": household.code, "host_phone": household.phone or "",
+                      "approval_timer": f"PT{int(settings['approval_minutes'])}M"})
+    return vp
+
+
+def ask_host(session: Session, pass_id: int, community_id: int | None = None) -> VisitorPass:
+    vp = _pass(session, pass_id, community_id)
+    notify(session, template="visitors.approval_needed", community_id=vp.community_id,
+           household_id=vp.household_id, params={"visitor": vp.visitor_name, "number": vp.number})
+    return vp
+
+
+def host_decide(session: Session, vp: VisitorPass, decision: str, actor: str) -> None:
+    """The host answers on their phone page: the walk-in process continues."""
+    from app.engine import send_message
+
+    if decision not in ("approve", "reject"):
+        raise ValueError("decision must be approve or reject")
+    if vp.status != "pending_approval":
+        raise PassError("not_pending")
+    reached = send_message(session, "visitor.host_decision", vp.number, {"decision": decision, "decided_by": actor},
+                           community_id=vp.community_id, actor=actor)
+    if not reached:  # no process waiting (e.g. the front desk already called): decide directly
+        apply_decision(session, vp.id, decision, actor)
+    elif vp.status == "pending_approval":
+        vp.decided_by = actor
+
+
+def apply_decision(session: Session, pass_id: int, decision: str, actor: str,
+                   community_id: int | None = None) -> VisitorPass:
+    vp = _pass(session, pass_id, community_id)
+    if vp.status != "pending_approval":
+        return vp
+    now = clock.now().replace(microsecond=0)
+    vp.status = "active" if decision == "approve" else "rejected"
+    vp.decided_by, vp.decided_at = vp.decided_by or actor, now
+    if decision == "approve":  # the window starts when the host says yes
+        length = vp.valid_until - vp.valid_from
+        vp.valid_from, vp.valid_until = now, now + length
+    record(session, actor=actor, action="visitors.decision", target_type="visitor_pass", target_id=vp.number,
+           community_id=vp.community_id, after={"status": vp.status})
+    return vp
+
+
+def revoke(session: Session, vp: VisitorPass, actor: str) -> VisitorPass:
+    if vp.status in ("active", "pending_approval"):
+        vp.status = "revoked"
+        record(session, actor=actor, action="visitors.revoke", target_type="visitor_pass", target_id=vp.number,
+               community_id=vp.community_id)
+    return vp
+
+
+def _pass(session: Session, pass_id: int, community_id: int | None = None) -> VisitorPass:
+    vp = session.get(VisitorPass, pass_id)
+    if vp is None or (community_id is not None and vp.community_id != community_id):
+        raise LookupError(f"no visitor pass {pass_id}")
+    return vp
+
+
+def effective_status(vp: VisitorPass, now: datetime | None = None) -> str:
+    """What a pass is right now: active, not_yet_valid, expired, used_up or its stored status."""
+    now = now or clock.now()
+    if vp.status != "active":
+        return vp.status
+    if vp.entries_used >= vp.entries_allowed:
+        return "used_up"
+    if now < vp.valid_from:
+        return "not_yet_valid"
+    if now >= vp.valid_until:
+        return "expired"
+    return "active"
+
+
+def passes_of_household(session: Session, household_id: int, limit: int = 50) -> list[VisitorPass]:
+    return list(session.scalars(select(VisitorPass).where(VisitorPass.household_id == household_id)
+                                .order_by(VisitorPass.id.desc()).limit(limit)))
+
+
+def passes_of_communities(session: Session, community_ids: list[int], limit: int = 100) -> list[VisitorPass]:
+    return list(session.scalars(select(VisitorPass).where(VisitorPass.community_id.in_(community_ids))
+                                .order_by(VisitorPass.id.desc()).limit(limit)))
+
+
+# validation at the door ----------------------------------------------------------------------------
+@dataclass
+class CheckResult:
+    ok: bool
+    reason: str
+    visitor_pass: VisitorPass | None = None
+
+    def as_json(self) -> dict:
+        out = {"ok": self.ok, "reason": self.reason}
+        if self.visitor_pass is not None and self.ok:
+            vp = self.visitor_pass
+            out.update({"pass": vp.number, "credential": f"pass:{vp.number}", "visitor": vp.visitor_name,
+                        "entries_left": vp.entries_allowed - vp.entries_used})
+        return out
+
+
+def _log(session: Session, community_id: int | None, device_code: str, vp: VisitorPass | None, ok: bool,
+         reason: str) -> CheckResult:
+    session.add(PassCheck(community_id=community_id, device_code=device_code[:60], pass_id=vp.id if vp else None,
+                          ok=ok, reason=reason, at=clock.now()))
+    if not ok:
+        log.warning("visitor pass refused at %s (community %s): %s", device_code, community_id, reason)
+    session.flush()
+    return CheckResult(ok, reason, vp)
+
+
+def validate(session: Session, *, secret: str, community_code: str, device_id: str, token: str,
+             key: str | None) -> CheckResult:
+    """A door asks whether to open for this token; consumes one entry when it may."""
+    from app.domains.devices.registry import find_mqtt_device
+
+    community = session.scalar(select(Community).where(Community.code == str(community_code)))
+    device = find_mqtt_device(session, community.code, str(device_id)) if community else None
+    if community is None or device is None or device.profile != "door_controller":
+        return _log(session, community.id if community else None, str(device_id), None, False, "unknown_device")
+    if not key or not hmac.compare_digest(str(key), device_key(secret, community.code, device.address)):
+        return _log(session, community.id, device.code, None, False, "bad_device_key")
+    payload, reason = read_token(secret, token)
+    if payload is None:
+        return _log(session, community.id, device.code, None, False, reason)
+    if payload.get("c") != community.code:
+        return _log(session, community.id, device.code, None, False, "wrong_community")
+    vp = session.get(VisitorPass, payload["p"])
+    if vp is None or vp.token_id != payload.get("t") or vp.community_id != community.id:
+        return _log(session, community.id, device.code, None, False, "unknown_pass")
+    status = effective_status(vp)
+    if status != "active":
+        reason = status if status in ("not_yet_valid", "expired", "used_up") else "not_active"
+        return _log(session, community.id, device.code, vp, False, reason)
+    now = clock.now()
+    consumed = session.execute(
+        update(VisitorPass).where(VisitorPass.id == vp.id, VisitorPass.entries_used < VisitorPass.entries_allowed)
+        .values(entries_used=VisitorPass.entries_used + 1, last_entry_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    session.refresh(vp)
+    if not consumed:
+        return _log(session, community.id, device.code, vp, False, "used_up")
+    notify(session, template="visitors.arrived", community_id=vp.community_id, household_id=vp.household_id,
+           params={"visitor": vp.visitor_name, "door": device.name, "time": local_time(now),
+                   "left": vp.entries_allowed - vp.entries_used})
+    return _log(session, community.id, device.code, vp, True, "admitted")
+
+
+def local_time(at: datetime) -> str:
+    """Local wall-clock time of a naive UTC timestamp, as staff read it."""
+    from app.localtime import local_format
+
+    return local_format(at, "%m-%d %H:%M")
+
+
+def recent_checks(session: Session, community_ids: list[int], limit: int = 100) -> list[PassCheck]:
+    return list(session.scalars(select(PassCheck).where(PassCheck.community_id.in_(community_ids))
+                                .order_by(PassCheck.id.desc()).limit(limit)))

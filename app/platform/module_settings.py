@@ -1,0 +1,47 @@
+"""A community's typed settings for one module (defaults when it was never enabled).
+
+Services that follow a module setting (thresholds, windows, limits) read it here, so the
+value an administrator saved on the module menu is the value the rule uses.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.modules.catalog import ModuleDef, load_catalog
+from app.modules.models import ModuleActivation
+from app.modules.settings_schema import settings_from_json
+from app.settings import get_settings
+
+
+@lru_cache(maxsize=8)
+def _module(module_id: str) -> ModuleDef:
+    module = load_catalog(get_settings().assets_dir).modules.get(module_id)
+    if module is None:
+        raise LookupError(f"module {module_id!r} is not in the catalogue")
+    return module
+
+
+def module_settings(session: Session, community_id: int, module_id: str) -> dict[str, Any]:
+    """Typed settings (Decimals for decimal settings) as saved for this community."""
+    stored = session.scalar(select(ModuleActivation.settings).where(
+        ModuleActivation.community_id == community_id, ModuleActivation.module_id == module_id))
+    return settings_from_json(_module(module_id), stored)
+
+
+def role_user_ids(session: Session, community_id: int, role_key: str) -> list[int]:
+    """Logins with this role key (``manager``, ``guard``, ...) who belong to the community."""
+    from flask_appbuilder.security.sqla.models import Role, User, assoc_user_role
+
+    from app.domains.estate.models import UserCommunity
+    from app.security.roles import ROLE_KEYS
+
+    fab_names = [name for name, key in ROLE_KEYS.items() if key == role_key]
+    return sorted(set(session.scalars(
+        select(User.id).join(assoc_user_role, assoc_user_role.c.user_id == User.id)
+        .join(Role, Role.id == assoc_user_role.c.role_id)
+        .join(UserCommunity, UserCommunity.user_id == User.id)
+        .where(Role.name.in_(fab_names), UserCommunity.community_id == community_id))))

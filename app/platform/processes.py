@@ -1,0 +1,108 @@
+"""Starting processes and deploying a module's processes: the rules around the engine.
+
+The engine runs any deployed process; this service adds the platform's rules:
+a process of a module starts only in a community that has the module enabled, and
+enabling a module deploys its shipped processes (idempotent: same content, same version).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.platform.discovery import load_operations
+
+load_operations()  # registers every operation before validation
+from app.engine import deploy_process, start_instance
+from app.engine.models import ProcessInstance, ProcessVersion
+from app.engine.runtime import latest_version
+from app.modules.catalog import ModuleDef
+from app.modules.models import ModuleActivation
+
+
+class ProcessNotAllowed(Exception):
+    """A process was asked for in a community where its module is not enabled."""
+
+    def __init__(self, process_id: str, module_id: str | None):
+        self.process_id = process_id
+        self.module_id = module_id
+        super().__init__(f"module {module_id!r} of process {process_id!r} is not enabled here")
+
+    def message(self, locale: str) -> str:
+        if locale.startswith("en"):
+            return f"The module of this process ({self.module_id}) is not enabled for this community."
+        return f"该流程所属模块（{self.module_id}）未在本小区启用。"
+
+
+def module_enabled(session: Session, community_id: int, module_id: str | None) -> bool:
+    if module_id is None:
+        return True
+    return bool(session.scalar(
+        select(ModuleActivation.enabled).where(
+            ModuleActivation.community_id == community_id, ModuleActivation.module_id == module_id
+        )
+    ))
+
+
+def start_process(
+    session: Session, *, community_id: int, process_id: str, actor: str,
+    business_key: str | None = None, data: dict | None = None,
+) -> ProcessInstance:
+    """Start the newest version of a process in a community where its module is on."""
+    version = latest_version(session, process_id)
+    if not module_enabled(session, community_id, version.module_id):
+        raise ProcessNotAllowed(process_id, version.module_id)
+    return start_instance(session, process_id, community_id, business_key=business_key,
+                          actor=actor, data=data, version=version)
+
+
+def startable_processes(session: Session, community_id: int) -> list[ProcessVersion]:
+    """Newest version of every deployed process whose module is enabled here."""
+    newest: dict[str, ProcessVersion] = {}
+    for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)):
+        newest[version.process_id] = version
+    return [v for v in newest.values() if module_enabled(session, community_id, v.module_id)]
+
+
+def deploy_module_processes(
+    session: Session, module: ModuleDef, assets_root: Path, known_forms: set[str], actor: str
+) -> list[ProcessVersion]:
+    """Deploy every process a module ships (unchanged files keep their version)."""
+    from app.forms.versions import pin_forms
+
+    versions = []
+    for rel in module.processes:
+        path = assets_root / rel
+        version = deploy_process(session, rel, path.read_bytes(), module.id, actor, known_forms)
+        pin_forms(session, version, assets_root / "forms", actor=actor)
+        versions.append(version)
+    return versions
+
+
+def deploy_on_enable(session: Session, community_id: int, module: ModuleDef, actor: str) -> None:
+    """Module-activation hook: make sure the module's processes are deployed."""
+    from app.forms.definitions import FormRegistry
+    from app.settings import get_settings
+
+    root = module.assets_root or get_settings().assets_dir
+    deploy_module_processes(session, module, root, set(FormRegistry(root / "forms").ids()), actor)
+
+
+def deploy_catalog(session: Session, catalog, actor: str = "system") -> list[ProcessVersion]:
+    """Deploy the shipped processes of every valid module (start-up; idempotent)."""
+    from app.forms.definitions import FormRegistry
+
+    forms = set(FormRegistry(catalog.assets_root / "forms").ids())
+    versions: list[ProcessVersion] = []
+    for module in catalog.modules.values():
+        versions.extend(deploy_module_processes(session, module, catalog.assets_root, forms, actor))
+    return versions
+
+
+def install_hooks() -> None:
+    """Register the activation hooks once per process."""
+    from app.modules import activation
+
+    if deploy_on_enable not in activation.on_enable:
+        activation.on_enable.append(deploy_on_enable)

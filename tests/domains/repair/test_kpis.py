@@ -1,0 +1,94 @@
+"""Repair KPIs from order rows: medians and p90, first-time fix, reopen rate, satisfaction, groups, Excel."""
+from __future__ import annotations
+
+import io
+from datetime import datetime, timedelta
+
+import openpyxl
+import pytest
+
+from app.domains.estate.models import Community, PropertyCompany, Staff
+from app.domains.repair import kpis as kpi_repair
+from app.domains.repair.models import RepairOrder
+
+T0 = datetime(2026, 10, 1, 1, 0)
+
+
+def _orders(session):
+    company = PropertyCompany(name="co-K")
+    yc = Community(company=company, code="K1", name="甲小区")
+    fx = Community(company=company, code="K2", name="乙小区")
+    session.add_all([company, yc, fx])
+    session.flush()
+    wang = Staff(name="王师傅", job="technician", skills=["plumbing"])
+    liu = Staff(name="刘师傅", job="technician", skills=["lift"])
+    session.add_all([wang, liu])
+    session.flush()
+    # (community, category, tech, response min, resolution h, reopened, rating, month offset days)
+    rows = [
+        (yc, "plumbing", wang, 10, 2, 0, 5, 0),
+        (yc, "plumbing", wang, 20, 4, 1, 3, 0),
+        (yc, "electrical", liu, 30, 6, 0, 4, 0),
+        (yc, "electrical", liu, 40, 8, 0, 2, 35),
+        (fx, "lift", liu, 100, None, 0, None, 35),  # accepted, not completed
+        (fx, "lift", None, None, None, 0, None, 35),  # not even accepted
+    ]
+    for i, (community, category, tech, resp, resol, reopened, rating, days) in enumerate(rows):
+        reported = T0 + timedelta(days=days)
+        session.add(RepairOrder(
+            number=f"K-{i}", community_id=community.id, category=category, description="x", photos=[],
+            location_kind="unit", status="closed" if resol else "accepted",
+            technician_id=tech.id if tech else None, reported_at=reported,
+            accepted_at=reported + timedelta(minutes=resp) if resp is not None else None,
+            completed_at=reported + timedelta(hours=resol) if resol is not None else None,
+            reopen_count=reopened, rating=rating, declined_staff_ids=[]))
+    session.flush()
+    return [yc.id, fx.id]
+
+
+def test_overall_kpis(session):
+    ids = _orders(session)
+    frame = kpi_repair.order_frame(session, ids)
+    overall = kpi_repair.kpis(frame).iloc[0]
+    assert overall["orders"] == 6 and overall["completed"] == 4
+    assert overall["median_response_min"] == pytest.approx(30.0)  # of 10, 20, 30, 40, 100
+    assert overall["p90_response_min"] == pytest.approx(76.0)  # linear interpolation
+    assert overall["median_resolution_h"] == pytest.approx(5.0)
+    assert overall["first_time_fix_rate"] == pytest.approx(0.75)
+    assert overall["reopen_rate"] == pytest.approx(0.25)
+    assert overall["satisfaction"] == pytest.approx(3.5)
+    assert overall["satisfied_share"] == pytest.approx(0.5)
+    assert overall["rated"] == 4
+
+
+def test_groups_and_the_window(session):
+    ids = _orders(session)
+    frame = kpi_repair.order_frame(session, ids)
+    by_community = kpi_repair.kpis(frame, "community").set_index("group")
+    assert by_community.loc["甲小区", "orders"] == 4 and by_community.loc["乙小区", "completed"] == 0
+    assert by_community.loc["乙小区", "first_time_fix_rate"] is None or \
+        by_community.loc["乙小区", "first_time_fix_rate"] != by_community.loc["乙小区", "first_time_fix_rate"]
+    by_tech = kpi_repair.kpis(frame, "technician").set_index("group")
+    assert set(by_tech.index) == {"王师傅", "刘师傅", "—"}
+    assert by_tech.loc["王师傅", "median_response_min"] == pytest.approx(15.0)
+    by_month = kpi_repair.kpis(frame, "month").set_index("group")
+    assert list(by_month.index) == ["2026-10", "2026-11"] and by_month.loc["2026-10", "orders"] == 3
+    by_category = kpi_repair.kpis(frame, "category").set_index("group")
+    assert by_category.loc["plumbing", "reopen_rate"] == pytest.approx(0.5)
+    recent = kpi_repair.order_frame(session, ids, start=T0 + timedelta(days=30))
+    assert len(recent) == 3
+    assert len(kpi_repair.order_frame(session, [ids[1]])) == 2  # one community only
+    with pytest.raises(ValueError):
+        kpi_repair.kpis(frame, "colour")
+
+
+def test_empty_and_excel(session):
+    empty = kpi_repair.report(session, [])
+    assert empty["all"].iloc[0]["orders"] == 0 and empty["all"].iloc[0]["median_response_min"] is None
+    ids = _orders(session)
+    book = openpyxl.load_workbook(io.BytesIO(kpi_repair.to_excel(kpi_repair.report(session, ids))))
+    assert book.sheetnames == ["all", "community", "category", "technician", "month"]
+    sheet = book["category"]
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["group", "orders", "completed"]
+    assert {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)} == {"plumbing", "electrical", "lift"}
