@@ -11,7 +11,7 @@ import pkgutil
 
 from sqlalchemy import MetaData
 
-_ELSEWHERE = ("app.engine.models", "connectors.models")
+_ELSEWHERE = ("app.engine.models", "connectors.models", "app.security.models")
 
 
 def import_all_models() -> MetaData:
