@@ -129,6 +129,8 @@ def _api_csrf() -> Any:
         return None
     if request.endpoint in _API_CSRF_EXEMPT or not current_app.config.get("WTF_CSRF_ENABLED", True):
         return None
+    if current_app.config.get("SESSION_COOKIE_NAME", "session") not in request.cookies:
+        return None  # no session cookie: not cookie-authenticated (devices, JWT, anonymous)
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
         return None
     from flask_wtf.csrf import ValidationError, validate_csrf
