@@ -57,7 +57,8 @@ def demo(host: str, port: int, simulators: bool) -> None:
     click.echo(f"estateflow demo running at http://{host}:{port}/")
     _print_logins(logins)
     try:
-        _app(host, port).run(host=host, port=port, threaded=True, use_reloader=False)
+        _app(host, port).run(host=host, port=port, threaded=True, use_reloader=False,
+                             request_handler=_request_handler())
     finally:
         for handle in reversed(handles):
             handle()
@@ -68,7 +69,14 @@ def demo(host: str, port: int, simulators: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the web app (development server; see deploy/ for gunicorn behind nginx)."""
-    _app(host, port).run(host=host, port=port, threaded=True, use_reloader=False)
+    _app(host, port).run(host=host, port=port, threaded=True, use_reloader=False,
+                         request_handler=_request_handler())
+
+
+def _request_handler():
+    from app.security.http import bannerless_request_handler
+
+    return bannerless_request_handler()
 
 
 @main.command()

@@ -212,10 +212,20 @@ def _security_headers(response):
     headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
     if current_app.config.get("SESSION_COOKIE_SECURE"):
         headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    # werkzeug's development server adds "Server: Werkzeug/x Python/y" only when the app sent
-    # no Server header; gunicorn in production announces itself the same way unless told not to
-    headers["Server"] = "estateflow"
     return response
+
+
+def bannerless_request_handler():
+    """Request handler for werkzeug's server (``estateflow demo``/``serve``): it answers
+    ``Server: estateflow`` instead of ``Werkzeug/x Python/y`` (http.server always sends one;
+    production runs gunicorn, see deploy/)."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class BannerlessRequestHandler(WSGIRequestHandler):
+        def version_string(self) -> str:
+            return "estateflow"
+
+    return BannerlessRequestHandler
 
 
 def install(app: Flask, settings: Settings) -> None:
