@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.models import AuditEvent, Staff
 from app.models.repair import RepairOrder
+from tests.support.browser import sign_out
 
 pytestmark = pytest.mark.browser
 NUMBER = re.compile(r"YC-R-\d{8}-\d{4}")
@@ -49,7 +50,7 @@ def _photo(name: str, color: bytes = b"\x20\x90\xd0") -> dict:
 
 def resident_login(page: Page, base: str, username: str = "resident_yc") -> None:
     """Residents land on their portal (/me/), not on the staff home the shared helper waits for."""
-    page.goto(f"{base}/logout/")
+    sign_out(page, base)
     page.goto(f"{base}/login/")
     page.fill("#username", username)
     page.fill("#password", "demo1234")
