@@ -18,8 +18,10 @@ def _app(host: str | None = None, port: int | None = None):
     from app.settings import get_settings
     from app.web import create_app
 
+    from app.services.gateways.settings import get_payment_settings
+
     settings = get_settings()
-    if host is not None and not settings.public_base_url:
+    if host is not None and not (settings.public_base_url or get_payment_settings().public_base_url):
         shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
         settings = settings.model_copy(update={"public_base_url": f"http://{shown}:{port}"})
     return create_app(settings=settings)

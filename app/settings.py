@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     # --- security (docs/security.md) -----------------------------------------------------------
     production: bool = Field(
         default=False, description="Production mode (set ESTATEFLOW_PRODUCTION=1 behind gunicorn): the "
-        "app refuses to start without public_base_url and never shows a server banner.")
+        "app refuses to start without public_base_url.")
     public_base_url: str = Field(
         default="", description="The URL people and gateways reach the platform on "
         "(https://wy.example.com). Payment callback and return URLs are built from it, never from "
