@@ -15,10 +15,9 @@ def main() -> None:
 def _app(host: str | None = None, port: int | None = None):
     """The web app; ``estateflow demo``/``serve`` pass their address, which becomes the public
     base URL (payment callbacks, receipt links) unless ESTATEFLOW_PUBLIC_BASE_URL is set."""
+    from app.services.gateways.settings import get_payment_settings
     from app.settings import get_settings
     from app.web import create_app
-
-    from app.services.gateways.settings import get_payment_settings
 
     settings = get_settings()
     if host is not None and not (settings.public_base_url or get_payment_settings().public_base_url):

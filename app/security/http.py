@@ -87,7 +87,7 @@ def _password_validator(password: str) -> None:
 class Int64Converter(IntegerConverter):
     """``<int:...>`` beyond what a database integer holds is no such page (404), not a 500."""
 
-    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's signature
+    def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("max", INT64_MAX)
         super().__init__(map, *args, **kwargs)
 
@@ -104,9 +104,9 @@ def _too_big_id() -> None:
     from flask import abort
 
     for name, value in (request.view_args or {}).items():
-        if isinstance(value, str) and _ID_ARG.match(name) and re.fullmatch(r"-?\d{19,}", value.strip()):
-            if abs(int(value)) > INT64_MAX:
-                abort(404)  # FAB's <pk> routes take strings: same answer as a missing row
+        if (isinstance(value, str) and _ID_ARG.match(name) and re.fullmatch(r"-?\d{19,}", value.strip())
+                and abs(int(value)) > INT64_MAX):
+            abort(404)  # FAB's <pk> routes take strings: same answer as a missing row
 
 
 # --- CSRF on the JSON API ----------------------------------------------------------------------
@@ -154,8 +154,8 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
-_SCRIPT_RE = re.compile(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.S | re.I)
-_HANDLER_RE = re.compile(r"\son[a-z]+=\"(?P<code>[^\"]*)\"", re.I)
+_SCRIPT_RE = re.compile(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.DOTALL | re.IGNORECASE)
+_HANDLER_RE = re.compile(r"\son[a-z]+=\"(?P<code>[^\"]*)\"", re.IGNORECASE)
 
 
 def _sha256(text: str) -> str:

@@ -10,8 +10,8 @@ from flask_appbuilder import AppBuilder
 from app.db import db
 from app.i18n import LANGUAGES, TRANSLATIONS_DIR, compile_catalogs
 from app.models.all import import_all_models
-from app.security.roles import ADMIN, FAB_ROLES
 from app.security.http import flask_config as security_config
+from app.security.roles import ADMIN, FAB_ROLES
 from app.settings import Settings, get_settings
 
 
@@ -81,9 +81,8 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     http_security.install_converters(app)
     with app.app_context():
         db.init_app(app)
-        from app.web.home import HomeView
-
         from app.security.manager import EstateflowSecurityManager
+        from app.web.home import HomeView
 
         appbuilder = EstateflowAppBuilder(indexview=HomeView, base_template="estateflow_base.html",
                                 security_manager_class=EstateflowSecurityManager)

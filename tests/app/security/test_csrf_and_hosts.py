@@ -15,7 +15,6 @@ from app.models import Household
 from app.models.fees import Bill
 from app.models.payments import PaymentOrder
 from app.services.gateways.sandbox import SandboxBank
-
 from tests.app.security._helpers import browser_login, csrf_token_of
 
 BASE = "https://wy.example.com"
