@@ -13,10 +13,18 @@ def main() -> None:
     """estateflow — smart property management on a workflow engine."""
 
 
-def _app():
+def _app(host: str | None = None, port: int | None = None):
+    """The web app; ``estateflow demo``/``serve`` pass their address, which becomes the public
+    base URL (payment callbacks, receipt links) unless ESTATEFLOW_PUBLIC_BASE_URL is set."""
+    from app.security.http import legacy_base_url
+    from app.settings import get_settings
     from app.web import create_app
 
-    return create_app()
+    settings = get_settings()
+    if host is not None and not (settings.public_base_url or legacy_base_url()):
+        shown = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+        settings = settings.model_copy(update={"public_base_url": f"http://{shown}:{port}"})
+    return create_app(settings=settings)
 
 
 @main.command()
@@ -51,7 +59,8 @@ def demo(host: str, port: int, simulators: bool) -> None:
     click.echo(f"estateflow demo running at http://{host}:{port}/")
     _print_logins(logins)
     try:
-        _app().run(host=host, port=port, threaded=True, use_reloader=False)
+        _app(host, port).run(host=host, port=port, threaded=True, use_reloader=False,
+                             request_handler=_request_handler())
     finally:
         for handle in reversed(handles):
             handle()
@@ -62,7 +71,14 @@ def demo(host: str, port: int, simulators: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the web app (development server; see deploy/ for gunicorn behind nginx)."""
-    _app().run(host=host, port=port, threaded=True, use_reloader=False)
+    _app(host, port).run(host=host, port=port, threaded=True, use_reloader=False,
+                         request_handler=_request_handler())
+
+
+def _request_handler():
+    from app.security.http import bannerless_request_handler
+
+    return bannerless_request_handler()
 
 
 @main.command()

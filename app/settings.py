@@ -59,9 +59,60 @@ class Settings(BaseSettings):
         "production runs the meter_polling Prefect flow instead)."
     )
 
+    # --- security (docs/security.md) -----------------------------------------------------------
+    production: bool = Field(
+        default=False, description="Production mode (set ESTATEFLOW_PRODUCTION=1 behind gunicorn): the "
+        "app refuses to start without public_base_url.")
+    public_base_url: str = Field(
+        default="", description="The URL people and gateways reach the platform on "
+        "(https://wy.example.com). Payment callback and return URLs are built from it, never from "
+        "the request's Host; required in production; `estateflow demo`/`serve` default it to "
+        "their own address.")
+    allowed_hosts: str = Field(
+        default="", description="Comma-separated Host names the web app answers (others get 400). "
+        "Empty: localhost, 127.0.0.1 and the host of public_base_url. A leading dot allows subdomains.")
+    cookie_secure: bool | None = Field(
+        default=None, description="Send the session cookie only over HTTPS. Empty: on when "
+        "public_base_url starts with https://.")
+    proxy_hops: int = Field(
+        default=0, description="Reverse proxies in front of the app whose X-Forwarded-For/-Proto "
+        "are trusted (1 behind the nginx of deploy/); 0: the socket address is the client.")
+    password_min_length: int = Field(
+        default=10, description="Shortest password accepted when a password is set or changed.")
+    login_max_failures_account: int = Field(
+        default=5, description="Failed logins for one account within login_window_seconds before "
+        "that account is locked for login_lockout_seconds.")
+    login_max_failures_address: int = Field(
+        default=20, description="Failed logins from one client address within login_window_seconds "
+        "before that address is locked for login_lockout_seconds.")
+    login_window_seconds: int = Field(default=900, description="Window in which failed logins count.")
+    login_lockout_seconds: int = Field(default=900, description="How long a lockout lasts.")
+
     @property
     def uploads_dir(self) -> Path:
         return self.var_dir / "uploads"
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.public_base_url.lower().startswith("https://")
+
+    def allowed_host_list(self) -> list[str]:
+        """Host names (no port) the app answers; see ``allowed_hosts``."""
+        hosts = [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+        if not hosts:
+            hosts = ["localhost", "127.0.0.1"]
+            own = _host_of(self.public_base_url)
+            if own and own not in hosts:
+                hosts.append(own)
+        return hosts
+
+
+def _host_of(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return (urlsplit(url).hostname or "").lower() if url else ""
 
 
 @lru_cache(maxsize=1)

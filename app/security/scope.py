@@ -35,8 +35,17 @@ def community_ids_for_user(session: Session, user) -> list[int]:
 def visible_community_ids() -> list[int]:
     """Cached per request; used as FAB ``base_filters`` via FilterInFunction."""
     if "visible_community_ids" not in g:
-        g.visible_community_ids = community_ids_for_user(db.session, current_user)
+        g.visible_community_ids = community_ids_for_user(db.session, request_user())
     return g.visible_community_ids
+
+
+def request_user():
+    """The signed-in user of this request: the session's, else the JWT's (FAB's ``protect``
+    puts a Bearer token's user in ``g.user``; Flask-Login's ``current_user`` stays anonymous)."""
+    if current_user and current_user.is_authenticated:
+        return current_user
+    user = g.get("user")
+    return user if user is not None and getattr(user, "is_authenticated", False) else current_user
 
 
 def require_community(community_id: int | None) -> int:

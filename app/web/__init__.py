@@ -10,6 +10,7 @@ from flask_appbuilder import AppBuilder
 from app.db import db
 from app.i18n import LANGUAGES, TRANSLATIONS_DIR, compile_catalogs
 from app.platform.discovery import import_all_models
+from app.security.http import flask_config as security_config
 from app.security.roles import ADMIN, FAB_ROLES
 from app.settings import Settings, get_settings
 
@@ -46,7 +47,18 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "WTF_CSRF_ENABLED": True,
         "FAB_BASE_TEMPLATE": "estateflow_base.html",
         "ESTATEFLOW_SETTINGS": settings,
+        **security_config(settings),
     }
+
+
+class EstateflowAppBuilder(AppBuilder):
+    """FAB's AppBuilder with our POST-only language switch."""
+
+    def _add_admin_views(self) -> None:
+        from app.web.locale import use_post_locale_view
+
+        use_post_locale_view(self)
+        super()._add_admin_views()
 
 
 def create_app(overrides: dict[str, Any] | None = None, settings: Settings | None = None) -> Flask:
@@ -64,13 +76,15 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from flask_wtf.csrf import CSRFProtect
 
     CSRFProtect(app)
+    from app.security import http as http_security
+
+    http_security.install_converters(app)
     with app.app_context():
         db.init_app(app)
+        from app.security.manager import EstateflowSecurityManager
         from app.web.home import HomeView
 
-        from app.security.manager import EstateflowSecurityManager
-
-        appbuilder = AppBuilder(indexview=HomeView, base_template="estateflow_base.html",
+        appbuilder = EstateflowAppBuilder(indexview=HomeView, base_template="estateflow_base.html",
                                 security_manager_class=EstateflowSecurityManager)
         appbuilder.init_app(app, db.session)
         from app.web.views import register_views
@@ -79,6 +93,7 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
         from app.platform.processes import install_hooks
 
         install_hooks()
+        http_security.install(app, settings)
 
     from app.web.locale import init_locale
 

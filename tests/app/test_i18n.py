@@ -17,17 +17,17 @@ def test_every_extracted_string_has_a_chinese_translation():
 def test_language_switch_changes_the_ui(demo_app, login):
     client = login("manager_yc")
     assert "模块菜单" in client.get("/").text
-    client.get("/lang/en")
+    client.post("/lang/en")
     page = client.get("/")
     assert "Module menu" in page.text and "模块菜单" not in page.text
-    client.get("/lang/zh")
+    client.post("/lang/zh")
     assert "我的小区" in client.get("/").text
 
 
 def test_language_choice_follows_the_user_to_a_new_session(demo_app, login):
     first = login("accountant_yc")
-    first.get("/lang/en")
+    first.post("/lang/en")
     second = login("accountant_yc")  # a new browser: no cookie from the first one
     assert "My tasks" in second.get("/inbox/").text
-    second.get("/lang/zh")
+    second.post("/lang/zh")
     assert "我的待办" in login("accountant_yc").get("/inbox/").text

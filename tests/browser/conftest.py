@@ -71,6 +71,8 @@ def live_server(demo_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> I
     assert app.config["WTF_CSRF_ENABLED"] is True  # demo_db_url is already seeded
 
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=QuietHandler)
+    # payment return/callback URLs come from the configured public base URL, never from Host
+    app.config["ESTATEFLOW_PUBLIC_BASE_URL"] = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, name="estateflow-live-server", daemon=True)
     thread.start()
     try:
@@ -196,7 +198,9 @@ def login(page, base: str, username: str, password: str | None = None) -> None:
 
 
 def logout(page, base: str) -> None:
-    page.goto(f"{base}/logout/")
+    from tests.support.browser import sign_out
+
+    sign_out(page, base)  # a POST with the CSRF token (a GET /logout/ is refused)
 
 
 @pytest.fixture(name="login")

@@ -29,6 +29,7 @@ from app import clock
 from app.platform.models import AuditEvent
 from app.domains.estate.models import Staff
 from app.domains.repair.models import RepairOrder
+from tests.support.browser import sign_out
 
 pytestmark = pytest.mark.browser
 NUMBER = re.compile(r"YC-R-\d{8}-\d{4}")
@@ -50,7 +51,7 @@ def _photo(name: str, color: bytes = b"\x20\x90\xd0") -> dict:
 
 def resident_login(page: Page, base: str, username: str = "resident_yc") -> None:
     """Residents land on their portal (/me/), not on the staff home the shared helper waits for."""
-    page.goto(f"{base}/logout/")
+    sign_out(page, base)
     page.goto(f"{base}/login/")
     page.fill("#username", username)
     page.fill("#password", "demo1234")

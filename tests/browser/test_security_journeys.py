@@ -28,6 +28,7 @@ from app.domains.estate.models import Community
 from app.domains.devices.models import Device
 from app.domains.security.models import DoorEvent, HydrantAlarm, SecurityIncident
 from app.domains.devices.event_consumer import EventConsumer
+from tests.support.browser import sign_out
 from app.domains.visitors.passes import device_key
 from app.settings import get_settings
 from connectors.simulators.devices import SimulatedCamera, SimulatedHydrant
@@ -159,7 +160,7 @@ def test_hydrant_low_pressure_opens_a_work_order(page: Page, live_server: str, l
             task = s.scalars(select(TaskRow).where(TaskRow.business_key == alarm.work_order,
                                                    TaskRow.status.in_(("ready", "claimed")))).first()
             assert task is not None, f"no open task for work order {alarm.work_order}"
-        page.goto(f"{live_server}/logout/")
+        sign_out(page, live_server)
         login(page, live_server, task.assignee if task.status == "claimed" else DEMO_LOGIN_OF_ROLE[task.role])
         page.goto(f"{live_server}/inbox/")
         expect(page.locator(".ef-task", has_text=alarm.work_order)).to_be_visible()
@@ -228,7 +229,7 @@ def test_forged_pass_is_refused_and_the_front_desk_sees_why(page: Page, live_ser
     login(page, live_server, "frontdesk_yc")
     page.goto(f"{live_server}/visitors/")
     expect(page.locator("#checks tr[data-reason='bad_signature']").first).to_be_visible()
-    page.goto(f"{live_server}/logout/")
+    sign_out(page, live_server)
     login(page, live_server, "guard_yc")
     page.goto(f"{live_server}/security/doors/?granted=no")
     expect(page.locator("#door-events")).to_contain_text("qr-refused:bad_signature")

@@ -36,7 +36,9 @@ RESIDENT_TILES = [{"module": "fees", "endpoint": "ResidentBillsView.index",
 
 
 def _base_url() -> str:
-    return (get_payment_settings().public_base_url or request.url_root).rstrip("/")
+    from app.security.http import public_base_url  # configured, never the request's Host
+
+    return public_base_url()
 
 
 def _receipt_pdf(receipt: Receipt) -> Response:
@@ -105,16 +107,18 @@ class ResidentBillsView(BaseView):
         db.session.commit()
         return redirect(target)
 
-    @expose("/result/<out_trade_no>")
+    @expose("/result/<out_trade_no>", methods=["GET", "POST"])
     @has_access
     def result(self, out_trade_no: str):
         household = self._household()
         order = db.session.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == out_trade_no))
         if order is None or order.household_id != household.id:
             abort(404)
-        if request.args.get("cancelled") and order.status == "created":
-            pay.cancel_order(db.session, order, current_user.username)
-            db.session.commit()
+        if request.method == "POST":  # cancelling changes state: POST (CSRF-checked), never a GET
+            if request.args.get("cancelled") and order.status == "created":
+                pay.cancel_order(db.session, order, current_user.username)
+                db.session.commit()
+            return redirect(url_for("ResidentBillsView.result", out_trade_no=out_trade_no), code=303)
         receipt = None
         if order.payment_id:
             receipt = db.session.scalar(select(Receipt).where(Receipt.payment_id == order.payment_id))
@@ -159,7 +163,7 @@ class SandboxCashierView(BaseView):
             back = SandboxBank().cancel(out_trade_no, request.form.get("t", ""))
         except GatewayError:
             abort(404)
-        return redirect(back)
+        return redirect(back, code=307)  # 307: the browser POSTs the form (CSRF token) on to the result
 
 
 # --- gateway callbacks (CSRF-exempt: authenticated by the gateway's signature) -----------------------
