@@ -4,6 +4,8 @@ Standalone (no database, no pytest)::
 
     .venv/bin/python bench/evaluator.py            # full
     .venv/bin/python bench/evaluator.py --quick    # smoke (fewer rounds)
+    .venv/bin/python bench/evaluator.py --compare /path/to/old/app/engine/evaluator.py
+                                                   # + that evaluator, same rounds (before/after)
 
 Two measurements, each against a baseline taken in the same run:
 
@@ -40,6 +42,7 @@ import yaml  # noqa: E402
 from app.engine.evaluator import (  # noqa: E402
     DEFAULT_LIMITS,
     EvaluationError,
+    Limits,
     evaluate_expression,
     execute_script,
 )
@@ -62,18 +65,32 @@ DATA = {
 COSTLY = ROOT / "tests" / "app" / "engine" / "fixtures" / "costly.yaml"
 
 
-def _per_condition_us(run, rounds: int, per_round: int) -> list[float]:
+def _per_condition_us(run, rounds: int, per_round: int) -> list[tuple[float, float]]:
+    """(wall µs, thread-CPU µs) per condition, one sample per round."""
     samples = []
     for _ in range(rounds):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         for _ in range(per_round):
             for condition in CONDITIONS:
                 run(condition)
-        samples.append((time.perf_counter() - start) / (per_round * len(CONDITIONS)) * 1e6)
+        count = per_round * len(CONDITIONS)
+        samples.append(((time.perf_counter() - start) / count * 1e6,
+                        (time.thread_time() - cpu) / count * 1e6))
     return samples
 
 
-def common(quick: bool) -> dict:
+def _load(path: str):
+    """Another evaluator.py (e.g. the version before a change) as a separate module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("evaluator_compared", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def common(quick: bool, compare: str | None = None) -> dict:
     compiled = {c: compile(c, "<condition>", "eval") for c in CONDITIONS}
     parsed = {c: ast.parse(c, mode="eval").body for c in CONDITIONS}
     names = dict(DATA)
@@ -89,30 +106,47 @@ def common(quick: bool) -> dict:
     def plain_eval(c):
         return eval(compiled[c], {"__builtins__": {}, **functions}, names)  # noqa: S307
 
-    for c in CONDITIONS:  # same answers, and warm caches
-        assert restricted(c) == plain_simpleeval(c) == plain_eval(c), c
-    rounds, per_round = (5, 200) if quick else (15, 1000)
-    results: dict[str, list[float]] = {"restricted": [], "simpleeval": [], "eval": []}
     runs = {"restricted": restricted, "simpleeval": plain_simpleeval, "eval": plain_eval}
-    for i in range(rounds):  # interleaved, so all three see the same machine load
+    if compare:
+        other = _load(compare).evaluate_expression
+        runs["compared"] = lambda c: other(c, DATA)
+    for c in CONDITIONS:  # same answers, and warm caches
+        assert all(run(c) == plain_eval(c) for run in runs.values()), c
+    rounds, per_round = (6, 200) if quick else (20, 1000)
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in runs}
+    for i in range(rounds):  # interleaved, so all see the same machine load
         order = list(runs) if i % 2 == 0 else list(reversed(runs))
         for name in order:
             results[name] += _per_condition_us(runs[name], 1, per_round)
-    med = {name: statistics.median(v) for name, v in results.items()}
-    return {
-        "common_us": round(med["restricted"], 2),
-        "common_us_min": round(min(results["restricted"]), 2),
-        "simpleeval_us": round(med["simpleeval"], 2),
-        "eval_us": round(med["eval"], 2),
-        "ratio_to_simpleeval": round(med["restricted"] / med["simpleeval"], 2),
+    wall = {name: statistics.median(w for w, _ in v) for name, v in results.items()}
+    cpu = {name: statistics.median(c for _, c in v) for name, v in results.items()}
+    out = {
+        "common_us": round(wall["restricted"], 2),
+        "common_cpu_us": round(cpu["restricted"], 2),
+        "simpleeval_us": round(wall["simpleeval"], 2),
+        "simpleeval_cpu_us": round(cpu["simpleeval"], 2),
+        "eval_us": round(wall["eval"], 2),
+        "ratio_to_simpleeval_cpu": round(cpu["restricted"] / cpu["simpleeval"], 2),
     }
+    if compare:
+        out.update(compared_us=round(wall["compared"], 2),
+                   compared_cpu_us=round(cpu["compared"], 2),
+                   ratio_to_compared_cpu=round(cpu["restricted"] / cpu["compared"], 2))
+    return out
 
 
-def _run_case(case: dict) -> tuple[float, float, str]:
+def _data(case: dict) -> dict:
+    data = dict(case.get("data") or {})
+    if case.get("setup"):  # untimed: builds the operands of the timed operation
+        data = execute_script(case["setup"], data, limits=Limits(max_seconds=60))
+    return data
+
+
+def _run_case(case: dict, data: dict) -> tuple[float, float, str]:
     run = execute_script if case.get("kind") == "script" else evaluate_expression
     wall, cpu = time.perf_counter(), time.thread_time()
     try:
-        run(case["source"], dict(case.get("data") or {}))
+        run(case["source"], data)
         outcome = "ok"
     except EvaluationError as err:
         outcome = f"refused: {err}"
@@ -124,7 +158,8 @@ def worst(quick: bool) -> dict:
     repeat = 1 if quick else 3
     rows = []
     for case in cases:
-        best_wall, best_cpu, outcome = min(_run_case(case) for _ in range(repeat))
+        data = _data(case)
+        best_wall, best_cpu, outcome = min(_run_case(case, data) for _ in range(repeat))
         rows.append({"name": case["name"], "wall_ms": round(best_wall, 2),
                      "cpu_ms": round(best_cpu, 2), "outcome": outcome[:90]})
     rows.sort(key=lambda r: r["cpu_ms"], reverse=True)
@@ -147,17 +182,23 @@ def worst(quick: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (smoke test)")
+    parser.add_argument("--compare", metavar="EVALUATOR_PY",
+                        help="also time this evaluator.py on the common conditions")
     args = parser.parse_args()
-    result = {"bench": "evaluator", "quick": args.quick, "load_avg_1m": os.getloadavg()[0]}
-    result.update(common(args.quick))
+    result = {"bench": "evaluator", "quick": args.quick,
+              "load_avg_1m": round(os.getloadavg()[0], 2)}
+    result.update(common(args.quick, args.compare))
     if COSTLY.exists():
         top = worst(args.quick)
         for row in top["top"]:
             print(f"  {row['cpu_ms']:8.2f} ms cpu {row['wall_ms']:8.2f} ms wall  "
                   f"{row['name']}: {row['outcome']}")
         result.update(top)
-    print(f"common condition: {result['common_us']} µs restricted, {result['simpleeval_us']} µs "
-          f"simpleeval, {result['eval_us']} µs eval")
+    print(f"common condition: {result['common_us']} µs restricted "
+          f"({result['common_cpu_us']} µs CPU), {result['simpleeval_us']} µs simpleeval, "
+          f"{result['eval_us']} µs eval"
+          + (f", {result['compared_us']} µs compared ({result['compared_cpu_us']} µs CPU)"
+             if args.compare else ""))
     print(json.dumps(result, ensure_ascii=False))
 
 
