@@ -135,3 +135,42 @@ def test_common_conditions_are_unchanged() -> None:
     assert evaluate_expression("sum(items) * Decimal('1.19')", data) == Decimal("7.14")
     assert evaluate_expression("f'{amount:.1f} {len(items)}'", data) == "150.0 3"
     assert evaluate_expression("sorted(items, reverse=True)[0]", data) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# Upload: what the text alone shows is refused by BPMN validation, with file and line
+
+
+def _validate_gateways(condition: bytes = b"amount &gt; 1000", script: bytes = b"route = 'small'"):
+    from app.engine.validation import validate_bpmn
+    from app.roles import KNOWN_ROLES
+
+    fixtures = Path(__file__).parent / "fixtures"
+    data = (fixtures / "gateways.bpmn").read_bytes()
+    data = data.replace(b"amount &gt; 1000</bpmn:conditionExpression>",
+                        condition + b"</bpmn:conditionExpression>")
+    data = data.replace(b"<bpmn:script>route = 'small'</bpmn:script>",
+                        b"<bpmn:script>" + script + b"</bpmn:script>")
+    return validate_bpmn(data, "gateways.bpmn", {"test/request", "test/approve"},
+                         {"notify.log", "data.set"}, set(KNOWN_ROLES))
+
+
+def test_upload_refuses_issue_attack_in_a_condition() -> None:
+    [error] = _validate_gateways(condition=b"Decimal('0.'+'9'*8000)**Decimal('0.'+'9'*8000) &gt; 0")
+    assert (error.file, error.line) == ("gateways.bpmn", 24)
+    assert "Decimal() of a string of 8002 characters" in error.reason
+    assert str(error).startswith("gateways.bpmn:24: ")
+
+
+def test_upload_refuses_costly_script_line_and_escape() -> None:
+    [error] = _validate_gateways(script=b"route = 'small'\nbig = 'ab' * 10**9")
+    assert (error.line, error.element) == (19, "auto")
+    assert "too long" in error.reason
+    [error] = _validate_gateways(script=b"x = ().__class__")
+    assert "attribute access to '__class__' is not allowed" in error.reason
+
+
+def test_upload_accepts_ordinary_conditions_and_scripts() -> None:
+    assert _validate_gateways() == []
+    assert _validate_gateways(condition=b"amount * Decimal('1.19') &gt; 1000",
+                              script=b"route = f'{amount:.2f}'") == []
