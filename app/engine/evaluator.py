@@ -597,8 +597,9 @@ def _size(value: Any, limit: int, deadline: float | None = None) -> int:
             kinds = set(map(type, item))  # one C pass: flat lists need no walk element by element
             if kinds <= _SCALARS:
                 total += len(item)
-            elif kinds == _STR_ONLY:
-                total += sum(map(len, item))
+            elif kinds <= _SCALARS_AND_STR:  # rows of (text, number...): still one C pass each
+                strings = list(filter(_IS_STR, item))
+                total += len(item) - len(strings) + sum(map(len, strings))
             else:
                 counts = Counter(map(id, item))  # C speed; ``[row] * n`` repeats one object
                 if len(counts) * 2 > len(item):
@@ -621,7 +622,10 @@ def _size(value: Any, limit: int, deadline: float | None = None) -> int:
     return total
 
 
-_STR_ONLY = {str}
+_SCALARS_AND_STR = _SCALARS | {str}
+_RESHAPING = (sorted, list, tuple, set, dict, min, max)
+"""Builtins whose container result only rearranges elements of their (length-bounded) argument."""
+_IS_STR = str.__instancecheck__
 
 
 def _repr_size(value: Any, limit: int, deadline: float | None = None) -> int:
@@ -689,6 +693,7 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
         super().__init__(operators=operators, functions=functions, names=names,
                          allowed_attrs=None)
         self.functions = functions  # the parent added list/tuple/dict/set to a copy we own
+        self._sizes: dict[int, tuple[Any, int, int]] = {}
         self.ATTR_INDEX_FALLBACK = False
 
     # -- bounds -------------------------------------------------------------------------------
@@ -726,10 +731,27 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
                 raise LimitError(f"string too long (more than {limits.max_string_length} "
                                  "characters)", self.expr)
         elif isinstance(value, (list, tuple, set, frozenset, dict)):
-            if _size(value, limits.max_value_size, self.deadline) > limits.max_value_size:
+            if self._measure(value, limits.max_value_size) > limits.max_value_size:
                 raise LimitError(f"value too large (more than {limits.max_value_size} "
                                  "elements and characters)", self.expr)
         return value
+
+    def _measure(self, value: Any, limit: int) -> int:
+        """:func:`_size` of ``value``, remembered for this evaluation (``l + l`` walks ``l`` once).
+
+        Values are only mutated by a script's item assignment or ``del``, which clear this.
+        Holding the value keeps its ``id`` from being reused while it is remembered.
+        """
+        if type(value) is str:
+            return len(value)
+        known = self._sizes.get(id(value))
+        if known is not None and known[0] is value and (known[1] <= known[2] or known[2] >= limit):
+            return known[1]
+        size = _size(value, limit, self.deadline)
+        if len(self._sizes) > 256:
+            self._sizes.clear()
+        self._sizes[id(value)] = (value, size, limit)
+        return size
 
     def _operand(self, value: Any) -> Any:
         """Refuse a number too large to compute with, *before* it reaches a C call.
@@ -779,7 +801,8 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
 
     def _add(self, a: Any, b: Any) -> Any:
         if isinstance(a, (str, list, tuple)) and isinstance(b, (str, list, tuple)):
-            total = _size(a, self.limits.max_value_size) + _size(b, self.limits.max_value_size)
+            total = (self._measure(a, self.limits.max_value_size)
+                     + self._measure(b, self.limits.max_value_size))
             if total > self.limits.max_value_size or (
                     isinstance(a, str) and total > self.limits.max_string_length):
                 raise EvaluationError("result too long", self.expr)
@@ -794,7 +817,7 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
             if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
                 limit = (self.limits.max_string_length if isinstance(seq, str)
                          else self.limits.max_value_size)
-                if times > 0 and _size(seq, limit + 1, self.deadline) * times > limit:
+                if times > 0 and self._measure(seq, limit + 1) * times > limit:
                     raise LimitError("result too long", self.expr)
         return a * b
 
@@ -973,11 +996,24 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
         if func is str or func is _int:
             for arg in args[:1]:
                 self._formattable(arg)
-        elif func is sorted and args and hasattr(args[0], "__len__") \
+        reshaping = any(func is f for f in _RESHAPING)
+        if reshaping and args and type(args[0]) is str \
+                and len(args[0]) > self.limits.max_call_items:
+            raise LimitError(f"too many items to pass to a function (a string of {len(args[0])} "
+                             f"characters, at most {self.limits.max_call_items})", self.expr)
+        if func is sorted and args and hasattr(args[0], "__len__") \
                 and len(args[0]) > self.limits.max_sort_items:
             raise LimitError(f"sorted() of too many items ({len(args[0])}, at most "
                              f"{self.limits.max_sort_items})", self.expr)
-        return self._bounded(func(*args, **kwargs))
+        result = func(*args, **kwargs)
+        if reshaping and isinstance(result, (list, tuple, set, frozenset, dict)):
+            # a new container of the argument's elements: new memory is its length, and the
+            # argument's length was bounded above; walking it again would cost more than the call
+            if len(result) > self.limits.max_value_size:
+                raise LimitError(f"value too large (more than {self.limits.max_value_size} "
+                                 "elements)", self.expr)
+            return result
+        return self._bounded(result)
 
     def _str_replace(self, text: str, old: str, new: str, count: int = -1) -> str:
         if not isinstance(old, str) or not isinstance(new, str):
@@ -1067,6 +1103,7 @@ def _take_evaluator(names: Mapping[str, Any], funcs: dict[str, Any], limits: Lim
         evaluator.names = names
         evaluator.deadline = deadline
         evaluator._max_count = 0
+        evaluator._sizes.clear()
     evaluator.expr = text
     return evaluator
 
@@ -1076,6 +1113,7 @@ def _give_back(evaluator: _Evaluator) -> None:
     if evaluator.functions is not _BASE_FUNCTIONS:
         return
     evaluator.names = {}
+    evaluator._sizes.clear()
     idle = _IDLE.__dict__.setdefault(id(evaluator.limits), [])
     if len(idle) < 4:
         idle.append(evaluator)
@@ -1112,6 +1150,7 @@ def execute_script(script: str, data: Mapping[str, Any], functions: Mapping[str,
             if type(container) not in (dict, list):
                 raise EvaluationError(f"cannot assign into a {type(container).__name__}", script)
             container[evaluator._eval(target.slice)] = value
+            evaluator._sizes.clear()  # a container changed: remembered sizes may be stale
         else:  # Tuple/List of names or subscripts (checked statically)
             values = list(value)
             if len(values) != len(target.elts):  # type: ignore[attr-defined]
@@ -1147,6 +1186,7 @@ def execute_script(script: str, data: Mapping[str, Any], functions: Mapping[str,
                             raise EvaluationError(
                                 f"cannot delete from a {type(container).__name__}", script)
                         del container[evaluator._eval(target.slice)]
+                        evaluator._sizes.clear()
                     else:
                         raise EvaluationError(f"'del' of {_label(target)} is not allowed", script)
             elif isinstance(statement, ast.Pass):

@@ -94,8 +94,13 @@ def test_issue_attack_from_task_data_is_refused_before_the_call() -> None:
         evaluate_expression("int(d)", {"d": Decimal("1e999999999")})
     with pytest.raises(LimitError, match="number too large"):
         evaluate_expression("n * 2", {"n": 10 ** 5000})
+    with pytest.raises(LimitError, match="too many items"):
+        evaluate_expression("len(list(s))", {"s": "x" * 200_000})
+    with pytest.raises(LimitError, match="too many items"):
+        evaluate_expression("sum(rows)", {"rows": [1] * 200_000})
     assert time.thread_time() - start < 0.05
     assert evaluate_expression("d > 0", {"d": huge}) is True  # comparing stays allowed: linear
+    assert evaluate_expression("len(s)", {"s": "x" * 200_000}) == 200_000
 
 
 def test_decimal_context_is_pinned() -> None:
