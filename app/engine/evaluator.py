@@ -44,7 +44,9 @@ from typing import Any
 import simpleeval
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
-from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.script_engine.python_environment import (
+    BasePythonScriptEngineEnvironment,
+)
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 __all__ = [
@@ -425,8 +427,8 @@ def _check_constants(tree: ast.AST, functions: Mapping[str, Any], text: str,
 
     def evaluate(node: ast.AST) -> None:
         nonlocal evaluator
-        if isinstance(node, (ast.Constant, ast.Attribute, ast.keyword, ast.Slice)) \
-                or isinstance(node, _OPERATOR_NODES):
+        if isinstance(node, (ast.Constant, ast.Attribute, ast.keyword, ast.Slice,
+                             *_OPERATOR_NODES)):
             return
         if evaluator is None:
             evaluator = _Evaluator({}, dict(functions), limits, deadline)
@@ -438,7 +440,7 @@ def _check_constants(tree: ast.AST, functions: Mapping[str, Any], text: str,
             err.expression = text
             err.lineno = err.lineno or getattr(node, "lineno", None)
             raise
-        except Exception as err:  # noqa: BLE001 - anything but a bound is for runtime to report
+        except Exception as err:  # anything but a bound is for runtime to report
             refused = _refusal(err, text)
             if isinstance(refused, LimitError):
                 refused.lineno = getattr(node, "lineno", None)
@@ -672,7 +674,7 @@ def _decimal_text_size(value: Decimal) -> int:
     """Longest text of a Decimal in any format (``'f'`` writes out the exponent as zeros)."""
     if not value.is_finite():
         return 24
-    sign, digits, exponent = value.as_tuple()
+    _sign, digits, exponent = value.as_tuple()
     return len(digits) + abs(exponent) + 24
 
 
