@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.engine.models import ProcessInstance, ProcessVersion
-from app.models import Community
+from app.domains.estate.models import Community
 
 ROOT = Path(__file__).resolve().parents[3]
 NOTICE_BPMN = (ROOT / "bpmn" / "notice" / "notice.bpmn").read_text(encoding="utf-8")
