@@ -9,6 +9,13 @@ names of functions and attributes), then interpreted node by node by simpleeval'
 ``EvalWithCompoundTypes`` with our own handlers for names, calls, attributes, f-strings and
 arithmetic, each bounded (number size, string/collection size, wall time).
 
+The wall-time bound is checked between nodes, so it cannot stop one long C call (``Decimal **
+Decimal`` of 8,000-digit operands, formatting a huge list...). Every such call therefore has
+its *operands* bounded before it runs (integer bit length, Decimal digits and exponent,
+repeat counts, estimated result size, items handed to a builtin) so that no single step can
+outlast the budget; ``bench/evaluator.py`` measures the worst case the bounds still allow
+(see docs/security.md, "Sandbox limits").
+
 Public API:
 
 * :class:`EvaluationError`: every refusal and every failure of the user's text.
@@ -21,11 +28,13 @@ from __future__ import annotations
 
 import ast
 import copy
+import decimal
 import functools
 import math
+import threading
 import time
 import types
-from collections import ChainMap
+from collections import ChainMap, Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -35,11 +44,14 @@ from typing import Any
 import simpleeval
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
-from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.script_engine.python_environment import (
+    BasePythonScriptEngineEnvironment,
+)
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 __all__ = [
     "EvaluationError",
+    "LimitError",
     "Limits",
     "DEFAULT_LIMITS",
     "SAFE_FUNCTIONS",
@@ -64,6 +76,14 @@ class EvaluationError(Exception):
         self.message = message
         self.expression = expression
         self.lineno = lineno
+
+
+class LimitError(EvaluationError):
+    """A size or time bound refused the evaluation (too large a number, string, collection...).
+
+    Raised *before* the costly operation runs wherever the size is known beforehand. The static
+    check raises it too when a constant part of the text already exceeds a bound.
+    """
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,13 @@ class Limits:
     """Largest collection a script may build, counted in elements plus string characters."""
     max_format_width: int = 3
     """Digits allowed in an f-string width or precision (``{x:>999}`` at most)."""
+    max_decimal_digits: int = 100
+    """Significant digits of a Decimal operand (arithmetic rounds to 28): ``Decimal ** Decimal``
+    works at the precision of its base, so 8,000 digits took 6 s; 100 digits take < 1 ms."""
+    max_call_items: int = 100_000
+    """Items in a container handed to a function (``sum``, ``set``, ``min``...) or to ``in``."""
+    max_sort_items: int = 10_000
+    """Items ``sorted`` may order (n log n comparisons of possibly tuples or Decimals)."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -124,7 +151,21 @@ def _decimal(value: Any = "0") -> Decimal:
         raise EvaluationError("Decimal() from a float is inexact: pass a string like Decimal('0.10')")
     if not isinstance(value, (str, int, Decimal)):
         raise EvaluationError(f"Decimal() takes a string or an integer, not {type(value).__name__}")
+    if isinstance(value, str) and len(value) > _DECIMAL_TEXT_MAX:
+        raise LimitError(f"Decimal() of a string of {len(value)} characters (at most "
+                         f"{_DECIMAL_TEXT_MAX})")
     return Decimal(value)
+
+
+_DECIMAL_TEXT_MAX = 160
+"""Characters of a string ``Decimal()`` converts: 100 digits, sign, point, exponent, spaces."""
+
+_DECIMAL_CONTEXT = decimal.Context(
+    prec=28, rounding=decimal.ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999, capitals=1,
+    clamp=0, flags=[], traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow],
+)
+"""Python's default context, pinned for every evaluation: the operand bounds were measured at
+precision 28, and a process-wide ``getcontext().prec = 10**6`` must not widen them."""
 
 
 def _sum(iterable: Iterable[Any], start: Any = 0) -> Any:
@@ -132,6 +173,18 @@ def _sum(iterable: Iterable[Any], start: Any = 0) -> Any:
     if isinstance(start, bool) or not isinstance(start, (int, Decimal)):
         raise EvaluationError("sum() start must be a number")
     return sum(iterable, start)
+
+
+def _int(*args: Any, **kwargs: Any) -> int:
+    """``int`` that refuses long digit strings before converting (int('9' * 10**5) is quadratic)."""
+    if args and isinstance(args[0], str) and len(args[0]) > _INT_TEXT_MAX:
+        raise LimitError(f"int() of a string of {len(args[0])} characters (at most "
+                         f"{_INT_TEXT_MAX})")
+    return int(*args, **kwargs)
+
+
+_INT_TEXT_MAX = 1_300
+"""Characters of a string ``int()`` converts: the 1,234 digits of ``max_int_bits`` and some."""
 
 
 def _round(number: Any, ndigits: int | None = None) -> Any:
@@ -148,7 +201,7 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sum": _sum,
     "abs": abs,
     "round": _round,
-    "int": int,
+    "int": _int,
     "str": str,
     "bool": bool,
     "Decimal": _decimal,
@@ -163,6 +216,8 @@ SAFE_FUNCTIONS: dict[str, Callable[..., Any]] = {
     # EvalWithCompoundTypes adds list, tuple, dict and set.
 }
 """Functions a process model may call by name. ``float`` is deliberately absent: money is Decimal."""
+_DEFAULT_FUNCTIONS: dict[str, Any] = {**SAFE_FUNCTIONS, "list": list, "tuple": tuple, "dict": dict,
+                                      "set": set}
 
 _DATE_ATTRS = {"year", "month", "day", "weekday", "isoweekday", "isoformat", "replace", "strftime"}
 SAFE_ATTRIBUTES: dict[type, frozenset[str]] = {
@@ -327,6 +382,90 @@ def _check_tree(tree: ast.AST, allowed: frozenset[type], functions: Mapping[str,
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
             for target in targets:
                 _check_target(target, refuse, allow_tuple=isinstance(node, ast.Assign))
+        elif isinstance(node, ast.Constant) and type(node.value) is int:
+            if node.value.bit_length() > limits.max_int_bits:
+                raise LimitError(f"number too large ({node.value.bit_length()} bits, at most "
+                                 f"{limits.max_int_bits})", text, getattr(node, "lineno", None))
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) \
+                and isinstance(node.right, ast.Constant) \
+                and type(node.right.value) in (int, float) \
+                and abs(node.right.value) > limits.max_power_exponent:
+            raise LimitError(f"number too large (exponent of '**' above "
+                             f"{limits.max_power_exponent})", text, getattr(node, "lineno", None))
+    _check_constants(tree, functions, text, limits)
+
+
+_PURE_FUNCTIONS = frozenset({
+    "len", "min", "max", "sum", "abs", "round", "int", "str", "bool", "Decimal", "sorted", "any",
+    "all", "date", "datetime", "timedelta", "list", "tuple", "dict", "set",
+})
+"""Functions whose result depends only on their arguments (not ``now``/``today``, not the
+platform's extra functions), so a call with constant arguments can be evaluated at upload."""
+_FOLDABLE: frozenset[type] = frozenset({
+    ast.Constant, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Tuple,
+    ast.List, ast.Set, ast.Dict, ast.JoinedStr, ast.FormattedValue, ast.Subscript, ast.Slice,
+    ast.Attribute, ast.keyword,
+})
+_OPERATOR_NODES = (ast.operator, ast.unaryop, ast.cmpop, ast.boolop, ast.expr_context)
+
+
+def _check_constants(tree: ast.AST, functions: Mapping[str, Any], text: str,
+                     limits: Limits) -> None:
+    """Evaluate the constant parts of the text now, so what can be known statically is refused
+    at upload: ``Decimal('0.' + '9' * 8000) ** 2`` or ``'a' * 10**6`` never reach a workflow.
+
+    Constant parts are runs of literals, operators and pure functions (no task data, no
+    clock). They run in the bounded evaluator itself, so the static verdict and the runtime one
+    are the same code; only bound refusals (:class:`LimitError`) count, anything else
+    (``1 / 0``) is left to runtime. Recursion depth is bounded by the check that runs first.
+    """
+    def pure(name: str) -> bool:
+        return name in _PURE_FUNCTIONS and functions.get(name) is _DEFAULT_FUNCTIONS.get(name)
+
+    deadline = time.thread_time() + limits.max_seconds
+    evaluator: _Evaluator | None = None
+
+    def evaluate(node: ast.AST) -> None:
+        nonlocal evaluator
+        if isinstance(node, (ast.Constant, ast.Attribute, ast.keyword, ast.Slice,
+                             *_OPERATOR_NODES)):
+            return
+        if evaluator is None:
+            evaluator = _Evaluator({}, dict(functions), limits, deadline)
+            evaluator.expr = text
+        try:
+            with decimal.localcontext(_DECIMAL_CONTEXT):
+                evaluator._eval(node)
+        except LimitError as err:
+            err.expression = text
+            err.lineno = err.lineno or getattr(node, "lineno", None)
+            raise
+        except Exception as err:  # anything but a bound is for runtime to report
+            refused = _refusal(err, text)
+            if isinstance(refused, LimitError):
+                refused.lineno = getattr(node, "lineno", None)
+                raise refused from err
+
+    def constant(node: ast.AST) -> bool:
+        children = list(ast.iter_child_nodes(node))
+        flags = [constant(child) for child in children]
+        if isinstance(node, ast.Call):
+            func = node.func
+            ok = all(flags[1:]) and (pure(func.id) if isinstance(func, ast.Name) else flags[0])
+        elif isinstance(node, _OPERATOR_NODES):
+            ok = True
+        elif type(node) in _FOLDABLE:
+            ok = all(flags)
+        else:  # names, comprehensions, statements
+            ok = False
+        if not ok:
+            for child, flag in zip(children, flags):
+                if flag:
+                    evaluate(child)
+        return ok
+
+    if constant(tree):
+        evaluate(tree)
 
 
 def _check_target(target: ast.AST, refuse: Callable[[str, ast.AST], EvaluationError],
@@ -407,6 +546,8 @@ def _checked(text: Any, mode: str, funcs: dict[str, Any], limits: Limits) -> ast
 
 
 def _functions(extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    if not extra and _BASE_FUNCTIONS:
+        return _BASE_FUNCTIONS  # shared, never mutated (the common case: no extra functions)
     functions = dict(SAFE_FUNCTIONS)
     functions.update(list=list, tuple=tuple, dict=dict, set=set)
     if extra:
@@ -417,19 +558,36 @@ def _functions(extra: Mapping[str, Any] | None) -> dict[str, Any]:
     return functions
 
 
+_BASE_FUNCTIONS: dict[str, Any] = {}
+_BASE_FUNCTIONS = _functions(None)
+
+
 # --------------------------------------------------------------------------------------------
 # Runtime: simpleeval with bounded handlers
 
 
-def _size(value: Any, limit: int) -> int:
+_SCALARS = frozenset({int, bool, float, Decimal, type(None), date, datetime, timedelta})
+
+
+def _size(value: Any, limit: int, deadline: float | None = None) -> int:
     """Elements plus string characters of ``value``, counted until ``limit`` is passed.
 
-    Shared references count each time: ``str()`` of ``[big] * n`` expands them all.
+    Shared references count each time: ``str()`` of ``[big] * n`` expands them all. With a
+    ``deadline`` (thread time) the walk itself stops when the evaluation budget is spent.
     """
     total = 0
     stack = [value]
+    steps = 0
     while stack:
+        steps += 1
+        if deadline is not None and not steps & 0x3FFF and time.thread_time() > deadline:
+            raise LimitError("value too large to measure within the time limit")
         item = stack.pop()
+        if type(item) in _SCALARS:
+            total += 1
+            if total > limit:
+                break
+            continue
         if isinstance(item, (str, bytes)):
             total += len(item)
         elif isinstance(item, Mapping):
@@ -438,12 +596,86 @@ def _size(value: Any, limit: int) -> int:
             stack.extend(item.values())
         elif isinstance(item, (list, tuple, set, frozenset)):
             total += len(item)
-            stack.extend(item)
+            kinds = set(map(type, item))  # one C pass: flat lists need no walk element by element
+            if kinds <= _SCALARS:
+                total += len(item)
+            elif kinds <= _SCALARS_AND_STR:  # rows of (text, number...): still one C pass each
+                strings = list(filter(_IS_STR, item))
+                total += len(item) - len(strings) + sum(map(len, strings))
+            else:
+                counts = Counter(map(id, item))  # C speed; ``[row] * n`` repeats one object
+                if len(counts) * 2 > len(item):
+                    stack.extend(item)
+                    continue
+                objects = dict(zip(map(id, item), item))
+                for key, times in counts.items():
+                    element = objects[key]
+                    try:
+                        each = _size(element, (limit - total) // times + 1, deadline)
+                    except RecursionError:
+                        raise LimitError("value nested too deeply to measure") from None
+                    total += times * each
+                    if total > limit:
+                        break
         else:
             total += 1
         if total > limit:
             break
     return total
+
+
+_SCALARS_AND_STR = _SCALARS | {str}
+_RESHAPING = (sorted, list, tuple, set, dict, min, max)
+"""Builtins whose container result only rearranges elements of their (length-bounded) argument."""
+_IS_STR = str.__instancecheck__
+
+
+def _repr_size(value: Any, limit: int, deadline: float | None = None) -> int:
+    """Upper estimate of ``len(str(value))``, counted until ``limit`` is passed.
+
+    ``str([10**1200] * 10**5)`` is one C call producing 120 MB; this is what the f-string and
+    ``str()`` handlers check before making the call. Integers count their decimal digits,
+    Decimals their digits plus exponent, containers their separators.
+    """
+    total = 0
+    stack = [value]
+    steps = 0
+    while stack:
+        steps += 1
+        if deadline is not None and not steps & 0x3FFF and time.thread_time() > deadline:
+            raise LimitError("value too large to format within the time limit")
+        item = stack.pop()
+        kind = type(item)
+        if kind is str:
+            total += len(item) + 2
+        elif kind is bool or item is None:
+            total += 5
+        elif kind is int:
+            total += item.bit_length() * 3 // 10 + 2
+        elif kind is Decimal:
+            total += _decimal_text_size(item)
+        elif kind is float:
+            total += 24
+        elif isinstance(item, Mapping):
+            total += 4 * len(item) + 2
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            total += 2 * len(item) + 12
+            stack.extend(item)
+        else:  # dates, times and whatever else task data holds: a short repr
+            total += 64
+        if total > limit:
+            break
+    return total
+
+
+def _decimal_text_size(value: Decimal) -> int:
+    """Longest text of a Decimal in any format (``'f'`` writes out the exponent as zeros)."""
+    if not value.is_finite():
+        return 24
+    _sign, digits, exponent = value.as_tuple()
+    return len(digits) + abs(exponent) + 24
 
 
 class _Evaluator(simpleeval.EvalWithCompoundTypes):
@@ -456,20 +688,22 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
         operators = dict(simpleeval.DEFAULT_OPERATORS)
         operators.update({
             ast.Add: self._add, ast.Mult: self._mult, ast.Pow: self._pow, ast.Mod: self._mod,
+            ast.In: self._in, ast.NotIn: self._not_in,
         })
         for op_type in (ast.LShift, ast.RShift, ast.Invert):
             operators.pop(op_type, None)
         super().__init__(operators=operators, functions=functions, names=names,
                          allowed_attrs=None)
         self.functions = functions  # the parent added list/tuple/dict/set to a copy we own
+        self._sizes: dict[int, tuple[Any, int, int]] = {}
         self.ATTR_INDEX_FALLBACK = False
 
     # -- bounds -------------------------------------------------------------------------------
 
     def _eval(self, node: ast.AST) -> Any:
         if time.thread_time() > self.deadline:
-            raise EvaluationError(f"expression took longer than {self.limits.max_seconds:g} s",
-                                  self.expr)
+            raise LimitError(f"expression took longer than {self.limits.max_seconds:g} s",
+                             self.expr)
         return super()._eval(node)
 
     def _check_disallowed_items(self, item: Any) -> None:
@@ -484,49 +718,130 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
     def _bounded(self, value: Any) -> Any:
         """Refuse results too large to keep: big ints, huge Decimals, long strings, big lists."""
         limits = self.limits
-        if isinstance(value, bool):
+        kind = type(value)
+        if kind is bool:
             return value
+        if kind is int or kind is Decimal:
+            return self._operand(value)
         if isinstance(value, int):
             if value.bit_length() > limits.max_int_bits:
-                raise EvaluationError("number too large", self.expr)
+                raise LimitError("number too large", self.expr)
         elif isinstance(value, Decimal):
-            if value.is_finite() and abs(value.adjusted()) > limits.max_decimal_exponent:
-                raise EvaluationError("number too large", self.expr)
+            self._operand(value)
         elif isinstance(value, str):
             if len(value) > limits.max_string_length:
-                raise EvaluationError(f"string too long (more than {limits.max_string_length} "
-                                      "characters)", self.expr)
+                raise LimitError(f"string too long (more than {limits.max_string_length} "
+                                 "characters)", self.expr)
         elif isinstance(value, (list, tuple, set, frozenset, dict)):
-            if _size(value, limits.max_value_size) > limits.max_value_size:
-                raise EvaluationError(f"value too large (more than {limits.max_value_size} "
-                                      "elements and characters)", self.expr)
+            if self._measure(value, limits.max_value_size) > limits.max_value_size:
+                raise LimitError(f"value too large (more than {limits.max_value_size} "
+                                 "elements and characters)", self.expr)
         return value
+
+    def _measure(self, value: Any, limit: int) -> int:
+        """:func:`_size` of ``value``, remembered for this evaluation (``l + l`` walks ``l`` once).
+
+        Values are only mutated by a script's item assignment or ``del``, which clear this.
+        Holding the value keeps its ``id`` from being reused while it is remembered.
+        """
+        if type(value) is str:
+            return len(value)
+        known = self._sizes.get(id(value))
+        if known is not None and known[0] is value and (known[1] <= known[2] or known[2] >= limit):
+            return known[1]
+        size = _size(value, limit, self.deadline)
+        if len(self._sizes) > 256:
+            self._sizes.clear()
+        self._sizes[id(value)] = (value, size, limit)
+        return size
+
+    def _operand(self, value: Any) -> Any:
+        """Refuse a number too large to compute with, *before* it reaches a C call.
+
+        Results are bounded by the same rule, so in practice this refuses what task data or a
+        literal brings in: an int of more than ``max_int_bits``, a Decimal of more than
+        ``max_decimal_digits`` digits or an adjusted exponent beyond ``max_decimal_exponent``.
+        """
+        kind = type(value)
+        if kind is int:
+            if value.bit_length() > self.limits.max_int_bits:
+                raise LimitError(f"number too large ({value.bit_length()} bits, at most "
+                                 f"{self.limits.max_int_bits})", self.expr)
+        elif kind is Decimal and value.is_finite():
+            limits = self.limits
+            if abs(value.adjusted()) > limits.max_decimal_exponent:
+                raise LimitError(f"number too large (Decimal exponent {value.adjusted()}, at "
+                                 f"most {limits.max_decimal_exponent})", self.expr)
+            digits = len(value.as_tuple().digits)
+            if digits > limits.max_decimal_digits:
+                raise LimitError(f"Decimal has too many digits ({digits}, at most "
+                                 f"{limits.max_decimal_digits})", self.expr)
+        return value
+
+    def _argument(self, value: Any) -> Any:
+        """Bound one argument of a call: numbers by :meth:`_operand`, containers by item count."""
+        kind = type(value)
+        if kind is int or kind is Decimal:
+            return self._operand(value)
+        if kind in (list, tuple, dict, set, frozenset, str):
+            if len(value) > self.limits.max_call_items and kind is not str:
+                raise LimitError(f"too many items to pass to a function ({len(value)}, at most "
+                                 f"{self.limits.max_call_items})", self.expr)
+        elif isinstance(value, (int, Decimal)):
+            return self._operand(value)
+        return value
+
+    def _apply(self, op_type: type, left: Any, right: Any) -> Any:
+        """One binary operator over bounded operands, with a bounded result."""
+        try:
+            operator = self.operators[op_type]
+        except KeyError:
+            raise EvaluationError(f"operator {op_type.__name__} is not allowed", self.expr) from None
+        self._operand(left)
+        self._operand(right)
+        return self._bounded(operator(left, right))
 
     def _add(self, a: Any, b: Any) -> Any:
         if isinstance(a, (str, list, tuple)) and isinstance(b, (str, list, tuple)):
-            total = _size(a, self.limits.max_value_size) + _size(b, self.limits.max_value_size)
+            total = (self._measure(a, self.limits.max_value_size)
+                     + self._measure(b, self.limits.max_value_size))
             if total > self.limits.max_value_size or (
                     isinstance(a, str) and total > self.limits.max_string_length):
                 raise EvaluationError("result too long", self.expr)
         return a + b
 
     def _mult(self, a: Any, b: Any) -> Any:
+        if type(a) is int and type(b) is int:
+            if a.bit_length() + b.bit_length() > self.limits.max_int_bits + 1:
+                raise LimitError("number too large", self.expr)
+            return a * b
         for seq, times in ((a, b), (b, a)):
             if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
                 limit = (self.limits.max_string_length if isinstance(seq, str)
                          else self.limits.max_value_size)
-                if times > 0 and _size(seq, limit + 1) * times > limit:
-                    raise EvaluationError("result too long", self.expr)
+                if times > 0 and self._measure(seq, limit + 1) * times > limit:
+                    raise LimitError("result too long", self.expr)
         return a * b
+
+    def _in(self, item: Any, container: Any) -> bool:
+        if type(container) is not str and hasattr(container, "__len__") \
+                and len(container) > self.limits.max_call_items:
+            raise LimitError(f"'in' over too many items ({len(container)}, at most "
+                             f"{self.limits.max_call_items})", self.expr)
+        return item in container
+
+    def _not_in(self, item: Any, container: Any) -> bool:
+        return not self._in(item, container)
 
     def _pow(self, base: Any, exponent: Any) -> Any:
         limits = self.limits
         if isinstance(exponent, (int, float, Decimal)) and not isinstance(exponent, bool):
             if abs(exponent) > limits.max_power_exponent:
-                raise EvaluationError("number too large", self.expr)
+                raise LimitError(f"number too large (exponent of '**' above "
+                                 f"{limits.max_power_exponent})", self.expr)
             if isinstance(base, int) and isinstance(exponent, int) and abs(base) > 1:
                 if exponent * math.log2(abs(base)) > limits.max_int_bits:
-                    raise EvaluationError("number too large", self.expr)
+                    raise LimitError("number too large", self.expr)
         return base**exponent
 
     def _mod(self, a: Any, b: Any) -> Any:
@@ -547,10 +862,15 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
         raise EvaluationError(f"name '{node.id}' is not defined", self.expr)
 
     def _eval_binop(self, node: ast.BinOp) -> Any:
-        return self._bounded(super()._eval_binop(node))
+        return self._apply(type(node.op), self._eval(node.left), self._eval(node.right))
 
     def _eval_unaryop(self, node: ast.UnaryOp) -> Any:
-        return self._bounded(super()._eval_unaryop(node))
+        try:
+            operator = self.operators[type(node.op)]
+        except KeyError:
+            raise EvaluationError(f"operator {type(node.op).__name__} is not allowed",
+                                  self.expr) from None
+        return self._bounded(operator(self._operand(self._eval(node.operand))))
 
     def _eval_list(self, node: ast.List) -> Any:
         return self._bounded(super()._eval_list(node))
@@ -565,23 +885,92 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
         return self._bounded(super()._eval_dict(node))
 
     def _eval_comprehension(self, node: ast.AST) -> Any:
-        return self._bounded(super()._eval_comprehension(node))
+        """simpleeval's comprehension, with the size bound applied while it is built.
+
+        ``[s + 'x' for a in items]`` over a 100,000-character ``s`` would allocate a new string
+        per element; checking the list only at the end let it reach a gigabyte first.
+        """
+        result: Any = {} if isinstance(node, ast.DictComp) else []
+        limit = self.limits.max_value_size
+        total = 0
+        extra: dict[str, Any] = {}
+        previous = self.nodes[ast.Name]
+
+        def name(n: ast.Name) -> Any:
+            if n.id in extra:
+                return extra[n.id]
+            return previous(n)
+
+        def bind(target: ast.AST, value: Any) -> None:
+            if isinstance(target, ast.Name):
+                extra[target.id] = value
+            else:
+                values = list(value)
+                if len(values) != len(target.elts):  # type: ignore[attr-defined]
+                    raise EvaluationError("wrong number of values to unpack", self.expr)
+                for t, v in zip(target.elts, values):  # type: ignore[attr-defined]
+                    bind(t, v)
+
+        def generate(index: int) -> None:
+            nonlocal total
+            generator = node.generators[index]  # type: ignore[attr-defined]
+            for item in self._eval(generator.iter):
+                self._max_count += 1
+                if self._max_count > simpleeval.MAX_COMPREHENSION_LENGTH:
+                    raise LimitError("comprehension too long (more than "
+                                     f"{simpleeval.MAX_COMPREHENSION_LENGTH} iterations)",
+                                     self.expr)
+                bind(generator.target, item)
+                if not all(self._eval(condition) for condition in generator.ifs):
+                    continue
+                if index + 1 < len(node.generators):  # type: ignore[attr-defined]
+                    generate(index + 1)
+                    continue
+                if isinstance(result, dict):
+                    key = self._eval(node.key)  # type: ignore[attr-defined]
+                    value = self._eval(node.value)  # type: ignore[attr-defined]
+                    result[key] = value
+                    total += _size(key, limit, self.deadline) + _size(value, limit, self.deadline)
+                else:
+                    value = self._eval(node.elt)  # type: ignore[attr-defined]
+                    result.append(value)
+                    total += 1 + (0 if type(value) in _SCALARS
+                                  else _size(value, limit, self.deadline))
+                if total > limit:
+                    raise LimitError(f"value too large (more than {limit} elements and "
+                                     "characters)", self.expr)
+
+        self.nodes[ast.Name] = name
+        try:
+            generate(0)
+        finally:
+            self.nodes[ast.Name] = previous
+        return result
 
     def _eval_joinedstr(self, node: ast.JoinedStr) -> Any:
         return self._bounded(super()._eval_joinedstr(node))
 
     def _eval_formattedvalue(self, node: ast.FormattedValue) -> Any:
-        value = self._eval(node.value)
-        if _size(value, self.limits.max_value_size) > self.limits.max_value_size:
-            raise EvaluationError("value too large to format", self.expr)
+        value = self._formattable(self._eval(node.value))
         if node.format_spec is None:
             return value
         spec = "".join(v.value for v in node.format_spec.values)  # constant, checked statically
         return format(value, spec)
 
+    def _formattable(self, value: Any) -> Any:
+        """Refuse, before formatting, a value whose text would exceed ``max_string_length``."""
+        if type(value) is str:
+            return value
+        self._operand(value)
+        limit = self.limits.max_string_length
+        if _repr_size(value, limit, self.deadline) > limit:
+            raise LimitError(f"value too large to format (its text would exceed {limit} "
+                             "characters)", self.expr)
+        return value
+
     def _method(self, node: ast.Attribute) -> Any:
         """Resolve ``obj.attr`` if ``attr`` is whitelisted for the exact type of ``obj``."""
-        obj = self._eval(node.value)
+        obj = self._argument(self._eval(node.value))
         if node.attr not in SAFE_ATTRIBUTES.get(type(obj), ()):
             raise EvaluationError(f"attribute access to '{node.attr}' is not allowed on "
                                   f"{type(obj).__name__}", self.expr)
@@ -604,15 +993,37 @@ class _Evaluator(simpleeval.EvalWithCompoundTypes):
             func = self.functions[node.func.id]
         else:  # the static check refuses these; never fall through to evaluating a callee
             raise EvaluationError("calling this is not allowed", self.expr)
-        args = [self._eval(arg) for arg in node.args]
-        kwargs = {kw.arg: self._eval(kw.value) for kw in node.keywords}
-        return self._bounded(func(*args, **kwargs))
+        args = [self._argument(self._eval(arg)) for arg in node.args]
+        kwargs = {kw.arg: self._argument(self._eval(kw.value)) for kw in node.keywords}
+        if func is str or func is _int:
+            for arg in args[:1]:
+                self._formattable(arg)
+        reshaping = any(func is f for f in _RESHAPING)
+        if reshaping and args and type(args[0]) is str \
+                and len(args[0]) > self.limits.max_call_items:
+            raise LimitError(f"too many items to pass to a function (a string of {len(args[0])} "
+                             f"characters, at most {self.limits.max_call_items})", self.expr)
+        if func is sorted and args and hasattr(args[0], "__len__") \
+                and len(args[0]) > self.limits.max_sort_items:
+            raise LimitError(f"sorted() of too many items ({len(args[0])}, at most "
+                             f"{self.limits.max_sort_items})", self.expr)
+        result = func(*args, **kwargs)
+        if reshaping and isinstance(result, (list, tuple, set, frozenset, dict)):
+            # a new container of the argument's elements: new memory is its length, and the
+            # argument's length was bounded above; walking it again would cost more than the call
+            if len(result) > self.limits.max_value_size:
+                raise LimitError(f"value too large (more than {self.limits.max_value_size} "
+                                 "elements)", self.expr)
+            return result
+        return self._bounded(result)
 
     def _str_replace(self, text: str, old: str, new: str, count: int = -1) -> str:
         if not isinstance(old, str) or not isinstance(new, str):
             raise EvaluationError("replace() takes strings", self.expr)
         hits = text.count(old) if count < 0 else min(count, text.count(old))
-        if len(text) + hits * len(new) > self.limits.max_string_length:
+        if old == "":  # '' matches between every character
+            hits = len(text) + 1 if count < 0 else min(count, len(text) + 1)
+        if len(text) + hits * (len(new) - len(old)) > self.limits.max_string_length:
             raise EvaluationError("result too long", self.expr)
         return text.replace(old, new, count)
 
@@ -630,10 +1041,11 @@ def _refusal(err: Exception, text: str) -> EvaluationError:
         if err.expression is None:
             err.expression = text
         return err
-    if isinstance(err, simpleeval.NumberTooHigh):
-        message = "number too large"
+    limit = False
+    if isinstance(err, (simpleeval.NumberTooHigh, decimal.Overflow)):
+        message, limit = "number too large", True
     elif isinstance(err, simpleeval.IterableTooLong):
-        message = f"result too long: {err}"
+        message, limit = f"result too long: {err}", True
     elif isinstance(err, simpleeval.FunctionNotDefined):
         message = f"name '{err.func_name}' is not defined"
     elif isinstance(err, simpleeval.NameNotDefined):
@@ -643,12 +1055,12 @@ def _refusal(err: Exception, text: str) -> EvaluationError:
     elif isinstance(err, RecursionError):
         message = "nested too deeply"
     elif isinstance(err, MemoryError):
-        message = "result too large"
+        message, limit = "result too large", True
     elif isinstance(err, KeyError):
         message = f"key {err} not found"
     else:
         message = f"{type(err).__name__}: {err}"
-    refused = EvaluationError(message, text)
+    refused = (LimitError if limit else EvaluationError)(message, text)
     refused.__cause__ = err
     return refused
 
@@ -662,15 +1074,58 @@ def evaluate_expression(expression: str, data: Mapping[str, Any],
     """
     funcs = _functions(functions)
     tree = _checked(expression, "eval", funcs, limits)
-    evaluator = _Evaluator(data, funcs, limits, time.thread_time() + limits.max_seconds)
-    evaluator.expr = expression
+    evaluator = _take_evaluator(data, funcs, limits, expression)
     try:
-        return evaluator._eval(tree.body)  # type: ignore[attr-defined]
+        if _context_is_measured():
+            return evaluator._eval(tree.body)  # type: ignore[attr-defined]
+        with decimal.localcontext(_DECIMAL_CONTEXT):
+            return evaluator._eval(tree.body)  # type: ignore[attr-defined]
     except Exception as err:  # noqa: BLE001 - every failure becomes a modeller-facing error
         refused = _refusal(err, expression)
         if refused is err:
             raise
         raise refused from err
+    finally:
+        _give_back(evaluator)
+
+
+_IDLE = threading.local()
+"""Per thread, evaluators ready for reuse (by ``id`` of their Limits): building simpleeval's
+node table took a third of a gateway condition's time."""
+
+
+def _take_evaluator(names: Mapping[str, Any], funcs: dict[str, Any], limits: Limits,
+                    text: str) -> _Evaluator:
+    deadline = time.thread_time() + limits.max_seconds
+    idle = _IDLE.__dict__.get(id(limits)) if funcs is _BASE_FUNCTIONS else None
+    evaluator = idle.pop() if idle else None
+    if evaluator is None or evaluator.limits is not limits:
+        evaluator = _Evaluator(names, funcs, limits, deadline)
+    else:
+        evaluator.names = names
+        evaluator.deadline = deadline
+        evaluator._max_count = 0
+        evaluator._sizes.clear()
+    evaluator.expr = text
+    return evaluator
+
+
+def _give_back(evaluator: _Evaluator) -> None:
+    """Keep the evaluator for the next evaluation in this thread (without its task data)."""
+    if evaluator.functions is not _BASE_FUNCTIONS:
+        return
+    evaluator.names = {}
+    evaluator._sizes.clear()
+    idle = _IDLE.__dict__.setdefault(id(evaluator.limits), [])
+    if len(idle) < 4:
+        idle.append(evaluator)
+
+
+def _context_is_measured() -> bool:
+    """True when the thread's decimal context is no wider than the one the bounds were measured
+    in (precision 28, exponents within 999,999); otherwise evaluation pins that context."""
+    context = decimal.getcontext()
+    return context.prec <= 28 and context.Emax <= 999_999 and context.Emin >= -999_999
 
 
 def execute_script(script: str, data: Mapping[str, Any], functions: Mapping[str, Any] | None = None,
@@ -686,8 +1141,7 @@ def execute_script(script: str, data: Mapping[str, Any], functions: Mapping[str,
     tree = _checked(script, "exec", funcs, limits)
     variables: dict[str, Any] = copy.deepcopy(dict(data))
     names = ChainMap(variables, copy.deepcopy(dict(external))) if external else variables
-    evaluator = _Evaluator(names, funcs, limits, time.thread_time() + limits.max_seconds)
-    evaluator.expr = script
+    evaluator = _take_evaluator(names, funcs, limits, script)
     statement: ast.stmt | None = None
 
     def assign(target: ast.AST, value: Any) -> None:
@@ -698,6 +1152,7 @@ def execute_script(script: str, data: Mapping[str, Any], functions: Mapping[str,
             if type(container) not in (dict, list):
                 raise EvaluationError(f"cannot assign into a {type(container).__name__}", script)
             container[evaluator._eval(target.slice)] = value
+            evaluator._sizes.clear()  # a container changed: remembered sizes may be stale
         else:  # Tuple/List of names or subscripts (checked statically)
             values = list(value)
             if len(values) != len(target.elts):  # type: ignore[attr-defined]
@@ -714,8 +1169,8 @@ def execute_script(script: str, data: Mapping[str, Any], functions: Mapping[str,
                     assign(target, value)
             elif isinstance(statement, ast.AugAssign):
                 current = evaluator._eval(_as_load(statement.target))
-                operator = evaluator.operators[type(statement.op)]
-                value = evaluator._bounded(operator(current, evaluator._eval(statement.value)))
+                value = evaluator._apply(type(statement.op), current,
+                                         evaluator._eval(statement.value))
                 assign(statement.target, value)
             elif isinstance(statement, ast.Expr):
                 evaluator._eval(statement.value)
@@ -733,6 +1188,7 @@ def execute_script(script: str, data: Mapping[str, Any], functions: Mapping[str,
                             raise EvaluationError(
                                 f"cannot delete from a {type(container).__name__}", script)
                         del container[evaluator._eval(target.slice)]
+                        evaluator._sizes.clear()
                     else:
                         raise EvaluationError(f"'del' of {_label(target)} is not allowed", script)
             elif isinstance(statement, ast.Pass):
@@ -741,7 +1197,11 @@ def execute_script(script: str, data: Mapping[str, Any], functions: Mapping[str,
                 raise EvaluationError(f"{_label(statement)} is not allowed", script)
 
     try:
-        run(tree.body)
+        if _context_is_measured():
+            run(tree.body)
+        else:
+            with decimal.localcontext(_DECIMAL_CONTEXT):
+                run(tree.body)
     except Exception as err:  # noqa: BLE001 - every failure becomes a modeller-facing error
         refused = _refusal(err, script)
         if statement is not None and refused.lineno is None:
@@ -749,6 +1209,8 @@ def execute_script(script: str, data: Mapping[str, Any], functions: Mapping[str,
         if refused is err:
             raise
         raise refused from err
+    finally:
+        _give_back(evaluator)
     return variables
 
 

@@ -18,6 +18,7 @@ from app.engine.definitions import (
     extract_user_tasks,
     main_process_id,
 )
+from app.engine.expression_check import expression_errors
 from app.engine.xmlsafe import parse_xml
 
 SUPPORTED_BPMN = frozenset({
@@ -154,6 +155,7 @@ def validate_bpmn(
     if errors and _local(root.tag)[1] != "definitions":
         return errors
     errors += _extension_errors(root, filename, known_forms, known_operations, known_roles)
+    errors += expression_errors(root, filename)
     if errors:
         return errors
     try:

@@ -204,6 +204,12 @@ def test_notice_on_a_phone_from_start_to_published(phone_page: Page, live_server
     if VIEWER_JS.exists():
         expect(page.locator("#diagram")).to_have_attribute("data-rendered", "yes")
         expect(page.locator("#diagram svg").first).to_be_attached()
+    # the diagram's XML is a plain-text download (issue #12, item 2): fetch() still reads it
+    reply = page.request.get(base + page.locator("#diagram").get_attribute("data-bpmn-url"))
+    assert reply.ok and reply.headers["content-type"].startswith("text/plain")
+    assert reply.headers["content-disposition"].startswith("attachment")
+    assert reply.headers["x-content-type-options"] == "nosniff"
+    assert "<bpmn:definitions" in reply.text()
 
 
 # ---------------------------------------------------------------------------

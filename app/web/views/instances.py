@@ -1,6 +1,8 @@
 """Process instances of a community: list, start, detail with diagram, history, incidents."""
 from __future__ import annotations
 
+import re
+
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
@@ -16,6 +18,22 @@ from app.security.scope import require_community
 from app.platform.processes import ProcessNotAllowed, start_process, startable_processes
 from app.web.locale import current_locale as _locale
 
+
+
+def model_file_response(text: str | bytes, filename: str) -> Response:
+    """Serve an uploaded model file (BPMN, form or other source text) so no browser runs it.
+
+    A consultant writes these files and an admin opens them: as ``application/xml`` an XHTML
+    ``<h:script>`` inside a BPMN ran in the admin's session. Here it is text, downloaded, not
+    sniffed, and under a CSP that allows nothing even if some browser rendered it.
+    """
+    safe_name = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("._") or "model.txt"
+    return Response(text, mimetype="text/plain", headers={
+        "Content-Disposition": f'attachment; filename="{safe_name}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-store",
+    })
 
 
 def _instance(instance_id: int) -> ProcessInstance:
@@ -76,9 +94,10 @@ class InstanceView(BaseView):
     @expose("/bpmn/<int:instance_id>")
     @has_access
     def bpmn(self, instance_id: int):
+        """The instance's BPMN as a plain-text download (the diagram fetches it with fetch())."""
         instance = _instance(instance_id)
         version = db.session.get(ProcessVersion, instance.version_id)
-        return Response(version.bpmn, mimetype="application/xml")
+        return model_file_response(version.bpmn, f"{version.process_id}-v{version.version}.bpmn")
 
     @expose("/incident/<int:incident_id>/retry", methods=["POST"])
     @has_access
