@@ -29,7 +29,10 @@ Public API (every function takes a SQLAlchemy ``Session`` and never commits)::
     operations.operation(name, schema=None)  # decorator registering a service-task operation
 
 Errors: ``ConcurrentUpdate`` (someone saved first: reload), ``TaskNotOpen``, ``TaskNotFound``,
-``ProcessNotFound``, ``IncidentNotOpen`` — all ``EngineError``.
+``ProcessNotFound``, ``IncidentNotOpen``, ``StepFailed`` — all ``EngineError``.
+Authored content that fails while an instance runs (scripts, conditions, timers,
+operations, a loop of more than ``engine_max_automatic_steps`` automatic steps)
+becomes an incident on its element; the action that led there still succeeds.
 Instance statuses: running, waiting, completed, incident, cancelled.
 Task statuses: ready, claimed, completed, cancelled.
 
@@ -68,6 +71,7 @@ _EXPORTS = {
     "TaskNotFound": "app.engine.errors",
     "ProcessNotFound": "app.engine.errors",
     "IncidentNotOpen": "app.engine.errors",
+    "StepFailed": "app.engine.errors",
     "ProcessVersion": "app.engine.models",
     "ProcessInstance": "app.engine.models",
     "TaskRow": "app.engine.models",
