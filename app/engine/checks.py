@@ -189,7 +189,7 @@ class _Check:
         self.form_fields = form_fields
         self.found: list[AssetError] = []
         self.ids: dict[str, etree._Element] = {}
-        self.reads: list[tuple[etree._Element, str, str]] = []  # (node, what, name)
+        self.reads: list[tuple[etree._Element, str, str, str]] = []  # node, element, what, name
         self.provided: set[str] | None = set(START_NAMES)
 
     # -- reporting --------------------------------------------------------------------------
@@ -213,7 +213,7 @@ class _Check:
             self.error(node, f"{what} `{_short(text)}` cannot run: {_plain(err)}",
                        owner_id(owner if owner is not None else node))
             return None
-        self._remember_reads(owner if owner is not None else node, what, tree)
+        self._remember_reads(node, what, tree, owner)
         return tree
 
     def embedded(self, node: etree._Element, raw: str, what: str,
@@ -229,7 +229,7 @@ class _Check:
                               f"({_plain(err)}); it will be shown as written",
                               owner_id(owner if owner is not None else node))
                     continue
-                self._remember_reads(owner if owner is not None else node, what, tree)
+                self._remember_reads(node, what, tree, owner)
             else:
                 self.expression(node, inner, what, owner)
         rest = _EXPR.sub("", raw)
@@ -237,7 +237,9 @@ class _Check:
             self.error(node, f"{what} `{_short(raw)}` has a `${{` without its closing `}}`",
                        owner_id(owner if owner is not None else node))
 
-    def _remember_reads(self, node: etree._Element, what: str, tree: ast.AST) -> None:
+    def _remember_reads(self, node: etree._Element, what: str, tree: ast.AST,
+                        owner: etree._Element | None = None) -> None:
+        element = owner_id(owner if owner is not None else node)
         bound = {n.id for c in ast.walk(tree) if isinstance(c, ast.comprehension)
                  for n in ast.walk(c.target) if isinstance(n, ast.Name)}
         called = {id(c.func) for c in ast.walk(tree) if isinstance(c, ast.Call)}
@@ -245,7 +247,7 @@ class _Check:
             if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) \
                     and id(n) not in called and n.id not in bound \
                     and n.id not in ("True", "False", "None"):
-                self.reads.append((node, what, n.id))
+                self.reads.append((node, element, what, n.id))
 
     def provide(self, names: Iterable[str] | None) -> None:
         if names is None:
@@ -550,14 +552,14 @@ class _Check:
         if self.provided is None:
             return
         reported: set[tuple[str, str]] = set()
-        for node, what, name in self.reads:
-            key = (owner_id(node), name)
+        for node, element, what, name in self.reads:
+            key = (element, name)
             if name in self.provided or key in reported:
                 continue
             reported.add(key)
             self.warn(node, f"{what} reads '{name}', which no form, script or operation of "
                             "this process sets and instances do not start with; it fails at "
-                            "run time unless the starter or a message passes it")
+                            "run time unless the starter or a message passes it", element)
 
 
 _TIMER_WORD = {"timeDuration": "duration", "timeDate": "date", "timeCycle": "cycle"}

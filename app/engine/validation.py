@@ -173,8 +173,11 @@ def _extension_errors(
             errors.append(AssetError(*where, f"exactly one candidate role expected, got '{meta.role}'"))
         elif meta.role not in known_roles:
             errors.append(AssetError(*where, f"unknown role '{meta.role}'"))
+    zeebe_tasks = {_owner(n) for n in root.iter(f"{{{_ZEEBE_NS}}}taskDefinition")}
     for meta in extract_service_tasks(root).values():
         where = (filename, meta.line, meta.element_id)
+        if not meta.operation and meta.element_id in zeebe_tasks:
+            continue  # already refused as a Camunda 8 task definition
         if not meta.operation:
             errors.append(AssetError(*where, "service task has no operation "
                                      "(camunda:type=\"external\" camunda:topic=\"<operation>\")"))
