@@ -83,7 +83,7 @@ def owner_id(node: etree._Element) -> str:
 
 def label(node: etree._Element) -> str:
     """``'Approve' (userTask)`` style, for sentences."""
-    name = (node.get("name") or "").strip()
+    name = " ".join((node.get("name") or "").split())
     kind = _KIND.get(local(node.tag), local(node.tag))
     return f"{kind} '{name}'" if name else kind
 
@@ -378,6 +378,13 @@ class _Check:
                 if default and default not in {f.get("id") for f in outs}:
                     self.error(node, f"{label(node)}: its default flow '{default}' is not "
                                      "one of its outgoing flows")
+                if kind in ("exclusiveGateway", "inclusiveGateway") and len(outs) > 1:
+                    for flow in outs:
+                        if flow.get("id") != default and \
+                                flow.find(f"{_B}conditionExpression") is None:
+                            self.error(flow, f"this flow out of {label(node)} has no condition "
+                                             "and is not the gateway's default flow: give it "
+                                             "a condition or make it the default")
                 if kind == "eventBasedGateway":
                     for flow in outs:
                         target = nodes.get(flow.get("targetRef"))
