@@ -197,3 +197,28 @@ def test_the_bound_is_a_setting(session, community, deploy, monkeypatch, bound):
         assert instance_data(session, instance.id)["i"] <= bound
     finally:
         get_settings.cache_clear()
+
+
+def test_an_unexpected_failure_while_completing_is_a_clear_engine_error(
+        session, community, deploy, monkeypatch):
+    from app.engine import store
+    from app.engine.errors import EngineError, StepFailed
+
+    deploy(SEMANTICS / "bad_due.bpmn")
+    instance = start_instance(session, "bad_due", community.id, data={"deadline": "PT1H"})
+    session.commit()
+    row = _open_task(session, instance.id)
+    claim_task(session, row.id, "tech1")
+    session.commit()
+
+    def broken_save(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "save_instance", broken_save)
+    with pytest.raises(StepFailed) as caught:
+        complete_task(session, row.id, {"note": "typed"}, "tech1")
+    assert isinstance(caught.value, EngineError)  # the inbox shows it with the input kept
+    assert "nothing was saved" in str(caught.value) and "disk full" not in str(caught.value)
+    session.rollback()
+    session.refresh(row)
+    assert row.status == "claimed" and row.assignee == "tech1"  # theirs to submit again
