@@ -300,11 +300,20 @@ def advance(
     """
     error: str | None = None
     counter = _StepCounter(get_settings().engine_max_automatic_steps, incidents, wf)
+    stalled: set[str] = set()
     for uuid in retry:
         failed = wf.get_task_from_id(UUID(uuid)) if uuid else None
-        if failed is not None and failed.state == TaskState.ERROR:
+        if failed is None:
+            continue
+        if failed.state == TaskState.ERROR:
             failed._set_state(TaskState.READY)  # run it again
-    stalled: set[str] = set()
+        elif failed.state & (TaskState.FUTURE | TaskState.PREDICTED_MASK):
+            # it failed while becoming ready (a timer's expression): let it try again
+            try:
+                failed.task_spec._update(failed)
+            except Exception as exc:  # noqa: BLE001 - still failing: the incident stays open
+                stalled.add(uuid)
+                error = _incident_for(session, instance, failed, exc, retry, incidents, audit)
     while True:
         try:
             wf.do_engine_steps(will_complete_task=counter)

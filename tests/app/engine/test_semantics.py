@@ -222,3 +222,15 @@ def test_an_unexpected_failure_while_completing_is_a_clear_engine_error(
     session.rollback()
     session.refresh(row)
     assert row.status == "claimed" and row.assignee == "tech1"  # theirs to submit again
+
+
+def test_timer_expression_that_fails_is_an_incident_on_the_timer(session, community, deploy):
+    deploy(SEMANTICS / "bad_timer_and_set.bpmn")
+    instance = start_instance(session, "bad_timer_and_set", community.id)
+    session.commit()
+    assert instance.status == INCIDENT
+    (incident,) = list_incidents(session, [community.id])
+    assert incident.element_id == "wait" and "'delay' is not defined" in incident.error
+    retry_incident(session, incident.id, "admin")  # still failing: stays open, not "resolved"
+    session.commit()
+    assert [i.element_id for i in list_incidents(session, [community.id])] == ["wait"]
