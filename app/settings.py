@@ -55,11 +55,13 @@ class Settings(BaseSettings):
     )
 
     engine_max_automatic_steps: int = Field(
-        default=400, ge=10, le=800,
+        default=500, ge=10, le=800,
         description="Automatic steps (scripts, gateways, operations, pass-through tasks) one "
         "instance may run in a row without a wait state (user task, timer, message); beyond "
         "it the instance stops with a 'loop without a wait state' incident on that element. "
-        "At most 800: SpiffWorkflow stops seeing tasks beyond a task tree 1,000 deep.",
+        "The default lets any straight chain the BPMN parser can read (under ~490 elements) "
+        "pass; at most 800, because SpiffWorkflow stops seeing tasks beyond a task tree 1,000 "
+        "deep (it would call an instance completed that never reached its end event).",
     )
 
     meter_poll_seconds: int = Field(

@@ -225,6 +225,8 @@ _SPIFF_WORDING = (
     ("Multiple outgoing flows", "has several outgoing flows; put a gateway after it"),
     ("we found two items", "a flow leads to an element that does not exist"),
     ("Exactly one start event", "needs exactly one plain start event inside it"),
+    ("recursion depth", "the process is a longer chain of elements than the engine can read "
+                        "(a few hundred in a row); move parts into call activities"),
 )
 
 
@@ -272,11 +274,18 @@ def check_bpmn(
         build_definition(tree, filename)
     except ValidationException as exc:
         element = getattr(exc, "id", None) or getattr(exc, "name", None)
+        if "recursion depth" in str(exc):  # where it strikes depends on the caller's stack
+            element = main_process_id(root)
         node = _by_id(root, element)
         line = (node.sourceline if node is not None else None) or \
             getattr(exc, "line_number", None) or 1
         found.append(AssetError(filename, int(line), str(element or "process"),
                                 _spiff_reason(str(exc))))
+    except RecursionError:
+        node = _by_id(root, main_process_id(root))
+        found.append(AssetError(filename, (node.sourceline if node is not None else None) or 1,
+                                main_process_id(root) or "process",
+                                _spiff_reason("recursion depth")))
     except Exception as exc:  # noqa: BLE001 - any other parser failure is still the file's fault
         found.append(AssetError(filename, 1, "process",
                                 f"the engine cannot build this process ({type(exc).__name__})"))

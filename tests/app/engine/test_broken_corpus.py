@@ -23,7 +23,7 @@ from app.roles import KNOWN_ROLES
 BROKEN = Path(__file__).parent / "fixtures" / "broken"
 EXPECTED: dict[str, list[str]] = yaml.safe_load((BROKEN / "expected.yaml").read_text("utf-8"))
 FORMS = {"test/request": {"note"}}
-SECONDS = 5
+SECONDS = 10
 
 
 @contextmanager
