@@ -412,8 +412,8 @@ class _Check:
                 text = text[2:-1].strip()
             if source is not None and local(source.tag) not in (
                     "exclusiveGateway", "inclusiveGateway"):
-                self.warn(flow, f"the condition on this flow is ignored: only flows out of "
-                                f"an exclusive or inclusive gateway are chosen by condition")
+                self.warn(flow, "the condition on this flow is ignored: only flows out of "
+                                "an exclusive or inclusive gateway are chosen by condition")
             if not text:
                 self.error(cond, "condition is empty; write one such as decision == 'approve' "
                                  "or remove the condition element", flow.get("id"))

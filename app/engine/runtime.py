@@ -24,8 +24,11 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.engine import store
-from app.engine.definitions import PlatformMessageEventDefinition
-from app.engine.definitions import Definition, OperationTask
+from app.engine.definitions import (
+    Definition,
+    OperationTask,
+    PlatformMessageEventDefinition,
+)
 from app.engine.errors import ProcessNotFound
 from app.engine.evaluator import EvaluationError
 from app.engine.models import (
@@ -218,7 +221,7 @@ class _StepCounter:
     One integer decrement per step (the hot path); the uuid check only runs while the
     instance has open incidents."""
 
-    __slots__ = ("left", "bound", "task", "held", "top")
+    __slots__ = ("bound", "held", "left", "task", "top")
 
     def __init__(self, bound: int, held: dict, top: BpmnWorkflow):
         self.top = top
@@ -319,7 +322,7 @@ def advance(
             wf.do_engine_steps(will_complete_task=counter)
         except _Held:
             _refresh_timers(wf)
-        except Exception as exc:  # authored content failed: an incident, never a lost step
+        except Exception as exc:  # noqa: BLE001 - authored content failed: an incident
             _refresh_timers(wf)
             task = _failed_task(wf, exc, counter)
             uuid = str(task.id) if task is not None else ""

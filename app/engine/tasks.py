@@ -12,16 +12,21 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy import inspect
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import and_, bindparam, inspect, or_, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.orm import Session
-from SpiffWorkflow.util.task import TaskState
 
 from app.engine import store
+from app.engine.errors import (
+    ConcurrentUpdate,
+    EngineError,
+    StepFailed,
+    TaskNotFound,
+    TaskNotOpen,
+)
 from app.engine.jsonsafe import jsonable
-from app.engine.errors import ConcurrentUpdate, EngineError, StepFailed, TaskNotFound, TaskNotOpen
 from app.engine.models import CLAIMED, DONE, OPEN_TASK, READY, ProcessInstance, TaskRow
 from app.engine.runtime import step
 from app.engine.timebridge import platform_now

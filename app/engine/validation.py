@@ -6,10 +6,10 @@ that need Java, and anything SpiffWorkflow's own parser rejects.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-
-from collections.abc import Iterable, Mapping
 
 from app.assets.errors import AssetError, warning
 from app.engine.checks import check_process_file
@@ -225,8 +225,8 @@ _SPIFF_WORDING = (
     ("Multiple outgoing flows", "has several outgoing flows; put a gateway after it"),
     ("we found two items", "a flow leads to an element that does not exist"),
     ("Exactly one start event", "needs exactly one plain start event inside it"),
-    ("recursion depth", "the process is a longer chain of elements than the engine can read "
-                        "(a few hundred in a row); move parts into call activities"),
+    ("recursion depth", ("the process is a longer chain of elements than the engine can read "
+                         "(a few hundred in a row); move parts into call activities")),
 )
 
 

@@ -5,7 +5,10 @@ import pytest
 
 import app.operations  # noqa: F401  registers the shipped operations
 from app.engine.checks import (
-    is_iso_cycle, is_iso_datetime, is_iso_duration, operation_results,
+    is_iso_cycle,
+    is_iso_datetime,
+    is_iso_duration,
+    operation_results,
 )
 from app.engine.operations import operation, unregister
 

@@ -18,7 +18,12 @@ from app.engine.history import instance_data
 from app.engine.incidents import list_incidents, retry_incident
 from app.engine.messages import send_message
 from app.engine.models import (
-    COMPLETED, DONE, INCIDENT, ProcessInstance, ProcessVersion, TaskRow,
+    COMPLETED,
+    DONE,
+    INCIDENT,
+    ProcessInstance,
+    ProcessVersion,
+    TaskRow,
 )
 from app.engine.runtime import start_instance
 from app.engine.tasks import claim_task, complete_task
