@@ -9,6 +9,7 @@ Dialect (see docs/authoring.md): Camunda 7 attributes as Camunda Modeler writes 
 Public API (every function takes a SQLAlchemy ``Session`` and never commits)::
 
     validate_bpmn(data, filename, known_forms, known_operations, known_roles) -> list[AssetError]
+    check_bpmn(...same, form_fields=None) -> list[AssetError]   # errors and warnings (.is_warning)
     deploy_process(session, filename, data, module_id, actor, known_forms,
                    known_operations=None, known_roles=None) -> ProcessVersion   # AssetInvalid
     deploy_directory(session, path, actor, known_forms, known_operations=None,
@@ -46,6 +47,7 @@ from typing import Any
 
 _EXPORTS = {
     "validate_bpmn": "app.engine.validation",
+    "check_bpmn": "app.engine.validation",
     "deploy_process": "app.engine.deploy",
     "deploy_directory": "app.engine.deploy",
     "validate_directory": "app.engine.deploy",
