@@ -97,13 +97,15 @@ def validate(paths: tuple[Path, ...]) -> None:
     """Check module assets (menus, forms, BPMN, device profiles); default all shipped."""
     from app.assets.validate import validate_paths
 
-    errors = validate_paths(list(paths) or None)
-    for error in errors:
-        click.echo(str(error))
+    found = validate_paths(list(paths) or None, with_warnings=True)
+    for finding in found:
+        click.echo(str(finding))
+    errors = [f for f in found if not f.is_warning]
+    warnings = len(found) - len(errors)
     if errors:
-        click.echo(f"{len(errors)} error(s)", err=True)
+        click.echo(f"{len(errors)} error(s), {warnings} warning(s)", err=True)
         sys.exit(1)
-    click.echo("all assets valid")
+    click.echo(f"all assets valid ({warnings} warning(s))" if warnings else "all assets valid")
 
 
 @main.group(name="import")

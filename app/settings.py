@@ -54,6 +54,16 @@ class Settings(BaseSettings):
         default=2 * 1024 * 1024, description="Largest accepted BPMN or form upload."
     )
 
+    engine_max_automatic_steps: int = Field(
+        default=500, ge=10, le=800,
+        description="Automatic steps (scripts, gateways, operations, pass-through tasks) one "
+        "instance may run in a row without a wait state (user task, timer, message); beyond "
+        "it the instance stops with a 'loop without a wait state' incident on that element. "
+        "The default lets any straight chain the BPMN parser can read (under ~490 elements) "
+        "pass; at most 800, because SpiffWorkflow stops seeing tasks beyond a task tree 1,000 "
+        "deep (it would call an instance completed that never reached its end event).",
+    )
+
     meter_poll_seconds: int = Field(
         default=300, description="How often the worker reads every Modbus meter (0 = never; "
         "production runs the meter_polling Prefect flow instead)."

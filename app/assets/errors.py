@@ -12,9 +12,21 @@ class AssetError:
     line: int
     element: str
     reason: str
+    severity: str = "error"
+    """``"error"`` refuses the asset; ``"warning"`` is reported and the asset is accepted."""
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == "warning"
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.element}: {self.reason}"
+        prefix = "warning: " if self.is_warning else ""
+        return f"{self.file}:{self.line}: {self.element}: {prefix}{self.reason}"
+
+
+def warning(file: str, line: int, element: str, reason: str) -> AssetError:
+    """A finding that does not refuse the asset (printed with ``warning:``)."""
+    return AssetError(file, line, element, reason, "warning")
 
 
 class AssetInvalid(Exception):

@@ -52,10 +52,12 @@ def _forms_root_for(path: Path, default: Path) -> Path:
     return default
 
 
-def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = None) -> list[AssetError]:
-    """Every error in the given files or folders (default: every shipped asset)."""
+def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = None,
+                   with_warnings: bool = False) -> list[AssetError]:
+    """Every error in the given files or folders (default: every shipped asset); with
+    ``with_warnings`` also the warnings (``AssetError.is_warning``), as the CLI shows them."""
     from app.engine.operations import known_operations
-    from app.engine.validation import validate_bpmn
+    from app.engine.validation import check_bpmn
     from app.forms.definitions import FormRegistry, validate_form_file
     from app.modules.catalog import load_catalog, validate_menu_file
     from app.roles import KNOWN_ROLES
@@ -72,7 +74,7 @@ def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = N
         AssetError(str(p), 0, "file", "no such file or folder") for p in paths if not p.exists()
     ]
     registry = FormRegistry(root / "forms")
-    known_forms = set(registry.ids())
+    known_forms = _form_fields(registry)
     seen_menu = False
     for path in files:
         kind = _kind(path, root)
@@ -90,9 +92,10 @@ def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = N
         elif kind == "profile":
             errors.extend(validate_profile_file(path))
         elif kind == "bpmn":
-            local_forms = known_forms | set(FormRegistry(_forms_root_for(path, root / "forms")).ids())
-            errors.extend(validate_bpmn(path.read_bytes(), _display(path, root), local_forms,
-                                        known_operations(), set(KNOWN_ROLES)))
+            local_forms = {**known_forms,
+                           **_form_fields(FormRegistry(_forms_root_for(path, root / "forms")))}
+            errors.extend(check_bpmn(path.read_bytes(), _display(path, root), local_forms,
+                                     known_operations(), set(KNOWN_ROLES)))
         elif path.suffix in {".yaml", ".yml"}:
             errors.append(AssetError(_display(path, root), 0, "file",
                                      "not a module asset (expected under menus/, forms/ or connectors/profiles/)"))
@@ -101,7 +104,8 @@ def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = N
         catalog_errors = [e for e in load_catalog(root).errors]
         known = {str(e) for e in errors}
         errors.extend(e for e in catalog_errors if str(e) not in known)
-    return _dedupe(errors)
+    found = _dedupe(errors)
+    return found if with_warnings else [e for e in found if not e.is_warning]
 
 
 #: module data files (``menus/<module>/*.yaml``) with a validator of their own:
@@ -121,6 +125,11 @@ def _validate_module_data(path: Path, root: Path) -> list[AssetError]:
     except AssetInvalid as exc:
         return exc.errors
     return []
+
+
+def _form_fields(registry) -> dict[str, set[str]]:
+    """form id -> the names its fields put into the process data."""
+    return {form_id: {f.name for f in registry.get(form_id).fields} for form_id in registry.ids()}
 
 
 def _display(path: Path, root: Path) -> str:

@@ -9,6 +9,7 @@ Dialect (see docs/authoring.md): Camunda 7 attributes as Camunda Modeler writes 
 Public API (every function takes a SQLAlchemy ``Session`` and never commits)::
 
     validate_bpmn(data, filename, known_forms, known_operations, known_roles) -> list[AssetError]
+    check_bpmn(...same, form_fields=None) -> list[AssetError]   # errors and warnings (.is_warning)
     deploy_process(session, filename, data, module_id, actor, known_forms,
                    known_operations=None, known_roles=None) -> ProcessVersion   # AssetInvalid
     deploy_directory(session, path, actor, known_forms, known_operations=None,
@@ -29,7 +30,10 @@ Public API (every function takes a SQLAlchemy ``Session`` and never commits)::
     operations.operation(name, schema=None)  # decorator registering a service-task operation
 
 Errors: ``ConcurrentUpdate`` (someone saved first: reload), ``TaskNotOpen``, ``TaskNotFound``,
-``ProcessNotFound``, ``IncidentNotOpen`` — all ``EngineError``.
+``ProcessNotFound``, ``IncidentNotOpen``, ``StepFailed`` — all ``EngineError``.
+Authored content that fails while an instance runs (scripts, conditions, timers,
+operations, a loop of more than ``engine_max_automatic_steps`` automatic steps)
+becomes an incident on its element; the action that led there still succeeds.
 Instance statuses: running, waiting, completed, incident, cancelled.
 Task statuses: ready, claimed, completed, cancelled.
 
@@ -43,6 +47,7 @@ from typing import Any
 
 _EXPORTS = {
     "validate_bpmn": "app.engine.validation",
+    "check_bpmn": "app.engine.validation",
     "deploy_process": "app.engine.deploy",
     "deploy_directory": "app.engine.deploy",
     "validate_directory": "app.engine.deploy",
@@ -68,6 +73,7 @@ _EXPORTS = {
     "TaskNotFound": "app.engine.errors",
     "ProcessNotFound": "app.engine.errors",
     "IncidentNotOpen": "app.engine.errors",
+    "StepFailed": "app.engine.errors",
     "ProcessVersion": "app.engine.models",
     "ProcessInstance": "app.engine.models",
     "TaskRow": "app.engine.models",

@@ -67,9 +67,17 @@ class PlatformMessageEventDefinition(CamundaMessageEventDefinition):
             super().update_task_data(my_task)
 
 
+#: Spiff spec classes the engine runs as pass-through steps (Camunda 7: a plain task and a
+#: manual task complete as soon as they are reached)
+PASS_THROUGH = frozenset({"NoneTask", "ManualTask"})
+
+
 def _use_platform_messages(specs) -> None:
+    """Platform message definitions; plain and manual tasks pass through."""
     for spec in specs:
         for task_spec in spec.task_specs.values():
+            if type(task_spec).__name__ in PASS_THROUGH:
+                task_spec.manual = False
             definition = getattr(task_spec, "event_definition", None)
             # an event-based gateway holds its branches' definitions (MultipleEventDefinition)
             for item in [definition, *getattr(definition, "event_definitions", [])]:
@@ -186,7 +194,12 @@ _ISO_TIMER = re.compile(
 
 def normalize_timers(root: etree._Element) -> None:
     """Camunda Modeler users type ``PT2H``; Spiff evaluates timer text as an
-    expression. Quote bare ISO-8601 values and unwrap ``${expr}`` in place."""
+    expression. Quote bare ISO-8601 values and unwrap ``${expr}`` in place (a
+    condition written Camunda-style as ``${approved}`` is unwrapped too)."""
+    for node in root.iter(f"{{{BPMN_NS}}}conditionExpression"):
+        text = (node.text or "").strip()
+        if text.startswith("${") and text.endswith("}") and text.count("${") == 1:
+            node.text = text[2:-1]
     for tag in ("timeDuration", "timeDate", "timeCycle"):
         for node in root.iter(f"{{{BPMN_NS}}}{tag}"):
             text = (node.text or "").strip()

@@ -32,3 +32,19 @@ class ProcessNotFound(EngineError):
 
 class IncidentNotOpen(EngineError):
     """The incident is already resolved."""
+
+
+class StepFailed(EngineError):
+    """Something unexpected failed while the engine ran on after a person's input.
+
+    Nothing of the action is kept (the caller rolls back): the person's task is as it
+    was, and what they typed is still in their form."""
+
+    def __init__(self, element: str | None, cause: Exception):
+        self.element = element
+        self.cause = cause
+        where = f" after '{element}'" if element else ""
+        super().__init__(
+            f"the process could not go on{where} ({type(cause).__name__}); nothing was saved "
+            "and your input is still in the form. Please try again later or tell an "
+            "administrator.")

@@ -10,7 +10,7 @@ parameters in and merges the returned dict into task data. Register with::
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,8 @@ class Operation:
     func: Callable[[dict, OperationContext], dict | None]
     schema: type[Schema] | None
     description: str
+    results: frozenset[str] | None = None
+    """Names the operation adds to the process data (None: read from its ``return {...}``)."""
 
     def call(self, params: dict, ctx: OperationContext) -> dict:
         if self.schema is not None:
@@ -62,13 +64,18 @@ _REGISTRY: dict[str, Operation] = {}
 
 
 def operation(
-    name: str, *, schema: type[Schema] | None = None, description: str = ""
+    name: str, *, schema: type[Schema] | None = None, description: str = "",
+    results: Iterable[str] | None = None,
 ) -> Callable[[Callable], Callable]:
-    """Register ``func`` under ``name`` (later registration of a name replaces it)."""
+    """Register ``func`` under ``name`` (later registration of a name replaces it).
+
+    ``results``: the names it adds to the process data, for validation's check of what
+    expressions read; without it they are read from the function's ``return {...}``."""
 
     def wrap(func: Callable) -> Callable:
         doc = description or (func.__doc__ or "").strip().split("\n")[0]
-        _REGISTRY[name] = Operation(name, func, schema, doc)
+        _REGISTRY[name] = Operation(name, func, schema, doc,
+                                    frozenset(results) if results is not None else None)
         return func
 
     return wrap

@@ -24,9 +24,13 @@ from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from app.engine import store
-from app.engine.definitions import PlatformMessageEventDefinition
-from app.engine.definitions import Definition, OperationTask
+from app.engine.definitions import (
+    Definition,
+    OperationTask,
+    PlatformMessageEventDefinition,
+)
 from app.engine.errors import ProcessNotFound
+from app.engine.evaluator import EvaluationError
 from app.engine.models import (
     CANCELLED,
     COMPLETED,
@@ -44,6 +48,7 @@ from app.engine.models import (
 from app.engine.operations import OperationContext, get_operation
 from app.engine.prune import prune_history
 from app.engine.timebridge import platform_now, to_naive_utc
+from app.settings import get_settings
 
 _EXPR = re.compile(r"\$\{(.+?)\}")
 
@@ -195,6 +200,85 @@ def evaluate_param(wf: BpmnWorkflow, task: Task, raw: str):
     return raw
 
 
+class LoopWithoutWaitState(Exception):
+    """More automatic steps in a row than ``engine_max_automatic_steps``."""
+
+    def __init__(self, bound: int):
+        self.bound = bound
+        super().__init__(
+            f"loop without a wait state: more than {bound} automatic steps ran in a row without "
+            "reaching a user task, timer or message, so the instance stopped here. Fix the "
+            "loop's exit condition (or the data it reads), then retry to run on.")
+
+
+class _Held(Exception):
+    """A task with an open incident came up: stop the engine steps, leave it READY."""
+
+
+class _StepCounter:
+    """``will_complete_task`` callback: counts automatic steps, holds incident tasks.
+
+    One integer decrement per step (the hot path); the uuid check only runs while the
+    instance has open incidents."""
+
+    __slots__ = ("bound", "held", "left", "task", "top")
+
+    def __init__(self, bound: int, held: dict, top: BpmnWorkflow):
+        self.top = top
+        self.left = bound
+        self.bound = bound
+        self.task: Task | None = None
+        self.held = held
+
+    def __call__(self, task: Task) -> None:
+        if self.held and str(task.id) in self.held:
+            raise _Held()
+        self.left -= 1
+        self.task = task
+        if self.left < 0:
+            raise LoopWithoutWaitState(self.bound)
+        workflow = task.workflow
+        if workflow is not self.top and workflow.depth >= MAX_CALL_DEPTH:
+            caller = self.top.get_task_from_id(workflow.parent_task_id)
+            self.task = caller if caller is not None else task
+            raise CallsTooDeep()
+
+
+#: call activities / subprocesses nested deeper than this are a process calling itself
+#: (each level makes every later engine step walk all of them)
+MAX_CALL_DEPTH = 20
+
+
+class CallsTooDeep(LoopWithoutWaitState):
+    def __init__(self):
+        Exception.__init__(
+            self, f"call activities nested more than {MAX_CALL_DEPTH} levels deep: the process "
+            "keeps calling itself, so the instance stopped here. Remove the recursion, then "
+            "retry.")
+        self.bound = MAX_CALL_DEPTH
+
+
+def _refresh_timers(wf: BpmnWorkflow) -> None:
+    try:
+        wf.refresh_timers()
+    except Exception:  # noqa: BLE001 - a broken timer is reported by the step that reached it
+        pass
+
+
+def _failed_task(wf: BpmnWorkflow, exc: Exception, counter: _StepCounter) -> Task | None:
+    """The task whose element failed: the exception's own, or the one of the element
+    it names (a gateway's check fails while its predecessor completes), or the last run."""
+    task = getattr(exc, "task", None)
+    if isinstance(task, Task):
+        return task
+    spec = getattr(exc, "task_spec", None)
+    if spec is not None and (counter.task is None or counter.task.task_spec is not spec):
+        for candidate in _all_tasks(wf, TaskState.NOT_FINISHED_MASK | TaskState.ERROR):
+            if candidate.task_spec is spec:
+                return candidate
+    return counter.task or wf.last_task
+
+
 def advance(
     session: Session,
     instance: ProcessInstance,
@@ -208,14 +292,45 @@ def advance(
 ) -> str | None:
     """Run engine steps and operations until only people, timers or messages remain.
 
-    A failing operation becomes an incident (its task stays READY and is skipped
-    until retried); its partial database changes are rolled back to a savepoint.
-    Returns the last operation error, if any. ``open_tasks`` (a list) receives the
-    READY and WAITING tasks as they are at the end, for :func:`sync_rows`.
+    Anything authored that fails on the way — an operation, a script, a condition, a
+    timer expression, a gateway with nowhere to go — becomes an incident on its element
+    (a failing operation's partial database changes are rolled back to a savepoint);
+    the rest of the instance is saved as it is, so a retry resumes there. More than
+    ``engine_max_automatic_steps`` automatic steps in a row is an incident too ("loop
+    without a wait state"), never a completed instance. Returns the last error, if any.
+    ``open_tasks`` (a list) receives the READY and WAITING tasks as they are at the end,
+    for :func:`sync_rows`.
     """
     error: str | None = None
+    counter = _StepCounter(get_settings().engine_max_automatic_steps, incidents, wf)
+    stalled: set[str] = set()
+    for uuid in retry:
+        failed = wf.get_task_from_id(UUID(uuid)) if uuid else None
+        if failed is None:
+            continue
+        if failed.state == TaskState.ERROR:
+            failed._set_state(TaskState.READY)  # run it again
+        elif failed.state & (TaskState.FUTURE | TaskState.PREDICTED_MASK):
+            # it failed while becoming ready (a timer's expression): let it try again
+            try:
+                failed.task_spec._update(failed)
+            except Exception as exc:  # noqa: BLE001 - still failing: the incident stays open
+                stalled.add(uuid)
+                error = _incident_for(session, instance, failed, exc, retry, incidents, audit)
     while True:
-        wf.do_engine_steps()
+        try:
+            wf.do_engine_steps(will_complete_task=counter)
+        except _Held:
+            _refresh_timers(wf)
+        except Exception as exc:  # noqa: BLE001 - authored content failed: an incident
+            _refresh_timers(wf)
+            task = _failed_task(wf, exc, counter)
+            uuid = str(task.id) if task is not None else ""
+            if task is not None and uuid not in stalled:
+                stalled.add(uuid)
+                error = _incident_for(session, instance, task, exc, retry, incidents, audit)
+                if not isinstance(exc, LoopWithoutWaitState):
+                    continue  # other branches may still move
         found = _all_tasks(wf, _OPEN_STATES)  # one walk of the tree serves the sync too
         pending = [
             t for t in found
@@ -225,10 +340,20 @@ def advance(
         if not pending:
             if open_tasks is not None:
                 open_tasks[:] = found
+            for uuid, done in retry.items():
+                if uuid not in incidents and done.status == "open":
+                    done.status, done.resolved_at, done.resolved_by = \
+                        "resolved", platform_now(), actor
             return error
         for task in pending:
             meta = definition.service_tasks.get(task.task_spec.bpmn_id)
             uuid = str(task.id)
+            counter.left -= 1
+            if counter.left < 0:
+                error = _incident_for(session, instance, task,
+                                      LoopWithoutWaitState(counter.bound), retry, incidents,
+                                      audit, meta)
+                continue
             store.ensure_inserted(session, instance)  # operations and incidents need its id
             if audit:  # what led here goes into the trail before anything the operation writes
                 store.insert_audit(session, audit, instance.id)
@@ -256,10 +381,45 @@ def advance(
             task.run()
 
 
+def _incident_for(session, instance, task, exc, retry, incidents, audit, meta=None) -> str:
+    """Record ``exc`` as an incident on ``task``'s element; returns the instance's error."""
+    uuid = str(task.id)
+    store.ensure_inserted(session, instance)
+    if audit:
+        store.insert_audit(session, audit, instance.id)
+        audit.clear()
+    incident = _raise_incident(session, instance, task, meta, exc, retry.get(uuid), audit,
+                               reason=describe_failure(task, exc))
+    incidents[uuid] = incident.id
+    return f"{task.task_spec.bpmn_id}: {incident.error}"
+
+
+def describe_failure(task: Task, exc: Exception) -> str:
+    """One sentence about what failed at ``task``, without SpiffWorkflow internals."""
+    if isinstance(exc, LoopWithoutWaitState):
+        return str(exc)
+    cause = exc
+    while getattr(cause, "exception", None) is not None or cause.__cause__ is not None:
+        cause = getattr(cause, "exception", None) or cause.__cause__
+    message = str(cause).split("\n")[0].strip() or type(cause).__name__
+    spec = task.task_spec
+    kind = type(spec).__name__
+    if "No conditions satisfied" in message or "At least one output required" in message:
+        return ("no outgoing flow can be taken here (no condition is true and there is no "
+                "default flow); fix the data or the conditions, then retry")
+    if kind == "ScriptTask":
+        return f"the script failed: {message}"
+    if "Gateway" in kind:
+        return f"a condition on a flow out of this gateway failed: {message}"
+    if isinstance(cause, EvaluationError) or "evaluating expression" in str(exc):
+        return f"an expression of this element failed: {message}"
+    return f"this step failed: {message}"
+
+
 def _raise_incident(session, instance, task, meta, exc, existing: Incident | None,
-                    audit: list[dict] | None = None) -> Incident:
-    error = f"{type(exc).__name__}: {exc}"
-    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                    audit: list[dict] | None = None, reason: str | None = None) -> Incident:
+    error = reason or f"{type(exc).__name__}: {exc}"
+    detail = reason or "".join(traceback.format_exception_only(type(exc), exc)).strip()
     incident = existing or Incident(
         instance_id=instance.id, community_id=instance.community_id,
         spiff_task_id=str(task.id), element_id=task.task_spec.bpmn_id,
@@ -383,13 +543,25 @@ def sync_rows(
                 title = str(evaluate_param(wf, task, title))
             except Exception:  # a title is a label: show it raw rather than fail the step
                 pass
-        assignee = _assignee_of(wf, task, meta.assignee if meta else None)
+        try:
+            assignee = _assignee_of(wf, task, meta.assignee if meta else None)
+            due = _due_of(wf, task, meta.due if meta else None, now)
+        except Exception as exc:  # noqa: BLE001 - authored: the task still reaches the inbox
+            assignee = due = None
+            store.ensure_inserted(session, instance)
+            incident = _raise_incident(
+                session, instance, task, None, exc, None,
+                reason=f"the due date or assignee of this task could not be worked out "
+                       f"({describe_failure(task, exc).removeprefix('this step failed: ')}); "
+                       "the task is in its role's inbox without them. Retry closes this "
+                       "incident.")
+            projection.setdefault("incidents", {})[uuid] = incident.id
         added_tasks.append({
             "instance_id": None, "spiff_task_id": uuid, "element_id": task.task_spec.bpmn_id,
             "community_id": instance.community_id, "role": meta.role if meta else None,
             "form_id": meta.form_id if meta else None,
             "title": title[:300] if title else None,
-            "due_at": _due_of(wf, task, meta.due if meta else None, now),
+            "due_at": due,
             "business_key": instance.business_key, "created_at": now,
             "status": "claimed" if assignee else "ready", "assignee": assignee,
             "claimed_at": now if assignee else None,
@@ -416,11 +588,11 @@ def sync_rows(
                                              "element_id": spec.bpmn_id, "due_at": due,
                                              "status": "pending"})
         if messages:
-            new_msgs[uuid] = ",".join(d.name for d in messages)
+            new_msgs[uuid] = ",".join(d.name or "" for d in messages)
             if uuid not in old_msgs:
                 added_msgs.extend({
                     "instance_id": None, "spiff_task_id": uuid, "element_id": spec.bpmn_id,
-                    "message_name": d.name, "business_key": instance.business_key,
+                    "message_name": d.name or "", "business_key": instance.business_key,
                     "community_id": instance.community_id,
                 } for d in messages)
 

@@ -7,23 +7,31 @@ the other gets :class:`ConcurrentUpdate` or :class:`TaskNotOpen`.
 """
 from __future__ import annotations
 
+import logging
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy import inspect
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import and_, bindparam, inspect, or_, select, update
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.orm import Session
-from SpiffWorkflow.util.task import TaskState
 
 from app.engine import store
+from app.engine.errors import (
+    ConcurrentUpdate,
+    EngineError,
+    StepFailed,
+    TaskNotFound,
+    TaskNotOpen,
+)
 from app.engine.jsonsafe import jsonable
-from app.engine.errors import ConcurrentUpdate, TaskNotFound, TaskNotOpen
 from app.engine.models import CLAIMED, DONE, OPEN_TASK, READY, ProcessInstance, TaskRow
 from app.engine.runtime import step
 from app.engine.timebridge import platform_now
+
+log = logging.getLogger("estateflow.engine")
 
 
 def get_task(session: Session, task_row_id: int) -> TaskRow:
@@ -136,6 +144,18 @@ def complete_task(
     task = wf.get_task_from_id(UUID(row.spiff_task_id))
     if task is None or task.state != TaskState.READY:
         raise TaskNotOpen(f"task {task_row_id} is no longer waiting for input")
+    try:
+        _complete(session, row, instance, wf, definition, task, data, actor, expected)
+    except EngineError:
+        raise
+    except Exception as exc:  # never a bare 500: the caller rolls back and shows why
+        log.exception("completing task %s of instance %s failed", task_row_id, instance.id)
+        raise StepFailed(row.element_id, exc) from exc
+    return instance
+
+
+def _complete(session, row, instance, wf, definition, task, data, actor, expected) -> None:
+    """The part of :func:`complete_task` that runs authored content."""
     task.data.update(data)
     task.run()
     now = platform_now()
@@ -152,7 +172,6 @@ def complete_task(
                "data": done["data"]})]
     step(session, instance, wf, definition, expected_version=expected, actor=actor,
          finished_task=row.spiff_task_id, audit=audit)
-    return instance
 
 
 _T = TaskRow.__table__

@@ -101,10 +101,14 @@ class InboxView(BaseView):
             if not errors:
                 try:
                     grant_uploads(db.session, jsonable(data), row.community_id, current_user.username)
-                    complete_task(db.session, row.id, jsonable(data), current_user.username,
-                                  expected_instance_version=request.form.get("_version", type=int))
+                    had = set((instance.projection or {}).get("incidents", {}))
+                    done = complete_task(db.session, row.id, jsonable(data), current_user.username,
+                                         expected_instance_version=request.form.get("_version", type=int))
                     db.session.commit()
                     flash(_("Done: %(title)s", title=row.title or row.element_id), "success")
+                    if set((done.projection or {}).get("incidents", {})) - had:
+                        flash(_("Your input was saved, but the next step of this process could not "
+                                "run; it was reported to the administrators as an incident."), "warning")
                     return redirect(url_for("InboxView.index"))
                 except (ConcurrentUpdate, TaskNotOpen) as err:
                     db.session.rollback()

@@ -51,3 +51,15 @@ def test_malformed_yaml_names_the_line(tmp_path):
     result = CliRunner().invoke(main, ["validate", str(menus / "broken.yaml")])
     assert result.exit_code == 1
     assert f"{menus / 'broken.yaml'}:" in result.output and ": yaml: " in result.output
+
+
+def test_warnings_are_shown_but_do_not_fail_and_errors_name_the_real_line(tmp_path):
+    broken = ROOT / "tests" / "app" / "engine" / "fixtures" / "broken"
+    result = CliRunner().invoke(main, ["validate", str(broken / "plain_task.bpmn")])
+    assert result.exit_code == 0, result.output
+    assert ": look: warning: task 'Look at it' runs as a pass-through step" in result.output
+    assert "1 warning(s)" in result.output
+    result = CliRunner().invoke(main, ["validate", str(broken / "timer_PT2HOURS.bpmn")])
+    assert result.exit_code == 1
+    assert "timer_PT2HOURS.bpmn:9: wait: timer duration `PT2HOURS` is not an ISO 8601 duration" \
+        in result.output

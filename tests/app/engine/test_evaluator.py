@@ -328,3 +328,15 @@ def test_environment_cannot_be_swapped_for_plain_eval() -> None:
     with pytest.raises(TypeError, match="RestrictedEnvironment"):
         RestrictedScriptEngine(environment=TaskDataEnvironment())  # type: ignore[arg-type]
     assert isinstance(RestrictedScriptEngine(functions={"f": abs}).environment, RestrictedEnvironment)
+
+
+def test_garbage_collection_does_not_count_against_the_time_budget():
+    import gc
+
+    from app.engine.evaluator import gc_seconds
+
+    before = gc_seconds()
+    garbage = [[i] for i in range(200_000)]
+    gc.collect()
+    del garbage
+    assert gc_seconds() > before
