@@ -80,6 +80,8 @@ def parse_xml(data: bytes, filename: str) -> tuple[etree._ElementTree | None, li
         return None, [AssetError(filename, line, "xml", f"malformed XML: {exc.msg}")]
     if tree.docinfo.doctype:
         return None, [AssetError(filename, 1, "DOCTYPE", "DTDs are not allowed")]
+    if tree.getroot().tag != f"{{{BPMN_MODEL_NS}}}definitions":
+        return tree, []  # not BPMN at all: validation refuses it as such, in one sentence
     errors = active_content_errors(tree, filename)
     if errors:
         return None, errors

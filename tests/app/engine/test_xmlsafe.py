@@ -114,7 +114,8 @@ def test_bpmn_script_tasks_and_modeler_namespaces_are_kept() -> None:
 
 
 def test_every_bpmn_of_the_repository_still_parses() -> None:
-    files = [*ROOT.joinpath("bpmn").rglob("*.bpmn"), *ROOT.joinpath("tests").rglob("*.bpmn")]
+    files = [*ROOT.joinpath("bpmn").rglob("*.bpmn"),
+             *(p for p in ROOT.joinpath("tests").rglob("*.bpmn") if "broken" not in p.parts)]
     assert len(files) > 10
     for path in files:
         _tree, errors = parse_xml(path.read_bytes(), path.name)
