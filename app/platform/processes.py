@@ -36,8 +36,10 @@ class ProcessNotAllowed(Exception):
 
 
 def module_enabled(session: Session, community_id: int, module_id: str | None) -> bool:
+    """Whether a module is on in a community. A process with no module is on nowhere: every
+    process belongs to a module and starts only where that module is enabled."""
     if module_id is None:
-        return True
+        return False
     return bool(session.scalar(
         select(ModuleActivation.enabled).where(
             ModuleActivation.community_id == community_id, ModuleActivation.module_id == module_id
@@ -72,6 +74,8 @@ def deploy_module_processes(
     from app.forms.versions import pin_forms
 
     versions = []
+    if module.package_id is not None:
+        return versions  # an uploaded package's processes were deployed when it was uploaded
     for rel in module.processes:
         path = assets_root / rel
         version = deploy_process(session, rel, path.read_bytes(), module.id, actor, known_forms)
@@ -85,6 +89,8 @@ def deploy_on_enable(session: Session, community_id: int, module: ModuleDef, act
     from app.forms.definitions import FormRegistry
     from app.settings import get_settings
 
+    if module.package_id is not None:
+        return  # deployed when the package was uploaded
     root = module.assets_root or get_settings().assets_dir
     deploy_module_processes(session, module, root, set(FormRegistry(root / "forms").ids()), actor)
 
