@@ -69,7 +69,7 @@ def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = N
         paths = [root / "menus", root / "forms", root / "bpmn", root / "connectors" / "profiles"]
     own = [root / "menus", root / "bpmn", root / "forms", root / "connectors"]
     outside = [p for p in paths if p.exists() and p.resolve() != root
-               and not any(p.resolve().is_relative_to(d) for d in own)]
+               and not any(p.resolve().is_relative_to(d) for d in own) and _in_layout(p)]
     paths = [p for p in paths if p not in outside]
     package_errors: list[AssetError] = []
     for folder in dict.fromkeys(_package_root(p) for p in outside):
@@ -109,6 +109,14 @@ def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = N
         known = {str(e) for e in errors}
         errors.extend(e for e in catalog_errors if str(e) not in known)
     return _dedupe(errors + package_errors)
+
+
+def _in_layout(path: Path) -> bool:
+    """A folder, or a file under menus/, bpmn/, forms/ or connectors/ of a module folder."""
+    if path.is_dir():
+        return True
+    rel = path.resolve().relative_to(_package_root(path))
+    return rel.parts[0] in ("menus", "bpmn", "forms", "connectors") if len(rel.parts) > 1 else False
 
 
 def _package_root(path: Path) -> Path:

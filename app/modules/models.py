@@ -40,5 +40,7 @@ class ModulePackage(Model):
     version: Mapped[str] = mapped_column(String(20))
     content_hash: Mapped[str] = mapped_column(String(64))
     files: Mapped[dict] = mapped_column(JSON, default=dict)
+    #: process id -> the process version number deployed with this package version
+    processes: Mapped[dict] = mapped_column(JSON, default=dict)
     uploaded_by: Mapped[str | None] = mapped_column(String(100))
     uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -514,6 +514,8 @@ def upload_package(session: Session, files: dict[str, bytes], *, actor: str,
             version = deploy_process(session, rel, files[rel], module.id, actor, known)
             pin_forms(session, version, forms_root, texts=check.forms, actor=actor)
             versions.append(version)
+        row.processes = {v.process_id: v.version for v in versions}
+        session.flush()
         record(session, actor=actor, action="module.package.upload", target_type="module",
                target_id=module.id, after={"version": module.version, "hash": check.content_hash,
                                            "files": sorted(files),
@@ -595,3 +597,67 @@ def with_packages(session: Session, base: Catalog) -> Catalog:
             catalog.modules[module.id] = module
     catalog.modules = dict(sorted(catalog.modules.items()))
     return catalog
+
+
+def package_version(session: Session, module_id: str, version: str | None) -> ModulePackage | None:
+    if version is None:
+        return None
+    return session.scalar(select(ModulePackage).where(ModulePackage.module_id == module_id,
+                                                      ModulePackage.version == version))
+
+
+def _form_fields(text: str) -> list[str]:
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text) or {}
+        return [f.get("name") for f in doc.get("fields") or [] if isinstance(f, dict)]
+    except Exception:  # noqa: BLE001 - a stored package was valid when stored
+        return []
+
+
+def package_changes(old: ModulePackage, new: ModulePackage) -> list[dict[str, str]]:
+    """What a newer package version changes, for the administrator who upgrades a community:
+    processes added/changed/removed, forms (fields added/removed), settings added/removed."""
+    changes: list[dict[str, str]] = []
+
+    def add(zh: str, en: str) -> None:
+        changes.append({"zh": zh, "en": en})
+
+    for pid in sorted(set(old.processes) | set(new.processes)):
+        if pid not in old.processes:
+            add(f"新增流程 {pid}", f"process {pid} added")
+        elif pid not in new.processes:
+            add(f"移除流程 {pid}", f"process {pid} removed")
+        elif old.processes[pid] != new.processes[pid]:
+            add(f"流程 {pid} 已修改", f"process {pid} changed")
+    old_forms = {p: t for p, t in old.files.items() if p.startswith("forms/")}
+    new_forms = {p: t for p, t in new.files.items() if p.startswith("forms/")}
+    for path in sorted(set(old_forms) | set(new_forms)):
+        form_id = path[len("forms/"):-len(".yaml")]
+        if path not in old_forms:
+            add(f"新增表单 {form_id}", f"form {form_id} added")
+        elif path not in new_forms:
+            add(f"移除表单 {form_id}", f"form {form_id} removed")
+        elif old_forms[path] != new_forms[path]:
+            before, after = _form_fields(old_forms[path]), _form_fields(new_forms[path])
+            plus = [f for f in after if f not in before]
+            minus = [f for f in before if f not in after]
+            parts_zh = ([f"新增字段 {', '.join(plus)}"] if plus else []) + \
+                       ([f"移除字段 {', '.join(minus)}"] if minus else [])
+            parts_en = ([f"fields added: {', '.join(plus)}"] if plus else []) + \
+                       ([f"fields removed: {', '.join(minus)}"] if minus else [])
+            add(f"表单 {form_id} 已修改" + (f"（{'；'.join(parts_zh)}）" if parts_zh else ""),
+                f"form {form_id} changed" + (f" ({'; '.join(parts_en)})" if parts_en else ""))
+    old_module, new_module = package_module(old)[0], package_module(new)[0]
+    if old_module and new_module:
+        before = {x.name: x for x in old_module.settings}
+        after = {x.name: x for x in new_module.settings}
+        for name in sorted(set(before) | set(after)):
+            if name not in before:
+                add(f"新增设置 {name}", f"setting {name} added")
+            elif name not in after:
+                add(f"移除设置 {name}", f"setting {name} removed")
+            elif before[name] != after[name]:
+                add(f"设置 {name} 已修改", f"setting {name} changed")
+    return changes

@@ -47,12 +47,32 @@ def module_enabled(session: Session, community_id: int, module_id: str | None) -
     ))
 
 
+def community_version(session: Session, community_id: int, version: ProcessVersion) -> ProcessVersion:
+    """The process version a community runs: for an uploaded module package, the one deployed
+    with the package version the community enabled (a newer package reaches a community only
+    when it is upgraded there); otherwise ``version`` (the newest)."""
+    from app.modules.packages import package_version
+
+    enabled_version = session.scalar(select(ModuleActivation.version).where(
+        ModuleActivation.community_id == community_id, ModuleActivation.module_id == version.module_id))
+    package = package_version(session, version.module_id, enabled_version) if version.module_id else None
+    if package is None or version.process_id not in (package.processes or {}):
+        return version
+    number = package.processes[version.process_id]
+    if number == version.version:
+        return version
+    return session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == version.process_id,
+                                                       ProcessVersion.version == number)) or version
+
+
 def start_process(
     session: Session, *, community_id: int, process_id: str, actor: str,
     business_key: str | None = None, data: dict | None = None,
 ) -> ProcessInstance:
-    """Start the newest version of a process in a community where its module is on."""
+    """Start a process in a community where its module is on: the newest version, or for an
+    uploaded package the version the community enabled."""
     version = latest_version(session, process_id)
+    version = community_version(session, community_id, version)
     if not module_enabled(session, community_id, version.module_id):
         raise ProcessNotAllowed(process_id, version.module_id)
     return start_instance(session, process_id, community_id, business_key=business_key,
@@ -64,7 +84,8 @@ def startable_processes(session: Session, community_id: int) -> list[ProcessVers
     newest: dict[str, ProcessVersion] = {}
     for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)):
         newest[version.process_id] = version
-    return [v for v in newest.values() if module_enabled(session, community_id, v.module_id)]
+    return [community_version(session, community_id, v) for v in newest.values()
+            if module_enabled(session, community_id, v.module_id)]
 
 
 def deploy_module_processes(

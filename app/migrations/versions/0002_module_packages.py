@@ -20,6 +20,7 @@ def upgrade() -> None:
         sa.Column("version", sa.String(length=20), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("files", sa.JSON(), nullable=False),
+        sa.Column("processes", sa.JSON(), nullable=False),
         sa.Column("uploaded_by", sa.String(length=100), nullable=True),
         sa.Column("uploaded_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id"),

@@ -287,3 +287,62 @@ def test_a_process_without_a_module_starts_nowhere(session, communities):
     with pytest.raises(ProcessNotAllowed):
         start_process(session, community_id=one, process_id="notice", actor="x")
     assert startable_processes(session, one) == []
+
+
+def test_a_package_modules_settings_are_read_like_a_shipped_ones(session, communities, files):
+    from app.platform.module_settings import module_settings
+
+    one, two = communities
+    upload_package(session, files, actor="consultant")
+    enable_module(session, catalog=_catalog(session), community_id=one, module_id="lift_inspection",
+                  settings={"inspection_hours": 12}, actor="manager_yc")
+    assert module_settings(session, one, "lift_inspection") == {"inspection_hours": 12}
+    assert module_settings(session, two, "lift_inspection") == {"inspection_hours": 48}
+
+
+def _version_two(files: dict[str, bytes]) -> dict[str, bytes]:
+    v2 = dict(files)
+    v2[MENU] = files[MENU].replace(b'version: "1.0.0"', b'version: "1.1.0"')
+    v2["bpmn/lift_inspection/lift_inspection.bpmn"] = files["bpmn/lift_inspection/lift_inspection.bpmn"].replace(
+        b'name="Record certificate', b'name="Record the certificate')
+    v2["forms/lift_inspection/certify.yaml"] = files["forms/lift_inspection/certify.yaml"] + (
+        b"  - name: inspector\n    type: text\n    label: {zh: \xe6\xa3\x80\xe9\xaa\x8c\xe5\x91\x98, en: Inspector}\n"
+        b"    max_length: 40\n")
+    return v2
+
+
+def test_a_new_version_reaches_a_community_only_when_it_upgrades(session, communities, files):
+    from app.modules.activation import upgrade_module
+
+    one, two = communities
+    upload_package(session, files, actor="consultant")
+    for cid in (one, two):
+        enable_module(session, catalog=_catalog(session), community_id=cid, module_id="lift_inspection",
+                      actor="manager")
+    old = start_process(session, community_id=one, process_id="lift_inspection", actor="m", business_key="OLD")
+    session.commit()
+
+    assert upload_package(session, _version_two(files), actor="consultant").errors == []
+    session.commit()
+    catalog = _catalog(session)
+    assert catalog.get("lift_inspection").version == "1.1.0"
+    state = {s.module.id: s for s in module_states(session, catalog, one)}["lift_inspection"]
+    assert state.version == "1.0.0" and state.upgrade_available
+    assert [c["en"] for c in state.upgrade_changes] == [
+        "process lift_inspection changed", "form lift_inspection/certify changed (fields added: inspector)"]
+    # no community runs 1.1.0 yet
+    for cid in (one, two):
+        assert {v.process_id: v.version for v in startable_processes(session, cid)} == {"lift_inspection": 1}
+        assert start_process(session, community_id=cid, process_id="lift_inspection", actor="m").version_id == \
+            old.version_id
+
+    upgrade_module(session, catalog=catalog, community_id=one, module_id="lift_inspection", actor="manager_yc")
+    session.commit()
+    assert {s.module.id: s for s in module_states(session, catalog, one)}["lift_inspection"].upgrade_changes is None
+    new = start_process(session, community_id=one, process_id="lift_inspection", actor="m", business_key="NEW")
+    assert session.get(ProcessVersion, new.version_id).version == 2
+    assert {v.process_id: v.version for v in startable_processes(session, two)} == {"lift_inspection": 1}
+
+    # the instance started on 1.0.0 keeps its process version
+    session.commit()
+    assert session.get(ProcessInstance, old.id).version_id != new.version_id
