@@ -160,7 +160,7 @@ def module_upload(path: Path, actor: str) -> None:
 
     files = _package_files(path)
     with _app().app_context():
-        outcome = upload_package(db.session, files, actor=actor)
+        outcome = upload_package(db.session, files, actor=actor, display_prefix=_prefix(path))
         if outcome.errors:
             db.session.rollback()
             for error in outcome.errors:

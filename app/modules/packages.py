@@ -320,7 +320,7 @@ def check_package(
                                              f"notification templates of this package go in "
                                              f"menus/notifications/{module_id}.yaml"))
         if module_id in shipped.modules or (installation / "menus" / f"{module_id}.yaml").exists():
-            line = 1
+            line = _key_line(files[menus[0]], "id") if menus else 0
             errors.append(AssetError(menus[0] if menus else "package", line, "id",
                                      f"module {module_id!r} ships with the installation; a package cannot "
                                      "replace it (choose another module id)"))
@@ -472,12 +472,12 @@ class PackageResult:
 
 
 def upload_package(session: Session, files: dict[str, bytes], *, actor: str,
-                   installation: Path | None = None) -> PackageResult:
+                   installation: Path | None = None, display_prefix: str = "") -> PackageResult:
     """Validate and store a package: all or nothing, in a savepoint of the caller's transaction.
 
     The same module id and version again: identical content is a no-op, other content is refused.
     """
-    check = check_package(files, session=session, installation=installation)
+    check = check_package(files, session=session, installation=installation, display_prefix=display_prefix)
     if check.errors:
         return PackageResult(errors=check.errors)
     module = check.module
@@ -488,8 +488,9 @@ def upload_package(session: Session, files: dict[str, bytes], *, actor: str,
         if existing.content_hash == check.content_hash:
             return PackageResult(package=existing, created=False)
         line = _version_line(files[menu_path], menu_path)
+        shown = f"{display_prefix.rstrip('/')}/{menu_path}" if display_prefix else menu_path
         return PackageResult(errors=[AssetError(
-            menu_path, line, "version",
+            shown, line, "version",
             f"version {module.version} of module {module.id!r} was already uploaded with other content; "
             "an uploaded version never changes: raise the version (e.g. "
             f"\"{_next_patch(module.version)}\") and upload again")])
@@ -543,11 +544,16 @@ def _stored_form_ids(session: Session) -> set[str]:
     return set(session.scalars(select(FormVersion.form_id).distinct()))
 
 
-def _version_line(data: bytes, path: str) -> int:
-    for i, line in enumerate(data.decode("utf-8").splitlines(), start=1):
-        if line.startswith("version:"):
+def _key_line(data: bytes, key: str) -> int:
+    """The line of a top-level key of a YAML file (1 if it is not there)."""
+    for i, line in enumerate(data.decode("utf-8", "replace").splitlines(), start=1):
+        if line.startswith(f"{key}:"):
             return i
     return 1
+
+
+def _version_line(data: bytes, path: str) -> int:
+    return _key_line(data, "version")
 
 
 def _next_patch(version: str) -> str:

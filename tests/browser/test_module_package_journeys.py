@@ -34,6 +34,11 @@ def _zip(path: Path, files: dict[str, bytes]) -> Path:
     return path
 
 
+def _sign_in(login, page: Page, base: str, username: str) -> None:
+    page.context.clear_cookies()
+    login(page, base, username)
+
+
 def _upload(page: Page, base: str, package: Path) -> None:
     page.goto(f"{base}/processes/")
     page.locator("#package-files").set_input_files(str(package))
@@ -75,7 +80,7 @@ def test_consultant_uploads_a_package_one_community_enables_and_runs_it(
         b"type: choice", b"type: colour")
 
     # the consultant: a broken package is refused whole, the good one is stored
-    login(page, base, "consultant")
+    _sign_in(login, page, base, "consultant")
     _upload(page, base, _zip(tmp_path / "broken.zip", broken))
     errors = page.locator("#package-errors")
     expect(errors).to_be_visible()
@@ -89,7 +94,7 @@ def test_consultant_uploads_a_package_one_community_enables_and_runs_it(
     expect(page.locator("#packages")).to_contain_text("1.0.0")
 
     # the manager of 怡翠花园 enables it with its settings form
-    login(page, base, "manager_yc")
+    _sign_in(login, page, base, "manager_yc")
     page.goto(f"{base}/modules/{yc}/")
     card = page.locator("#module-lift_inspection")
     expect(card).to_contain_text("电梯年检")
@@ -114,17 +119,17 @@ def test_consultant_uploads_a_package_one_community_enables_and_runs_it(
     _submit(page)
 
     # a technician of 怡翠花园 completes the inspection
-    login(page, base, "tech_yc1")
+    _sign_in(login, page, base, "tech_yc1")
     _claim_and_open(page, base, "lift_inspection/inspect", key)
     page.select_option("#task-form select[name=result]", value="pass")
     _submit(page)
 
     # 富祥小区 sees none of it
-    login(page, base, "manager_fx")
+    _sign_in(login, page, base, "manager_fx")
     page.goto(f"{base}/modules/{fx}/")
     expect(page.locator("#module-lift_inspection")).to_have_attribute("data-enabled", "no")
     page.goto(f"{base}/instances/{fx}/")
     expect(page.locator("#start-process option[value=lift_inspection]")).to_have_count(0)
-    login(page, base, "tech_fx1")
+    _sign_in(login, page, base, "tech_fx1")
     page.goto(f"{base}/inbox/")
     expect(page.locator(".ef-task[data-form^='lift_inspection/']")).to_have_count(0)

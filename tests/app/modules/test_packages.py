@@ -213,7 +213,7 @@ def test_a_package_cannot_replace_a_shipped_module(files):
     notice = {p.replace("lift_inspection", "notice"): d.replace(b"id: lift_inspection\n", b"id: notice\n")
               for p, d in files.items()}
     errors = [str(e) for e in check_package(notice).errors]
-    assert any(e.startswith("menus/notice.yaml:1: id: module 'notice' ships with the installation") for e in errors)
+    assert any(e.startswith("menus/notice.yaml:2: id: module 'notice' ships with the installation") for e in errors)
 
 
 def test_zip_and_multi_file_picker_carry_the_same_package(files, tmp_path):

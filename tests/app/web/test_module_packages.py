@@ -130,3 +130,20 @@ def test_upload_on_the_page_then_enable_for_one_community(demo_app, login):
             ProcessInstance.community_id == fx, ProcessInstance.business_key.is_(None),
             ProcessInstance.version_id.in_(select(ProcessVersion.id).where(
                 ProcessVersion.process_id == "lift_inspection")))) == 0
+
+    # version 1.1.0: YC sees what changes and upgrades; FX (never enabled) is untouched
+    v2 = read_folder(LIFT)
+    v2["menus/lift_inspection.yaml"] = v2["menus/lift_inspection.yaml"].replace(b'"1.0.0"', b'"1.1.0"')
+    v2["forms/lift_inspection/certify.yaml"] += (b"  - name: inspector\n    type: text\n"
+                                                 b"    label: {zh: x, en: Inspector}\n")
+    second = consultant.post("/api/v1/processes/package/upload", content_type="multipart/form-data",
+                             data={"package": (io.BytesIO(_zip(v2)), "lift.zip")})
+    assert second.status_code == 201, second.json
+    menu = manager.get(f"/modules/{yc}/")
+    assert 'class="alert alert-info module-upgrade" data-new-version="1.1.0"' in menu.text
+    assert "表单 lift_inspection/certify 已修改（新增字段 inspector）" in menu.text
+    assert manager.post(f"/modules/{yc}/lift_inspection/upgrade").status_code == 302
+    with demo_app.app_context():
+        assert db.session.scalar(select(ModuleActivation.version).where(
+            ModuleActivation.community_id == yc, ModuleActivation.module_id == "lift_inspection")) == "1.1.0"
+    assert "module-upgrade" not in manager.get(f"/modules/{yc}/").text
