@@ -32,7 +32,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.assets.errors import AssetError
-from app.modules.catalog import Catalog, ModuleDef, _parse as _parse_menu, load_catalog
+from app.modules.catalog import Catalog, ModuleDef, load_catalog
+from app.modules.catalog import _parse as _parse_menu
 from app.modules.models import ModulePackage
 
 #: At most this many files and bytes in one package (zip bombs, accidents).
@@ -495,9 +496,9 @@ def upload_package(session: Session, files: dict[str, bytes], *, actor: str,
             "an uploaded version never changes: raise the version (e.g. "
             f"\"{_next_patch(module.version)}\") and upload again")])
 
+    from app.assets.errors import AssetInvalid
     from app.engine import deploy_process
     from app.engine.errors import EngineError
-    from app.assets.errors import AssetInvalid
     from app.forms.versions import pin_forms
     from app.platform.audit import record
 

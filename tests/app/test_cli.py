@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-
-import pytest
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, func, select
 
 from app.domains.devices.models import Device
