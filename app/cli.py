@@ -1,4 +1,4 @@
-"""The ``estateflow`` command: init, demo, serve, worker, validate, import, simulate, and the
+"""The ``estateflow`` command: init, demo, serve, worker, validate, module, import, simulate, and the
 commands the domains add (``billing run``)."""
 from __future__ import annotations
 
@@ -106,6 +106,91 @@ def validate(paths: tuple[Path, ...]) -> None:
         click.echo(f"{len(errors)} error(s), {warnings} warning(s)", err=True)
         sys.exit(1)
     click.echo(f"all assets valid ({warnings} warning(s))" if warnings else "all assets valid")
+
+
+@main.group()
+def module() -> None:
+    """Module packages: pack a module folder, validate it, upload it into the database."""
+
+
+def _package_files(path: Path) -> dict[str, bytes]:
+    from app.modules.packages import read_folder, read_zip
+
+    if path.is_dir():
+        return read_folder(path)
+    files, errors = read_zip(path.read_bytes(), str(path))
+    for error in errors:
+        click.echo(str(error))
+    if errors:
+        sys.exit(1)
+    return files
+
+
+def _prefix(path: Path) -> str:
+    return str(path) if path.is_dir() else ""
+
+
+@module.command("pack")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Zip to write (default <id>-<version>.zip).")
+def module_pack(folder: Path, output: Path | None) -> None:
+    """Validate a module folder and zip it as one package."""
+    from app.modules.packages import check_package, pack_folder, read_folder
+
+    check = check_package(read_folder(folder), display_prefix=str(folder))
+    for error in check.errors:
+        click.echo(str(error))
+    if check.errors:
+        click.echo(f"{len(check.errors)} error(s); nothing packed", err=True)
+        sys.exit(1)
+    output = output or Path(f"{check.module.id}-{check.module.version}.zip")
+    output.write_bytes(pack_folder(folder))
+    click.echo(f"packed {check.module.id} {check.module.version}: {output}")
+
+
+@module.command("validate")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+def module_validate(path: Path) -> None:
+    """Validate a module folder or zip as one package (against the installation's database:
+    modules and processes uploaded earlier count)."""
+    from app.db import db
+    from app.modules.packages import check_package
+
+    files = _package_files(path)
+    with _app().app_context():
+        check = check_package(files, session=db.session, display_prefix=_prefix(path))
+    for error in check.errors:
+        click.echo(str(error))
+    if check.errors:
+        click.echo(f"{len(check.errors)} error(s)", err=True)
+        sys.exit(1)
+    click.echo(f"valid: {check.module.id} {check.module.version}")
+
+
+@module.command("upload")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--actor", default="cli", show_default=True, help="Recorded in the audit log.")
+def module_upload(path: Path, actor: str) -> None:
+    """Validate and store a module folder or zip in the database (all or nothing)."""
+    from app.db import db
+    from app.modules.packages import upload_package
+
+    files = _package_files(path)
+    with _app().app_context():
+        outcome = upload_package(db.session, files, actor=actor, display_prefix=_prefix(path))
+        if outcome.errors:
+            db.session.rollback()
+            for error in outcome.errors:
+                click.echo(str(error))
+            click.echo(f"{len(outcome.errors)} error(s); nothing stored", err=True)
+            sys.exit(1)
+        db.session.commit()
+        package = outcome.package
+        if outcome.created:
+            click.echo(f"uploaded {package.module_id} {package.version}")
+        else:
+            click.echo(f"{package.module_id} {package.version} already uploaded with this content; nothing changed")
 
 
 @main.group(name="import")

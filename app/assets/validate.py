@@ -69,6 +69,13 @@ def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = N
     root = (assets_root or get_settings().assets_dir).resolve()
     if not paths:
         paths = [root / "menus", root / "forms", root / "bpmn", root / "connectors" / "profiles"]
+    own = [root / "menus", root / "bpmn", root / "forms", root / "connectors"]
+    outside = [p for p in paths if p.exists() and p.resolve() != root
+               and not any(p.resolve().is_relative_to(d) for d in own) and _in_layout(p)]
+    paths = [p for p in paths if p not in outside]
+    package_errors: list[AssetError] = []
+    for folder in dict.fromkeys(_package_root(p) for p in outside):
+        package_errors.extend(validate_package_folder(folder, root))
     files = _expand([p for p in paths if p.exists()])
     errors: list[AssetError] = [
         AssetError(str(p), 0, "file", "no such file or folder") for p in paths if not p.exists()
@@ -104,8 +111,43 @@ def validate_paths(paths: list[Path] | None = None, assets_root: Path | None = N
         catalog_errors = [e for e in load_catalog(root).errors]
         known = {str(e) for e in errors}
         errors.extend(e for e in catalog_errors if str(e) not in known)
-    found = _dedupe(errors)
+    found = _dedupe(errors + package_errors)
     return found if with_warnings else [e for e in found if not e.is_warning]
+
+
+def _in_layout(path: Path) -> bool:
+    """A folder, or a file under menus/, bpmn/, forms/ or connectors/ of a module folder."""
+    if path.is_dir():
+        return True
+    rel = path.resolve().relative_to(_package_root(path))
+    return rel.parts[0] in ("menus", "bpmn", "forms", "connectors") if len(rel.parts) > 1 else False
+
+
+def _package_root(path: Path) -> Path:
+    """The consultant's module folder holding ``path`` (the folder with menus/, bpmn/, forms/)."""
+    path = path.resolve()
+    start = path if path.is_dir() else path.parent
+    for folder in (start, *start.parents):
+        if folder.name not in ("menus", "bpmn", "forms", "connectors", "profiles", "notifications") and \
+                any((folder / sub).is_dir() for sub in ("menus", "bpmn", "forms")):
+            return folder
+    return start
+
+
+def validate_package_folder(folder: Path, installation: Path | None = None) -> list[AssetError]:
+    """A module folder outside the installation, as one package: checked against the shipped
+    forms, operations and roles plus the folder's own files (no ``ESTATEFLOW_ASSETS_DIR``).
+    Without a menu entry, its processes and forms are still checked together."""
+    from app.modules.packages import check_package, read_folder
+
+    files = read_folder(folder)
+    try:
+        prefix = folder.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        prefix = str(folder)
+    has_menu = any(p.startswith("menus/") and p.count("/") == 1 for p in files)
+    return check_package(files, installation=installation, display_prefix=prefix,
+                         require_menu=has_menu).errors
 
 
 #: module data files (``menus/<module>/*.yaml``) with a validator of their own:

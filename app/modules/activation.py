@@ -57,6 +57,10 @@ _MESSAGES: dict[str, dict[str, str]] = {
         "en": "Cannot disable module “{title_en}”: the enabled {dependents_en} depend on it; "
               "disable them first.",
     },
+    "up_to_date": {
+        "zh": "模块“{title_zh}”已是最新版本。",
+        "en": "Module “{title_en}” already runs its newest version.",
+    },
     "invalid_settings": {
         "zh": "模块“{title_zh}”的设置有误：{details}",
         "en": "Settings of module “{title_en}” are invalid: {details}",
@@ -98,6 +102,12 @@ class ModuleState:
     settings: dict[str, Any]  # typed (Decimals); defaults when never enabled
     missing_dependencies: list[str] = field(default_factory=list)
     capabilities: dict[str, bool] = field(default_factory=dict)  # capability → available
+    #: an uploaded package with a newer version than the one enabled here: what it changes
+    upgrade_changes: list[dict[str, str]] | None = None
+
+    @property
+    def upgrade_available(self) -> bool:
+        return self.upgrade_changes is not None
 
     @property
     def can_enable(self) -> bool:
@@ -214,7 +224,8 @@ def update_settings(
     stored = _validated(module, {**current, **settings})
     before = _snapshot(row)
     row.settings = stored
-    row.version = module.version
+    if module.package_id is None:
+        row.version = module.version  # an uploaded package changes version only by an upgrade
     row.changed_by = actor
     row.changed_at = utcnow()
     session.flush()
@@ -251,6 +262,30 @@ def disable_module(
     return row
 
 
+def upgrade_module(
+    session: Session, *, catalog: Catalog, community_id: int, module_id: str, actor: str,
+) -> ModuleActivation:
+    """Move one community to the newest version of an uploaded module package. Settings keep
+    their values (new settings get their defaults; removed ones are dropped); running
+    instances finish on the version they started with."""
+    module = _module(catalog, module_id)
+    row = _activation(session, community_id, module_id, lock=True)
+    if row is None or not row.enabled:
+        raise ModuleError("not_enabled", _title_params(module))
+    if row.version == module.version:
+        raise ModuleError("up_to_date", _title_params(module))
+    before = _snapshot(row)
+    known = {s.name for s in module.settings}
+    row.settings = _validated(module, {k: v for k, v in (row.settings or {}).items() if k in known})
+    row.version = module.version
+    row.changed_by = actor
+    row.changed_at = utcnow()
+    session.flush()
+    record(session, actor=actor, action="module.upgrade", target_type="module",
+           target_id=module_id, community_id=community_id, before=before, after=_snapshot(row))
+    return row
+
+
 def module_states(session: Session, catalog: Catalog, community_id: int) -> list[ModuleState]:
     """Every catalogue module as the menu page shows it for one community."""
     rows = {
@@ -266,7 +301,16 @@ def module_states(session: Session, catalog: Catalog, community_id: int) -> list
     states = []
     for module in catalog.modules.values():
         row = rows.get(module.id)
+        changes = None
+        if module.package_id is not None and row is not None and row.version != module.version:
+            from app.modules.packages import package_changes, package_version
+
+            old = package_version(session, module.id, row.version)
+            new = package_version(session, module.id, module.version)
+            if old is not None and new is not None:
+                changes = package_changes(old, new)
         states.append(ModuleState(
+            upgrade_changes=changes,
             module=module,
             enabled=bool(row and row.enabled),
             version=row.version if row else None,

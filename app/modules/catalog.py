@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -83,6 +84,8 @@ class ModuleDef:
     source: str = ""
     depends_on_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
     assets_root: Path | None = field(default=None, compare=False, repr=False)
+    #: the ``module_package`` row of an uploaded module (None: shipped with the installation)
+    package_id: int | None = field(default=None, compare=False, repr=False)
 
     def setting(self, name: str) -> SettingDef | None:
         return next((s for s in self.settings if s.name == name), None)
@@ -101,6 +104,18 @@ class Catalog:
 
 
 # --------------------------------------------------------------------------- parsing
+
+
+@lru_cache(maxsize=1)
+def known_flows() -> frozenset[str]:
+    """Names of the Prefect flows in ``workflows/`` (read from the source: no prefect import)."""
+    from app.settings import PROJECT_ROOT
+
+    names: set[str] = set()
+    for path in sorted((PROJECT_ROOT / "workflows").glob("*.py")):
+        names.update(re.findall(r"@flow\(\s*name\s*=\s*[\"']([A-Za-z0-9_]+)[\"']",
+                                path.read_text("utf-8")))
+    return frozenset(names)
 
 
 class _Checker:
@@ -348,8 +363,12 @@ def _parse(path: Path, assets_root: Path) -> tuple[ModuleDef | None, list[AssetE
                 continue
             before = len(c.errors)
             c.keys(item, element, ("flow", "cron"), ())
-            if not isinstance(item.get("flow", ""), str) or ("flow" in item and not item["flow"]):
+            flow = item.get("flow", "")
+            if not isinstance(flow, str) or ("flow" in item and not flow):
                 c.error(item.line_of("flow"), f"{element}.flow", "must be a flow name")
+            elif flow and flow not in known_flows():
+                c.error(item.line_of("flow"), f"{element}.flow",
+                        f"unknown flow {flow!r} (the flows in workflows/: {', '.join(sorted(known_flows()))})")
             cron = item.get("cron")
             if "cron" in item and (not isinstance(cron, str) or len(cron.split()) != 5):
                 c.error(item.line_of("cron"), f"{element}.cron",

@@ -45,6 +45,18 @@ def _safe_form_path(name: str) -> str | None:
     return "/".join(parts)
 
 
+def form_names(forms: dict[str, bytes], module_id: str | None) -> dict[str, bytes]:
+    """``draft.yaml`` uploaded for module ``notice`` is ``notice/draft.yaml`` (a name with a
+    folder keeps it), as docs/authoring.md promises for the page and the JSON API alike."""
+    out = {}
+    for name, data in forms.items():
+        name = name.replace("\\", "/")
+        if "/" not in name and module_id:
+            name = f"{module_id}/{name}"
+        out[name] = data
+    return out
+
+
 def _write_stored_forms(session: Session | None, scratch: Path) -> None:
     """Forms uploaded earlier (newest version of each) join the scratch folder."""
     if session is None:
@@ -94,17 +106,62 @@ def check_upload(
     return errors, scratch
 
 
+def module_errors(session: Session, bpmn_name: str, bpmn_data: bytes, module_id: str | None,
+                  catalog=None) -> list[AssetError]:
+    """A process upload names a module of the catalogue that is not an uploaded package, and
+    its process id belongs to that module only (never to another module, or to none)."""
+    from app.modules.catalog import load_catalog
+    from app.modules.packages import with_packages
+
+    if catalog is None:
+        catalog = with_packages(session, load_catalog(get_settings().assets_dir))
+    if not module_id:
+        return [AssetError(bpmn_name, 0, "module",
+                           "name the module this process belongs to (e.g. notice); a process "
+                           "without a module could never be enabled per community")]
+    module = catalog.get(module_id)
+    if module is None:
+        return [AssetError(bpmn_name, 0, "module",
+                           f"unknown module {module_id!r}: upload its module package first "
+                           f"(known: {', '.join(sorted(catalog.modules))})")]
+    if module.package_id is not None:
+        return [AssetError(bpmn_name, 0, "module",
+                           f"module {module_id!r} is an uploaded package: change it by uploading a "
+                           "new package version")]
+    try:
+        from app.engine.definitions import build_definition
+        from app.engine.xmlsafe import parse_xml
+
+        tree, _ = parse_xml(bpmn_data, bpmn_name)
+        process_id = build_definition(tree, bpmn_name).process_id
+    except Exception:  # noqa: BLE001 - validation reports the file's own problems
+        return []
+    from sqlalchemy import select
+
+    owners = set(session.scalars(select(ProcessVersion.module_id)
+                                 .where(ProcessVersion.process_id == process_id).distinct()))
+    others = sorted(o or "(none)" for o in owners if o != module_id)
+    if others:
+        return [AssetError(bpmn_name, 0, process_id,
+                           f"process id {process_id!r} belongs to module {others[0]!r}, not "
+                           f"{module_id!r}; a process id belongs to one module")]
+    return []
+
+
 def upload_process(
     session: Session, *, bpmn_name: str, bpmn_data: bytes, forms: dict[str, bytes],
-    module_id: str | None, actor: str, forms_root: Path | None = None,
+    module_id: str | None, actor: str, forms_root: Path | None = None, catalog=None,
 ) -> UploadResult:
     """Validate everything; on success store the forms and deploy a new process version.
 
     Nothing is written when any file has an error. Identical content keeps its version.
+    The module must exist (shipped, not an uploaded package) and own the process id.
     """
     root = forms_root or get_settings().assets_dir / "forms"
     errors, scratch = check_upload(bpmn_name, bpmn_data, forms, root, session=session)
     try:
+        if not errors:
+            errors = module_errors(session, bpmn_name, bpmn_data, module_id, catalog)
         if errors:
             return UploadResult(errors=errors)
         known_forms = set(FormRegistry(scratch).ids())

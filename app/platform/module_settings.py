@@ -29,7 +29,16 @@ def module_settings(session: Session, community_id: int, module_id: str) -> dict
     """Typed settings (Decimals for decimal settings) as saved for this community."""
     stored = session.scalar(select(ModuleActivation.settings).where(
         ModuleActivation.community_id == community_id, ModuleActivation.module_id == module_id))
-    return settings_from_json(_module(module_id), stored)
+    try:
+        module = _module(module_id)
+    except LookupError:  # an uploaded module package
+        from app.modules.packages import package_module, stored_packages
+
+        row = next((r for r in stored_packages(session) if r.module_id == module_id), None)
+        module = package_module(row)[0] if row is not None else None
+        if module is None:
+            raise
+    return settings_from_json(module, stored)
 
 
 def role_user_ids(session: Session, community_id: int, role_key: str) -> list[int]:

@@ -36,8 +36,10 @@ class ProcessNotAllowed(Exception):
 
 
 def module_enabled(session: Session, community_id: int, module_id: str | None) -> bool:
+    """Whether a module is on in a community. A process with no module is on nowhere: every
+    process belongs to a module and starts only where that module is enabled."""
     if module_id is None:
-        return True
+        return False
     return bool(session.scalar(
         select(ModuleActivation.enabled).where(
             ModuleActivation.community_id == community_id, ModuleActivation.module_id == module_id
@@ -45,12 +47,32 @@ def module_enabled(session: Session, community_id: int, module_id: str | None) -
     ))
 
 
+def community_version(session: Session, community_id: int, version: ProcessVersion) -> ProcessVersion:
+    """The process version a community runs: for an uploaded module package, the one deployed
+    with the package version the community enabled (a newer package reaches a community only
+    when it is upgraded there); otherwise ``version`` (the newest)."""
+    from app.modules.packages import package_version
+
+    enabled_version = session.scalar(select(ModuleActivation.version).where(
+        ModuleActivation.community_id == community_id, ModuleActivation.module_id == version.module_id))
+    package = package_version(session, version.module_id, enabled_version) if version.module_id else None
+    if package is None or version.process_id not in (package.processes or {}):
+        return version
+    number = package.processes[version.process_id]
+    if number == version.version:
+        return version
+    return session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == version.process_id,
+                                                       ProcessVersion.version == number)) or version
+
+
 def start_process(
     session: Session, *, community_id: int, process_id: str, actor: str,
     business_key: str | None = None, data: dict | None = None,
 ) -> ProcessInstance:
-    """Start the newest version of a process in a community where its module is on."""
+    """Start a process in a community where its module is on: the newest version, or for an
+    uploaded package the version the community enabled."""
     version = latest_version(session, process_id)
+    version = community_version(session, community_id, version)
     if not module_enabled(session, community_id, version.module_id):
         raise ProcessNotAllowed(process_id, version.module_id)
     return start_instance(session, process_id, community_id, business_key=business_key,
@@ -62,7 +84,8 @@ def startable_processes(session: Session, community_id: int) -> list[ProcessVers
     newest: dict[str, ProcessVersion] = {}
     for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)):
         newest[version.process_id] = version
-    return [v for v in newest.values() if module_enabled(session, community_id, v.module_id)]
+    return [community_version(session, community_id, v) for v in newest.values()
+            if module_enabled(session, community_id, v.module_id)]
 
 
 def deploy_module_processes(
@@ -72,6 +95,8 @@ def deploy_module_processes(
     from app.forms.versions import pin_forms
 
     versions = []
+    if module.package_id is not None:
+        return versions  # an uploaded package's processes were deployed when it was uploaded
     for rel in module.processes:
         path = assets_root / rel
         version = deploy_process(session, rel, path.read_bytes(), module.id, actor, known_forms)
@@ -85,6 +110,8 @@ def deploy_on_enable(session: Session, community_id: int, module: ModuleDef, act
     from app.forms.definitions import FormRegistry
     from app.settings import get_settings
 
+    if module.package_id is not None:
+        return  # deployed when the package was uploaded
     root = module.assets_root or get_settings().assets_dir
     deploy_module_processes(session, module, root, set(FormRegistry(root / "forms").ids()), actor)
 

@@ -24,7 +24,11 @@ def init_catalog(app) -> Catalog:
 
 
 def get_catalog() -> Catalog:
-    return current_app.extensions["estateflow_catalog"]
+    """The installation's modules plus the uploaded module packages (newest version each)."""
+    from app.db import db
+    from app.modules.packages import with_packages
+
+    return with_packages(db.session, current_app.extensions["estateflow_catalog"])
 
 
 def get_forms() -> FormRegistry:

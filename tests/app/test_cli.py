@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, func, select
 
 from app.domains.devices.models import Device
@@ -47,3 +48,54 @@ def test_unknown_community_is_refused(demo_db_url):
     result = _estateflow(demo_db_url, "import", "households", "--community", "NOPE",
                          str(DOMAINS / "estate" / "fixtures" / "households_good.csv"))
     assert result.returncode != 0 and "unknown community NOPE" in result.stderr
+
+
+# --------------------------------------------------------------------------- module packages
+
+LIFT = Path(__file__).resolve().parent / "modules" / "fixtures" / "lift_inspection"
+
+
+@pytest.mark.timeout(1200)  # six CLI processes; slow on a shared machine
+def test_module_pack_validate_upload(demo_db_url, tmp_path):
+    from app.modules.models import ModulePackage
+
+    def packages() -> int:
+        engine = create_engine(demo_db_url)
+        with engine.connect() as conn:
+            count = conn.scalar(select(func.count()).select_from(ModulePackage))
+        engine.dispose()
+        return count
+
+    checked = _estateflow(demo_db_url, "validate", str(LIFT))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "all assets valid" in checked.stdout
+
+    archive = tmp_path / "lift.zip"
+    packed = _estateflow(demo_db_url, "module", "pack", str(LIFT), "-o", str(archive))
+    assert packed.returncode == 0, packed.stdout + packed.stderr
+    assert f"packed lift_inspection 1.0.0: {archive}" in packed.stdout
+
+    broken = tmp_path / "lift"
+    import shutil
+
+    shutil.copytree(LIFT, broken)
+    inspect = broken / "forms" / "lift_inspection" / "inspect.yaml"
+    inspect.write_text(inspect.read_text("utf-8").replace("type: choice", "type: colour"), "utf-8")
+    refused = _estateflow(demo_db_url, "module", "upload", str(broken))
+    assert refused.returncode == 1
+    assert f"{broken}/forms/lift_inspection/inspect.yaml:8: fields[0].type: unknown field type 'colour'" in refused.stdout
+    assert "nothing stored" in refused.stderr
+    assert packages() == 0
+
+    uploaded = _estateflow(demo_db_url, "module", "upload", str(archive))
+    assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+    assert "uploaded lift_inspection 1.0.0" in uploaded.stdout
+    again = _estateflow(demo_db_url, "module", "validate", str(LIFT))
+    assert again.returncode == 0 and "valid: lift_inspection 1.0.0" in again.stdout, again.stdout
+    inspect.write_text((LIFT / "forms/lift_inspection/inspect.yaml").read_text("utf-8").replace(
+        "max_length: 1000", "max_length: 999"), "utf-8")
+    immutable = _estateflow(demo_db_url, "module", "upload", str(broken))
+    assert immutable.returncode == 1
+    assert "menus/lift_inspection.yaml:3: version: version 1.0.0 of module 'lift_inspection' was already " \
+           "uploaded with other content" in immutable.stdout
+    assert packages() == 1

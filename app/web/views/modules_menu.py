@@ -15,6 +15,7 @@ from app.modules.activation import (
     enable_module,
     module_states,
     update_settings,
+    upgrade_module,
 )
 from app.modules.catalog import DECIMAL_TYPES, INT_TYPES
 from app.security.roles import ADMIN, MANAGER
@@ -41,6 +42,9 @@ def _form_values(module, form) -> dict:
 class ModuleMenuView(BaseView):
     route_base = "/modules"
     default_view = "index"
+    #: upgrading a community is a change like enabling: the same permission as settings
+    method_permission_name = {"index": "index", "settings": "settings", "disable": "disable",
+                              "upgrade": "settings"}
 
     @expose("/<int:community_id>/")
     @has_access
@@ -102,6 +106,26 @@ class ModuleMenuView(BaseView):
                            actor=current_user.username)
             db.session.commit()
             flash(_("Disabled: %(title)s", title=pick(module.title, _locale())), "success")
+        except ModuleError as err:
+            db.session.rollback()
+            flash(err.message(_locale()), "danger")
+        return redirect(url_for("ModuleMenuView.index", community_id=community_id))
+
+    @expose("/<int:community_id>/<module_id>/upgrade", methods=["POST"])
+    @has_access
+    def upgrade(self, community_id: int, module_id: str):
+        """Move this community to the newest version of an uploaded module package."""
+        require_community(community_id)
+        if not _may_change():
+            abort(403)
+        catalog = get_catalog()
+        module = catalog.get(module_id) or abort(404)
+        try:
+            upgrade_module(db.session, catalog=catalog, community_id=community_id, module_id=module_id,
+                           actor=current_user.username)
+            db.session.commit()
+            flash(_("Upgraded: %(title)s to %(v)s", title=pick(module.title, _locale()), v=module.version),
+                  "success")
         except ModuleError as err:
             db.session.rollback()
             flash(err.message(_locale()), "danger")

@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.engine.models import ProcessInstance, ProcessVersion
-from app.platform.authoring import check_upload, upload_process
+from app.modules.models import ModulePackage
+from app.modules.packages import check_package, read_uploads, upload_package
+from app.platform.authoring import check_upload, form_names, module_errors, upload_process
 from app.settings import get_settings
 
 import shutil
@@ -33,11 +35,34 @@ def _collect(files) -> tuple[str, bytes, dict[str, bytes]]:
     return bpmn_name, bpmn_data, forms
 
 
+def _collect_package(files):
+    """The ``package`` field: one zip, or every file of a module folder (multi-file picker)."""
+    from app.modules.packages import MAX_TOTAL_BYTES
+
+    uploads = []
+    for storage in files.getlist("package"):
+        if storage and storage.filename:
+            uploads.append((storage.filename, storage.read(MAX_TOTAL_BYTES + 1)))
+    return read_uploads(uploads)
+
+
+def _validate(bpmn_name, bpmn_data, forms, module_id):
+    """Errors of a process upload without storing anything (the same checks as an upload)."""
+    errors, scratch = check_upload(bpmn_name, bpmn_data, forms, session=db.session)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return errors or module_errors(db.session, bpmn_name, bpmn_data, module_id)
+
+
+def _packages():
+    return list(db.session.scalars(select(ModulePackage).order_by(ModulePackage.module_id,
+                                                                  ModulePackage.id.desc())))
+
 
 
 class ProcessDefinitionView(BaseView):
     route_base = "/processes"
     default_view = "list"
+    method_permission_name = {"list": "list", "upload": "upload", "package": "upload"}
 
     @expose("/")
     @has_access
@@ -51,21 +76,20 @@ class ProcessDefinitionView(BaseView):
             ).group_by(ProcessInstance.version_id)
         ).all())
         return self.render_template("engine/processes.html", versions=versions, running=counts,
-                                    errors=None, result=None)
+                                    errors=None, result=None, packages=_packages(),
+                                    package_errors=None, package_result=None)
 
     @expose("/upload", methods=["POST"])
     @has_access
     def upload(self):
         module_id = (request.form.get("module_id") or "").strip() or None
         bpmn_name, bpmn_data, forms = _collect(request.files)
-        forms = {f"{module_id or 'custom'}/{name.rsplit('/', 1)[-1]}" if "/" not in name else name: data
-                 for name, data in forms.items()}
+        forms = form_names(forms, module_id)
         if not bpmn_name:
             flash(_("Choose a BPMN file."), "danger")
             return redirect(url_for("ProcessDefinitionView.list"))
         if request.form.get("validate_only"):
-            errors, scratch = check_upload(bpmn_name, bpmn_data, forms, session=db.session)
-            shutil.rmtree(scratch, ignore_errors=True)
+            errors = _validate(bpmn_name, bpmn_data, forms, module_id)
             result = None
         else:
             outcome = upload_process(db.session, bpmn_name=bpmn_name, bpmn_data=bpmn_data, forms=forms,
@@ -79,7 +103,35 @@ class ProcessDefinitionView(BaseView):
             select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
         ))
         return self.render_template("engine/processes.html", versions=versions, running={},
-                                    errors=errors, result=result), (422 if errors else 200)
+                                    errors=errors, result=result, packages=_packages(),
+                                    package_errors=None, package_result=None), (422 if errors else 200)
+
+    @expose("/package", methods=["POST"])
+    @has_access
+    def package(self):
+        """A module package (zip or the files of a module folder): validate, or store it."""
+        files, errors = _collect_package(request.files)
+        result = None
+        if not files and not errors:
+            flash(_("Choose a module package (zip) or the files of a module folder."), "danger")
+            return redirect(url_for("ProcessDefinitionView.list"))
+        if not errors:
+            if request.form.get("validate_only"):
+                check = check_package(files, session=db.session)
+                errors, result = check.errors, check
+            else:
+                outcome = upload_package(db.session, files, actor=current_user.username)
+                errors, result = outcome.errors, outcome
+                if errors:
+                    db.session.rollback()
+                else:
+                    db.session.commit()
+        versions = list(db.session.scalars(
+            select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+        ))
+        return self.render_template("engine/processes.html", versions=versions, running={},
+                                    errors=None, result=None, packages=_packages(),
+                                    package_errors=errors, package_result=result), (422 if errors else 200)
 
 
 class ProcessApi(BaseApi):
@@ -87,15 +139,16 @@ class ProcessApi(BaseApi):
 
     resource_name = "processes"
     allow_browser_login = True
-    method_permission_name = {"upload_api": "upload", "validate_api": "validate"}
+    method_permission_name = {"upload_api": "upload", "validate_api": "validate",
+                              "package_upload_api": "upload", "package_validate_api": "validate"}
 
     @api_expose("/validate", methods=["POST"])
     @protect()
     @safe
     def validate_api(self):
         bpmn_name, bpmn_data, forms = _collect(request.files)
-        errors, scratch = check_upload(bpmn_name or "upload.bpmn", bpmn_data, forms, session=db.session)
-        shutil.rmtree(scratch, ignore_errors=True)
+        module_id = (request.form.get("module_id") or "").strip() or None
+        errors = _validate(bpmn_name or "upload.bpmn", bpmn_data, form_names(forms, module_id), module_id)
         return self.response(200 if not errors else 422, errors=[str(e) for e in errors])
 
     @api_expose("/upload", methods=["POST"])
@@ -103,8 +156,9 @@ class ProcessApi(BaseApi):
     @safe
     def upload_api(self):
         bpmn_name, bpmn_data, forms = _collect(request.files)
+        module_id = (request.form.get("module_id") or "").strip() or None
         outcome = upload_process(db.session, bpmn_name=bpmn_name or "upload.bpmn", bpmn_data=bpmn_data,
-                                 forms=forms, module_id=request.form.get("module_id") or None,
+                                 forms=form_names(forms, module_id), module_id=module_id,
                                  actor=current_user.username)
         if outcome.errors:
             db.session.rollback()
@@ -112,6 +166,32 @@ class ProcessApi(BaseApi):
         db.session.commit()
         return self.response(201, process_id=outcome.version.process_id, version=outcome.version.version,
                              forms=outcome.forms)
+
+    @api_expose("/package/validate", methods=["POST"])
+    @protect()
+    @safe
+    def package_validate_api(self):
+        """Multipart ``package``: one zip or the files of a module folder."""
+        files, errors = _collect_package(request.files)
+        if not errors:
+            errors = check_package(files, session=db.session).errors
+        return self.response(200 if not errors else 422, errors=[str(e) for e in errors])
+
+    @api_expose("/package/upload", methods=["POST"])
+    @protect()
+    @safe
+    def package_upload_api(self):
+        files, errors = _collect_package(request.files)
+        if errors:
+            return self.response(422, errors=[str(e) for e in errors])
+        outcome = upload_package(db.session, files, actor=current_user.username)
+        if outcome.errors:
+            db.session.rollback()
+            return self.response(422, errors=[str(e) for e in outcome.errors])
+        db.session.commit()
+        return self.response(201 if outcome.created else 200, module_id=outcome.package.module_id,
+                             version=outcome.package.version, created=outcome.created,
+                             processes={v.process_id: v.version for v in outcome.processes})
 
 
 def register(appbuilder) -> None:

@@ -1,0 +1,348 @@
+"""Module packages: a consultant's module (menu + BPMN + forms + templates) validated as one
+unit, stored in the database, immutable per version, enabled per community like a shipped
+module. Service level, on SQLite and PostgreSQL (``session``)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.assets.validate import validate_paths
+from app.domains.estate.models import Community, PropertyCompany
+from app.engine import complete_task
+from app.engine.models import ProcessInstance, ProcessVersion, TaskRow
+from app.forms.models import ProcessFormPin
+from app.modules.activation import disable_module, enable_module, module_states
+from app.modules.catalog import load_catalog
+from app.modules.models import ModulePackage
+from app.modules.packages import (
+    check_package,
+    pack_folder,
+    read_folder,
+    read_uploads,
+    read_zip,
+    upload_package,
+    with_packages,
+)
+from app.platform.authoring import upload_process
+from app.platform.processes import ProcessNotAllowed, start_process, startable_processes
+from app.settings import PROJECT_ROOT
+
+LIFT = Path(__file__).parent / "fixtures" / "lift_inspection"
+MENU = "menus/lift_inspection.yaml"
+INSPECT = "forms/lift_inspection/inspect.yaml"
+
+
+@pytest.fixture
+def files() -> dict[str, bytes]:
+    return read_folder(LIFT)
+
+
+@pytest.fixture
+def communities(session):
+    company = PropertyCompany(name="示例物业")
+    one = Community(company=company, code="YC", name="怡翠花园")
+    two = Community(company=company, code="FX", name="富祥小区")
+    session.add_all([company, one, two])
+    session.flush()
+    return one.id, two.id
+
+
+def _catalog(session):
+    return with_packages(session, load_catalog(PROJECT_ROOT))
+
+
+def _counts(session) -> tuple[int, int, int]:
+    return (session.scalar(select(func.count()).select_from(ModulePackage)),
+            session.scalar(select(func.count()).select_from(ProcessVersion)),
+            session.scalar(select(func.count()).select_from(ProcessFormPin)))
+
+
+def test_the_fixture_package_is_valid_as_one_unit(files):
+    assert sorted(files) == [
+        "bpmn/lift_inspection/lift_inspection.bpmn",
+        "forms/lift_inspection/certify.yaml", "forms/lift_inspection/escalate.yaml",
+        "forms/lift_inspection/inspect.yaml", "forms/lift_inspection/rectify.yaml",
+        "forms/lift_inspection/schedule.yaml", MENU, "menus/notifications/lift_inspection.yaml",
+    ]
+    check = check_package(files)
+    assert check.errors == []
+    assert check.module.id == "lift_inspection" and check.module.version == "1.0.0"
+    assert check.processes == {"bpmn/lift_inspection/lift_inspection.bpmn": "lift_inspection"}
+
+
+def test_validate_a_consultants_folder_outside_the_installation(tmp_path):
+    """No ESTATEFLOW_ASSETS_DIR: shipped forms and operations plus the folder's own."""
+    assert validate_paths([LIFT]) == []
+    folder = tmp_path / "lift"
+    shutil.copytree(LIFT, folder)
+    (folder / "forms/lift_inspection/inspect.yaml").write_text(
+        (LIFT / INSPECT).read_text("utf-8").replace("type: choice", "type: colour"), "utf-8")
+    errors = [str(e) for e in validate_paths([folder / "bpmn"])]
+    assert any(e.startswith(f"{folder}/forms/lift_inspection/inspect.yaml:8: fields[0].type: unknown field type")
+               for e in errors), errors
+    assert not any("ef-package" in e or "/tmp/ef-" in e for e in errors), errors
+
+
+def test_upload_enable_in_one_community_and_walk_it_through(session, communities, files):
+    one, two = communities
+    result = upload_package(session, files, actor="consultant")
+    assert result.errors == [] and result.created
+    session.commit()
+    [version] = session.scalars(select(ProcessVersion)).all()
+    assert (version.process_id, version.module_id, version.version) == ("lift_inspection", "lift_inspection", 1)
+    pinned = set(session.scalars(select(ProcessFormPin.form_id)))
+    assert pinned == {"lift_inspection/schedule", "lift_inspection/inspect", "lift_inspection/rectify",
+                      "lift_inspection/escalate", "lift_inspection/certify"}
+
+    catalog = _catalog(session)
+    module = catalog.get("lift_inspection")
+    assert module is not None and module.package_id == result.package.id
+    assert module.title == {"zh": "电梯年检", "en": "Lift annual inspection"}
+    assert [s.name for s in module.settings] == ["inspection_hours"]
+
+    # not enabled anywhere yet: startable nowhere
+    with pytest.raises(ProcessNotAllowed):
+        start_process(session, community_id=one, process_id="lift_inspection", actor="manager_yc")
+    enable_module(session, catalog=catalog, community_id=one, module_id="lift_inspection",
+                  settings={"inspection_hours": 24}, actor="manager_yc")
+    session.commit()
+    states = {s.module.id: s for s in module_states(session, catalog, one)}
+    assert states["lift_inspection"].enabled and states["lift_inspection"].version == "1.0.0"
+    assert not {s.module.id: s for s in module_states(session, catalog, two)}["lift_inspection"].enabled
+    assert "lift_inspection" in {v.process_id for v in startable_processes(session, one)}
+    assert "lift_inspection" not in {v.process_id for v in startable_processes(session, two)}
+    with pytest.raises(ProcessNotAllowed):
+        start_process(session, community_id=two, process_id="lift_inspection", actor="manager_fx")
+
+    instance = start_process(session, community_id=one, process_id="lift_inspection", actor="manager_yc",
+                             business_key="LIFT-2026-01")
+    session.commit()
+
+    def open_task(element: str) -> TaskRow:
+        row = session.scalar(select(TaskRow).where(TaskRow.instance_id == instance.id,
+                                                   TaskRow.status == "ready"))
+        assert row is not None and row.element_id == element, row and row.element_id
+        return row
+
+    row = open_task("schedule")
+    assert row.role == "manager" and row.community_id == one
+    complete_task(session, row.id, {"lift_no": "L-3", "planned_date": "2026-12-10"}, "manager_yc")
+    row = open_task("inspect")
+    assert row.role == "technician" and row.title == "Inspect lift 电梯检验 L-3"
+    complete_task(session, row.id, {"result": "fail", "findings": "门锁磨损"}, "tech_yc1")
+    row = open_task("rectify")  # the failing path loops back through rectify to inspect
+    complete_task(session, row.id, {"fix_notes": "更换门锁"}, "tech_yc1")
+    row = open_task("inspect")
+    complete_task(session, row.id, {"result": "pass"}, "tech_yc1")
+    row = open_task("certify")
+    assert row.role == "front_desk"
+    complete_task(session, row.id, {"certificate_no": "TS-2026-88"}, "frontdesk_yc")
+    session.commit()
+    assert session.get(ProcessInstance, instance.id).status == "completed"
+
+    disable_module(session, catalog=catalog, community_id=one, module_id="lift_inspection", actor="admin")
+    with pytest.raises(ProcessNotAllowed):
+        start_process(session, community_id=one, process_id="lift_inspection", actor="manager_yc")
+
+
+def test_a_version_is_immutable(session, files):
+    first = upload_package(session, files, actor="consultant")
+    session.commit()
+    again = upload_package(session, files, actor="consultant")
+    assert again.errors == [] and not again.created and again.package.id == first.package.id
+
+    changed = dict(files)
+    changed[INSPECT] = files[INSPECT].replace(b"max_length: 1000", b"max_length: 900")
+    before = _counts(session)
+    refused = upload_package(session, changed, actor="consultant")
+    assert [str(e) for e in refused.errors] == [
+        "menus/lift_inspection.yaml:3: version: version 1.0.0 of module 'lift_inspection' was already "
+        "uploaded with other content; an uploaded version never changes: raise the version "
+        "(e.g. \"1.0.1\") and upload again"]
+    assert _counts(session) == before
+
+    changed[MENU] = files[MENU].replace(b'version: "1.0.0"', b'version: "1.0.1"')
+    newer = upload_package(session, changed, actor="consultant")
+    assert newer.errors == [] and newer.created
+    session.commit()
+    assert _catalog(session).get("lift_inspection").version == "1.0.1"
+
+
+def test_a_broken_package_stores_nothing(session, files):
+    broken = dict(files)
+    broken[INSPECT] = files[INSPECT].replace(b"type: choice", b"type: colour")
+    result = upload_package(session, broken, actor="consultant")
+    assert result.package is None
+    errors = [str(e) for e in result.errors]
+    assert errors[0].startswith("forms/lift_inspection/inspect.yaml:8: fields[0].type: unknown field type 'colour'")
+    # the process naming the broken form is refused too, with its real line
+    assert "bpmn/lift_inspection/lift_inspection.bpmn:32: inspect: unknown form 'lift_inspection/inspect'" in errors
+    assert _counts(session) == (0, 0, 0)
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda f: f.pop("menus/lift_inspection.yaml"),
+     "menus/<id>.yaml:0: file: the package has no menu entry (menus/<id>.yaml)"),
+    (lambda f: f.__setitem__("bpmn/other/x.bpmn", f["bpmn/lift_inspection/lift_inspection.bpmn"]),
+     "bpmn/other/x.bpmn:0: file: belongs to module 'other', but this package is module 'lift_inspection'"),
+    (lambda f: f.__setitem__("README.md", b"hi"),
+     "README.md:0: file: not part of a module package"),
+    (lambda f: f.__setitem__("forms/lift_inspection/extra.yaml",
+                             b"id: lift_inspection/extra\ntitle: {zh: x, en: x}\nfields: []\n"),
+     "forms/lift_inspection/extra.yaml:1: file: not listed under forms: in menus/lift_inspection.yaml"),
+    (lambda f: f.__setitem__("menus/lift_inspection.yaml", f["menus/lift_inspection.yaml"].replace(
+        b"schedules: []", b"schedules:\n  - {flow: energy_analysis, cron: \"0 3 * * *\"}")),
+     "menus/lift_inspection.yaml:19: schedules[0].flow: unknown flow 'energy_analysis'"),
+    (lambda f: f.__setitem__("menus/lift_inspection.yaml", f["menus/lift_inspection.yaml"].replace(
+        b"depends_on: []", b"depends_on: [lifts]")),
+     "menus/lift_inspection.yaml:9: depends_on[0]: unknown module 'lifts'"),
+    (lambda f: f.__setitem__("menus/notifications/lift_inspection.yaml",
+                             b"task.assigned:\n  title: {zh: a, en: a}\n  body: {zh: b, en: b}\n"),
+     "menus/notifications/lift_inspection.yaml:1: task.assigned: a package's templates are named lift_inspection.<name>"),
+])
+def test_package_mistakes_each_get_one_precise_message(files, change, expected):
+    change(files)
+    errors = [str(e) for e in check_package(files).errors]
+    assert any(e.startswith(expected) for e in errors), errors
+
+
+def test_a_package_cannot_replace_a_shipped_module(files):
+    notice = {p.replace("lift_inspection", "notice"): d.replace(b"id: lift_inspection\n", b"id: notice\n")
+              for p, d in files.items()}
+    errors = [str(e) for e in check_package(notice).errors]
+    assert any(e.startswith("menus/notice.yaml:2: id: module 'notice' ships with the installation") for e in errors)
+
+
+def test_zip_and_multi_file_picker_carry_the_same_package(files, tmp_path):
+    zipped, errors = read_zip(pack_folder(LIFT))
+    assert errors == [] and zipped == files
+    # a zip with a top folder, as an archiver makes it
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for rel, data in files.items():
+            archive.writestr(f"lift_inspection/{rel}", data)
+    assert read_zip(buffer.getvalue())[0] == files
+    # bare names from a multi-file picker are placed by content
+    picked, errors = read_uploads([(Path(p).name, d) for p, d in files.items()
+                                   if not p.startswith("menus/notifications/")])
+    assert errors == []
+    assert picked == {p: d for p, d in files.items() if not p.startswith("menus/notifications/")}
+    unsafe, errors = read_zip(_zip({"../evil.yaml": b"x"}))
+    assert unsafe == {} and "unsafe path" in str(errors[0])
+
+
+def _zip(entries: dict[str, bytes]) -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_a_process_upload_must_name_a_module_that_owns_it(session, files):
+    notice = (PROJECT_ROOT / "bpmn/notice/notice.bpmn").read_bytes()
+
+    def upload(module_id, data=notice):
+        return [str(e) for e in upload_process(session, bpmn_name="notice.bpmn", bpmn_data=data, forms={},
+                                               module_id=module_id, actor="consultant").errors]
+
+    assert upload("lifts")[0].startswith("notice.bpmn:0: module: unknown module 'lifts'")
+    assert upload(None)[0].startswith("notice.bpmn:0: module: name the module this process belongs to")
+    assert upload("notice") == []
+    assert upload("repair") == ["notice.bpmn:0: notice: process id 'notice' belongs to module 'notice', not "
+                                "'repair'; a process id belongs to one module"]
+    upload_package(session, files, actor="consultant")
+    lift = files["bpmn/lift_inspection/lift_inspection.bpmn"]
+    assert upload("lift_inspection", lift)[0].startswith(
+        "notice.bpmn:0: module: module 'lift_inspection' is an uploaded package")
+
+
+def test_a_package_cannot_take_another_modules_process_id(session, files):
+    stolen = dict(files)
+    stolen["bpmn/lift_inspection/lift_inspection.bpmn"] = (PROJECT_ROOT / "bpmn/notice/notice.bpmn").read_bytes()
+    upload_process(session, bpmn_name="notice.bpmn", bpmn_data=stolen["bpmn/lift_inspection/lift_inspection.bpmn"],
+                   forms={}, module_id="notice", actor="init")
+    errors = [str(e) for e in upload_package(session, stolen, actor="consultant").errors]
+    assert "bpmn/lift_inspection/lift_inspection.bpmn:1: notice: process id 'notice' belongs to module 'notice'; " \
+           "a process id belongs to one module (rename the process)" in errors
+    assert session.scalar(select(func.count()).select_from(ModulePackage)) == 0
+
+
+def test_a_process_without_a_module_starts_nowhere(session, communities):
+    from app.engine import deploy_process
+    from app.forms.definitions import FormRegistry
+
+    one, _ = communities
+    data = (PROJECT_ROOT / "bpmn/notice/notice.bpmn").read_bytes()
+    deploy_process(session, "notice.bpmn", data, None, "x", set(FormRegistry(PROJECT_ROOT / "forms").ids()))
+    with pytest.raises(ProcessNotAllowed):
+        start_process(session, community_id=one, process_id="notice", actor="x")
+    assert startable_processes(session, one) == []
+
+
+def test_a_package_modules_settings_are_read_like_a_shipped_ones(session, communities, files):
+    from app.platform.module_settings import module_settings
+
+    one, two = communities
+    upload_package(session, files, actor="consultant")
+    enable_module(session, catalog=_catalog(session), community_id=one, module_id="lift_inspection",
+                  settings={"inspection_hours": 12}, actor="manager_yc")
+    assert module_settings(session, one, "lift_inspection") == {"inspection_hours": 12}
+    assert module_settings(session, two, "lift_inspection") == {"inspection_hours": 48}
+
+
+def _version_two(files: dict[str, bytes]) -> dict[str, bytes]:
+    v2 = dict(files)
+    v2[MENU] = files[MENU].replace(b'version: "1.0.0"', b'version: "1.1.0"')
+    v2["bpmn/lift_inspection/lift_inspection.bpmn"] = files["bpmn/lift_inspection/lift_inspection.bpmn"].replace(
+        b'name="Record certificate', b'name="Record the certificate')
+    v2["forms/lift_inspection/certify.yaml"] = files["forms/lift_inspection/certify.yaml"] + (
+        b"  - name: inspector\n    type: text\n    label: {zh: \xe6\xa3\x80\xe9\xaa\x8c\xe5\x91\x98, en: Inspector}\n"
+        b"    max_length: 40\n")
+    return v2
+
+
+def test_a_new_version_reaches_a_community_only_when_it_upgrades(session, communities, files):
+    from app.modules.activation import upgrade_module
+
+    one, two = communities
+    upload_package(session, files, actor="consultant")
+    for cid in (one, two):
+        enable_module(session, catalog=_catalog(session), community_id=cid, module_id="lift_inspection",
+                      actor="manager")
+    old = start_process(session, community_id=one, process_id="lift_inspection", actor="m", business_key="OLD")
+    session.commit()
+
+    assert upload_package(session, _version_two(files), actor="consultant").errors == []
+    session.commit()
+    catalog = _catalog(session)
+    assert catalog.get("lift_inspection").version == "1.1.0"
+    state = {s.module.id: s for s in module_states(session, catalog, one)}["lift_inspection"]
+    assert state.version == "1.0.0" and state.upgrade_available
+    assert [c["en"] for c in state.upgrade_changes] == [
+        "process lift_inspection changed", "form lift_inspection/certify changed (fields added: inspector)"]
+    # no community runs 1.1.0 yet
+    for cid in (one, two):
+        assert {v.process_id: v.version for v in startable_processes(session, cid)} == {"lift_inspection": 1}
+        assert start_process(session, community_id=cid, process_id="lift_inspection", actor="m").version_id == \
+            old.version_id
+
+    upgrade_module(session, catalog=catalog, community_id=one, module_id="lift_inspection", actor="manager_yc")
+    session.commit()
+    assert {s.module.id: s for s in module_states(session, catalog, one)}["lift_inspection"].upgrade_changes is None
+    new = start_process(session, community_id=one, process_id="lift_inspection", actor="m", business_key="NEW")
+    assert session.get(ProcessVersion, new.version_id).version == 2
+    assert {v.process_id: v.version for v in startable_processes(session, two)} == {"lift_inspection": 1}
+
+    # the instance started on 1.0.0 keeps its process version
+    session.commit()
+    assert session.get(ProcessInstance, old.id).version_id != new.version_id
