@@ -246,3 +246,24 @@ def test_write_routes_refuse_roles_they_are_not_for(demo_app, clients, ids, writ
             failures.append(f"{method} {url} ({endpoint}) → {status} {location} writes={writes[:3]}")
     assert tried > 25  # the manager, allowed the most, is still sent 37 routes
     assert not failures, f"{username} was not refused by {len(failures)} of {tried} routes:\n" + "\n".join(failures)
+
+
+# (login, page, marker of a write control): the control shows only with the write permission
+PAGES = [
+    ("/visitors/", 'id="walk-in-form"', {"guard_yc": True, "frontdesk_yc": True, "regulator": False}),
+    ("/payments/household/{household_id}", 'id="record-form"',
+     {"accountant_yc": True, "manager_yc": False, "regulator": False}),
+    ("/payments/household/{household_id}", 'id="record-button"', {"accountant_yc": True, "regulator": False}),
+    ("/security/access/", "/sync", {"manager_yc": True, "guard_yc": False, "regulator": False}),
+    ("/device/{device_id}", "test-btn", {"manager_yc": True, "regulator": False}),
+    ("/processes/", 'id="upload-form"', {"consultant": True, "manager_yc": False}),
+]
+
+
+@pytest.mark.parametrize("path,marker,who", PAGES, ids=[f"{p}-{m}" for p, m, _w in PAGES])
+def test_pages_show_write_controls_only_to_who_may_use_them(clients, ids, path, marker, who):
+    url = path.format(**ids)
+    for username, shown in who.items():
+        response = clients[username].get(url)
+        assert response.status_code == 200, (username, url, response.status_code)
+        assert (marker in response.get_data(as_text=True)) is shown, (username, url, marker)
