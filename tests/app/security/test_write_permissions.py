@@ -267,3 +267,35 @@ def test_pages_show_write_controls_only_to_who_may_use_them(clients, ids, path, 
         response = clients[username].get(url)
         assert response.status_code == 200, (username, url, response.status_code)
         assert (marker in response.get_data(as_text=True)) is shown, (username, url, marker)
+
+
+ROLE_OF = {"regulator": "Regulator", "resident_yc": "Resident", "tech_yc1": "Technician", "guard_yc": "Guard",
+           "accountant_yc": "Accountant", "frontdesk_yc": "FrontDesk", "consultant": "Consultant",
+           "manager_yc": "Manager"}
+
+
+def _permission_of(app, endpoint: str) -> tuple[str, str]:
+    """(permission, view name) FAB checks for ``endpoint``."""
+    view = app.view_functions[endpoint].__self__
+    method = endpoint.split(".", 1)[1]
+    name = (view.method_permission_name or {}).get(method) or getattr(view, method)._permission_name
+    return f"can_{name.removeprefix('can_')}", view.class_permission_name
+
+
+def test_every_allow_listed_write_route_is_granted_to_that_role(demo_app):
+    """The allow-lists are not wider than the grants: each allowed route is really permitted to
+    the role (so the refusal test above covers everything the role is not granted)."""
+    from types import SimpleNamespace
+
+    sm = demo_app.appbuilder.sm
+    for username, role in ROLE_OF.items():
+        for endpoint in ALLOWED[username] | OWN_ACCOUNT:
+            permission, view_name = _permission_of(demo_app, endpoint)
+            assert sm._has_access_builtin_roles(SimpleNamespace(name=role), permission, view_name), (
+                username, endpoint, permission, view_name)
+    # and the check discriminates: the probe's finding and the accountant's routes
+    for role, endpoint in (("Regulator", "VisitorDeskView.register_walk_in"),
+                           ("Manager", "AccountantPaymentsView.record"),
+                           ("Technician", "AccountantPaymentsView.refund")):
+        permission, view_name = _permission_of(demo_app, endpoint)
+        assert not sm._has_access_builtin_roles(SimpleNamespace(name=role), permission, view_name), endpoint
