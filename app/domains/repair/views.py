@@ -156,8 +156,9 @@ class RepairResidentView(BaseView):
             values = raw
             if not errors:
                 try:
+                    own_ids = {h.id for h in households}
                     grant_uploads(db.session, jsonable(data), household.community_id, current_user.username,
-                                  household_id=household.id)
+                                  household_id=household_id if household_id in own_ids else household.id)
                     order = repair_orders.create_order(
                         db.session, community_id=household.community_id, data=jsonable(data),
                         actor=current_user.username, user_id=current_user.id,
