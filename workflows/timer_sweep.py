@@ -11,11 +11,13 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from app.engine.timers import fire_due_timers
+from app.platform.uploads import sweep_unreferenced_uploads
 from app.settings import get_settings
 
 
 def sweep(database_url: str | None = None, batch: int = 500, max_batches: int = 100) -> int:
-    """Fire due timers in committed batches until none are due; returns how many fired."""
+    """Fire due timers in committed batches until none are due; returns how many fired.
+    Then remove the stored files of refused submissions whose grace period is over."""
     engine = create_engine(database_url or get_settings().database_url)
     total = 0
     try:
@@ -26,6 +28,9 @@ def sweep(database_url: str | None = None, batch: int = 500, max_batches: int = 
             total += fired
             if fired < batch:
                 break
+        with Session(engine) as session:  # files of refused submissions, after their grace period
+            sweep_unreferenced_uploads(session)
+            session.commit()
     finally:
         engine.dispose()
     return total

@@ -34,6 +34,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "文件“{name}”超过 {limit} 的大小限制。",
         "en": "File \"{name}\" is larger than the {limit} limit.",
     },
+    "too_many_pixels": {
+        "zh": "图片“{name}”的像素过多（最多 {limit} 百万像素）。",
+        "en": "Image \"{name}\" has too many pixels (at most {limit} megapixels).",
+    },
+    "bad_image": {
+        "zh": "图片“{name}”无法读取。",
+        "en": "Image \"{name}\" cannot be read.",
+    },
     "bad_type": {
         "zh": "文件“{name}”的类型不被接受（允许：{accept}）。",
         "en": "File \"{name}\" is not an accepted type (allowed: {accept}).",

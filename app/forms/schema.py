@@ -357,8 +357,12 @@ def parse_submission(
     session=None,
     community_id: int | None = None,
     locale: str | None = None,
+    on_store=None,
 ) -> tuple[dict, dict[str, list[str]], dict]:
     """HTML post → (task data, errors per field, raw values for a re-render).
+
+    ``on_store(ref)`` is called for every file stored by this request (so the caller can note
+    who uploaded it for which form: a *kept* reference is not trusted on its own).
 
     ``request_form`` and ``files`` are werkzeug ``MultiDict``s (``request.form``,
     ``request.files``). New uploads of visible upload fields are stored at once; their
@@ -390,6 +394,8 @@ def parse_submission(
             except UploadRejected as exc:
                 errors.setdefault(f.name, []).append(exc.message(locale))
                 continue
+            if on_store is not None:
+                on_store(ref)
             if ref["sha256"] not in known:
                 known.add(ref["sha256"])
                 raw[f.name].append(ref)

@@ -4,6 +4,11 @@ A file is stored once at ``<uploads_dir>/ab/cd/<sha256>``: the same photo upload
 takes the space once, and a reference (``{"sha256", "name", "size", "content_type"}``) is
 small enough to live in task data. The content type comes from the file's first bytes,
 never from the client, so a text file renamed ``.jpg`` is refused.
+
+Images are checked before they are kept: the pixel count is read from the header, never by
+decoding, and an image over ``MAX_IMAGE_PIXELS`` is refused (a few kilobytes of PNG can decode
+to gigabytes: a decompression bomb); photos carrying EXIF/XMP metadata (GPS position, camera
+serial) are re-encoded without it, after applying their orientation.
 """
 from __future__ import annotations
 
@@ -20,6 +25,9 @@ from app.forms.messages import human_bytes, msg
 from app.settings import get_settings
 
 _CHUNK = 64 * 1024
+#: the largest image accepted (pixels); 40 MP is more than any phone camera takes
+MAX_IMAGE_PIXELS = 40_000_000
+_IMAGE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/gif": "GIF"}
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _EXTENSIONS = {
     "image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif",
@@ -114,6 +122,12 @@ def store_upload(
         if size == 0:
             raise UploadRejected("empty_file", name=display)
         content_type = _check_type(head, accept, display)
+        if content_type in _IMAGE_TYPES:
+            cleaned = _clean_image(tmp_name, content_type, display)
+            if cleaned is not None:
+                with open(tmp_name, "wb") as out:
+                    out.write(cleaned)
+                digest, size = hashlib.sha256(cleaned), len(cleaned)
         sha = digest.hexdigest()
         final = upload_path(sha, base)
         if not final.exists():
@@ -124,6 +138,45 @@ def store_upload(
             os.unlink(tmp_name)
     return {"sha256": sha, "name": clean_name(filename, content_type), "size": size,
             "content_type": content_type}
+
+
+def _clean_image(path: str, content_type: str, display: str) -> bytes | None:
+    """Refuse a decompression bomb; the bytes of the image without metadata, or None if it
+    carries none (kept byte for byte). Raises ``UploadRejected``."""
+    import io
+    import warnings
+
+    from PIL import Image, ImageOps
+
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # Pillow's own guard, for any later decode
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:  # reads the header only
+                width, height = img.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise UploadRejected("too_many_pixels", name=display, limit=MAX_IMAGE_PIXELS // 1_000_000)
+                # PNG's getexif() decodes the whole image to look past the pixels: read the
+                # chunks seen before the pixel data instead (where phones put eXIf and XMP)
+                meta = {"exif", "xmp", "XML:com.adobe.xmp"} & set(img.info)
+                if not meta and (content_type == "image/png" or not img.getexif()):
+                    return None
+                if getattr(img, "n_frames", 1) > 1:
+                    return None  # animations: GIF carries no EXIF; keep frames untouched
+                clean = ImageOps.exif_transpose(img)
+                if clean.mode not in ("RGB", "RGBA", "L", "LA", "P") or (
+                        content_type == "image/jpeg" and clean.mode not in ("RGB", "L")):
+                    clean = clean.convert("RGB")
+                out = io.BytesIO()
+                params = {"quality": 92} if content_type in ("image/jpeg", "image/webp") else {}
+                clean.save(out, format=_IMAGE_TYPES[content_type], **params)  # no exif= → none written
+                return out.getvalue()
+    except UploadRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadRejected("too_many_pixels", name=display, limit=MAX_IMAGE_PIXELS // 1_000_000) from None
+    except (OSError, ValueError, SyntaxError):
+        raise UploadRejected("bad_image", name=display) from None
 
 
 def _check_type(head: bytes, accept: tuple[str, ...], display: str) -> str:

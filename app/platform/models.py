@@ -25,7 +25,12 @@ class AuditEvent(Model):
 
 
 class UploadGrant(Model):
-    """A stored file (by sha256) became part of a record in this community."""
+    """A stored file (by sha256) became part of a record in this community.
+
+    ``audience`` says who of the community may read it: ``community`` (its staff, and residents
+    of ``household_id`` when set), ``security`` (security staff only: camera snapshots, hydrant
+    charts). Residents read only files of their own household's records (``household_id``).
+    """
 
     __tablename__ = "upload_grant"
 
@@ -34,6 +39,26 @@ class UploadGrant(Model):
     content_type: Mapped[str] = mapped_column(String(80))
     granted_by: Mapped[str | None] = mapped_column(String(100))
     granted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    audience: Mapped[str] = mapped_column(String(20), default="community", server_default="community")
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"))
+
+
+class UploadReceipt(Model):
+    """A user stored this file while filling in one form or task (``scope``), at ``uploaded_at``.
+
+    Only such a receipt (recent, same user, same scope) lets a submission *keep* a file it did not
+    send in the same request; files never granted are swept after a grace period.
+    """
+
+    __tablename__ = "upload_receipt"
+    __table_args__ = (Index("ix_upload_receipt_user_scope", "user_id", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
+    scope: Mapped[str] = mapped_column(String(120))
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
 
 
 class UserPreference(Model):

@@ -14,8 +14,9 @@ from app.domains.fees import Bill, yuan
 from app.security.scope import require_community, visible_community_ids
 
 _ALL = "^(DunningView)$"
-GRANTS = {"Manager": [[_ALL, ".*"]], "FrontDesk": [[_ALL, ".*"]], "Accountant": [[_ALL, ".*"]],
-          "Regulator": [[_ALL, ".*"]]}
+_READ = "^can_(notice|suspensions)$"  # the module has no write route; grant reads by name
+GRANTS = {"Manager": [[_ALL, _READ]], "FrontDesk": [[_ALL, _READ]], "Accountant": [[_ALL, _READ]],
+          "Regulator": [[_ALL, _READ]]}
 
 
 class DunningView(BaseView):

@@ -9,7 +9,8 @@ from app.db import db
 from app.domains.notifications.delivery import inbox, mark_read
 
 _ALL = "^(NotificationView)$"
-GRANTS = {role: [[_ALL, ".*"]] for role in
+# Everyone reads and marks read their own notifications (``read`` only touches the caller's rows).
+GRANTS = {role: [[_ALL, "^can_(index|read)$"]] for role in
           ("Manager", "Accountant", "Technician", "Guard", "FrontDesk", "Resident", "Consultant", "Regulator")}
 
 

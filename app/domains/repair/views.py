@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -36,6 +37,7 @@ from app.forms import jsonable, parse_submission, render_form
 from app.localtime import local_format
 from app.platform.processes import module_enabled
 from app.platform.uploads import grant_uploads
+from app.web.views.uploads import check_form_uploads
 from app.security.scope import (
     is_platform_admin,
     require_community,
@@ -125,9 +127,18 @@ class RepairResidentView(BaseView):
         orders = repair_orders.orders_of_households(db.session, [h.id for h in households])
         return self.render_template("repair/resident_list.html", orders=orders, **_helpers())
 
-    @expose("/new", methods=["GET", "POST"])
+    @expose("/new", methods=["GET"])
     @has_access
     def new(self):
+        return self._new_page()
+
+    @expose("/new", methods=["POST"])
+    @has_access
+    @permission_name("report")
+    def report(self):
+        return self._new_page()
+
+    def _new_page(self):
         households = self._household()
         household = households[0]
         household_id = request.args.get("household", type=int)
@@ -136,12 +147,18 @@ class RepairResidentView(BaseView):
         token = request.args.get("t") or repair_orders.new_token()
         values, errors = None, {}
         if request.method == "POST":
+            stored: list[dict] = []
             data, errors, raw = parse_submission(form, request.form, request.files, session=db.session,
-                                                 community_id=household.community_id, locale=locale)
+                                                 community_id=household.community_id, locale=locale,
+                                                 on_store=stored.append)
+            data, errors = check_form_uploads(data, errors, raw, stored, scope=f"form:{form.id}",
+                                              community_id=household.community_id)
             values = raw
             if not errors:
                 try:
-                    grant_uploads(db.session, jsonable(data), household.community_id, current_user.username)
+                    own_ids = {h.id for h in households}
+                    grant_uploads(db.session, jsonable(data), household.community_id, current_user.username,
+                                  household_id=household_id if household_id in own_ids else household.id)
                     order = repair_orders.create_order(
                         db.session, community_id=household.community_id, data=jsonable(data),
                         actor=current_user.username, user_id=current_user.id,
@@ -162,9 +179,18 @@ class RepairResidentView(BaseView):
         return self.render_template("repair/resident_new.html", form_html=html,
                                     household=household), (422 if errors else 200)
 
-    @expose("/order/<number>", methods=["GET", "POST"])
+    @expose("/order/<number>", methods=["GET"])
     @has_access
     def order(self, number: str):
+        return self._order_page(number)
+
+    @expose("/order/<number>", methods=["POST"])
+    @has_access
+    @permission_name("respond")
+    def respond(self, number: str):
+        return self._order_page(number)
+
+    def _order_page(self, number: str):
         households = self._household()
         order = repair_orders.get_order(db.session, number)
         if order is None or order.household_id not in {h.id for h in households}:
@@ -173,8 +199,12 @@ class RepairResidentView(BaseView):
         form = _confirm_form()
         values, errors = None, {}
         if request.method == "POST":
+            stored: list[dict] = []
             data, errors, raw = parse_submission(form, request.form, request.files, session=db.session,
-                                                 community_id=order.community_id, locale=locale)
+                                                 community_id=order.community_id, locale=locale,
+                                                 on_store=stored.append)
+            data, errors = check_form_uploads(data, errors, raw, stored, scope=f"form:{form.id}:{order.number}",
+                                              community_id=order.community_id)
             values = raw
             if not errors:
                 try:
@@ -209,6 +239,12 @@ def _is_manager() -> bool:
     from app.web.views.inbox import user_role_keys
 
     return is_platform_admin() or "manager" in user_role_keys()
+
+
+def _may_reassign() -> bool:
+    from flask import current_app
+
+    return current_app.appbuilder.sm.has_access("can_reassign", "RepairOrderView")
 
 
 def _only_own_orders() -> bool:
@@ -264,14 +300,14 @@ class RepairOrderView(BaseView):
             "repair/order.html", order=order, household=household, events=repair_orders.timeline(db.session, order),
             location=repair_orders.location_text(db.session, order, locale), technician=_technician(order),
             sla=repair_orders.sla_state(order), dispatches=dispatches, staff_names=staff_names,
-            technicians=technicians, can_reassign=_is_manager() and order.status in ("dispatched", "accepted", "on_site"),
+            technicians=technicians, can_reassign=_may_reassign() and order.status in ("dispatched", "accepted", "on_site"),
             instance=instance, community=db.session.get(Community, order.community_id), **_helpers())
 
     @expose("/show/<int:order_id>/reassign", methods=["POST"])
     @has_access
     def reassign(self, order_id: int):
         order = self._order(order_id)
-        if not _is_manager():
+        if not _may_reassign():
             abort(403)
         try:
             reassign(db.session, order, request.form.get("staff_id", type=int) or 0,

@@ -102,7 +102,7 @@ def store_snapshot(session: Session, community_id: int, value: Any, name: str) -
     except (binascii.Error, ValueError, UploadRejected) as exc:
         log.warning("alert %s: snapshot refused: %s", name, exc)
         return None
-    grant_uploads(session, {"snapshot": ref}, community_id, "camera")
+    grant_uploads(session, {"snapshot": ref}, community_id, "camera", audience="security")
     return ref
 
 

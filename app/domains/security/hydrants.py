@@ -165,7 +165,7 @@ def chart_photo(session: Session, alarm: HydrantAlarm, device: Device) -> dict:
     buf = BytesIO()
     image.save(buf, format="PNG")
     ref = store_upload(buf.getvalue(), f"{alarm.number}.png", accept=("image/png",))
-    grant_uploads(session, {"chart": ref}, alarm.community_id, "hydrant-monitor")
+    grant_uploads(session, {"chart": ref}, alarm.community_id, "hydrant-monitor", audience="security")
     return ref
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
 from flask_appbuilder.api import BaseApi
 from flask_appbuilder.api import expose as api_expose
 from flask_babel import gettext as _
@@ -75,9 +76,18 @@ class VisitorResidentView(BaseView):
             abort(404)
         return vp
 
-    @expose("/", methods=["GET", "POST"])
+    @expose("/", methods=["GET"])
     @has_access
     def index(self):
+        return self._index_page()
+
+    @expose("/", methods=["POST"])
+    @has_access
+    @permission_name("invite")
+    def invite(self):
+        return self._index_page()
+
+    def _index_page(self):
         household = self._household()
         settings = module_settings(db.session, household.community_id, "visitors")
         form, error = dict(request.form), None
@@ -149,9 +159,18 @@ class VisitorDeskView(BaseView):
     route_base = "/visitors"
     default_view = "index"
 
-    @expose("/", methods=["GET", "POST"])
+    @expose("/", methods=["GET"])
     @has_access
     def index(self):
+        return self._index_page()
+
+    @expose("/", methods=["POST"])
+    @has_access
+    @permission_name("register_walk_in")
+    def register_walk_in(self):
+        return self._index_page()
+
+    def _index_page(self):
         ids = visible_community_ids()
         form, error = dict(request.form), None
         if request.method == "POST":

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -15,7 +16,8 @@ from app.forms import jsonable, parse_submission, render_form
 from app.forms.references import reference_options
 from app.security.roles import role_keys_of
 from app.forms.versions import form_for_task
-from app.platform.uploads import grant_uploads
+from app.platform.uploads import grant_uploads, upload_refs
+from app.web.views.uploads import check_form_uploads
 from app.security.scope import is_platform_admin, visible_community_ids
 from app.web.catalog import get_forms
 from app.web.locale import current_locale as _locale
@@ -79,9 +81,18 @@ class InboxView(BaseView):
             db.session.rollback()
         return redirect(url_for("InboxView.index"))
 
-    @expose("/task/<int:task_id>", methods=["GET", "POST"])
+    @expose("/task/<int:task_id>", methods=["GET"])
     @has_access
     def task(self, task_id: int):
+        return self._task_page(task_id)
+
+    @expose("/task/<int:task_id>", methods=["POST"])
+    @has_access
+    @permission_name("complete")
+    def complete(self, task_id: int):
+        return self._task_page(task_id)
+
+    def _task_page(self, task_id: int):
         row = _visible_task(task_id)
         locale = _locale()
         instance = db.session.get(ProcessInstance, row.instance_id)
@@ -95,12 +106,19 @@ class InboxView(BaseView):
             if row.status == "ready":
                 flash(_("Claim the task before completing it."), "warning")
                 return redirect(url_for("InboxView.task", task_id=task_id))
+            stored: list[dict] = []
             data, errors, raw = parse_submission(form, request.form, request.files, session=db.session,
-                                                 community_id=row.community_id, locale=locale)
+                                                 community_id=row.community_id, locale=locale,
+                                                 on_store=stored.append)
+            data, errors = check_form_uploads(data, errors, raw, stored, scope=f"task:{row.id}",
+                                              community_id=row.community_id,
+                                              existing=[r["sha256"] for r in upload_refs(context)])
             values = raw
             if not errors:
                 try:
-                    grant_uploads(db.session, jsonable(data), row.community_id, current_user.username)
+                    household_id = context.get("household_id")
+                    grant_uploads(db.session, jsonable(data), row.community_id, current_user.username,
+                                  household_id=household_id if isinstance(household_id, int) else None)
                     had = set((instance.projection or {}).get("incidents", {}))
                     done = complete_task(db.session, row.id, jsonable(data), current_user.username,
                                          expected_instance_version=request.form.get("_version", type=int))

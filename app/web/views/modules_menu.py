@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -18,14 +19,17 @@ from app.modules.activation import (
     upgrade_module,
 )
 from app.modules.catalog import DECIMAL_TYPES, INT_TYPES
-from app.security.roles import ADMIN, MANAGER
 from app.security.scope import require_community
 from app.web.catalog import get_catalog
 from app.web.locale import current_locale as _locale
 
 
 def _may_change() -> bool:
-    return any(r.name in (ADMIN, MANAGER) for r in current_user.roles)
+    """Whether this user may enable, configure or disable modules (by permission, not role name)."""
+    from flask import current_app
+
+    sm = current_app.appbuilder.sm
+    return sm.has_access("can_save_settings", "ModuleMenuView") and sm.has_access("can_disable", "ModuleMenuView")
 
 
 def _form_values(module, form) -> dict:
@@ -57,9 +61,18 @@ class ModuleMenuView(BaseView):
             locale=_locale(), may_change=_may_change(), catalog=get_catalog(),
         )
 
-    @expose("/<int:community_id>/<module_id>/settings", methods=["GET", "POST"])
+    @expose("/<int:community_id>/<module_id>/settings", methods=["GET"])
     @has_access
     def settings(self, community_id: int, module_id: str):
+        return self._settings_page(community_id, module_id)
+
+    @expose("/<int:community_id>/<module_id>/settings", methods=["POST"])
+    @has_access
+    @permission_name("save_settings")
+    def save_settings(self, community_id: int, module_id: str):
+        return self._settings_page(community_id, module_id)
+
+    def _settings_page(self, community_id: int, module_id: str):
         require_community(community_id)
         catalog = get_catalog()
         module = catalog.get(module_id) or abort(404)

@@ -6,6 +6,7 @@ import io
 from flask import abort, flash, redirect, request, send_file, url_for
 from flask import session as http_session
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -21,9 +22,18 @@ class HouseholdImportView(BaseView):
     route_base = "/import"
     default_view = "index"
 
-    @expose("/<int:community_id>/", methods=["GET", "POST"])
+    @expose("/<int:community_id>/", methods=["GET"])
     @has_access
     def index(self, community_id: int):
+        return self._index_page(community_id)
+
+    @expose("/<int:community_id>/", methods=["POST"])
+    @has_access
+    @permission_name("upload")
+    def upload(self, community_id: int):
+        return self._index_page(community_id)
+
+    def _index_page(self, community_id: int):
         require_community(community_id)
         community = db.session.get(Community, community_id)
         locale = _locale()
