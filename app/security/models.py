@@ -1,4 +1,4 @@
-"""Tables of the authentication hardening (migration ``0002_auth``).
+"""Tables of the authentication hardening (migration ``0002``).
 
 * ``auth_failure`` — one row per failed login, keyed by account and by client address. Counting
   rows in a window (not a counter in process memory) makes the lockout shared by every web

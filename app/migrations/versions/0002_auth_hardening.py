@@ -1,13 +1,13 @@
 """authentication hardening: login failures (lockout) and per-user token versions
 
-Revision ID: 0002_auth
+Revision ID: 0002
 Revises: 0001
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = "0002_auth"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

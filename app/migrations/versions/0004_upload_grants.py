@@ -1,13 +1,13 @@
 """uploads: grant audience and household, upload receipts (who uploaded what for which form)
 
-Revision ID: 0002_uploads
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_uploads"
-down_revision = "0001"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

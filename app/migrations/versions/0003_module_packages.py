@@ -1,13 +1,13 @@
 """module packages: uploaded module versions stored in the database
 
-Revision ID: 0002_modules
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_modules"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
