@@ -1,13 +1,15 @@
 """A small declarative payload schema for MQTT devices, checked without a dependency.
 
 A schema is a mapping ``field -> spec`` where spec is a type name (``string``, ``integer``,
-``number``, ``boolean``, ``object``, ``array``) or a mapping with ``type``, optional
+``number``, ``boolean``, ``object``, ``array``,
+``datetime``: an ISO-8601 string) or a mapping with ``type``, optional
 ``required`` (default true), ``enum``, ``min``, ``max``. Unknown payload keys are allowed
 (vendors add fields); missing required keys, wrong types and values outside an enum are not.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 TYPES: dict[str, tuple[type, ...]] = {
@@ -17,7 +19,27 @@ TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
     "object": (dict,),
     "array": (list,),
+    "datetime": (str,),
 }
+
+#: a device's clock may drift; a time further than this ahead of ours is refused
+MAX_CLOCK_AHEAD_S = 24 * 3600
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """An ISO-8601 date-time (``2026-11-30T08:00:00+08:00``, ``...Z``, or naive = UTC) as a
+    naive UTC ``datetime``; None if ``value`` is not one (``"yesterday"``, ``"7"``)."""
+    if not isinstance(value, str) or not 10 < len(value) <= 40 or "T" not in value.upper()[8:12]:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    if parsed.year < 2000:
+        return None
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -51,6 +73,13 @@ class PayloadSchema:
                 continue
             if not isinstance(value, allowed):
                 problems.append(f"{spec.name}: expected {spec.type}, got {type(value).__name__}")
+                continue
+            if spec.type == "datetime":
+                parsed = parse_datetime(value)
+                if parsed is None:
+                    problems.append(f"{spec.name}: {value[:40]!r} is not an ISO-8601 date-time")
+                elif (parsed - datetime.now(timezone.utc).replace(tzinfo=None)).total_seconds() > MAX_CLOCK_AHEAD_S:
+                    problems.append(f"{spec.name}: {value[:40]!r} is in the future")
                 continue
             if spec.enum is not None and value not in spec.enum:
                 problems.append(f"{spec.name}: {value!r} not one of {list(spec.enum)}")

@@ -85,7 +85,7 @@ def test_the_same_alert_delivered_twice_starts_one_process(world):
     for _ in range(2):  # what a QoS 1 redelivery looks like: the same message again
         cam._client.publish(topic, body, qos=1).wait_for_publish(5)
     consumer = world["consumer"]
-    assert _wait_for(lambda: consumer.router.stats["dispatched"] >= 2, 20)
+    assert _wait_for(lambda: consumer.inbox.stats["dispatched"] >= 2, 20)
     assert _count(world["factory"], SecurityAlert) == 1
     with world["factory"]() as s:
         incident = s.scalars(select(SecurityIncident)).one()
