@@ -27,6 +27,9 @@ from connectors.profiles import Profile
 
 log = logging.getLogger("estateflow.events")
 
+#: how long a handled event's key is kept to recognise redeliveries
+INBOX_KEEP_DAYS = 7
+
 
 class RefreshingProfiles:
     """``(community, device) -> Profile`` from the device table; reloaded when a device is
@@ -52,7 +55,11 @@ class RefreshingProfiles:
         if found is None and time.monotonic() - self._loaded >= self._min_interval:
             with self._lock:
                 if time.monotonic() - self._loaded >= self._min_interval:
-                    self.reload()
+                    try:
+                        self.reload()
+                    except Exception:  # noqa: BLE001 - busy database: keep the table we have
+                        self._loaded = time.monotonic()
+                        log.warning("device table not readable now; profiles not reloaded", exc_info=True)
             found = self._lookup(community, device)
         return found
 
@@ -71,13 +78,14 @@ class _Inbox:
     device page) and is acknowledged. Refusals are stored in ``device_rejected``."""
 
     def __init__(self, session_factory: Callable[[], Session], router, *, max_attempts: int = 3,
-                 backoff: tuple[float, float] = (0.05, 2.0)) -> None:
+                 backoff: tuple[float, float] = (0.05, 2.0), on_state=None) -> None:
         import queue
         from collections import Counter
 
         self.factory = session_factory
         self.router = router
         self.max_attempts = max_attempts
+        self.on_state = on_state
         self.backoff = backoff
         self.queue: queue.Queue = queue.Queue()
         self.stats: Counter[str] = Counter()
@@ -98,6 +106,10 @@ class _Inbox:
             if item is None:
                 return
             kind, obj = item
+            if kind == "state":
+                if self.on_state is not None:
+                    self._with_retry(lambda: self.on_state(*obj), None, "state")
+                continue
             try:
                 done = self._with_retry(lambda: self._store_refusal(obj) if kind == "refusal"
                                         else self._handle(obj), obj, kind)
@@ -132,9 +144,9 @@ class _Inbox:
                 log.exception("handling %s on %s failed (%s/%s)", kind, getattr(obj, "topic", "?"),
                               failures, self.max_attempts)
                 if failures >= self.max_attempts:
-                    if kind == "refusal":
+                    if kind != "event":
                         return True  # a refusal that cannot be stored is logged above
-                    work = lambda: self._dead_letter(obj, exc)  # noqa: E731
+                    work = lambda err=exc: self._dead_letter(obj, err)  # noqa: E731
                     failures = -10 ** 6  # storing the dead letter is retried while busy
                     continue
                 if self._stopping.wait(0.05 * failures):
@@ -224,16 +236,17 @@ class EventConsumer:
         self.router = build_session_router()
         self.profiles = RefreshingProfiles(session_factory, profile_refresh)
 
+        def write_state(community: str, device: str, online: bool) -> None:
+            with session_factory() as s:
+                set_online(s, community, device, online)
+                s.commit()
+
+        self.inbox = _Inbox(session_factory, self.router, max_attempts=max_attempts, on_state=write_state)
+
         def on_state(community: str, device: str, online: bool) -> None:
-            from app.db import retry_on_locked
+            # stored by the inbox worker: a busy database never blocks the network thread
+            self.inbox.queue.put(("state", (community, device, online)))
 
-            def write() -> None:
-                with session_factory() as s:
-                    set_online(s, community, device, online)
-                    s.commit()
-            retry_on_locked(write, attempts=3, delay=0.1)
-
-        self.inbox = _Inbox(session_factory, self.router, max_attempts=max_attempts)
         self.connector = MqttConnector(mqtt_url or get_settings().mqtt_url, client_id=client_id, root=root,
                                        router=self.inbox, profiles=self.profiles,
                                        outbox=SessionOutbox(session_factory), on_state=on_state,
@@ -261,6 +274,19 @@ class EventConsumer:
         from app.domains.devices.inbound import domain_event_parts
 
         opened = 0
+        with self.session_factory() as s:  # the inbox ledger only needs to outlive redeliveries
+            try:
+                from datetime import timedelta
+
+                from sqlalchemy import delete
+
+                from app import clock
+                from app.domains.devices.models import DeviceInbox
+
+                s.execute(delete(DeviceInbox).where(DeviceInbox.handled_at < clock.now() - timedelta(days=INBOX_KEEP_DAYS)))
+                s.commit()
+            except Exception:  # noqa: BLE001 - busy now: the next sweep prunes
+                s.rollback()
         for module in domain_event_parts():
             for sweep in getattr(module, "SWEEPS", ()):
                 with self.session_factory() as s:
