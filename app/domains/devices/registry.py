@@ -41,16 +41,29 @@ def profile_of(device: Device) -> Profile:
 
 
 # registration and lookup ----------------------------------------------------------------------
+def check_device_fields(profile: str, address: str) -> Profile:
+    """What the device form and the import check before storing: the profile exists and the
+    address parses for the profile's protocol. Raises ``ValueError`` saying what is wrong."""
+    import difflib
+
+    prof = _profiles().get((profile or "").strip())
+    if prof is None:
+        close = difflib.get_close_matches(profile or "", list(_profiles()), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown device profile {profile!r}{hint} (known: {', '.join(sorted(_profiles()))})")
+    address = address or ""
+    if prof.protocol == "modbus":
+        parse_address(address)
+    elif (not address.strip() or len(address) > 100 or any(ch in address for ch in "/+#")
+          or any(ch.isspace() for ch in address)):
+        raise ValueError(f"bad MQTT device id {address!r}: one topic level, no spaces, no '/', '+' or '#'")
+    return prof
+
+
 def register_device(session: Session, community_id: int, code: str, name: str, profile: str,
                     address: str, **fields: Any) -> Device:
     """Add a device (or update the one with this code); checks profile and address format."""
-    prof = _profiles().get(profile)
-    if prof is None:
-        raise ValueError(f"unknown device profile {profile!r} (known: {', '.join(sorted(_profiles()))})")
-    if prof.protocol == "modbus":
-        parse_address(address)
-    elif not address or any(ch in address for ch in "/+#"):
-        raise ValueError(f"bad MQTT device id {address!r}: no '/', '+' or '#'")
+    check_device_fields(profile, address)
     device = session.scalars(select(Device).where(Device.community_id == community_id,
                                                   Device.code == code)).one_or_none()
     if device is None:
