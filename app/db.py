@@ -134,7 +134,10 @@ def install_busy_handler(app) -> None:
     def busy(exc):
         if not is_locked_error(exc):
             raise exc
-        message = gettext(BUSY_MESSAGE)
+        try:
+            message = gettext(BUSY_MESSAGE)
+        except Exception:  # noqa: BLE001 - no Babel on this app: English
+            message = BUSY_MESSAGE
         if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
             response = jsonify(message=message)
         else:
