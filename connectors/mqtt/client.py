@@ -5,9 +5,13 @@ One ``MqttConnector`` per process. It uses a fixed client id and a persistent se
 while the broker restarts with persistence, are delivered when it comes back. paho's network
 thread reconnects with exponential backoff.
 
-Inbound events are parsed, validated against the device's profile and handed to the one
-``InboundRouter``. Malformed payloads are counted (``stats['malformed']``) and logged with
-their topic; they never stop the consumer.
+Inbound events are size-checked, parsed, validated against the device's profile (ISO-8601
+timestamps included), given an ``extra['key']`` (the profile's event id, else a hash of topic
+and payload) and ``extra['at']`` (the device's time, where the profile names it), and handed to
+the one ``InboundRouter``. Refused messages (malformed, too large, unknown device or community,
+a topic with extra levels) are counted, logged with their topic and passed to ``on_refused``;
+they never stop the consumer. With ``manual_ack`` the broker's acknowledgement waits until the
+receiver stored the event or the refusal.
 
 Commands carry a ``request_id`` and wait for the device's ``ack``. A device whose retained
 ``state`` says offline (its last will) gets its command queued in the ``Outbox``; when its
@@ -257,9 +261,9 @@ class MqttConnector:
             if kind == "event":
                 handed_off = self._handle_event(community, device, msg)
             elif kind == "ack":
-                self._handle_ack(msg)
+                handed_off = bool(self._handle_ack(msg))
             elif kind == "state":
-                self._handle_state(community, device, msg)
+                handed_off = bool(self._handle_state(community, device, msg))
         except Exception:  # noqa: BLE001 - never let one message kill the consumer
             self.stats["errors"] += 1
             log.exception("error handling message on %s", msg.topic)
@@ -315,13 +319,12 @@ class MqttConnector:
         self.stats["routed"] += 1
         return self.manual_ack
 
-    def _handle_ack(self, msg: mqtt.MQTTMessage) -> None:
+    def _handle_ack(self, msg: mqtt.MQTTMessage) -> bool | None:
         try:
             payload = json.loads(msg.payload)
             request_id = payload["request_id"]
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            self._malformed(msg, "", "", f"bad ack: {exc}")
-            return
+            return self._malformed(msg, "", "", f"bad ack: {exc}")
         with self._lock:
             if request_id in self._recent_acks:  # a device repeated its ack: once is enough
                 self.stats["duplicate_acks"] += 1
@@ -339,7 +342,7 @@ class MqttConnector:
         waiter.payload = payload
         waiter.event.set()
 
-    def _handle_state(self, community: str, device: str, msg: mqtt.MQTTMessage) -> None:
+    def _handle_state(self, community: str, device: str, msg: mqtt.MQTTMessage) -> bool | None:
         raw = msg.payload.decode("utf-8", "replace").strip()
         if not raw:  # retained state cleared
             return
@@ -347,8 +350,7 @@ class MqttConnector:
             data = json.loads(raw) if raw.startswith("{") else {"online": raw == "online"}
             online = bool(data.get("online"))
         except (ValueError, AttributeError):
-            self._malformed(msg, community, device, "bad state payload")
-            return
+            return self._malformed(msg, community, device, "bad state payload")
         key = (community, device)
         was = self.online.get(key)
         self.online[key] = online

@@ -140,7 +140,7 @@ class _Inbox:
                     delay = min(cap, delay * 2)
                     continue
                 failures += 1
-                self.stats["handler_errors"] += 1
+                self.stats["failed_attempts"] += 1  # retried; "handler_errors" counts events given up
                 log.exception("handling %s on %s failed (%s/%s)", kind, getattr(obj, "topic", "?"),
                               failures, self.max_attempts)
                 if failures >= self.max_attempts:
@@ -196,6 +196,7 @@ class _Inbox:
                                   type=event.type[:40], device_at=event.extra.get("at"), handled_at=clock.now()))
             s.commit()
         self.stats["dead_letters"] += 1
+        self.stats["handler_errors"] += 1
         log.error("event on %s moved to the dead letters after %s failures: %s", event.topic,
                   self.max_attempts, exc)
 
