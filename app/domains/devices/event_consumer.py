@@ -108,11 +108,11 @@ class _Inbox:
             kind, obj = item
             if kind == "state":
                 if self.on_state is not None:
-                    self._with_retry(lambda: self.on_state(*obj), None, "state")
+                    self._with_retry(lambda o=obj: self.on_state(*o), None, "state")
                 continue
             try:
-                done = self._with_retry(lambda: self._store_refusal(obj) if kind == "refusal"
-                                        else self._handle(obj), obj, kind)
+                work = self._store_refusal if kind == "refusal" else self._handle
+                done = self._with_retry(lambda w=work, o=obj: w(o), obj, kind)
             except Exception:  # noqa: BLE001 - the worker must survive anything
                 log.exception("inbox worker failed on %s", getattr(obj, "topic", obj))
                 done = False
