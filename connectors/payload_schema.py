@@ -9,7 +9,8 @@ A schema is a mapping ``field -> spec`` where spec is a type name (``string``, `
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 TYPES: dict[str, tuple[type, ...]] = {
@@ -26,17 +27,37 @@ TYPES: dict[str, tuple[type, ...]] = {
 MAX_CLOCK_AHEAD_S = 24 * 3600
 
 
+_horizon = [0.0, datetime(2000, 1, 1)]
+
+
+def _latest_allowed() -> datetime:
+    """Now + ``MAX_CLOCK_AHEAD_S`` (naive UTC), recomputed at most once a second."""
+    import time
+
+    t = time.monotonic()
+    if t - _horizon[0] > 1.0:
+        _horizon[0] = t
+        _horizon[1] = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(seconds=MAX_CLOCK_AHEAD_S)
+    return _horizon[1]
+
+
 def parse_datetime(value: Any) -> datetime | None:
     """An ISO-8601 date-time (``2026-11-30T08:00:00+08:00``, ``...Z``, or naive = UTC) as a
     naive UTC ``datetime``; None if ``value`` is not one (``"yesterday"``, ``"7"``)."""
-    if not isinstance(value, str) or not 10 < len(value) <= 40 or "T" not in value.upper()[8:12]:
+    return _parse_iso(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=512)
+def _parse_iso(value: str) -> datetime | None:
+    if not 10 < len(value) <= 40 or "T" not in value.upper()[8:12]:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        offset = parsed.utcoffset()
+        parsed = parsed.replace(tzinfo=None) - offset if offset else parsed.replace(tzinfo=None)
     if parsed.year < 2000:
         return None
     return parsed
@@ -78,7 +99,7 @@ class PayloadSchema:
                 parsed = parse_datetime(value)
                 if parsed is None:
                     problems.append(f"{spec.name}: {value[:40]!r} is not an ISO-8601 date-time")
-                elif (parsed - datetime.now(timezone.utc).replace(tzinfo=None)).total_seconds() > MAX_CLOCK_AHEAD_S:
+                elif parsed > _latest_allowed():
                     problems.append(f"{spec.name}: {value[:40]!r} is in the future")
                 continue
             if spec.enum is not None and value not in spec.enum:
