@@ -44,7 +44,8 @@ def _publish(url: str, root: str, total: int, rate: float, go, done) -> None:
             if ahead > 0:
                 time.sleep(ahead)
         dev = seq % DEVICES
-        payload = json.dumps({"type": "pressure", "mpa": 0.3, "battery": 80.0, "at": str(seq)})
+        payload = json.dumps({"type": "pressure", "mpa": 0.3, "battery": 80.0, "seq": seq,
+                              "at": "2026-03-01T08:00:00+00:00"})
         infos.append(c.publish(f"{root}/BENCH/hyd-{dev}/event", payload, qos=1))
     for info in infos:
         info.wait_for_publish(60)
@@ -96,7 +97,7 @@ def connector_consumer(url: str):
 
     def start(root, on_seq):
         conn = MqttConnector(url, client_id=f"bench-{root}", root=root, profiles=profiles, persistent=False)
-        conn.router.register("pressure.read", lambda e: on_seq(int(e.payload["at"])))
+        conn.router.register("pressure.read", lambda e: on_seq(int(e.payload["seq"])))
         conn.start()
         start.conn = conn
         return conn.stop
@@ -116,7 +117,7 @@ def raw_consumer(url: str):
         sub = threading.Event()
         c.on_connect = lambda cl, *a: cl.subscribe(f"{root}/+/+/event", qos=1)
         c.on_subscribe = lambda *a: sub.set()
-        c.on_message = lambda _c, _u, msg: on_seq(int(json.loads(msg.payload)["at"]))
+        c.on_message = lambda _c, _u, msg: on_seq(int(json.loads(msg.payload)["seq"]))
         c.connect(host, port)
         c.loop_start()
         sub.wait(10)

@@ -45,7 +45,8 @@ class DeviceError(Model):
 
 
 class DeviceCommand(Model):
-    """A command for an MQTT device: ``pending`` until its ack, then delivered or failed."""
+    """A command for an MQTT device: ``pending``, ``sending`` once one connection claimed it
+    (atomically), then delivered or failed; back to ``pending`` if its ack did not come."""
 
     __tablename__ = "device_command"
     __table_args__ = (Index("ix_device_command_device_status", "device_id", "status"),)
@@ -62,3 +63,6 @@ class DeviceCommand(Model):
     done_at: Mapped[datetime | None] = mapped_column(DateTime)
     result: Mapped[dict | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(String(500))
+    claimed_at: Mapped[datetime | None] = mapped_column(
+        DateTime, doc="Set atomically by the connection that sends it (status 'sending').")
+    claimed_by: Mapped[str | None] = mapped_column(String(64))

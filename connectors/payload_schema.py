@@ -1,13 +1,16 @@
 """A small declarative payload schema for MQTT devices, checked without a dependency.
 
 A schema is a mapping ``field -> spec`` where spec is a type name (``string``, ``integer``,
-``number``, ``boolean``, ``object``, ``array``) or a mapping with ``type``, optional
+``number``, ``boolean``, ``object``, ``array``,
+``datetime``: an ISO-8601 string) or a mapping with ``type``, optional
 ``required`` (default true), ``enum``, ``min``, ``max``. Unknown payload keys are allowed
 (vendors add fields); missing required keys, wrong types and values outside an enum are not.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 TYPES: dict[str, tuple[type, ...]] = {
@@ -17,7 +20,47 @@ TYPES: dict[str, tuple[type, ...]] = {
     "boolean": (bool,),
     "object": (dict,),
     "array": (list,),
+    "datetime": (str,),
 }
+
+#: a device's clock may drift; a time further than this ahead of ours is refused
+MAX_CLOCK_AHEAD_S = 24 * 3600
+
+
+_horizon = [0.0, datetime(2000, 1, 1)]
+
+
+def _latest_allowed() -> datetime:
+    """Now + ``MAX_CLOCK_AHEAD_S`` (naive UTC), recomputed at most once a second."""
+    import time
+
+    t = time.monotonic()
+    if t - _horizon[0] > 1.0:
+        _horizon[0] = t
+        _horizon[1] = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(seconds=MAX_CLOCK_AHEAD_S)
+    return _horizon[1]
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """An ISO-8601 date-time (``2026-11-30T08:00:00+08:00``, ``...Z``, or naive = UTC) as a
+    naive UTC ``datetime``; None if ``value`` is not one (``"yesterday"``, ``"7"``)."""
+    return _parse_iso(value) if isinstance(value, str) else None
+
+
+@lru_cache(maxsize=512)
+def _parse_iso(value: str) -> datetime | None:
+    if not 10 < len(value) <= 40 or "T" not in value.upper()[8:12]:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is not None:
+        offset = parsed.utcoffset()
+        parsed = parsed.replace(tzinfo=None) - offset if offset else parsed.replace(tzinfo=None)
+    if parsed.year < 2000:
+        return None
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -51,6 +94,13 @@ class PayloadSchema:
                 continue
             if not isinstance(value, allowed):
                 problems.append(f"{spec.name}: expected {spec.type}, got {type(value).__name__}")
+                continue
+            if spec.type == "datetime":
+                parsed = parse_datetime(value)
+                if parsed is None:
+                    problems.append(f"{spec.name}: {value[:40]!r} is not an ISO-8601 date-time")
+                elif parsed > _latest_allowed():
+                    problems.append(f"{spec.name}: {value[:40]!r} is in the future")
                 continue
             if spec.enum is not None and value not in spec.enum:
                 problems.append(f"{spec.name}: {value!r} not one of {list(spec.enum)}")

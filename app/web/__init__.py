@@ -119,4 +119,5 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
         return {"current_locale": str(get_locale() or settings.default_locale)[:2]}
 
+    __import__("app.db", fromlist=["install_busy_handler"]).install_busy_handler(app)  # busy DB: 503, never 500
     return app

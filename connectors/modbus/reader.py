@@ -29,6 +29,25 @@ log = logging.getLogger(__name__)
 QUALITIES = ("good", "out_of_range", "backwards", "timeout", "error")
 GATEWAY_NO_RESPONSE = 0x0B  # exception code a gateway returns when the RS-485 unit is silent
 
+#: what a Modbus exception code means (Modbus Application Protocol v1.1b3, section 7)
+EXCEPTION_MEANINGS = {
+    0x01: "illegal function: the unit does not support this read (wrong register function in the profile?)",
+    0x02: "illegal data address: the unit has no such register (wrong register map in the profile?)",
+    0x03: "illegal data value: the unit refused the request's quantity or value",
+    0x04: "device failure: the unit answered but could not perform the read",
+    0x05: "acknowledge: the unit accepted a long-running request",
+    0x06: "device busy: the unit is busy, try again later",
+    0x08: "memory parity error in the unit",
+    0x0A: "gateway path unavailable: the gateway is misconfigured or overloaded",
+    0x0B: "gateway target failed to respond: no such unit on the bus, or it is powered off/unwired",
+}
+
+
+def describe_exception(code: int | None, unit: int | str) -> str:
+    """``exception 4 from unit 7: device failure: ...`` (an operator can act on it)."""
+    meaning = EXCEPTION_MEANINGS.get(code if isinstance(code, int) else -1, "unknown exception code")
+    return f"exception {code} from unit {unit}: {meaning}"
+
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -97,10 +116,10 @@ async def _read_one(client: AsyncModbusTcpClient, req: MeterRequest, addr: Modbu
         if rr.isError():
             code = getattr(rr, "exception_code", None)
             if code == GATEWAY_NO_RESPONSE:
-                last_error = f"attempt {attempt + 1}: gateway reports no response from unit {addr.unit}"
+                last_error = f"attempt {attempt + 1}: {describe_exception(code, addr.unit)}"
                 continue
             return Reading(req.device_code, None, reg.unit, "error", clock(),
-                           f"exception response {code} from {addr}", reg.name)
+                           f"{describe_exception(code, addr.unit)} (gateway {addr.host}:{addr.port})", reg.name)
         try:
             value = decode_register(rr.registers, reg)
         except ValueError as exc:

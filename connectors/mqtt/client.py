@@ -5,9 +5,13 @@ One ``MqttConnector`` per process. It uses a fixed client id and a persistent se
 while the broker restarts with persistence, are delivered when it comes back. paho's network
 thread reconnects with exponential backoff.
 
-Inbound events are parsed, validated against the device's profile and handed to the one
-``InboundRouter``. Malformed payloads are counted (``stats['malformed']``) and logged with
-their topic; they never stop the consumer.
+Inbound events are size-checked, parsed, validated against the device's profile (ISO-8601
+timestamps included), given an ``extra['key']`` (the profile's event id, else a hash of topic
+and payload) and ``extra['at']`` (the device's time, where the profile names it), and handed to
+the one ``InboundRouter``. Refused messages (malformed, too large, unknown device or community,
+a topic with extra levels) are counted, logged with their topic and passed to ``on_refused``;
+they never stop the consumer. With ``manual_ack`` the broker's acknowledgement waits until the
+receiver stored the event or the refusal.
 
 Commands carry a ``request_id`` and wait for the device's ``ack``. A device whose retained
 ``state`` says offline (its last will) gets its command queued in the ``Outbox``; when its
@@ -15,6 +19,7 @@ state turns online the queue is delivered in order.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import queue
@@ -31,12 +36,40 @@ import paho.mqtt.client as mqtt
 
 from connectors.mqtt import topics as t
 from connectors.mqtt.outbox import MemoryOutbox, Outbox, OutboxItem
+from connectors.payload_schema import parse_datetime
 from connectors.profiles import Profile
 from connectors.router import InboundEvent, InboundRouter
 
 log = logging.getLogger(__name__)
 
 ProfileLookup = Callable[[str, str], Profile | None]
+
+#: payloads larger than this are refused before parsing (a camera snapshot fits comfortably)
+MAX_PAYLOAD_BYTES = 256 * 1024
+
+
+def event_key(topic: str, payload_bytes: bytes, payload: dict, id_field: str | None,
+              community: str, device: str, type_: str) -> str:
+    """What recognises a redelivered event: the profile's event id, else topic + payload."""
+    if id_field and payload.get(id_field) not in (None, ""):
+        raw = f"id\0{community}\0{device}\0{type_}\0{payload[id_field]}".encode("utf-8", "replace")
+    else:
+        raw = b"tp\0" + topic.encode("utf-8", "replace") + b"\0" + payload_bytes
+    return hashlib.sha256(raw).hexdigest()
+
+
+@dataclass
+class Refusal:
+    """A device message the connector refused, and why (see ``on_refused``)."""
+
+    community: str
+    device: str
+    topic: str
+    reason: str
+    excerpt: str
+    size: int
+    at: datetime
+    ack: Callable[[], None] | None = None
 
 
 def _utcnow() -> datetime:
@@ -97,7 +130,16 @@ class MqttConnector:
         keepalive: int = 20,
         reconnect_delay: tuple[int, int] = (1, 30),
         flush_timeout: float = 5.0,
+        on_refused: Callable[[Refusal], None] | None = None,
+        manual_ack: bool = False,
+        owns_outbox: bool = True,
+        max_payload: int = MAX_PAYLOAD_BYTES,
     ) -> None:
+        """``manual_ack``: a QoS 1 event is acknowledged to the broker only when the receiver
+        calls ``event.extra['ack']()`` (or ``refusal.ack()``), i.e. after it is stored; the
+        broker redelivers what was not acknowledged. ``owns_outbox``: only the connection that
+        owns the outbox flushes it when a device comes back (one per process; claims are atomic
+        across processes). ``on_refused``: called with every refused message."""
         self.host, self.port, user, password = parse_url(url)
         self.root = root
         self.router = router or InboundRouter()
@@ -108,6 +150,12 @@ class MqttConnector:
             self._profile_of = profiles or (lambda _c, _d: None)
         self.outbox: Outbox = outbox if outbox is not None else MemoryOutbox()
         self.on_state = on_state
+        self.on_refused = on_refused
+        self.manual_ack = manual_ack
+        self.owns_outbox = owns_outbox
+        self.max_payload = max_payload
+        self.client_id = client_id
+        self._recent_acks: dict[str, None] = {}
         self.keepalive = keepalive
         self.flush_timeout = flush_timeout
         self.stats: Counter[str] = Counter()
@@ -122,7 +170,7 @@ class MqttConnector:
         self._stopping = False
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-            clean_session=not persistent, protocol=mqtt.MQTTv311,
+            clean_session=not persistent, protocol=mqtt.MQTTv311, manual_ack=manual_ack,
         )
         if user:
             self.client.username_pw_set(user, password)
@@ -175,7 +223,9 @@ class MqttConnector:
             return
         self._connected.set()
         self.stats["connects"] += 1
-        result, mid = client.subscribe([(t.subscription(k, self.root), 1) for k in ("event", "state", "ack")])
+        filters = [(t.subscription(k, self.root), 1) for k in ("event", "state", "ack")]
+        filters.append((t.extra_levels(self.root), 1))  # topics with extra levels: refused, not unheard
+        result, mid = client.subscribe(filters)
         self._sub_mid = mid
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
@@ -189,57 +239,99 @@ class MqttConnector:
             self.stats["disconnects"] += 1
             log.warning("MQTT disconnected (%s); paho reconnects with backoff", reason_code)
 
+    def _acker(self, msg: mqtt.MQTTMessage) -> Callable[[], None]:
+        mid, qos = msg.mid, msg.qos
+
+        def ack() -> None:
+            if qos:
+                self.client.ack(mid, qos)
+        return ack
+
     def _on_message(self, client, userdata, msg: mqtt.MQTTMessage) -> None:
+        handed_off = False
         try:
             parsed = t.parse_topic(msg.topic, self.root)
             if parsed is None:
+                rest = msg.topic[len(self.root) + 1:].split("/") if msg.topic.startswith(self.root + "/") else []
+                if len(rest) > 3 and rest[-1] != "cmd":
+                    handed_off = self._malformed(msg, rest[0], rest[1], "topic has extra levels (expected "
+                                                 f"{self.root}/<community>/<device>/<kind>)", "bad_topic")
                 return
             community, device, kind = parsed
             if kind == "event":
-                self._handle_event(community, device, msg)
+                handed_off = self._handle_event(community, device, msg)
             elif kind == "ack":
-                self._handle_ack(msg)
+                handed_off = bool(self._handle_ack(msg))
             elif kind == "state":
-                self._handle_state(community, device, msg)
+                handed_off = bool(self._handle_state(community, device, msg))
         except Exception:  # noqa: BLE001 - never let one message kill the consumer
             self.stats["errors"] += 1
             log.exception("error handling message on %s", msg.topic)
+        finally:
+            if self.manual_ack and not handed_off:
+                self._acker(msg)()
 
-    def _malformed(self, topic: str, reason: str) -> None:
-        self.stats["malformed"] += 1
-        log.warning("malformed payload on %s: %s", topic, reason)
+    def _malformed(self, msg: mqtt.MQTTMessage, community: str, device: str, reason: str,
+                   stat: str = "malformed") -> bool:
+        """Count, log and report a refused message; True if the receiver took over its ack."""
+        self.stats[stat] += 1
+        log.warning("refused message on %s: %s", msg.topic, reason)
+        if self.on_refused is None:
+            return False
+        raw = bytes(msg.payload[:200])
+        refusal = Refusal(community, device, msg.topic, reason[:500], raw.decode("utf-8", "replace"),
+                          len(msg.payload), _utcnow(), self._acker(msg) if self.manual_ack else None)
+        self.on_refused(refusal)
+        return self.manual_ack
 
-    def _handle_event(self, community: str, device: str, msg: mqtt.MQTTMessage) -> None:
+    def _handle_event(self, community: str, device: str, msg: mqtt.MQTTMessage) -> bool:
         self.stats["received"] += 1
+        if len(msg.payload) > self.max_payload:
+            return self._malformed(msg, community, device,
+                                   f"payload of {len(msg.payload)} bytes over the limit of {self.max_payload}",
+                                   "too_large")
         try:
             payload = json.loads(msg.payload)
         except (ValueError, UnicodeDecodeError) as exc:
-            return self._malformed(msg.topic, f"not JSON: {exc}")
+            return self._malformed(msg, community, device, f"not JSON: {exc}")
         if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
-            return self._malformed(msg.topic, "expected a JSON object with a string 'type'")
+            return self._malformed(msg, community, device, "expected a JSON object with a string 'type'")
         profile = self._profile_of(community, device)
         if profile is None:
-            self.stats["unknown_device"] += 1
-            log.warning("event from unknown device %s/%s on %s", community, device, msg.topic)
-            return
+            return self._malformed(msg, community, device,
+                                   f"unknown device {device!r} in community {community!r}", "unknown_device")
         spec = profile.events.get(payload["type"])
         if spec is None:
-            return self._malformed(msg.topic, f"event type {payload['type']!r} not in profile {profile.name}")
+            return self._malformed(msg, community, device,
+                                   f"event type {payload['type']!r} not in profile {profile.name}")
         problems = spec.schema.errors(payload)
         if problems:
-            return self._malformed(msg.topic, "; ".join(problems))
+            return self._malformed(msg, community, device, "; ".join(problems))
+        extra: dict[str, Any] = {"key": event_key(msg.topic, msg.payload, payload, spec.event_id,
+                                                  community, device, payload["type"])}
+        if spec.timestamp:
+            extra["at"] = parse_datetime(payload.get(spec.timestamp))
+        if self.manual_ack:
+            extra["ack"] = self._acker(msg)
         event = InboundEvent(community, device, payload["type"], payload, profile.name,
-                             spec.capability, _utcnow(), msg.topic)
+                             spec.capability, _utcnow(), msg.topic, extra)
         self.router.dispatch(event)
         self.stats["routed"] += 1
+        return self.manual_ack
 
-    def _handle_ack(self, msg: mqtt.MQTTMessage) -> None:
+    def _handle_ack(self, msg: mqtt.MQTTMessage) -> bool | None:
         try:
             payload = json.loads(msg.payload)
             request_id = payload["request_id"]
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-            return self._malformed(msg.topic, f"bad ack: {exc}")
+            return self._malformed(msg, "", "", f"bad ack: {exc}")
         with self._lock:
+            if request_id in self._recent_acks:  # a device repeated its ack: once is enough
+                self.stats["duplicate_acks"] += 1
+                return
+            self._recent_acks[request_id] = None
+            if len(self._recent_acks) > 10_000:
+                self._recent_acks.pop(next(iter(self._recent_acks)))
             waiter = self._waiters.get(request_id)
         if waiter is None:
             self.stats["late_acks"] += 1
@@ -250,7 +342,7 @@ class MqttConnector:
         waiter.payload = payload
         waiter.event.set()
 
-    def _handle_state(self, community: str, device: str, msg: mqtt.MQTTMessage) -> None:
+    def _handle_state(self, community: str, device: str, msg: mqtt.MQTTMessage) -> bool | None:
         raw = msg.payload.decode("utf-8", "replace").strip()
         if not raw:  # retained state cleared
             return
@@ -258,7 +350,7 @@ class MqttConnector:
             data = json.loads(raw) if raw.startswith("{") else {"online": raw == "online"}
             online = bool(data.get("online"))
         except (ValueError, AttributeError):
-            return self._malformed(msg.topic, "bad state payload")
+            return self._malformed(msg, community, device, "bad state payload")
         key = (community, device)
         was = self.online.get(key)
         self.online[key] = online
@@ -267,7 +359,7 @@ class MqttConnector:
                 self.on_state(community, device, online)
             except Exception:  # noqa: BLE001
                 log.exception("on_state hook failed for %s/%s", community, device)
-        if online and was is not True:
+        if online and was is not True and self.owns_outbox:
             self._flush_q.put(key)
 
     # commands -----------------------------------------------------------------------------------
@@ -314,7 +406,7 @@ class MqttConnector:
             self.outbox.add(item)
             self.stats["queued"] += 1
             # it may have come back between our check and the add: flush to be safe
-            if self.is_online(community, device):
+            if self.is_online(community, device) and self.owns_outbox:
                 self._flush_q.put((community, device))
             return Ack(item.request_id, "queued", error="device offline; queued for delivery")
         self.stats["commands"] += 1
@@ -331,10 +423,16 @@ class MqttConnector:
                 log.exception("outbox flush failed for %s/%s", *key)
 
     def flush(self, community: str, device: str) -> int:
-        """Deliver queued commands to a device in order; stops at the first unanswered one."""
+        """Deliver queued commands to a device in order; stops at the first unanswered one.
+        Each command is claimed first (atomically, see ``Outbox.claim``): a command another
+        connection or process claimed is not sent again."""
         sent = 0
+        claim = getattr(self.outbox, "claim", None)
         for item in self.outbox.pending(community, device):
             if self._stopping or self.is_online(community, device) is False:
+                break
+            if claim is not None and not claim(item.request_id, self.client_id):
+                self.stats["outbox_claimed_elsewhere"] += 1
                 break
             ack = self._publish_and_wait(item, self.flush_timeout)
             if ack.status == "timeout":

@@ -27,12 +27,18 @@ class Outbox(Protocol):
 
     def attempted(self, request_id: str, error: str) -> None: ...
 
+    def claim(self, request_id: str, owner: str) -> bool:
+        """Atomically take a pending command for sending; False if someone else has it.
+        ``attempted`` gives it back (no ack), ``delivered`` closes it."""
+        ...
+
 
 class MemoryOutbox:
     """An in-process outbox (lost on restart)."""
 
     def __init__(self) -> None:
         self._items: dict[str, OutboxItem] = {}
+        self._claimed: set[str] = set()
         self.done: dict[str, tuple[bool, dict | None, str | None]] = {}
         self._lock = threading.Lock()
 
@@ -47,9 +53,18 @@ class MemoryOutbox:
     def delivered(self, request_id: str, ok: bool, result: dict | None, error: str | None) -> None:
         with self._lock:
             self._items.pop(request_id, None)
+            self._claimed.discard(request_id)
             self.done[request_id] = (ok, result, error)
+
+    def claim(self, request_id: str, owner: str) -> bool:
+        with self._lock:
+            if request_id not in self._items or request_id in self._claimed:
+                return False
+            self._claimed.add(request_id)
+            return True
 
     def attempted(self, request_id: str, error: str) -> None:
         with self._lock:
+            self._claimed.discard(request_id)
             if request_id in self._items:
                 self._items[request_id].attempts += 1

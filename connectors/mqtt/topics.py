@@ -31,3 +31,8 @@ def parse_topic(name: str, root: str = ROOT) -> tuple[str, str, str] | None:
 
 def subscription(kind: str, root: str = ROOT) -> str:
     return f"{root}/+/+/{kind}"
+
+
+def extra_levels(root: str = ROOT) -> str:
+    """A filter for topics with more levels than the layout (refused, and reported)."""
+    return f"{root}/+/+/+/+/#"  # '#' also matches its parent level: 4 levels or more

@@ -56,9 +56,15 @@ class CommandSpec:
 
 @dataclass(frozen=True)
 class EventSpec:
+    """``event_id``: the payload field that identifies an event (duplicates are recognised by
+    it; without one, by a hash of topic and payload). ``timestamp``: the payload field holding
+    the device's own time of the event, used as the event's time."""
+
     name: str
     capability: str | None
     schema: PayloadSchema
+    event_id: str | None = None
+    timestamp: str | None = None
 
 
 @dataclass(frozen=True)
@@ -211,9 +217,11 @@ def _parse_specs(section: dict, key: str, schema_key: str, caps: tuple[str, ...]
         if not isinstance(spec, dict):
             c.add(line, el, "must be a mapping")
             continue
+        extra_keys = ("event_id", "timestamp") if key == "events" else ()
         for k in spec:
-            if k not in ("capability", schema_key, "description"):
-                c.add(_line(spec, k), f"{el}.{k}", f"unknown key (known: capability, {schema_key}, description)")
+            if k not in ("capability", schema_key, "description", *extra_keys):
+                c.add(_line(spec, k), f"{el}.{k}",
+                      f"unknown key (known: {', '.join(('capability', schema_key, 'description', *extra_keys))})")
         cap = spec.get("capability")
         if cap is not None and cap not in caps:
             c.add(_line(spec, "capability"), f"{el}.capability",
@@ -221,7 +229,18 @@ def _parse_specs(section: dict, key: str, schema_key: str, caps: tuple[str, ...]
         schema, problems = parse_schema(spec.get(schema_key), f"{el}.{schema_key}")
         for element, reason, pline in problems:
             c.add(pline or _line(spec, schema_key), element, reason)
-        out[str(name)] = cls(str(name), cap, schema)
+        named: dict[str, str | None] = {}
+        for k in extra_keys:
+            field_name = spec.get(k)
+            fields = {f.name: f for f in schema.fields}
+            if field_name is not None and (not isinstance(field_name, str) or field_name not in fields):
+                c.add(_line(spec, k), f"{el}.{k}", f"names no field of the schema: {field_name!r}")
+                field_name = None
+            elif k == "timestamp" and field_name is not None and fields[field_name].type != "datetime":
+                c.add(_line(spec, k), f"{el}.{k}", f"field {field_name!r} must have type datetime")
+                field_name = None
+            named[k] = field_name
+        out[str(name)] = cls(str(name), cap, schema, **named)
     return out
 
 

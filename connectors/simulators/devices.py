@@ -39,6 +39,9 @@ class SimulatedDevice:
         self.community, self.device, self.root = community, device, root
         self.host, self.port, user, password = parse_url(url)
         self.commands: list[dict] = []
+        self._done: dict[str, dict] = {}  # request id -> the ack sent: repeated requests are not re-run
+        self._done_lock = threading.Lock()
+        self.duplicates = 0
         self._ready = threading.Event()
         self._client: mqtt.Client | None = None
         self._user = (user, password)
@@ -106,6 +109,12 @@ class SimulatedDevice:
         except (ValueError, KeyError, TypeError):
             log.warning("simulated %s: bad command on %s", self.device, msg.topic)
             return
+        with self._done_lock:
+            repeated = self._done.get(request_id)
+        if repeated is not None:  # a redelivered command: answer again, never execute twice
+            self.duplicates += 1
+            client.publish(self._topic("ack"), json.dumps(repeated, ensure_ascii=False), qos=1)
+            return
         self.commands.append(body)
         handler = getattr(self, f"cmd_{command}", None)
         if handler is None:
@@ -115,6 +124,10 @@ class SimulatedDevice:
                 ack = {"request_id": request_id, "ok": True, "result": handler(**params) or {}}
             except Exception as exc:  # noqa: BLE001 - a refused command is an ack with ok=false
                 ack = {"request_id": request_id, "ok": False, "error": str(exc)}
+        with self._done_lock:
+            self._done[request_id] = ack
+            if len(self._done) > 1000:
+                self._done.pop(next(iter(self._done)))
         client.publish(self._topic("ack"), json.dumps(ack, ensure_ascii=False), qos=1)
 
     def publish_event(self, type: str, wait: bool = True, **fields: Any) -> None:

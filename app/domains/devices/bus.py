@@ -20,6 +20,30 @@ from connectors.mqtt.client import Ack, MqttConnector
 
 _lock = threading.Lock()
 _connector: MqttConnector | None = None
+_outbox_owner: MqttConnector | None = None
+
+
+def take_outbox(connector: MqttConnector) -> None:
+    """Make ``connector`` the one connection of this process that flushes the command outbox
+    when a device comes back (the event consumer does this); every other connection only
+    queues. Other processes are kept apart by the atomic claim of each command."""
+    global _outbox_owner
+    with _lock:
+        if _outbox_owner is not None and _outbox_owner is not connector:
+            _outbox_owner.owns_outbox = False
+        if _connector is not None and _connector is not connector:
+            _connector.owns_outbox = False
+        connector.owns_outbox = True
+        _outbox_owner = connector
+
+
+def release_outbox(connector: MqttConnector) -> None:
+    global _outbox_owner
+    with _lock:
+        if _outbox_owner is connector:
+            _outbox_owner = None
+            if _connector is not None and _connector is not connector and _connector.connected:
+                _connector.owns_outbox = True
 
 
 def use_connector(connector: MqttConnector | None) -> None:
@@ -38,6 +62,7 @@ def connector_for(session: Session) -> MqttConnector:
             _connector = MqttConnector(
                 get_settings().mqtt_url, client_id=f"estateflow-cmd-{uuid.uuid4().hex[:8]}",
                 profiles=mqtt_profile_lookup(session), outbox=SessionOutbox(factory), persistent=False,
+                owns_outbox=_outbox_owner is None or not _outbox_owner.connected,
             ).start()
         return _connector
 

@@ -2,13 +2,15 @@
 
 ``run_consumer(stop_event)`` is what ``estateflow worker`` and the demo run in a thread:
 it connects with a fixed client id and a persistent session (QoS 1: events published while
-it was away are delivered when it is back), hands every validated event (through an in-order handoff queue, so bursts
-never pile up in the broker) to the router built by ``app.domains.devices.inbound.build_router``
-(each handler commits its own short transaction), keeps device online/offline state, and every ``sweep_seconds`` looks for
-hydrant alarms that became due (low for long enough, silent sensors).
+it was away are delivered when it is back), hands every validated event, in order, to the inbox
+worker (``_Inbox``), which runs the domains' handlers (``inbound.build_session_router``) and
+notes the event in ``device_inbox`` in one transaction, and acknowledges the event to the
+broker only after that commit (a locked database is retried with backoff, never dropped; a
+poison event goes to ``device_dead_letter``); it keeps device online/offline state, and every
+``sweep_seconds`` looks for hydrant alarms that became due (low for long enough, silent sensors).
 
 Malformed events are refused by the connector (counted in ``stats['malformed']``, logged
-with their topic); events of devices the platform does not know are counted and logged too.
+with their topic) and stored with their reason in ``device_rejected``, unknown devices too.
 """
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ from connectors.mqtt.client import MqttConnector
 from connectors.profiles import Profile
 
 log = logging.getLogger("estateflow.events")
+
+#: how long a handled event's key is kept to recognise redeliveries
+INBOX_KEEP_DAYS = 7
 
 
 class RefreshingProfiles:
@@ -50,43 +55,165 @@ class RefreshingProfiles:
         if found is None and time.monotonic() - self._loaded >= self._min_interval:
             with self._lock:
                 if time.monotonic() - self._loaded >= self._min_interval:
-                    self.reload()
+                    try:
+                        self.reload()
+                    except Exception:  # noqa: BLE001 - busy database: keep the table we have
+                        self._loaded = time.monotonic()
+                        log.warning("device table not readable now; profiles not reloaded", exc_info=True)
             found = self._lookup(community, device)
         return found
 
 
-class _Handoff:
-    """Takes events from the MQTT network thread and hands them, in order, to a worker thread
-    that runs the router. The broker gets its acknowledgement at once, so a burst never piles
-    up in the broker's per-client queue (Mosquitto drops beyond ``max_queued_messages``,
-    1000 by default); the price: events received but not yet handled are lost if the process
-    dies hard (a graceful stop drains the queue first)."""
+class _Inbox:
+    """Events (and refusals) from the MQTT network thread, stored and handled in order by one
+    worker thread; each is acknowledged to the broker only after its transaction committed.
 
-    def __init__(self, router) -> None:
+    One event = one transaction: the inbox row (``device_inbox``, keyed by the profile's event
+    id or a hash of topic and payload) and every handler's writes commit together, so an event
+    is handled exactly once: a redelivered event whose key is known is acknowledged and skipped.
+    A busy database (locked, lost connection) is retried with backoff, without limit and
+    without acknowledging, so nothing is lost: what was not acknowledged the broker keeps
+    (persistent session) and redelivers after a restart. An event its handlers fail on
+    ``max_attempts`` times is a poison event: it goes to ``device_dead_letter`` (shown on the
+    device page) and is acknowledged. Refusals are stored in ``device_rejected``."""
+
+    def __init__(self, session_factory: Callable[[], Session], router, *, max_attempts: int = 3,
+                 backoff: tuple[float, float] = (0.05, 2.0), on_state=None) -> None:
         import queue
+        from collections import Counter
 
+        self.factory = session_factory
         self.router = router
+        self.max_attempts = max_attempts
+        self.on_state = on_state
+        self.backoff = backoff
         self.queue: queue.Queue = queue.Queue()
-        self.stats = router.stats
+        self.stats: Counter[str] = Counter()
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="estateflow-events", daemon=True)
         self._thread.start()
 
+    # called by the connector (network thread)
     def dispatch(self, event) -> None:
-        self.queue.put(event)
+        self.queue.put(("event", event))
+
+    def refuse(self, refusal) -> None:
+        self.queue.put(("refusal", refusal))
 
     def _run(self) -> None:
         while True:
-            event = self.queue.get()
-            if event is None:
+            item = self.queue.get()
+            if item is None:
                 return
+            kind, obj = item
+            if kind == "state":
+                if self.on_state is not None:
+                    self._with_retry(lambda o=obj: self.on_state(*o), None, "state")
+                continue
             try:
-                self.router.dispatch(event)
-            except Exception:  # noqa: BLE001 - the router already logs handler errors
-                log.exception("dispatch failed")
+                work = self._store_refusal if kind == "refusal" else self._handle
+                done = self._with_retry(lambda w=work, o=obj: w(o), obj, kind)
+            except Exception:  # noqa: BLE001 - the worker must survive anything
+                log.exception("inbox worker failed on %s", getattr(obj, "topic", obj))
+                done = False
+            if done:
+                if kind == "event":
+                    self.stats["dispatched"] += 1
+                ack = obj.ack if kind == "refusal" else obj.extra.get("ack")
+                if ack is not None:
+                    ack()
+
+    def _with_retry(self, work, obj, kind: str) -> bool:
+        from app.db import is_transient_error
+
+        delay, cap = self.backoff
+        failures = 0
+        while True:
+            try:
+                work()
+                return True
+            except Exception as exc:  # noqa: BLE001
+                if is_transient_error(exc):
+                    self.stats["busy_retries"] += 1
+                    if self._stopping.wait(delay):
+                        return False  # stopping: not acknowledged, the broker keeps it
+                    delay = min(cap, delay * 2)
+                    continue
+                failures += 1
+                self.stats["failed_attempts"] += 1  # retried; "handler_errors" counts events given up
+                log.exception("handling %s on %s failed (%s/%s)", kind, getattr(obj, "topic", "?"),
+                              failures, self.max_attempts)
+                if failures >= self.max_attempts:
+                    if kind != "event":
+                        return True  # a refusal that cannot be stored is logged above
+                    work = lambda err=exc: self._dead_letter(obj, err)  # noqa: E731
+                    failures = -10 ** 6  # storing the dead letter is retried while busy
+                    continue
+                if self._stopping.wait(0.05 * failures):
+                    return False
+
+    def _handle(self, event) -> None:
+        from sqlalchemy import select
+
+        from app import clock
+        from app.domains.devices.models import DeviceInbox
+
+        key = event.extra.get("key")
+        with self.factory() as s:
+            try:
+                if key and s.scalar(select(DeviceInbox.id).where(DeviceInbox.event_key == key)) is not None:
+                    self.stats["duplicates"] += 1
+                    return
+                self.router.run(s, event)
+                if key:
+                    s.add(DeviceInbox(event_key=key, community=event.community[:60], device=event.device[:100],
+                                      type=event.type[:40], device_at=event.extra.get("at"),
+                                      handled_at=clock.now()))
+                s.commit()
+                self.stats["handled"] += 1
+            except Exception:
+                s.rollback()
+                raise
+
+    def _dead_letter(self, event, exc: BaseException) -> None:
+        from sqlalchemy import select
+
+        from app import clock
+        from app.domains.devices.models import DeviceDeadLetter, DeviceInbox
+        from app.domains.devices.registry import find_mqtt_device
+
+        with self.factory() as s:
+            device = find_mqtt_device(s, event.community, event.device)
+            key = event.extra.get("key") or ""
+            payload = {k: v for k, v in event.payload.items() if k != "snapshot"}
+            s.add(DeviceDeadLetter(event_key=key, community=event.community[:60], device=event.device[:100],
+                                   device_id=device.id if device else None, topic=event.topic[:300],
+                                   type=event.type[:40], payload=payload,
+                                   error=f"{type(exc).__name__}: {exc}"[:500], attempts=self.max_attempts,
+                                   at=clock.now()))
+            if key and s.scalar(select(DeviceInbox.id).where(DeviceInbox.event_key == key)) is None:
+                s.add(DeviceInbox(event_key=key, community=event.community[:60], device=event.device[:100],
+                                  type=event.type[:40], device_at=event.extra.get("at"), handled_at=clock.now()))
+            s.commit()
+        self.stats["dead_letters"] += 1
+        self.stats["handler_errors"] += 1
+        log.error("event on %s moved to the dead letters after %s failures: %s", event.topic,
+                  self.max_attempts, exc)
+
+    def _store_refusal(self, refusal) -> None:
+        from app.domains.devices.registry import record_rejection
+
+        with self.factory() as s:
+            record_rejection(s, refusal)
+            s.commit()
+        self.stats["refusals_stored"] += 1
 
     def close(self, timeout: float = 60.0) -> None:
+        """Drain what is queued (a busy database stops the drain: the rest stays unacknowledged)."""
         self.queue.put(None)
         self._thread.join(timeout)
+        self._stopping.set()
+        self._thread.join(5)
 
     @property
     def backlog(self) -> int:
@@ -98,41 +225,49 @@ class EventConsumer:
 
     def __init__(self, session_factory: Callable[[], Session], *, mqtt_url: str | None = None,
                  root: str = "estateflow", client_id: str = "estateflow-events", persistent: bool = True,
-                 profile_refresh: float = 5.0, buffered: bool = True) -> None:
-        """``buffered``: hand events to a worker thread (see ``_Handoff``); ``False`` runs the
-        handlers on the network thread, so the broker's acknowledgement waits for the commit
-        (strict at-least-once; needs a broker queue deep enough for bursts, as in deploy/)."""
-        from app.domains.devices.inbound import build_router
+                 profile_refresh: float = 5.0, max_attempts: int = 3) -> None:
+        """Events are stored and handled by the inbox worker (see ``_Inbox``) and acknowledged
+        to the broker after their commit. This connection owns the process's command outbox."""
+        from app.domains.devices import bus
+        from app.domains.devices.inbound import build_session_router
         from app.domains.devices.registry import SessionOutbox, set_online
         from app.settings import get_settings
 
         self.session_factory = session_factory
-        self.router = build_router(session_factory)
+        self.router = build_session_router()
         self.profiles = RefreshingProfiles(session_factory, profile_refresh)
 
-        def on_state(community: str, device: str, online: bool) -> None:
+        def write_state(community: str, device: str, online: bool) -> None:
             with session_factory() as s:
                 set_online(s, community, device, online)
                 s.commit()
 
-        self.handoff = _Handoff(self.router) if buffered else None
+        self.inbox = _Inbox(session_factory, self.router, max_attempts=max_attempts, on_state=write_state)
+
+        def on_state(community: str, device: str, online: bool) -> None:
+            # stored by the inbox worker: a busy database never blocks the network thread
+            self.inbox.queue.put(("state", (community, device, online)))
+
         self.connector = MqttConnector(mqtt_url or get_settings().mqtt_url, client_id=client_id, root=root,
-                                       router=self.handoff or self.router, profiles=self.profiles,
+                                       router=self.inbox, profiles=self.profiles,
                                        outbox=SessionOutbox(session_factory), on_state=on_state,
-                                       persistent=persistent)
+                                       persistent=persistent, on_refused=self.inbox.refuse, manual_ack=True)
+        bus.take_outbox(self.connector)
 
     @property
     def stats(self) -> dict[str, int]:
-        return {**self.connector.stats, **{f"router_{k}": v for k, v in self.router.stats.items()}}
+        return {**self.connector.stats, **{f"router_{k}": v for k, v in self.inbox.stats.items()}}
 
     def start(self, wait: float = 10.0) -> "EventConsumer":
         self.connector.start(wait)
         return self
 
     def stop(self) -> None:
+        from app.domains.devices import bus
+
+        bus.release_outbox(self.connector)
+        self.inbox.close()  # drain and acknowledge first, then disconnect
         self.connector.stop()
-        if self.handoff is not None:
-            self.handoff.close()
 
     def sweep(self) -> int:
         """Periodic checks that no event triggers (silent sensors, alarms that became due):
@@ -140,6 +275,19 @@ class EventConsumer:
         from app.domains.devices.inbound import domain_event_parts
 
         opened = 0
+        with self.session_factory() as s:  # the inbox ledger only needs to outlive redeliveries
+            try:
+                from datetime import timedelta
+
+                from sqlalchemy import delete
+
+                from app import clock
+                from app.domains.devices.models import DeviceInbox
+
+                s.execute(delete(DeviceInbox).where(DeviceInbox.handled_at < clock.now() - timedelta(days=INBOX_KEEP_DAYS)))
+                s.commit()
+            except Exception:  # noqa: BLE001 - busy now: the next sweep prunes
+                s.rollback()
         for module in domain_event_parts():
             for sweep in getattr(module, "SWEEPS", ()):
                 with self.session_factory() as s:

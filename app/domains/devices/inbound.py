@@ -58,6 +58,44 @@ def domain_event_parts() -> list:
     return domain_parts("events")
 
 
+class SessionRouter:
+    """The same handlers as ``build_router``, run inside the caller's transaction: the event
+    consumer runs every handler of one event and notes the event in the inbox in one
+    transaction, so an event is handled completely once, or not at all (and retried)."""
+
+    def __init__(self) -> None:
+        self._inner = InboundRouter()
+
+    def register(self, key: str, handler: SessionHandler) -> None:
+        self._inner.register(key, handler)
+
+    def run(self, session: Session, event: InboundEvent) -> int:
+        handlers = self._inner.handlers_for(event)
+        for handler in handlers:
+            handler(session, event)
+        return len(handlers)
+
+
+def build_session_router() -> SessionRouter:
+    """Every domain's ``INBOUND_HANDLERS``; ``devices.apply_event`` for events no domain claims."""
+    from app.domains.devices.registry import apply_event
+
+    router = SessionRouter()
+    handled: set[str] = set()
+    for module in domain_event_parts():
+        for key, handler in getattr(module, "INBOUND_HANDLERS", ()):
+            router.register(key, handler)
+            handled.add(key)
+
+    def apply_other(session: Session, event: InboundEvent) -> None:
+        if event.type in handled or event.capability in handled:
+            return
+        apply_event(session, event)
+
+    router.register("*", apply_other)
+    return router
+
+
 def build_router(session_factory: Callable[[], Session]) -> InboundRouter:
     """Every domain's handlers, each in its own transaction; ``devices.apply_event`` for the rest.
 

@@ -12,11 +12,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.domains.devices.models import Device
+from app.domains.devices.models import Device, DeviceDeadLetter, DeviceRejected
 from app.domains.estate.models import Community
 from connectors.capabilities import CAPABILITIES
 from connectors.modbus.address import parse_address
@@ -41,16 +41,29 @@ def profile_of(device: Device) -> Profile:
 
 
 # registration and lookup ----------------------------------------------------------------------
+def check_device_fields(profile: str, address: str) -> Profile:
+    """What the device form and the import check before storing: the profile exists and the
+    address parses for the profile's protocol. Raises ``ValueError`` saying what is wrong."""
+    import difflib
+
+    prof = _profiles().get((profile or "").strip())
+    if prof is None:
+        close = difflib.get_close_matches(profile or "", list(_profiles()), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown device profile {profile!r}{hint} (known: {', '.join(sorted(_profiles()))})")
+    address = address or ""
+    if prof.protocol == "modbus":
+        parse_address(address)
+    elif (not address.strip() or len(address) > 100 or any(ch in address for ch in "/+#")
+          or any(ch.isspace() for ch in address)):
+        raise ValueError(f"bad MQTT device id {address!r}: one topic level, no spaces, no '/', '+' or '#'")
+    return prof
+
+
 def register_device(session: Session, community_id: int, code: str, name: str, profile: str,
                     address: str, **fields: Any) -> Device:
     """Add a device (or update the one with this code); checks profile and address format."""
-    prof = _profiles().get(profile)
-    if prof is None:
-        raise ValueError(f"unknown device profile {profile!r} (known: {', '.join(sorted(_profiles()))})")
-    if prof.protocol == "modbus":
-        parse_address(address)
-    elif not address or any(ch in address for ch in "/+#"):
-        raise ValueError(f"bad MQTT device id {address!r}: no '/', '+' or '#'")
+    check_device_fields(profile, address)
     device = session.scalars(select(Device).where(Device.community_id == community_id,
                                                   Device.code == code)).one_or_none()
     if device is None:
@@ -172,14 +185,46 @@ def billable_readings(session: Session, device: Device, since: datetime | None =
 
 
 def apply_event(session: Session, event: InboundEvent) -> Device | None:
-    """Note an inbound event on its device (last seen, last value)."""
+    """Note an inbound event on its device (last seen, last value). Where the profile names
+    the event's ``timestamp`` field, the device's own time is used (never later than now)."""
     device = find_mqtt_device(session, event.community, event.device)
     if device is None:
         return None
     device.status = "online"
-    device.last_seen = clock.now()
+    now = clock.now()
+    at = event.extra.get("at") if event.extra else None
+    device.last_seen = min(at, now) if at is not None else now
     device.last_value = {"type": event.type, **{k: v for k, v in event.payload.items() if k != "snapshot"}}
     return device
+
+
+# refused messages and dead letters ------------------------------------------------------------------
+def record_rejection(session: Session, refusal) -> DeviceRejected:
+    """Store a message the connector refused (``connectors.mqtt.client.Refusal``), linked to
+    its community and device when they are known; counted on the device as its last error."""
+    community = (session.scalars(select(Community).where(Community.code == refusal.community)).first()
+                 if refusal.community else None)
+    device = find_mqtt_device(session, refusal.community, refusal.device) if community and refusal.device else None
+    row = DeviceRejected(community=(refusal.community or "")[:60], device=(refusal.device or "")[:100],
+                         community_id=community.id if community else None,
+                         device_id=device.id if device else None, topic=refusal.topic[:300],
+                         reason=refusal.reason[:500], excerpt=(refusal.excerpt or "")[:300],
+                         size=refusal.size, at=refusal.at or clock.now())
+    session.add(row)
+    if device is not None:
+        device.last_error = f"rejected: {refusal.reason}"[:ERROR_TEXT_MAX]
+    session.flush()
+    return row
+
+
+def device_rejections(session: Session, device: Device, limit: int = 20) -> list[DeviceRejected]:
+    return list(session.scalars(select(DeviceRejected).where(DeviceRejected.device_id == device.id)
+                                .order_by(DeviceRejected.at.desc(), DeviceRejected.id.desc()).limit(limit)))
+
+
+def device_dead_letters(session: Session, device: Device, limit: int = 20) -> list[DeviceDeadLetter]:
+    return list(session.scalars(select(DeviceDeadLetter).where(DeviceDeadLetter.device_id == device.id)
+                                .order_by(DeviceDeadLetter.at.desc(), DeviceDeadLetter.id.desc()).limit(limit)))
 
 
 def set_online(session: Session, community_code: str, device_id: str, online: bool) -> Device | None:
@@ -202,17 +247,40 @@ def enqueue_command(session: Session, device: Device, command: str, params: dict
     return row
 
 
+#: a claim older than this (the sending process died) may be taken again
+CLAIM_EXPIRY_S = 120
+
+
 def pending_commands(session: Session, device: Device) -> list[DeviceCommand]:
     return list(session.scalars(select(DeviceCommand).where(
-        DeviceCommand.device_id == device.id, DeviceCommand.status == "pending")
+        DeviceCommand.device_id == device.id, DeviceCommand.status.in_(("pending", "sending")))
         .order_by(DeviceCommand.id)))
+
+
+def claim_command(session: Session, request_id: str, owner: str) -> bool:
+    """Take a queued command for sending: one ``UPDATE ... WHERE status='pending' RETURNING``
+    (SQLite >= 3.35 and PostgreSQL), so two connections never both get it. A claim older than
+    ``CLAIM_EXPIRY_S`` counts as abandoned."""
+    from datetime import timedelta
+
+    now = clock.now()
+    claimed = session.execute(
+        update(DeviceCommand)
+        .where(DeviceCommand.request_id == request_id,
+               or_(DeviceCommand.status == "pending",
+                   (DeviceCommand.status == "sending")
+                   & (DeviceCommand.claimed_at < now - timedelta(seconds=CLAIM_EXPIRY_S))))
+        .values(status="sending", claimed_at=now, claimed_by=owner[:64])
+        .returning(DeviceCommand.id)
+        .execution_options(synchronize_session=False)).first()
+    return claimed is not None
 
 
 def mark_command_done(session: Session, request_id: str, ok: bool, result: dict | None,
                       error: str | None) -> DeviceCommand | None:
     row = session.scalars(select(DeviceCommand).where(DeviceCommand.request_id == request_id)).one_or_none()
-    if row is None or row.status != "pending":
-        return row
+    if row is None or row.status not in ("pending", "sending"):
+        return row  # already closed: a repeated ack changes nothing
     row.status = "delivered" if ok else "failed"
     row.result, row.error, row.done_at = result, (error or None) and error[:ERROR_TEXT_MAX], clock.now()
     row.attempts += 1
@@ -224,6 +292,8 @@ def mark_command_attempted(session: Session, request_id: str, error: str) -> Non
     if row is not None:
         row.attempts += 1
         row.error = error[:ERROR_TEXT_MAX]
+        if row.status == "sending":  # no ack: give it back for the next flush
+            row.status, row.claimed_at, row.claimed_by = "pending", None, None
 
 
 class SessionOutbox:
@@ -258,5 +328,9 @@ class SessionOutbox:
     def attempted(self, request_id: str, error: str) -> None:
         with self._factory() as s, s.begin():
             mark_command_attempted(s, request_id, error)
+
+    def claim(self, request_id: str, owner: str) -> bool:
+        with self._factory() as s, s.begin():
+            return claim_command(s, request_id, owner)
 
 

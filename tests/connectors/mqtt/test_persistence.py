@@ -44,14 +44,15 @@ def _publisher(port: int) -> mqtt.Client:
 
 
 def _event(seq: int) -> str:
-    return json.dumps({"type": "pressure", "mpa": 0.3, "battery": float(seq % 100), "at": str(seq)})
+    return json.dumps({"type": "pressure", "mpa": 0.3, "battery": float(seq % 100), "seq": seq,
+                       "at": "2026-03-01T08:00:00+00:00"})
 
 
 def _connector(port: int, client_id: str, got: list) -> MqttConnector:
     conn = MqttConnector(f"mqtt://127.0.0.1:{port}", client_id=client_id, root=ROOT,
                          profiles={"hyd-1": P["hydrant_pressure_sensor"]}, persistent=True,
                          reconnect_delay=(1, 2))
-    conn.router.register("pressure.read", lambda e: got.append(int(e.payload["at"])))
+    conn.router.register("pressure.read", lambda e: got.append(int(e.payload["seq"])))
     return conn
 
 

@@ -7,13 +7,9 @@ import json
 import logging
 import threading
 import time
-import uuid
 
-import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import sessionmaker
 
-from app.domains.devices.event_consumer import EventConsumer
 from app.domains.devices.registry import register_device
 from app.domains.security.models import (
     DoorEvent,
@@ -22,45 +18,12 @@ from app.domains.security.models import (
     SecurityIncident,
 )
 from app.engine.models import ProcessInstance
-from app.settings import get_settings
 from connectors.simulators.devices import (
     TINY_PNG,
     SimulatedCamera,
     SimulatedDoor,
     SimulatedHydrant,
 )
-
-
-@pytest.fixture
-def var_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("ESTATEFLOW_VAR_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    yield tmp_path
-    get_settings.cache_clear()
-
-
-@pytest.fixture
-def world(db_engine, var_dir, build_estate):
-    """A committed estate, a consumer on a topic root of this test only, simulators to start."""
-    factory = sessionmaker(db_engine, expire_on_commit=False)
-    with factory() as s:
-        estate = build_estate(s)
-        s.commit()
-        code = estate.community.code
-    root = f"eftest/{uuid.uuid4().hex[:10]}"
-    consumer = EventConsumer(factory, root=root, client_id=f"t-events-{uuid.uuid4().hex[:8]}",
-                             persistent=False, profile_refresh=0.2).start()
-    sims = []
-
-    def sim(cls, device):
-        s = cls(code, device, get_settings().mqtt_url, root=root).start()
-        sims.append(s)
-        return s
-
-    yield {"factory": factory, "code": code, "consumer": consumer, "sim": sim, "root": root, "estate": estate}
-    consumer.stop()
-    for s in sims:
-        s.stop()
 
 
 def _count(factory, model, *where) -> int:
@@ -85,7 +48,7 @@ def test_the_same_alert_delivered_twice_starts_one_process(world):
     for _ in range(2):  # what a QoS 1 redelivery looks like: the same message again
         cam._client.publish(topic, body, qos=1).wait_for_publish(5)
     consumer = world["consumer"]
-    assert _wait_for(lambda: consumer.router.stats["dispatched"] >= 2, 20)
+    assert _wait_for(lambda: consumer.inbox.stats["dispatched"] >= 2, 20)
     assert _count(world["factory"], SecurityAlert) == 1
     with world["factory"]() as s:
         incident = s.scalars(select(SecurityIncident)).one()

@@ -1,15 +1,25 @@
-"""A device's live page: status, last reading or event, recent errors, capability tests."""
+"""A device's live page: status, last reading or event, recent errors, refused messages and
+dead letters, capability tests; and the list of rejected device messages."""
 from __future__ import annotations
 
 from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
 
 from app.db import db
 from app.domains.devices import bus as device_bus
 from app.domains.devices.models import Device
-from app.domains.devices.registry import device_errors, profile_of, read_meters
-from app.security.scope import require_community
+from app.domains.devices.models import DeviceRejected
+from app.domains.devices.registry import (
+    device_dead_letters,
+    device_errors,
+    device_rejections,
+    profile_of,
+    read_meters,
+)
+from app.security.scope import is_platform_admin, require_community, visible_community_ids
 
 GRANTS = {
     "Manager": [["^(DevicePanelView)$", ".*"]],
@@ -17,6 +27,9 @@ GRANTS = {
     "Guard": [["^(DevicePanelView)$", "^can_show$"]],
     "Regulator": [["^(DevicePanelView)$", "^can_show$"]],
 }
+# the rejected-messages list is read-only: no state-changing route
+for _role in ("Manager", "Technician", "Guard", "Regulator"):
+    GRANTS[_role].append(["^(RejectedMessagesView)$", "^can_list$"])
 
 #: capability -> parameters the test button sends
 TEST_PARAMS = {
@@ -52,6 +65,8 @@ class DevicePanelView(BaseView):
         return self.render_template(
             "devices/panel.html", device=device, profile=profile,
             errors=device_errors(db.session, device, limit=20),
+            rejections=device_rejections(db.session, device, limit=20),
+            dead_letters=device_dead_letters(db.session, device, limit=20),
             capabilities=list(profile.capabilities) if profile else [],
         )
 
@@ -88,5 +103,29 @@ class DevicePanelView(BaseView):
         return redirect(url_for("DevicePanelView.show", device_id=device_id))
 
 
+class RejectedMessagesView(BaseView):
+    """Device messages the platform refused, newest first, in the user's communities (a
+    platform admin also sees those no community could be found for)."""
+
+    route_base = "/devices/rejected"
+    default_view = "list"
+    PAGE = 50
+
+    @expose("/")
+    @has_access
+    def list(self):
+        page = max(0, request.args.get("page", 0, type=int) or 0)
+        scope = DeviceRejected.community_id.in_(visible_community_ids() or [-1])
+        if is_platform_admin():
+            scope = or_(scope, DeviceRejected.community_id.is_(None))
+        rows = list(db.session.scalars(select(DeviceRejected).where(scope)
+                                       .order_by(DeviceRejected.at.desc(), DeviceRejected.id.desc())
+                                       .offset(page * self.PAGE).limit(self.PAGE + 1)))
+        return self.render_template("devices/rejected.html", rows=rows[: self.PAGE], page=page,
+                                    more=len(rows) > self.PAGE)
+
+
 def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(DevicePanelView())
+    appbuilder.add_view(RejectedMessagesView(), "rejected_device_messages", label=_l("Rejected device messages"),
+                        icon="fa-ban", category="Estate", category_label=_l("Estate"))
