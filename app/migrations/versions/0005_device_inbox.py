@@ -1,13 +1,13 @@
 """device event inbox (idempotency ledger), dead letters, rejected messages; outbox claims
 
-Revision ID: 0002_devices
-Revises: 0001
+Revision ID: 0005
+Revises: 0004
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_devices"
-down_revision = "0001"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
