@@ -39,6 +39,9 @@ PUBLIC = {
     "GatewayNotifyView.notify",  # payment gateways: signed callbacks
     "SandboxCashierView.pay",  # demo cashier page of one order (sandbox gateway only)
     "SandboxCashierView.cancel",
+    # logging out writes only the caller's own token version (every session of theirs ends);
+    # sending it here would end the sessions the other cases use. Tested in test_authentication.
+    "AuthDBView.logout",
 }
 
 # Every logged-in user manages their own account and their own notifications.
@@ -79,7 +82,10 @@ ALLOWED: dict[str, set[str]] = {
         "VisitorDeskView.register_walk_in",
     },
     # consultants: process models only
-    "consultant": {"ProcessDefinitionView.upload", "ProcessApi.upload_api", "ProcessApi.validate_api"},
+    "consultant": {"ProcessDefinitionView.upload", "ProcessApi.upload_api", "ProcessApi.validate_api",
+                   # module packages: the page and the JSON API
+                   "ProcessDefinitionView.package", "ProcessApi.package_upload_api",
+                   "ProcessApi.package_validate_api"},
     # managers run their community, but payments are the accountant's (read-only for a manager)
     "manager_yc": INBOX | {
         f"{view}.{action}" for view in ("BuildingView", "UnitView", "HouseholdView", "ResidentView",
@@ -90,7 +96,7 @@ ALLOWED: dict[str, set[str]] = {
         "DeviceImportView.upload", "DeviceImportView.confirm", "DevicePanelView.test",
         "EstateApi.update_household",
         "InstanceView.start", "InstanceView.retry",
-        "ModuleMenuView.save_settings", "ModuleMenuView.disable",
+        "ModuleMenuView.save_settings", "ModuleMenuView.disable", "ModuleMenuView.upgrade",
         "RepairOrderView.reassign", "SecurityView.sync", "VisitorDeskView.register_walk_in",
         "FeesView.preview", "FeesView.issue", "FeesView.late_fees",
     },
