@@ -73,6 +73,14 @@ CHANNELS: dict[str, Channel] = {
     "wechat": _unconfigured("WeChat template message"),
 }
 
+CHANNEL_LABELS: dict[str, dict[str, str]] = {
+    "in_app": {"zh": "站内通知（收件人的通知页）", "en": "In-app (the recipient's notification page)"},
+    "log": {"zh": "日志（平台日志与通知列表）", "en": "Log (platform log and the notification list)"},
+    "sms": {"zh": "短信（需配置网关）", "en": "SMS (needs its gateway configured)"},
+    "wechat": {"zh": "微信模板消息（需配置）", "en": "WeChat template message (needs configuring)"},
+}
+"""What each channel means, for the consultants' reference (docs/authoring.md)."""
+
 
 def register_channel(name: str, channel: Channel) -> None:
     """Install a real adapter (e.g. an SMS gateway client) under a channel name."""
