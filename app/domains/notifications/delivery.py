@@ -128,6 +128,41 @@ def notify(
     return rows
 
 
+def publish(
+    session: Session, *, message: str, channel: str = "log", level: int = logging.INFO,
+    community_id: int | None = None, instance_id: int | None = None, business_key: str | None = None,
+    element_id: str | None = None,
+) -> Notification:
+    """``notify.log``: write ``message`` to the log and keep it as a row of the community's
+    notification list (and of the instance's page). ``channel`` names where it is published
+    (``log``, ``notice_board``...); no person receives it, so no one's inbox changes."""
+    log.log(level, "[%s] community=%s instance=%s: %s", channel, community_id, instance_id, message)
+    row = Notification(community_id=community_id, user_id=None, household_id=None, phone=None,
+                       channel=channel[:20], template="notify.log",
+                       params={"instance_id": instance_id, "business_key": business_key,
+                               "element_id": element_id},
+                       title=message[:300], body=message, locale="zh", status="sent",
+                       created_at=clock.now())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def community_notifications(session: Session, community_id: int, limit: int = 200) -> list[Notification]:
+    """Every notification of a community, every channel and recipient, newest first."""
+    return list(session.scalars(
+        select(Notification).where(Notification.community_id == community_id)
+        .order_by(Notification.id.desc()).limit(limit)
+    ))
+
+
+def instance_notifications(session: Session, community_id: int, instance_id: int) -> list[Notification]:
+    """The notifications a process instance sent (``notify.log``, ``notify.send``), oldest first."""
+    rows = session.scalars(select(Notification).where(Notification.community_id == community_id)
+                           .order_by(Notification.id))
+    return [r for r in rows if isinstance(r.params, dict) and r.params.get("instance_id") == instance_id]
+
+
 def inbox(session: Session, user_id: int, limit: int = 100) -> list[Notification]:
     return list(session.scalars(
         select(Notification).where(Notification.user_id == user_id, Notification.channel == "in_app")
