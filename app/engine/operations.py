@@ -115,7 +115,8 @@ def notify_log(params: dict, ctx: OperationContext) -> dict:
     level = getattr(logging, params["level"].upper(), logging.INFO)
     publish(ctx.session, message=params["message"], channel=params["channel"],
             level=level if isinstance(level, int) else logging.INFO, community_id=ctx.community_id,
-            instance_id=ctx.instance.id, business_key=ctx.business_key, element_id=ctx.element_id)
+            instance_id=ctx.instance.id, business_key=ctx.business_key, element_id=ctx.element_id,
+            logger=log)
     return {"notified": True, "notified_channel": params["channel"]}
 
 

@@ -131,12 +131,12 @@ def notify(
 def publish(
     session: Session, *, message: str, channel: str = "log", level: int = logging.INFO,
     community_id: int | None = None, instance_id: int | None = None, business_key: str | None = None,
-    element_id: str | None = None,
+    element_id: str | None = None, logger: logging.Logger | None = None,
 ) -> Notification:
     """``notify.log``: write ``message`` to the log and keep it as a row of the community's
     notification list (and of the instance's page). ``channel`` names where it is published
     (``log``, ``notice_board``...); no person receives it, so no one's inbox changes."""
-    log.log(level, "[%s] community=%s instance=%s: %s", channel, community_id, instance_id, message)
+    (logger or log).log(level, "[%s] community=%s instance=%s: %s", channel, community_id, instance_id, message)
     row = Notification(community_id=community_id, user_id=None, household_id=None, phone=None,
                        channel=channel[:20], template="notify.log",
                        params={"instance_id": instance_id, "business_key": business_key,
