@@ -62,7 +62,21 @@ def _visible_if() -> list[str]:
             "not     := 'not' not | atom",
             "atom    := '(' or ')' | NAME | NAME '==' literal | NAME '!=' literal",
             "literal := 'text' | \"text\" | NUMBER | true | false | null",
-            "```", "", f"Reserved words: {keywords}."]
+            "```", "", f"Reserved words: {keywords}.", "", "Examples (each is parsed by "
+            "`app.forms.rules.parse_rule` when this reference is generated):", ""] + [
+            f"* `{example}`" for example in _checked_rules()]
+
+
+RULE_EXAMPLES = ("urgent", "decision == 'reject'", "category != 'other' and amount == 0",
+                 "not (has_pets or floor == 1)", "approved == true", "note == null")
+
+
+def _checked_rules() -> tuple[str, ...]:
+    from app.forms.rules import parse_rule
+
+    for example in RULE_EXAMPLES:
+        parse_rule(example)  # raises RuleError if the grammar changed under this reference
+    return RULE_EXAMPLES
 
 
 def _type_name(field) -> str:
@@ -150,7 +164,7 @@ def _channels() -> list[str]:
 
 
 def generate() -> str:
-    parts = [NOTE, "", "## Reference (generated from the code)", ""]
+    parts = [NOTE, ""]
     for section in (_field_types, _visible_if, _operations, _functions, _roles, _channels):
         parts += section() + [""]
     return "\n".join(parts)

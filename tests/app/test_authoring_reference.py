@@ -57,3 +57,10 @@ def test_a_new_operation_makes_the_doc_stale():
         assert fresh.split(gen.END)[1] == doc.split(gen.END)[1]
     finally:
         unregister("zz.test_only")
+
+
+def test_the_roles_listed_are_the_roles_validation_knows():
+    from app.roles import KNOWN_ROLES
+    from app.security.roles import ROLE_KEYS
+
+    assert set(ROLE_KEYS.values()) == set(KNOWN_ROLES)
