@@ -73,6 +73,10 @@ def test_every_generic_operation_shows_where_its_channel_says(demo_app, login, c
     assert "社区通知：电梯年检 lift inspection" in show.text
     assert 'id="audit-notes"' in show.text and "notice.effects_noted" in show.text
     assert "年检通知已发布 电梯年检 lift inspection" in show.text
+    assert f"/notifications/community/{yc}/" in show.text  # the manager's way to the full list
+    desk_show = login("frontdesk_yc").get(f"/instances/show/{instance_id}")
+    assert desk_show.status_code == 200 and board in desk_show.text  # front desk sees the instance ...
+    assert "/notifications/community/" not in desk_show.text  # ... but not the community list
 
     # audit.note: the audit log
     audit = login("manager_yc").get("/audit/list/")  # newest first
