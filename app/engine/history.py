@@ -45,7 +45,32 @@ def instance_history(session: Session, instance_id: int) -> dict:
             for i in incidents
         ],
         "completed_elements": completed_elements(session, instance),
+        "notes": _audit_notes(session, instance),
+        "notifications": _notifications(session, instance),
     }
+
+
+def _audit_notes(session: Session, instance: ProcessInstance) -> list[dict]:
+    """The audit events about this instance (``audit.note`` and the engine's own), oldest first."""
+    from app.platform.models import AuditEvent
+
+    events = session.scalars(select(AuditEvent).where(
+        AuditEvent.target_type == "process_instance", AuditEvent.target_id == str(instance.id),
+        AuditEvent.community_id == instance.community_id).order_by(AuditEvent.id))
+    return [{"at": e.at, "actor": e.actor, "action": e.action,
+             "note": (e.after or {}).get("note", "") if isinstance(e.after, dict) else "",
+             "element_id": (e.after or {}).get("element_id") if isinstance(e.after, dict) else None}
+            for e in events]
+
+
+def _notifications(session: Session, instance: ProcessInstance) -> list[dict]:
+    """What the instance published or sent (``notify.log``, ``notify.send``), oldest first."""
+    from app.domains.notifications.delivery import instance_notifications
+
+    return [{"at": n.created_at, "channel": n.channel, "template": n.template, "title": n.title,
+             "body": n.body, "user_id": n.user_id, "household_id": n.household_id, "status": n.status,
+             "error": n.error}
+            for n in instance_notifications(session, instance.community_id, instance.id)]
 
 
 def completed_elements(session: Session, instance: ProcessInstance) -> list[str]:

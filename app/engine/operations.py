@@ -101,20 +101,22 @@ def unregister(name: str) -> None:
 
 
 class NotifyLogSchema(Schema):
-    message = fields.String(required=True)
-    channel = fields.String(load_default="log")
-    level = fields.String(load_default="info")
+    message = fields.String(required=True, metadata={"description": "the text published"})
+    channel = fields.String(load_default="log", metadata={
+        "description": "where it is published, e.g. log, notice_board (a label; no person receives it)"})
+    level = fields.String(load_default="info", metadata={"description": "debug, info, warning or error"})
 
 
 @operation("notify.log", schema=NotifyLogSchema)
 def notify_log(params: dict, ctx: OperationContext) -> dict:
-    """Publish a message to the platform log (the notice board of the demo)."""
+    """Publish a message to the log and the community's notification list (and the instance page)."""
+    from app.domains.notifications.delivery import publish
+
     level = getattr(logging, params["level"].upper(), logging.INFO)
-    log.log(
-        level if isinstance(level, int) else logging.INFO,
-        "[%s] community=%s instance=%s: %s",
-        params["channel"], ctx.community_id, ctx.instance.id, params["message"],
-    )
+    publish(ctx.session, message=params["message"], channel=params["channel"],
+            level=level if isinstance(level, int) else logging.INFO, community_id=ctx.community_id,
+            instance_id=ctx.instance.id, business_key=ctx.business_key, element_id=ctx.element_id,
+            logger=log)
     return {"notified": True, "notified_channel": params["channel"]}
 
 
@@ -125,18 +127,18 @@ def data_set(params: dict, ctx: OperationContext) -> dict:
 
 
 class AuditNoteSchema(Schema):
-    action = fields.String(required=True)
-    note = fields.String(load_default="")
+    action = fields.String(required=True, metadata={"description": "the audit log's action, e.g. lift.certified"})
+    note = fields.String(load_default="", metadata={"description": "free text shown with it"})
 
 
 @operation("audit.note", schema=AuditNoteSchema)
 def audit_note(params: dict, ctx: OperationContext) -> dict:
-    """Write a custom line to the audit trail for this instance."""
+    """Write a line to the audit log (and the instance's history) for this instance."""
     from app.platform.audit import record
 
     record(
         ctx.session, actor="engine", action=params["action"], target_type="process_instance",
         target_id=ctx.instance.id, community_id=ctx.community_id,
-        after={"note": params["note"], "business_key": ctx.business_key},
+        after={"note": params["note"], "business_key": ctx.business_key, "element_id": ctx.element_id},
     )
     return {}

@@ -73,6 +73,14 @@ CHANNELS: dict[str, Channel] = {
     "wechat": _unconfigured("WeChat template message"),
 }
 
+CHANNEL_LABELS: dict[str, dict[str, str]] = {
+    "in_app": {"zh": "站内通知（收件人的通知页）", "en": "In-app (the recipient's notification page)"},
+    "log": {"zh": "日志（平台日志与通知列表）", "en": "Log (platform log and the notification list)"},
+    "sms": {"zh": "短信（需配置网关）", "en": "SMS (needs its gateway configured)"},
+    "wechat": {"zh": "微信模板消息（需配置）", "en": "WeChat template message (needs configuring)"},
+}
+"""What each channel means, for the consultants' reference (docs/authoring.md)."""
+
 
 def register_channel(name: str, channel: Channel) -> None:
     """Install a real adapter (e.g. an SMS gateway client) under a channel name."""
@@ -118,6 +126,41 @@ def notify(
             rows.append(row)
     session.flush()
     return rows
+
+
+def publish(
+    session: Session, *, message: str, channel: str = "log", level: int = logging.INFO,
+    community_id: int | None = None, instance_id: int | None = None, business_key: str | None = None,
+    element_id: str | None = None, logger: logging.Logger | None = None,
+) -> Notification:
+    """``notify.log``: write ``message`` to the log and keep it as a row of the community's
+    notification list (and of the instance's page). ``channel`` names where it is published
+    (``log``, ``notice_board``...); no person receives it, so no one's inbox changes."""
+    (logger or log).log(level, "[%s] community=%s instance=%s: %s", channel, community_id, instance_id, message)
+    row = Notification(community_id=community_id, user_id=None, household_id=None, phone=None,
+                       channel=channel[:20], template="notify.log",
+                       params={"instance_id": instance_id, "business_key": business_key,
+                               "element_id": element_id},
+                       title=message[:300], body=message, locale="zh", status="sent",
+                       created_at=clock.now())
+    session.add(row)
+    session.flush()
+    return row
+
+
+def community_notifications(session: Session, community_id: int, limit: int = 200) -> list[Notification]:
+    """Every notification of a community, every channel and recipient, newest first."""
+    return list(session.scalars(
+        select(Notification).where(Notification.community_id == community_id)
+        .order_by(Notification.id.desc()).limit(limit)
+    ))
+
+
+def instance_notifications(session: Session, community_id: int, instance_id: int) -> list[Notification]:
+    """The notifications a process instance sent (``notify.log``, ``notify.send``), oldest first."""
+    rows = session.scalars(select(Notification).where(Notification.community_id == community_id)
+                           .order_by(Notification.id))
+    return [r for r in rows if isinstance(r.params, dict) and r.params.get("instance_id") == instance_id]
 
 
 def inbox(session: Session, user_id: int, limit: int = 100) -> list[Notification]:

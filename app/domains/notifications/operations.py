@@ -38,7 +38,8 @@ def notify_send(params: dict, ctx: OperationContext) -> dict:
             .join(UserCommunity, UserCommunity.user_id == User.id)
             .where(Role.name.in_(fab_names), UserCommunity.community_id == ctx.community_id)
         ))
-    merged = {**{k: v for k, v in ctx.data.items() if isinstance(v, (str, int))}, **params["params"]}
+    merged = {**{k: v for k, v in ctx.data.items() if isinstance(v, (str, int))}, **params["params"],
+              "instance_id": ctx.instance.id}  # shows the rows on the instance's page
     rows = notify(session, template=params["template"], params=merged, community_id=ctx.community_id,
                   user_ids=sorted(set(user_ids)), household_id=params["to_household"],
                   channels=tuple(c.strip() for c in params["channels"].split(",") if c.strip()))

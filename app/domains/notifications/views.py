@@ -6,12 +6,15 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_login import current_user
 
 from app.db import db
-from app.domains.notifications.delivery import inbox, mark_read
+from app.domains.notifications.delivery import community_notifications, inbox, mark_read
 
 _ALL = "^(NotificationView)$"
-# Everyone reads and marks read their own notifications (``read`` only touches the caller's rows).
+# Everyone reads and marks read their own notifications (``read`` only touches the caller's rows);
+# managers (and the admin, who has every permission) see the list of a community of theirs:
+# every channel and recipient, including what ``notify.log`` published.
 GRANTS = {role: [[_ALL, "^can_(index|read)$"]] for role in
           ("Manager", "Accountant", "Technician", "Guard", "FrontDesk", "Resident", "Consultant", "Regulator")}
+GRANTS["Manager"] = [[_ALL, "^can_(index|read|community)$"]]
 
 
 class NotificationView(BaseView):
@@ -23,6 +26,17 @@ class NotificationView(BaseView):
     def index(self):
         rows = inbox(db.session, current_user.id)
         return self.render_template("notifications.html", rows=rows)
+
+    @expose("/community/<int:community_id>/")
+    @has_access
+    def community(self, community_id: int):
+        from app.domains.estate.models import Community
+        from app.security.scope import require_community
+
+        require_community(community_id)
+        rows = community_notifications(db.session, community_id)
+        return self.render_template("notifications_community.html", rows=rows,
+                                    community=db.session.get(Community, community_id))
 
     @expose("/read", methods=["POST"])
     @has_access
