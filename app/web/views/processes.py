@@ -1,9 +1,11 @@
 """Consultants: deployed process versions, validate and upload (page and JSON API)."""
 from __future__ import annotations
 
+import shutil
+
 from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
-from flask_appbuilder.api import BaseApi, protect, safe
+from flask_appbuilder.api import BaseApi, protect
 from flask_appbuilder.api import expose as api_expose
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -13,10 +15,14 @@ from app.db import db
 from app.engine.models import ProcessInstance, ProcessVersion
 from app.modules.models import ModulePackage
 from app.modules.packages import check_package, read_uploads, upload_package
-from app.platform.authoring import check_upload, form_names, module_errors, upload_process
+from app.platform.authoring import (
+    check_upload,
+    form_names,
+    module_errors,
+    upload_process,
+)
 from app.settings import get_settings
-
-import shutil
+from app.web.api_safety import safe
 
 
 def _read_upload(storage) -> bytes:

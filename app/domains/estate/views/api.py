@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask import request
-from flask_appbuilder.api import BaseApi, expose, protect, safe
+from flask_appbuilder.api import BaseApi, expose, protect
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
@@ -10,6 +10,7 @@ from app.db import db
 from app.domains.estate.models import Building, Community, Household
 from app.security.schemas import column_lengths
 from app.security.scope import visible_community_ids
+from app.web.api_safety import safe
 
 
 class CommunitySchema(Schema):
