@@ -23,7 +23,7 @@ from app import clock
 from app.domains.estate.models import Household
 from app.domains.fees.models import Bill, LedgerEntry
 
-ACCOUNTS = ("receivable", "revenue", "cash", "bank", "gateway_clearing", "prepaid", "refunds")
+ACCOUNTS = ("receivable", "revenue", "cash", "bank", "gateway_clearing", "prepaid", "refunds", "deposits")
 
 
 class UnbalancedEntries(ValueError):

@@ -192,7 +192,8 @@ class LedgerEntry(Model):
 
     Accounts: ``receivable`` (what households owe), ``revenue`` (fees earned), ``cash``,
     ``bank``, ``gateway_clearing`` (paid online, not yet settled to the bank), ``prepaid``
-    (households' prepaid balances, a liability), ``refunds`` (money paid back)."""
+    (households' prepaid balances, a liability), ``refunds`` (money paid back), ``deposits``
+    (deposits held for a household, e.g. a renovation deposit, a liability; see deposits.py)."""
 
     __tablename__ = "ledger_entry"
     __table_args__ = (Index("ix_ledger_household_account", "household_id", "account"),)
@@ -205,7 +206,7 @@ class LedgerEntry(Model):
     amount_cents: Mapped[int] = mapped_column(Integer)
     bill_id: Mapped[int | None] = mapped_column(ForeignKey("bill.id"), index=True)
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(24), doc="charge, payment, prepaid, refund")
+    kind: Mapped[str] = mapped_column(String(24), doc="charge, payment, prepaid, refund, deposit, deposit_release")
     memo: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
