@@ -3,6 +3,9 @@
 A domain's demo data (enabled modules, orders in every state, bills) lives beside its code;
 ``ORDER`` (default 100) says where it runs, so a domain that builds on another's demo data
 (dunning on the fees demo's bills) runs after it. Nothing here names a domain.
+
+Modules written only as data (no domain, no ``demo.py``) are enabled by ``demo.yaml``: a
+community's ``modules:`` list, enabled after every domain's demo (so their dependencies are on).
 """
 from __future__ import annotations
 
@@ -17,6 +20,18 @@ def seed_module_demo(session: Session) -> None:
     for module in sorted(domain_parts("demo"), key=lambda m: getattr(m, "ORDER", 100)):
         if hasattr(module, "seed"):
             module.seed(session)
+            session.flush()
+    enable_listed_modules(session)
+
+
+def enable_listed_modules(session: Session) -> None:
+    """Enable the data-only modules each community of ``demo.yaml`` lists under ``modules:``."""
+    from app.demo.seed import DEMO_FILE
+    from app.assets.yaml_lines import load_yaml_file
+
+    for community in load_yaml_file(DEMO_FILE).get("communities", []):
+        for module_id in community.get("modules", []):
+            enable_for_demo(session, module_id, community["code"])
             session.flush()
 
 

@@ -193,7 +193,7 @@ def evaluate_param(wf: BpmnWorkflow, task: Task, raw: str):
     anything else is a literal string."""
     text = raw.strip()
     whole = _EXPR.fullmatch(text)
-    if whole:
+    if whole and len(_EXPR.findall(text)) == 1:  # "${a} and ${b}" is text, not one expression
         return wf.script_engine.evaluate(task, whole.group(1))
     if "${" in raw:
         return _EXPR.sub(lambda m: str(wf.script_engine.evaluate(task, m.group(1))), raw)

@@ -110,9 +110,12 @@ class Flow:
 
         return instance_data(self.session, self.instance.id)
 
-    def incidents(self) -> dict:
-        self.session.refresh(self.instance)
-        return dict((self.instance.projection or {}).get("incidents", {}))
+    def incidents(self) -> list[str]:
+        """``element: error`` of every open incident of this instance (empty: none)."""
+        from app.engine.models import Incident
+
+        return [f"{i.element_id}: {i.error}" for i in self.session.scalars(select(Incident).where(
+            Incident.instance_id == self.instance.id, Incident.status == "open"))]
 
 
 def drawing() -> dict:

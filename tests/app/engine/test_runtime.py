@@ -119,3 +119,16 @@ def test_cancel_closes_tasks_and_timers(session, community, deploy, open_tasks):
         TimerRow.instance_id == inst.id, TimerRow.status == "pending")) == 0
     assert session.scalar(select(func.count()).select_from(MessageWait)) == 0
     assert session.scalar(select(TaskRow.status).where(TaskRow.instance_id == inst.id)) == "cancelled"
+
+
+def test_an_input_that_starts_and_ends_with_expressions_is_text_not_one_expression():
+    """``${a} x ${b}`` fills both in; before, it was evaluated as the expression ``a} x ${b``."""
+    from types import SimpleNamespace
+
+    from app.engine.runtime import evaluate_param
+
+    values = {"business_key": "TS-1", "n": 5, "comment": "好"}
+    wf = SimpleNamespace(script_engine=SimpleNamespace(evaluate=lambda task, expr: eval(expr, {}, values)))
+    assert evaluate_param(wf, None, "${n}") == 5
+    assert evaluate_param(wf, None, "${business_key} 满意度 ${n}：${comment}") == "TS-1 满意度 5：好"
+    assert evaluate_param(wf, None, "plain") == "plain"
