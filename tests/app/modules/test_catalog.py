@@ -13,7 +13,7 @@ from app.settings import PROJECT_ROOT
 FIXTURES = Path(__file__).parent / "fixtures" / "catalog"
 
 SHIPPED = {"notice", "fees", "dunning", "repair", "security", "parking", "energy", "visitors",
-           "inspection"}
+           "inspection", "renovation", "complaint", "item_pass"}
 
 
 def test_shipped_catalogue_loads_without_errors(shipped):
