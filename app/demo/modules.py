@@ -26,8 +26,8 @@ def seed_module_demo(session: Session) -> None:
 
 def enable_listed_modules(session: Session) -> None:
     """Enable the data-only modules each community of ``demo.yaml`` lists under ``modules:``."""
-    from app.demo.seed import DEMO_FILE
     from app.assets.yaml_lines import load_yaml_file
+    from app.demo.seed import DEMO_FILE
 
     for community in load_yaml_file(DEMO_FILE).get("communities", []):
         for module_id in community.get("modules", []):

@@ -14,7 +14,14 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.domains.estate.models import Building, Community, Household, PropertyCompany, Resident, Unit
+from app.domains.estate.models import (
+    Building,
+    Community,
+    Household,
+    PropertyCompany,
+    Resident,
+    Unit,
+)
 from app.engine import complete_task, list_inbox
 from app.engine.models import OPEN_TASK, ProcessInstance, TaskRow
 from app.forms import jsonable

@@ -58,7 +58,7 @@ def record_deposit_op(params: dict, ctx: OperationContext) -> dict:
 
 
 class ReleaseDepositSchema(Schema):
-    deduction = fields.Decimal(load_default=Decimal("0"),
+    deduction = fields.Decimal(load_default=Decimal(0),
                                metadata={"description": "in 元, kept by the company (needs a reason)"})
     reason = fields.String(load_default="", metadata={"description": "why something is kept"})
     method = fields.String(load_default="cash", metadata={"description": "cash or bank_transfer"})

@@ -8,7 +8,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from app.domains.fees.deposits import DepositError, deposit_state, record_deposit, release_deposit
+from app.domains.fees.deposits import (
+    DepositError,
+    deposit_state,
+    record_deposit,
+    release_deposit,
+)
 from app.domains.fees.ledger import ledger_problems
 from app.domains.fees.models import LedgerEntry
 from tests.support.module_flows import make_estate
