@@ -4,7 +4,8 @@ engine, on SQLite and PostgreSQL: a module with no Python of its own.
 Approved path: the resident applies with drawings, the manager approves with a deposit, the
 accountant collects it (``fees.record_deposit`` books it in the ledger), a technician's site
 checks loop (OK → a week's timer → check again; problems → the resident fixes → check again),
-the final inspection fails once (back to the resident's fix) and then passes with a deduction,
+the final inspection fails once (back to the resident's fix), a deduction above the deposit
+sends it back to the manager, and then it passes with a deduction,
 the accountant pays the rest back (``fees.release_deposit``). Rejected path: the manager
 rejects with a reason and nothing is booked.
 """
@@ -64,6 +65,10 @@ def test_renovation_with_site_check_loop_final_inspection_and_deposit_release(se
     flow.do("final_inspection", "mgr", {"final_result": "fail", "findings": "楼道墙面有划痕"})
     flow.do("fix", "owner101", {"fix_notes": "楼道墙面已修补"})
     flow.do("site_check", "tech", {"check_result": "finished"})
+    # a deduction above the deposit cannot be booked: the inspection comes back, nothing fails
+    flow.do("final_inspection", "mgr", {"final_result": "pass", "deduction": "2000.01",
+                                        "deduction_reason": "超额"})
+    assert flow.waiting() == ["final_inspection"] and not flow.incidents()
     flow.do("final_inspection", "mgr", {"final_result": "pass", "deduction": "150.00",
                                         "deduction_reason": "楼道扶手损坏维修费"})
     assert deposit_state(session, cid, key).held_cents == 200000  # paid back by the accountant
