@@ -156,6 +156,7 @@ def test_dunning_needs_fees_first(page: Page, live_server: str, login):
     login(page, base, "manager_yc")
     _open_module_menu_from_home(page, "YC")
     _ensure_not_enabled(page, "dunning")
+    _ensure_not_enabled(page, "renovation")  # the demo's renovation permits depend on fees too
     _ensure_not_enabled(page, "fees")
 
     # the dunning card names its missing dependency
