@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app import clock
 from app.engine import fire_due_timers, instance_history
 from app.platform.models import AuditEvent
-from tests.support.module_flows import Flow, make_estate
+from tests.support.module_flows import Flow, make_estate, told
 
 COMPLAINT = {"kind": "complaint", "category": "noise", "description": "楼上每晚 11 点后装修噪音",
              "contact_back": True}
@@ -57,6 +57,9 @@ def test_complaint_answered_in_time_and_one_escalated_by_the_deadline(session):
     notes = [a.after for a in session.scalars(select(AuditEvent).where(AuditEvent.action == "complaint.rated")
                                              .order_by(AuditEvent.id))]
     assert [n.get("note") for n in notes] == ["TS-001 满意度 5：处理及时", "TS-002 满意度 3：处理慢"]
+    assert told(session, estate["homes"][0].id) == [
+        ("complaint.answered", "处理结果：已上门提醒，对方承诺 22 点后停工"),
+        ("complaint.answered", "处理结果：已联系电梯维保单位更换按钮")]
 
 
 def test_suggestion_is_answered_without_escalation(session):
@@ -71,3 +74,5 @@ def test_suggestion_is_answered_without_escalation(session):
     assert flow.status == "completed" and not flow.incidents()
     done = [t["element_id"] for t in instance_history(session, flow.instance.id)["tasks"]]
     assert done == ["submit", "reply_suggestion"]
+    assert told(session, estate["homes"][0].id) == [
+        ("complaint.suggestion_answered", "感谢您的建议。答复：已采纳，下周安装")]

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app.domains.notifications.models import Notification
 from app.engine import instance_history
 from app.platform.models import AuditEvent
-from tests.support.module_flows import Flow, make_estate
+from tests.support.module_flows import Flow, make_estate, told
 
 REQUEST = {"items": "双人床 1 张、衣柜 1 个、纸箱 6 个", "reason": "moving_out", "move_date": "2026-11-28",
            "vehicle_plate": "京A12345"}
@@ -47,8 +46,8 @@ def test_owner_needs_no_approval_and_the_guard_refuses_with_a_reason(session):
     flow.do("gate_check", "guard", {"gate_result": "refused", "refuse_reason": "物品与清单不符（多出空调 1 台）"})
     assert not flow.incidents() and flow.status == "completed"
     assert elements(session, flow) == ["request", "gate_check"]
-    bodies = [n.body for n in session.scalars(select(Notification))]
-    assert any("门岗未放行：物品与清单不符" in (b or "") for b in bodies), bodies
+    assert told(session, estate["homes"][0].id) == [
+        ("item_pass.refused", "物品放行 FX-002 门岗未放行，原因：物品与清单不符（多出空调 1 台）")]
 
 
 def test_owner_without_login_is_asked_by_the_front_desk_who_refuses(session):
@@ -60,3 +59,5 @@ def test_owner_without_login_is_asked_by_the_front_desk_who_refuses(session):
     flow.do("desk_confirm", "desk", {"approval": "refuse", "approval_comment": "业主电话表示不同意搬出家具"})
     assert not flow.incidents() and flow.status == "completed"
     assert "gate_check" not in elements(session, flow)
+    assert told(session, estate["homes"][1].id) == [
+        ("item_pass.not_approved", "物品放行申请 FX-003 业主未同意：业主电话表示不同意搬出家具")]

@@ -19,9 +19,8 @@ from app import clock
 from app.domains.fees.deposits import deposit_state, deposits_held_cents
 from app.domains.fees.ledger import account_balance, ledger_problems
 from app.domains.fees.models import LedgerEntry
-from app.domains.notifications.models import Notification
 from app.engine import fire_due_timers
-from tests.support.module_flows import Flow, drawing, make_estate
+from tests.support.module_flows import Flow, drawing, make_estate, told
 
 
 def apply(flow: Flow) -> None:
@@ -83,9 +82,8 @@ def test_renovation_with_site_check_loop_final_inspection_and_deposit_release(se
     assert account_balance(session, "revenue", community_id=cid) == -15000
     assert ledger_problems(session) == []
     assert {e.household_id for e in session.scalars(select(LedgerEntry))} == {home.id}
-    messages = [n.body for n in session.scalars(select(Notification).where(
-        Notification.community_id == cid))]
-    assert any("ZX-2026-001 竣工验收通过" in (m or "") for m in messages), messages
+    assert told(session, home.id) == [(
+        "renovation.completed", "装修 ZX-2026-001 竣工验收通过，押金已退还（扣除 150.00 元：楼道扶手损坏维修费）。")]
 
 
 def test_rejected_application_books_nothing(session):
@@ -101,5 +99,5 @@ def test_rejected_application_books_nothing(session):
     flow.do("review", "mgr", {"decision": "reject", "reject_reason": "涉及改动承重墙，不予批准"})
     assert flow.status == "completed" and not flow.incidents()
     assert session.scalar(select(LedgerEntry.id).limit(1)) is None
-    messages = [n.body for n in session.scalars(select(Notification))]
-    assert any("涉及改动承重墙" in (m or "") for m in messages), messages
+    assert told(session, estate["homes"][0].id) == [
+        ("renovation.rejected", "您的装修申请 ZX-2026-002 未获批准，原因：涉及改动承重墙，不予批准")]

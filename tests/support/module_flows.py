@@ -125,6 +125,14 @@ class Flow:
             Incident.instance_id == self.instance.id, Incident.status == "open"))]
 
 
+def told(session, household_id: int) -> list[tuple[str, str]]:
+    """(template, body) of every notification the household got, oldest first."""
+    from app.domains.notifications.models import Notification
+
+    return [(n.template, n.body) for n in session.scalars(select(Notification).where(
+        Notification.household_id == household_id).order_by(Notification.id))]
+
+
 def drawing() -> dict:
     """A stored PDF (the upload field's reference), as the browser would have uploaded it."""
     from app.forms.uploads import store_upload
