@@ -30,9 +30,12 @@ BPMN = "bpmn/lift_inspection/lift_inspection.bpmn"
 
 
 def _pack(folder: Path, out: Path) -> Path:
-    """``estateflow module pack FOLDER -o OUT`` (the CLI, in this process)."""
+    """``estateflow validate FOLDER`` then ``estateflow module pack FOLDER -o OUT`` (the CLI, in
+    this process)."""
     from app.cli import main
 
+    checked = CliRunner().invoke(main, ["validate", str(folder)])
+    assert checked.exit_code == 0 and "all assets valid" in checked.output, checked.output
     result = CliRunner().invoke(main, ["module", "pack", str(folder), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert out.is_file()
