@@ -95,3 +95,22 @@ def test_bad_input_meter_without_unit_and_public_meter_without_building(session)
         apportionment.issue(session, estate.community.id, "2026-10", "electricity", actor="manager")
     assert err.value.code == "no_building" and "EM-PUMP" in err.value.message("en")
     assert session.scalar(select(func.count(EnergyApportionment.id))) == 0
+
+
+def test_billing_run_puts_each_share_on_the_bill_with_its_explanation(session):
+    from app.domains.fees import billing
+    from app.domains.fees.models import Bill, BillLine
+
+    estate = build(session, modules=("fees", "energy"), settings={"energy": {"electricity_price": "0.5"}})
+    _readings(session, estate, stair_kwh="20.02")
+    apportionment.issue(session, estate.community.id, "2026-10", "electricity", actor="manager")
+    billing.issue(session, estate.community.id, "2026-10", actor="accountant", accept_anomalies=True)
+    lines = session.execute(select(Bill.household_id, BillLine.amount_cents, BillLine.description)
+                            .join(BillLine, BillLine.bill_id == Bill.id)
+                            .where(Bill.community_id == estate.community.id, BillLine.item == "shared_energy")
+                            .order_by(Bill.household_id)).all()
+    assert [a for _, a, _ in lines] == [250, 350, 401]
+    assert lines[2][2].startswith("公摊能耗费：2026-10 A栋公摊电") or "公摊" in lines[2][2]
+    assert "按建筑面积：本户 80 m² / 合计 200 m²" in lines[2][2] and "最大余数法 +0.01 元" in lines[2][2]
+    assert session.scalar(select(func.count(FeeCharge.id)).where(
+        FeeCharge.community_id == estate.community.id, FeeCharge.bill_id.is_(None))) == 0  # billed once
