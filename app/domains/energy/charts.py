@@ -50,3 +50,15 @@ def png_chart(points: list[tuple[datetime, float]], threshold: float | None = No
     buf = BytesIO()
     image.save(buf, format="PNG")
     return buf.getvalue()
+
+
+def bar_chart(days: list[tuple[str, float]], width: int = 600, height: int = 160) -> dict:
+    """Bars (x, y, w, h, label) of daily use for an inline ``<svg>``."""
+    if not days:
+        return {"bars": [], "width": width, "height": height, "max": 0}
+    top = max(v for _, v in days) or 1.0
+    w = width / len(days)
+    bars = [{"x": round(i * w + 1, 1), "w": round(max(w - 2, 1), 1), "h": round((height - 16) * v / top, 1),
+             "y": round(height - (height - 16) * v / top, 1), "label": d, "value": round(v, 3)}
+            for i, (d, v) in enumerate(days)]
+    return {"bars": bars, "width": width, "height": height, "max": round(top, 3)}

@@ -45,7 +45,8 @@ def seed(session: Session) -> None:
         dev = devices.get(("WM-1-201", "WM-1-101", "WM-1-102")[i])
         meter = register_meter(session, cid, f"E-WM-{hh.code}", name=f"{hh.code} 水表", kind="water",
                                role="household", unit_id=hh.unit_id, building_id=building.id, master_id=master.id,
-                               device_id=dev.id if dev is not None and i != 2 else None)
+                               device_id=dev.id if dev is not None and i != 2 else None,
+                               handheld=i == 2)  # an old mechanical meter, read by hand
         plan.append((meter, pattern, 1.0))
     pub = devices.get("EM-PUB-1")
     stair = register_meter(session, cid, "E-EM-PUB-1", name="1号楼楼道公共电表", kind="electricity", role="public",

@@ -9,43 +9,66 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, text
 from sqlalchemy.orm import Session
 
+from app.db import utcnow
 from app.domains.energy.models import EnergyMeter, EnergyMonthlyUsage, EnergyReading
 from app.domains.energy.periods import bounds
 
 
+_MONTH_SQL = text("""
+SELECT meter_id, count(*) AS n,
+       sum(CASE WHEN prev IS NOT NULL AND source <> 'replaced' AND value >= prev THEN value - prev ELSE 0 END) AS inner_use,
+       max(CASE WHEN prev IS NULL THEN value END) AS first_value,
+       max(CASE WHEN prev IS NULL THEN source END) AS first_source,
+       max(CASE WHEN nxt IS NULL THEN value END) AS last_value
+FROM (SELECT r.meter_id, r.value, r.source,
+             lag(r.value) OVER (PARTITION BY r.meter_id ORDER BY r.at) AS prev,
+             lead(r.value) OVER (PARTITION BY r.meter_id ORDER BY r.at) AS nxt
+      FROM energy_reading r JOIN energy_meter m ON m.id = r.meter_id
+      WHERE m.community_id = :community AND r.at >= :start AND r.at < :end) d
+GROUP BY meter_id
+""")
+
+
+_PLACES = Decimal("0.0001")
+
+
+def _dec(value) -> Decimal:
+    return Decimal(str(value)).quantize(_PLACES)
+
+
 def derive_month(session: Session, community_id: int, period: str) -> int:
-    """Derive (or re-derive) ``period`` for every meter of the community; returns rows written."""
+    """Derive (or re-derive) ``period`` for every meter of the community; returns rows written.
+
+    One scan of the month's readings in the database (window functions, SQLite and
+    PostgreSQL alike: on PostgreSQL only that month's partition is read) plus one index
+    probe per meter for the last reading before the month."""
     start, end = bounds(period)
     meters = {m.id: m for m in session.scalars(select(EnergyMeter).where(EnergyMeter.community_id == community_id))}
     if not meters:
         return 0
-    ids = list(meters)
     before = (select(EnergyReading.value).where(EnergyReading.meter_id == EnergyMeter.id, EnergyReading.at < start)
               .order_by(EnergyReading.at.desc()).limit(1).correlate(EnergyMeter).scalar_subquery())
-    boundary = dict(session.execute(select(EnergyMeter.id, before).where(EnergyMeter.id.in_(ids))).all())
-    rows = session.execute(select(EnergyReading.meter_id, EnergyReading.value, EnergyReading.source)
-                           .where(EnergyReading.meter_id.in_(ids), EnergyReading.at >= start,
-                                  EnergyReading.at < end)
-                           .order_by(EnergyReading.meter_id, EnergyReading.at)).all()
-    acc: dict[int, list] = {}
-    for meter_id, value, source in rows:
-        a = acc.get(meter_id)
-        if a is None:
-            prev = boundary.get(meter_id)
-            a = acc[meter_id] = [prev if prev is not None else value, prev if prev is not None else value,
-                                 Decimal(0), 0]
-        if source != "replaced" and value >= a[1]:
-            a[2] += value - a[1]
-        a[1] = value
-        a[3] += 1
+    boundary = dict(session.execute(select(EnergyMeter.id, before)
+                                    .where(EnergyMeter.community_id == community_id)).all())
+    rows = session.execute(_MONTH_SQL, {"community": community_id, "start": start, "end": end}).all()
     session.execute(delete(EnergyMonthlyUsage).where(EnergyMonthlyUsage.community_id == community_id,
                                                      EnergyMonthlyUsage.period == period))
-    out = [{"community_id": community_id, "meter_id": m, "unit_id": meters[m].unit_id,
-            "building_id": meters[m].building_id, "period": period, "start_value": a[0], "end_value": a[1],
-            "usage": a[2], "readings": a[3]} for m, a in acc.items()]
+    out = []
+    for meter_id, n, inner, first, first_source, last in rows:
+        # SQLite computes in floating point: back to the column's 4 decimals
+        first, last, inner = _dec(first), _dec(last), _dec(inner or 0)
+        prev = boundary.get(meter_id)
+        prev = _dec(prev) if prev is not None else None
+        usage = inner
+        if prev is not None and first_source != "replaced" and first >= prev:
+            usage += first - prev
+        out.append({"community_id": community_id, "meter_id": meter_id, "unit_id": meters[meter_id].unit_id,
+                    "building_id": meters[meter_id].building_id, "period": period,
+                    "start_value": prev if prev is not None else first, "end_value": last, "usage": usage,
+                    "readings": int(n), "derived_at": utcnow()})
     if out:
         session.execute(insert(EnergyMonthlyUsage), out)
     session.flush()

@@ -69,7 +69,9 @@ def store(session: Session, incoming: Iterable[Incoming]) -> dict[str, int]:
     for r in items:
         if r.quality in ("timeout", "error") and r.value is None:
             continue
-        quality, reason = (r.quality, r.reason) if r.quality != "good" else judge(r.value, previous.get(r.meter_id))
+        # a confirmed meter replacement starts a new count: not 'backwards' against the old meter
+        baseline = None if r.source == "replaced" else previous.get(r.meter_id)
+        quality, reason = (r.quality, r.reason) if r.quality != "good" else judge(r.value, baseline)
         counts[quality] = counts.get(quality, 0) + 1
         if quality == "good":
             if (r.meter_id, r.at) in seen:

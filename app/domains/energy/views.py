@@ -27,8 +27,8 @@ from app.security.scope import require_community, visible_community_ids
 from app.web.locale import current_locale as _locale
 
 _VIEW = "^(EnergyView)$"
-_READ = "^can_(index|finding|apportion|revenue|export)$"
-_MENU = ["^(Energy|energy_findings|energy_apportion|energy_revenue)$", "^menu_access$"]
+_READ = "^can_(index|finding|apportion|revenue|export|trends)$"
+_MENU = ["^(Energy|energy_findings|energy_apportion|energy_trends|energy_revenue)$", "^menu_access$"]
 GRANTS = {
     "Manager": [[_VIEW, ".*"], _MENU],
     "Accountant": [[_VIEW, _READ], _MENU],
@@ -142,6 +142,35 @@ class EnergyView(BaseView):
                     db.session.commit()
             flash(exc.message(_locale()), "warning" if exc.code == "already_apportioned" else "danger")
         return redirect(url_for("EnergyView.apportion", community_id=community.id, period=period, kind=kind))
+
+    @expose("/trends")
+    @has_access
+    def trends(self):
+        from app.domains.energy import trends
+
+        community = _community()
+        kind = request.args.get("kind", "electricity")
+        kind = kind if kind in ("electricity", "water") else "electricity"
+        meters = db.session.scalars(select(EnergyMeter).where(EnergyMeter.community_id == community.id)
+                                    .order_by(EnergyMeter.code)).all()
+        meter = next((m for m in meters if m.id == request.args.get("meter_id", type=int)), None)
+        daily = trends.daily_use(db.session, meter.id, clock.now()) if meter else []
+        bars = charts.bar_chart(daily)
+        return self.render_template("energy/trends.html", community=community, kind=kind, meters=meters, meter=meter,
+                                    rows=trends.monthly_by_building(db.session, community.id, kind), daily=daily,
+                                    bars=bars, **_helpers())
+
+    @expose("/handheld/start", methods=["POST"])
+    @has_access
+    @permission_name("handheld_round")
+    def handheld_round(self):
+        from app.domains.energy import handheld
+
+        community = _community()
+        started = handheld.start_round(db.session, community.id, actor=current_user.username)
+        db.session.commit()
+        flash(_("%(n)s reading tasks sent to the technicians.", n=started), "success")
+        return redirect(url_for("EnergyView.trends", community_id=community.id))
 
     @expose("/revenue")
     @has_access
@@ -263,6 +292,8 @@ def register(appbuilder) -> None:
     cat = {"category": "Energy", "category_label": _l("Energy")}
     appbuilder.add_view(EnergyView, "energy_findings", label=_l("Energy findings"), icon="fa-bolt", **cat)
     appbuilder.add_link("energy_apportion", label=_l("Shared costs"), href="/energy/apportion", icon="fa-pie-chart",
+                        **cat)
+    appbuilder.add_link("energy_trends", label=_l("Energy trends"), href="/energy/trends", icon="fa-line-chart",
                         **cat)
     appbuilder.add_link("energy_revenue", label=_l("Public revenue"), href="/energy/revenue", icon="fa-money", **cat)
     appbuilder.add_view_no_menu(DisclosureResidentView())

@@ -100,7 +100,7 @@ ALLOWED: dict[str, set[str]] = {
         "RepairOrderView.reassign", "SecurityView.sync", "VisitorDeskView.register_walk_in",
         "FeesView.preview", "FeesView.issue", "FeesView.late_fees",
         "EnergyView.apportion_issue", "EnergyView.revenue_entry", "EnergyView.revenue_correct",
-        "EnergyView.revenue_publish",
+        "EnergyView.revenue_publish", "EnergyView.handheld_round",
     },
     # not logged in: nothing
     "anonymous": set(),
