@@ -66,6 +66,12 @@ def seed(session: Session) -> None:
                        pattern=pattern, scale=scale, stuck_since=to_local(now - timedelta(hours=30)))
         # the simulator's day runs on local time (night use is low at local night)
         values = [sim.total_at(to_local(start + timedelta(hours=h))) for h in range(DAYS * 24 + 1)]
+        if meter is stair:  # LED retrofit 4 days ago: 30% less from then on
+            cut = (DAYS - 4) * 24
+            led = SimMeter(unit_id=1, profile="electricity_meter_dds", pattern="household", scale=scale * 0.7)
+            t_cut = to_local(start + timedelta(hours=cut))
+            values = values[:cut + 1] + [values[cut] + led.total_at(to_local(start + timedelta(hours=h)))
+                                         - led.total_at(t_cut) for h in range(cut + 1, DAYS * 24 + 1)]
         store(session, [Incoming(meter.id, start + timedelta(hours=h), v) for h, v in enumerate(values)])
         if meter.master_id == master.id:
             sub_totals[meter.id] = values
@@ -76,6 +82,10 @@ def seed(session: Session) -> None:
     from app.domains.energy.findings import run_detection
     from app.domains.energy.monthly import derive_month
 
+    from app.domains.energy.measures import add_measure
+
+    led_day = to_local(start + timedelta(days=DAYS - 4))
+    add_measure(session, cid, stair.id, "1号楼楼道灯 LED 改造", led_day, "demo", days=3)
     derive_month(session, cid, f"{to_local(now):%Y-%m}")
     run_detection(session, cid, now)
     _revenue(session, cid, now)

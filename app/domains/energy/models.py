@@ -219,3 +219,20 @@ class PublicRevenueDisclosure(Model):
     company_cents: Mapped[int] = mapped_column(Integer)
     published_by: Mapped[str] = mapped_column(String(100))
     published_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class EnergyMeasure(Model):
+    """A saving measure on a meter (e.g. LED retrofit of the stairwell lights on a date);
+    its before/after saving is computed from the readings (``measures.saving``)."""
+
+    __tablename__ = "energy_measure"
+    __table_args__ = (Index("ix_energy_measure_community", "community_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    meter_id: Mapped[int] = mapped_column(ForeignKey("energy_meter.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    done_on: Mapped[datetime] = mapped_column(DateTime, doc="local midnight of the day it was done, stored as UTC")
+    days: Mapped[int] = mapped_column(Integer, default=30, doc="days compared on either side")
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -39,6 +39,11 @@ RESIDENT_TILES = [{"module": "energy", "endpoint": "DisclosureResidentView.index
                    "label": {"zh": "公共收益公示", "en": "Public revenue"}, "icon": "fa-bullhorn"}]
 
 
+MEASURE_REASONS = {"after_running": _l("The comparison period after the measure is still running."),
+                   "not_covered": _l("The readings do not cover both periods."),
+                   "no_use_before": _l("No consumption before the measure.")}
+
+
 def _yuan(cents) -> str:
     return f"{Decimal(cents or 0) / 100:.2f}"
 
@@ -156,9 +161,40 @@ class EnergyView(BaseView):
         meter = next((m for m in meters if m.id == request.args.get("meter_id", type=int)), None)
         daily = trends.daily_use(db.session, meter.id, clock.now()) if meter else []
         bars = charts.bar_chart(daily)
+        from app.domains.energy import measures
+
+        by_id = {m.id: m for m in meters}
+        savings = [(m, by_id.get(m.meter_id), measures.saving(db.session, m))
+                   for m in measures.measures_of(db.session, community.id)]
         return self.render_template("energy/trends.html", community=community, kind=kind, meters=meters, meter=meter,
                                     rows=trends.monthly_by_building(db.session, community.id, kind), daily=daily,
-                                    bars=bars, **_helpers())
+                                    bars=bars, savings=savings, reason_label=lambda r: MEASURE_REASONS.get(r, r),
+                                    **_helpers())
+
+    @expose("/measures", methods=["POST"])
+    @has_access
+    @permission_name("measure_add")
+    def measure_add(self):
+        from datetime import datetime
+
+        from app.domains.energy import measures
+
+        community = _community()
+        try:
+            done_on = datetime.strptime(request.form.get("done_on", ""), "%Y-%m-%d")
+            days = int(request.form.get("days") or 30)
+        except ValueError:
+            flash(_("Give the date the measure was done and the number of days to compare."), "danger")
+            return redirect(url_for("EnergyView.trends", community_id=community.id))
+        try:
+            measures.add_measure(db.session, community.id, request.form.get("meter_id", type=int) or 0,
+                                 request.form.get("name", ""), done_on, current_user.username, days=days)
+            db.session.commit()
+            flash(_("Measure recorded."), "success")
+        except EnergyError as exc:
+            db.session.rollback()
+            flash(exc.message(_locale()), "danger")
+        return redirect(url_for("EnergyView.trends", community_id=community.id))
 
     @expose("/handheld/start", methods=["POST"])
     @has_access

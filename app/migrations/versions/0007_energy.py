@@ -1,5 +1,6 @@
 """energy: meters, readings (partitioned by month on PostgreSQL), flagged readings, monthly
-usage, findings, 公摊 apportionments and shares, public revenue ledger and disclosures
+usage, findings, 公摊 apportionments and shares, public revenue ledger and disclosures,
+saving measures
 
 Revision ID: 0007
 Revises: 0005
@@ -182,9 +183,23 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("community_id", "period"),
     )
+    op.create_table(
+        "energy_measure",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("community_id", sa.Integer(), sa.ForeignKey("community.id"), nullable=False),
+        sa.Column("meter_id", sa.Integer(), sa.ForeignKey("energy_meter.id"), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("done_on", sa.DateTime(), nullable=False),
+        sa.Column("days", sa.Integer(), nullable=False),
+        sa.Column("created_by", sa.String(100), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_energy_measure_community", "energy_measure", ["community_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("energy_measure")
     for table in ("public_revenue_disclosure", "public_revenue_entry", "energy_share", "energy_apportionment",
                   "energy_finding", "energy_monthly_usage", "energy_flagged_reading"):
         op.drop_table(table)

@@ -101,6 +101,7 @@ ALLOWED: dict[str, set[str]] = {
         "FeesView.preview", "FeesView.issue", "FeesView.late_fees",
         "EnergyView.apportion_issue", "EnergyView.revenue_entry", "EnergyView.revenue_correct",
         "EnergyView.revenue_publish", "EnergyView.handheld_round",
+        "EnergyView.measure_add",
     },
     # not logged in: nothing
     "anonymous": set(),

@@ -84,3 +84,23 @@ def test_handheld_needs_a_photo_and_a_replacement_is_a_new_count(session):
         handheld.submit(session, meter.id, "3", ref, "tech")
     assert err.value.code == "backwards" and "500" in err.value.message("zh")
     assert handheld.submit(session, meter.id, "3", ref, "tech", confirmed=True)["source"] == "replaced"
+
+
+def test_measure_saving_same_days_before_and_after(session):
+    from app.domains.energy import measures
+
+    estate = build(session)
+    meter = estate.meters["stair"]
+    day = datetime(2026, 11, 10)
+    from app.localtime import from_local
+
+    d0 = from_local(day)
+    # 10 kWh a day for 5 days before, 7 a day after (the day itself: 20)
+    store(session, [Incoming(meter.id, d0 - timedelta(days=5), Decimal("1000")),
+                    Incoming(meter.id, d0, Decimal("1050")),
+                    Incoming(meter.id, d0 + timedelta(days=1), Decimal("1070")),
+                    Incoming(meter.id, d0 + timedelta(days=6), Decimal("1105"))])
+    m = measures.add_measure(session, estate.community.id, meter.id, "LED", day, "manager", days=5)
+    result = measures.saving(session, m, now=d0 + timedelta(days=7))
+    assert (result.before.use, result.after.use, result.percent) == (Decimal("50"), Decimal("35"), Decimal("30.0"))
+    assert measures.saving(session, m, now=d0 + timedelta(days=3)).reason == "after_running"

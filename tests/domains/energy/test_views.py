@@ -26,6 +26,8 @@ def test_demo_findings_orders_apportionment_and_disclosure(demo_db_url, login):
     assert 'id="readings-chart"' in detail and re.search(r'points="[\d., ]+"', detail)
     trends = manager.get(f"/energy/trends?kind=water&meter_id={kinds['leak'].meter_id}").get_data(as_text=True)
     assert 'id="daily-chart"' in trends and "<rect" in trends
+    saving = re.search(r'class="saving"><strong>([\d.]+)%', trends)  # the demo's LED retrofit
+    assert saving and 25 <= float(saving.group(1)) <= 35, saving
     preview = manager.get("/energy/apportion?kind=electricity").get_data(as_text=True)
     assert 'id="preview"' in preview or 'id="apportion-done"' in preview
     r = manager.post("/energy/apportion", data={"kind": "electricity"}, follow_redirects=True)
