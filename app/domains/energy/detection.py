@@ -68,8 +68,10 @@ def _window(session: Session, ids: list[int], since: datetime, until: datetime) 
 
 
 def _daily(session: Session, ids: list[int], since: datetime, until: datetime) -> dict[int, list[float]]:
-    """Per meter, the daily use (max − min of the day's readings) of each day in the window."""
-    day = func.date(EnergyReading.at)
+    """Per meter, the daily use (max − min of the day's readings) of each local day in the window."""
+    from app.domains.energy.days import local_day
+
+    day = local_day(session)
     rows = session.execute(select(EnergyReading.meter_id, day, func.max(EnergyReading.value) - func.min(EnergyReading.value))
                            .where(EnergyReading.meter_id.in_(ids), EnergyReading.at >= since,
                                   EnergyReading.at < until)

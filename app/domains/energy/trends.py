@@ -31,7 +31,9 @@ def monthly_by_building(session: Session, community_id: int, kind: str, months: 
 
 
 def daily_use(session: Session, meter_id: int, until: datetime, days: int = 30) -> list[tuple[str, float]]:
-    day = func.date(EnergyReading.at)
+    from app.domains.energy.days import local_day
+
+    day = local_day(session)
     rows = session.execute(select(day, func.max(EnergyReading.value) - func.min(EnergyReading.value))
                            .where(EnergyReading.meter_id == meter_id, EnergyReading.at >= until - timedelta(days=days),
                                   EnergyReading.at < until)

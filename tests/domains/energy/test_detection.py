@@ -114,3 +114,13 @@ def test_readings_table_is_partitioned_on_postgresql(session):
     where = session.execute(text("SELECT tableoid::regclass::text FROM energy_reading WHERE at = '2031-01-15'")).scalar()
     assert where == "energy_partitions.energy_reading_2031_01"
     assert session.execute(text("SELECT relkind FROM pg_class WHERE relname = 'energy_reading'")).scalar() == "p"
+
+
+def test_readings_are_grouped_by_local_day(session):
+    from app.domains.energy.days import local_day
+
+    estate = build(session)
+    meter = estate.meters["w0"]
+    store(session, [Incoming(meter.id, from_local(datetime(2026, 11, 20, 1, 0)), Decimal("1"))])  # 17:00 UTC the day before
+    day = session.scalar(select(local_day(session)).where(EnergyReading.meter_id == meter.id))
+    assert str(day) == "2026-11-20"
