@@ -1,7 +1,9 @@
 """Prefect flow: read every Modbus meter of every community and store the readings.
 
 Readings carry a quality flag (out-of-range and backwards counters are kept out of
-billing); a silent meter is retried, then reported on its device page.
+billing); a silent meter is retried, then reported on its device page. Where a device is an
+energy meter, every reading is also stored with its flag in the energy readings
+(``energy_reading`` for good ones, ``energy_flagged_reading`` for the rest).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from app.domains.devices.registry import read_meters
+from app.domains.energy.readings import store_polled
 from app.domains.estate.models import Community
 from app.settings import get_settings
 
@@ -23,8 +26,10 @@ def poll(database_url: str | None = None, timeout: float = 1.0, retries: int = 2
             community_ids = list(session.scalars(select(Community.id)))
         for community_id in community_ids:
             with Session(engine) as session:
-                for reading in read_meters(session, community_id, timeout=timeout, retries=retries):
+                readings = read_meters(session, community_id, timeout=timeout, retries=retries)
+                for reading in readings:
                     counts[reading.quality] = counts.get(reading.quality, 0) + 1
+                store_polled(session, community_id, readings)
                 session.commit()
     finally:
         engine.dispose()

@@ -7,7 +7,10 @@ demo can run time fast and a test can freeze it. Patterns:
 - ``leak``: household use plus a constant flow, visible as night flow;
 - ``out_of_range``: a faulty meter reporting an impossible value;
 - ``backwards``: a faulty meter whose counter runs down;
-- ``silent``: the unit never answers (a dead meter on the bus).
+- ``silent``: the unit never answers (a dead meter on the bus);
+- ``stuck``: counts like a household meter until ``stuck_since``, then shows one value;
+- ``lighting``: a public lighting circuit, on from 18:00 to 06:00;
+- ``lighting_on``: the same circuit left on day and night (a broken timer).
 
 pymodbus 3.16 copies a regular datastore into the running server, so instead of updating
 registers we give the server a context that computes them on demand.
@@ -30,7 +33,8 @@ from pymodbus.server import ModbusTcpServer
 from connectors.modbus.registers import encode, encode_register
 from connectors.profiles import Profile, shipped_profiles
 
-PATTERNS = ("household", "leak", "out_of_range", "backwards", "silent")
+PATTERNS = ("household", "leak", "out_of_range", "backwards", "silent", "stuck", "lighting", "lighting_on")
+LIGHTING_KW = Decimal("2.0")  # a row of street lights
 # share of a day's use per hour (0..23): quiet nights, morning and evening peaks
 HOUR_WEIGHTS = [0.2, 0.1, 0.1, 0.1, 0.2, 0.8, 2.5, 3.0, 2.0, 1.0, 0.9, 1.2,
                 1.5, 1.0, 0.8, 0.8, 1.0, 1.6, 2.6, 2.8, 2.2, 1.5, 0.8, 0.4]
@@ -64,6 +68,7 @@ class SimMeter:
     start: Decimal = Decimal("100")
     scale: float = 1.0
     code: str = ""
+    stuck_since: datetime | None = None
     _profile: Profile | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +84,15 @@ class SimMeter:
 
     def total_at(self, t: datetime) -> Decimal:
         reg = self.primary
+        if self.pattern == "stuck" and self.stuck_since is not None:
+            t = min(t, self.stuck_since)
+        if self.pattern in ("lighting", "lighting_on"):
+            hours = Decimal(str((t - EPOCH).total_seconds() / 3600))
+            if self.pattern == "lighting":  # 12 of every 24 hours, from 18:00
+                days, rest = divmod(hours, 24)
+                hours = days * 12 + max(Decimal(0), min(rest, Decimal(6))) + max(Decimal(0), rest - 18)
+            total = self.start + LIGHTING_KW * Decimal(str(self.scale)) * hours
+            return total.quantize(reg.scale) if reg.scale < 1 else total
         daily = DAILY_USE.get(reg.unit, Decimal(1)) * Decimal(str(self.scale))
         total = self.start + daily * Decimal(str(day_fraction(t)))
         if self.pattern == "leak":

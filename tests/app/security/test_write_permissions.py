@@ -99,6 +99,9 @@ ALLOWED: dict[str, set[str]] = {
         "ModuleMenuView.save_settings", "ModuleMenuView.disable", "ModuleMenuView.upgrade",
         "RepairOrderView.reassign", "SecurityView.sync", "VisitorDeskView.register_walk_in",
         "FeesView.preview", "FeesView.issue", "FeesView.late_fees",
+        "EnergyView.apportion_issue", "EnergyView.revenue_entry", "EnergyView.revenue_correct",
+        "EnergyView.revenue_publish", "EnergyView.handheld_round",
+        "EnergyView.measure_add",
     },
     # not logged in: nothing
     "anonymous": set(),

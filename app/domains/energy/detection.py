@@ -1,0 +1,191 @@
+"""Finding what is wrong in the readings (pandas over one query per measure).
+
+Measures, each against a module setting:
+
+- **leak**: the smallest flow between 2 and 5 a.m. (local) stays above the night threshold;
+- **spike**: the last day's use above the meter's own 28-day median + k·MAD (robust: one
+  odd day does not move the median, unlike mean and standard deviation);
+- **silent**: a remote meter with no reading for ``silent_hours``;
+- **stuck**: a meter that normally moves shows one value for ``stuck_hours``;
+- **loss**: a building's master meter above the sum of its sub-meters by more than the
+  loss limit this month (and **sub_above_master** when the sub-meters exceed it);
+- **lighting**: a public lighting meter drawing power between 10 a.m. and 3 p.m.
+
+``analyse`` only reads; ``findings.apply`` turns its result into findings and orders.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from statistics import median
+
+import pandas as pd
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.domains.energy.models import EnergyFlaggedReading, EnergyMeter, EnergyReading
+from app.localtime import offset, to_local
+
+HISTORY_DAYS = 28
+MAD_SCALE = 1.4826  # MAD → standard deviation of a normal distribution
+
+
+@dataclass
+class Detected:
+    kind: str
+    key: str
+    meter_id: int | None
+    building_id: int | None
+    detail: dict = field(default_factory=dict)
+
+
+def _settings(session: Session, community_id: int) -> dict:
+    from app.platform.module_settings import module_settings
+
+    return module_settings(session, community_id, "energy")
+
+
+def _window(session: Session, ids: list[int], since: datetime, until: datetime) -> pd.DataFrame:
+    rows = session.execute(select(EnergyReading.meter_id, EnergyReading.at, EnergyReading.value)
+                           .where(EnergyReading.meter_id.in_(ids), EnergyReading.at >= since,
+                                  EnergyReading.at < until)
+                           .order_by(EnergyReading.meter_id, EnergyReading.at)).all()
+    frame = pd.DataFrame(rows, columns=["meter_id", "at", "value"])
+    if frame.empty:
+        return frame.assign(rate=[], hours=[], local_hour=[], start_hour=[])
+    frame["value"] = frame["value"].astype(float)
+    frame["at"] = pd.to_datetime(frame["at"])
+    grouped = frame.groupby("meter_id", sort=False)
+    frame["delta"] = grouped["value"].diff()
+    frame["hours"] = grouped["at"].diff().dt.total_seconds() / 3600
+    frame["rate"] = frame["delta"] / frame["hours"]
+    shift = pd.Timedelta(offset(until))
+    local = frame["at"] + shift
+    frame["local_hour"] = local.dt.hour + local.dt.minute / 60
+    frame["start_hour"] = frame["local_hour"] - frame["hours"]
+    return frame
+
+
+def _daily(session: Session, ids: list[int], since: datetime, until: datetime) -> dict[int, list[float]]:
+    """Per meter, the daily use (max − min of the day's readings) of each local day in the window."""
+    from app.domains.energy.days import local_day
+
+    day = local_day(session)
+    rows = session.execute(select(EnergyReading.meter_id, day, func.max(EnergyReading.value) - func.min(EnergyReading.value))
+                           .where(EnergyReading.meter_id.in_(ids), EnergyReading.at >= since,
+                                  EnergyReading.at < until)
+                           .group_by(EnergyReading.meter_id, day)).all()
+    out: dict[int, list[float]] = {}
+    for meter_id, _, use in rows:
+        out.setdefault(meter_id, []).append(float(use))
+    return out
+
+
+def analyse(session: Session, community_id: int, now: datetime, settings: dict | None = None) -> list[Detected]:
+    settings = settings or _settings(session, community_id)
+    meters = {m.id: m for m in session.scalars(select(EnergyMeter).where(
+        EnergyMeter.community_id == community_id, EnergyMeter.active.is_(True)))}
+    if not meters:
+        return []
+    ids = list(meters)
+    found: list[Detected] = []
+    stuck_h = int(settings["stuck_hours"])
+    day = _window(session, ids, now - timedelta(hours=max(24, stuck_h)), now)
+    last_day = day[day["at"] >= pd.Timestamp(now - timedelta(hours=24))] if not day.empty else day
+
+    # leak: night minimum flow (intervals lying inside 2–5 a.m. local)
+    leak_limit = float(settings["leak_night_flow_m3_per_hour"])
+    night = last_day[(last_day["start_hour"] >= 2 - 1e-9) & (last_day["local_hour"] <= 5 + 1e-9)
+                     & last_day["rate"].notna()]
+    for meter_id, low in night.groupby("meter_id")["rate"].min().items():
+        m = meters[meter_id]
+        if m.kind == "water" and m.role in ("household", "public") and low > leak_limit:
+            found.append(Detected("leak", f"leak:{meter_id}", meter_id, m.building_id,
+                                  {"min_night_flow": round(low, 4), "threshold": leak_limit, "unit": "m3/h"}))
+
+    # lighting on in daylight (10:00–15:00 local)
+    light_limit = float(settings["lighting_day_kwh_per_hour"])
+    daylight = last_day[(last_day["start_hour"] >= 10 - 1e-9) & (last_day["local_hour"] <= 15 + 1e-9)
+                        & last_day["rate"].notna()]
+    for meter_id, mean in daylight.groupby("meter_id")["rate"].mean().items():
+        m = meters[meter_id]
+        if m.role == "lighting" and mean > light_limit:
+            found.append(Detected("lighting", f"lighting:{meter_id}", meter_id, m.building_id,
+                                  {"daylight_kwh_per_hour": round(mean, 3), "threshold": light_limit, "unit": "kWh/h"}))
+
+    # spike and stuck need the meter's own history
+    history = _daily(session, ids, now - timedelta(days=HISTORY_DAYS + 1), now - timedelta(hours=24))
+    k = float(settings["spike_mad_factor"])
+    if not last_day.empty:
+        use = last_day.groupby("meter_id")["value"].agg(lambda v: v.max() - v.min())
+        for meter_id, today in use.items():
+            past = history.get(meter_id, [])
+            if len(past) < 7:
+                continue
+            med = median(past)
+            mad = median([abs(x - med) for x in past])
+            floor = max(mad * MAD_SCALE, 0.05 * med, 1e-6)
+            limit = med + k * floor
+            if today > limit and today > 1.5 * med:
+                m = meters[meter_id]
+                found.append(Detected("spike", f"spike:{meter_id}", meter_id, m.building_id,
+                                      {"day_use": round(today, 3), "median": round(med, 3), "mad": round(mad, 3),
+                                       "limit": round(limit, 3), "unit": m.unit}))
+    if not day.empty:
+        recent = day[day["at"] >= pd.Timestamp(now - timedelta(hours=stuck_h))]
+        for meter_id, values in recent.groupby("meter_id")["value"]:
+            past = history.get(meter_id, [])
+            if len(values) >= 3 and values.max() == values.min() and past and median(past) > 0:
+                m = meters[meter_id]
+                found.append(Detected("stuck", f"stuck:{meter_id}", meter_id, m.building_id,
+                                      {"value": float(values.iloc[0]), "hours": stuck_h,
+                                       "usual_day_use": round(median(past), 3), "unit": m.unit}))
+
+    # silent: remote meters without any reading for silent_hours (only those ever read)
+    silent_h = int(settings["silent_hours"])
+    remote = [i for i, m in meters.items() if m.device_id is not None and not m.handheld]
+    if remote:
+        last = dict(session.execute(select(EnergyReading.meter_id, func.max(EnergyReading.at))
+                                    .where(EnergyReading.meter_id.in_(remote)).group_by(EnergyReading.meter_id)).all())
+        for meter_id, at in session.execute(select(EnergyFlaggedReading.meter_id, func.max(EnergyFlaggedReading.at))
+                                            .where(EnergyFlaggedReading.meter_id.in_(remote))
+                                            .group_by(EnergyFlaggedReading.meter_id)).all():
+            last[meter_id] = max(at, last.get(meter_id, at))
+        for meter_id, at in last.items():
+            if at < now - timedelta(hours=silent_h):
+                m = meters[meter_id]
+                found.append(Detected("silent", f"silent:{meter_id}", meter_id, m.building_id,
+                                      {"last_reading": to_local(at).strftime("%Y-%m-%d %H:%M"), "hours": silent_h}))
+
+    found.extend(losses(session, community_id, f"{to_local(now):%Y-%m}", meters, settings))
+    return found
+
+
+def losses(session: Session, community_id: int, period: str, meters: dict[int, EnergyMeter],
+           settings: dict) -> list[Detected]:
+    """Master meter vs the sum of its sub-meters for the month (derived first)."""
+    from app.domains.energy.monthly import derive_month, usage_of
+
+    masters = [m for m in meters.values() if m.role == "master"]
+    if not masters:
+        return []
+    derive_month(session, community_id, period)
+    usage = usage_of(session, community_id, period)
+    limit = Decimal(str(settings["loss_rate_max_percent"]))
+    out = []
+    for master in masters:
+        subs = [m for m in meters.values() if m.master_id == master.id]
+        total = usage.get(master.id)
+        if not subs or not total:
+            continue
+        sub_sum = sum((usage.get(s.id, Decimal(0)) for s in subs), Decimal(0))
+        rate = ((total - sub_sum) / total * 100).quantize(Decimal("0.1"))
+        detail = {"period": period, "master": str(total), "sub_meters": str(sub_sum), "loss_percent": str(rate),
+                  "limit_percent": str(limit), "unit": master.unit, "count": len(subs)}
+        if sub_sum > total:
+            out.append(Detected("sub_above_master", f"sub_above_master:{master.id}:{period}", master.id,
+                                master.building_id, detail))
+        elif rate > limit:
+            out.append(Detected("loss", f"loss:{master.id}:{period}", master.id, master.building_id, detail))
+    return out

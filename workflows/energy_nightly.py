@@ -1,0 +1,49 @@
+"""Prefect flow: the nightly energy analysis of every community where energy is enabled.
+
+Per community, one transaction: monthly partitions ahead (PostgreSQL), the current and the
+previous month's usage derived, then detection (leaks, spikes, silent and stuck meters,
+master-meter losses, lighting in daylight), which opens, refreshes or closes findings.
+"""
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from app.domains.energy.findings import run_detection
+from app.domains.energy.monthly import derive_month
+from app.domains.energy.partitions import ensure_partitions
+from app.domains.energy.periods import previous
+from app.domains.estate.models import Community
+from app.localtime import local_today
+from app.platform.processes import module_enabled
+from app.settings import get_settings
+
+
+def nightly(database_url: str | None = None) -> dict[str, dict]:
+    engine = create_engine(database_url or get_settings().database_url)
+    out: dict[str, dict] = {}
+    try:
+        with Session(engine) as session:
+            ensure_partitions(session, local_today(), months=3)
+            session.commit()
+            communities = list(session.execute(select(Community.id, Community.code)))
+        period = f"{local_today():%Y-%m}"
+        for community_id, code in communities:
+            with Session(engine) as session:
+                if not module_enabled(session, community_id, "energy"):
+                    continue
+                derive_month(session, community_id, previous(period))
+                derive_month(session, community_id, period)
+                out[code] = run_detection(session, community_id)
+                session.commit()
+    finally:
+        engine.dispose()
+    return out
+
+
+@flow(name="energy_nightly")
+def energy_nightly(database_url: str | None = None) -> dict[str, dict]:
+    result = nightly(database_url)
+    get_run_logger().info("energy findings by community: %s", result)
+    return result
