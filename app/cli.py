@@ -193,6 +193,46 @@ def module_upload(path: Path, actor: str) -> None:
             click.echo(f"{package.module_id} {package.version} already uploaded with this content; nothing changed")
 
 
+@main.group()
+def schedules() -> None:
+    """The enabled modules' schedules per community (Prefect deployments in production)."""
+
+
+def _plan():
+    from app.db import db
+    from app.modules.schedules import deployment_plan
+    from app.web.catalog import get_catalog
+
+    with _app().app_context():
+        return deployment_plan(db.session, get_catalog())
+
+
+@schedules.command("list")
+def schedules_list() -> None:
+    """Print one line per (module, community, flow): deployment name, cron, active or paused."""
+    for spec in _plan():
+        state = "paused" if spec.paused else "active"
+        click.echo(f"{spec.name}  {spec.flow}  \"{spec.cron}\" ({spec.timezone})  {state}")
+
+
+@schedules.command("sync")
+@click.option("--work-pool", default="estateflow", show_default=True, help="Prefect work pool.")
+@click.option("--dry-run", is_flag=True, help="Only print the plan.")
+def schedules_sync(work_pool: str, dry_run: bool) -> None:
+    """Create or update a Prefect deployment per enabled module schedule and community; pause
+    those of disabled modules (run it in the installation folder, PREFECT_API_URL set)."""
+    plan = _plan()
+    if dry_run:
+        for spec in plan:
+            click.echo(f"{'pause' if spec.paused else 'apply'} {spec.name}: {spec.flow} \"{spec.cron}\" "
+                       f"{spec.parameters}")
+        return
+    from workflows.deployments import sync
+
+    changed = sync(plan, work_pool=work_pool)
+    click.echo(f"{len(changed['applied'])} deployment(s) applied, {len(changed['paused'])} paused")
+
+
 @main.group(name="import")
 def import_() -> None:
     """Import data from files."""
