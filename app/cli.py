@@ -139,7 +139,7 @@ def module_pack(folder: Path, output: Path | None) -> None:
     from app.modules.packages import check_package, pack_folder, read_folder
 
     check = check_package(read_folder(folder), display_prefix=str(folder))
-    for error in check.errors:
+    for error in check.errors + check.warnings:
         click.echo(str(error))
     if check.errors:
         click.echo(f"{len(check.errors)} error(s); nothing packed", err=True)
@@ -160,7 +160,7 @@ def module_validate(path: Path) -> None:
     files = _package_files(path)
     with _app().app_context():
         check = check_package(files, session=db.session, display_prefix=_prefix(path))
-    for error in check.errors:
+    for error in check.errors + check.warnings:
         click.echo(str(error))
     if check.errors:
         click.echo(f"{len(check.errors)} error(s)", err=True)
@@ -179,6 +179,8 @@ def module_upload(path: Path, actor: str) -> None:
     files = _package_files(path)
     with _app().app_context():
         outcome = upload_package(db.session, files, actor=actor, display_prefix=_prefix(path))
+        for finding in outcome.warnings:
+            click.echo(str(finding))
         if outcome.errors:
             db.session.rollback()
             for error in outcome.errors:

@@ -306,6 +306,12 @@ def module_states(session: Session, catalog: Catalog, community_id: int) -> list
             from app.modules.packages import package_changes, package_version
 
             old = package_version(session, module.id, row.version)
+            if old is None:  # the community runs the version the installation ships
+                from app.modules.catalog import load_catalog
+                from app.modules.packages import shipped_package
+
+                shipped = load_catalog(catalog.assets_root).get(module.id)
+                old = shipped_package(session, shipped) if shipped is not None else None
             new = package_version(session, module.id, module.version)
             if old is not None and new is not None:
                 changes = package_changes(old, new)

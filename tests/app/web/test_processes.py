@@ -68,7 +68,19 @@ def test_new_version_leaves_running_instance_on_its_version_and_form(demo_app, l
     response = _upload(login("consultant"), changed_bpmn, {"notice/draft.yaml": new_form})
     assert response.status_code == 200, response.text
     assert re.search(r"version \d+|版本 \d+", response.text)
+    assert "1.0.1" in response.text  # a new version of the module, not of every community's process
     assert (ROOT / "forms" / "notice" / "draft.yaml").read_text(encoding="utf-8") == DRAFT_FORM  # checkout untouched
+
+    # no community runs it until an administrator upgrades that community
+    manager.post(f"/instances/{yc}/start", data={"process_id": "notice", "business_key": "STILL1"})
+    with demo_app.app_context():
+        still = db.session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == "STILL1"))
+        assert still.version_id == v1.version_id
+    menu = manager.get(f"/modules/{yc}/").text
+    assert 'data-new-version="1.0.1"' in menu
+    assert "流程 notice 已修改" in menu and "表单 notice/draft 已修改（新增字段 urgency）" in menu
+    assert manager.post(f"/modules/{yc}/notice/upgrade").status_code == 302
+
     manager.post(f"/instances/{yc}/start", data={"process_id": "notice", "business_key": "V2"})
     with demo_app.app_context():
         v2 = db.session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == "V2"))
