@@ -264,7 +264,8 @@ def upload_process(
     menu_path = f"menus/{module.id}.yaml"
     files = dict(revision.files)
     files[menu_path] = set_menu_version(files[menu_path].decode("utf-8"), version).encode("utf-8")
-    outcome = upload_package(session, files, actor=actor, revision_of_shipped=revision.shipped)
+    of_shipped = (get_settings().assets_dir / "menus" / f"{module.id}.yaml").is_file()
+    outcome = upload_package(session, files, actor=actor, revision_of_shipped=of_shipped)
     if outcome.errors:
         return UploadResult(errors=outcome.errors, warnings=warnings)
     deployed = next(v for v in outcome.processes if v.process_id == process_id)

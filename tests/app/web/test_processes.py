@@ -100,3 +100,25 @@ def test_new_version_leaves_running_instance_on_its_version_and_form(demo_app, l
 def test_only_consultants_and_admins_upload(demo_app, login):
     response = _upload(login("manager_yc"), NOTICE_BPMN)
     assert response.status_code in (302, 403)
+
+
+def test_validation_shows_warnings_beside_errors_on_the_api_and_the_page(demo_app, login):
+    walk_in = (ROOT / "bpmn" / "visitors" / "walk_in.bpmn").read_bytes()
+    client = login("consultant")
+    response = client.post("/api/v1/processes/validate", data={
+        "bpmn": (io.BytesIO(walk_in), "walk_in.bpmn"), "module_id": "visitors"}, content_type="multipart/form-data")
+    assert response.status_code == 200, response.text
+    body = response.get_json()
+    assert body["errors"] == []
+    assert any(w.startswith("walk_in.bpmn:44: apply_refusal: warning: input parameter 'pass_id' reads 'pass_id'")
+               for w in body["warnings"])
+    for lang, heading in (("zh", "警告（不影响上传，请逐条检查）："),
+                          ("en", "Warnings (they do not stop the upload; check each one):")):
+        client.post(f"/lang/{lang}")
+        page = client.post("/processes/upload", data={
+            "bpmn": (io.BytesIO(walk_in), "walk_in.bpmn"), "module_id": "visitors", "validate_only": "1"},
+            content_type="multipart/form-data")
+        assert page.status_code == 200
+        assert heading in page.text and "walk_in.bpmn:44: apply_refusal: warning:" in page.text
+        assert 'id="upload-ok"' in page.text
+    client.post("/lang/zh")
