@@ -368,6 +368,7 @@ def check_package(
             if not any(not e.is_warning for e in found):
                 good_bpmn.append(rel)
         _check_process_ids(result, good_bpmn, module_id, session)
+        errors[:] = _cross_file_calls(files, bpmn_paths, errors)
 
         from app.domains.notifications.delivery import validate_template_file
         from connectors.profiles import validate_profile_file
@@ -427,6 +428,51 @@ def _cross_check(module: ModuleDef, menu_path: str, menu_data: bytes, kinds: dic
             errors.append(AssetError(menu_path, deps.line_of(i) if hasattr(deps, "line_of") else 1,
                                      f"depends_on[{i}]", f"unknown module {dep!r}"))
     return errors
+
+
+def _cross_file_calls(files: dict[str, bytes], bpmn_paths: list[str],
+                      errors: list[AssetError]) -> list[AssetError]:
+    """A call activity naming a process of another file of the package: the engine runs the
+    processes of one file only, so say where that process is; when the calls lead back to the
+    caller's own process (a.bpmn calls B, b.bpmn calls A), name the cycle as for one file."""
+    from app.engine.checks import _path_back, label
+    from app.engine.definitions import BPMN_NS
+    from app.engine.xmlsafe import parse_xml
+
+    home: dict[str, str] = {}  # process id -> file
+    calls: dict[str, list] = {}  # process id -> its call activities
+    for rel in bpmn_paths:
+        try:
+            tree, _ = parse_xml(files[rel], rel)
+        except Exception:  # noqa: BLE001 - the file's own errors are reported already
+            continue
+        if tree is None:
+            continue
+        for process in tree.getroot().iter(f"{{{BPMN_NS}}}process"):
+            pid = process.get("id")
+            if pid and pid not in home:
+                home[pid] = rel
+                calls[pid] = list(process.iter(f"{{{BPMN_NS}}}callActivity"))
+    out = list(errors)
+    for pid, rel in home.items():
+        for call in calls[pid]:
+            called = call.get("calledElement")
+            other = home.get(called)
+            if not called or other is None or other == rel:
+                continue
+            element = call.get("id") or "callActivity"
+            stale = f"called process '{called}' is not in this file"
+            out = [e for e in out if not (e.file == rel and e.element == element and e.reason == stale)]
+            path = _path_back(called, pid, calls)
+            if path is not None:
+                chain = " → ".join([pid, *path])
+                reason = (f"{label(call)} calls '{called}' (in {other}), which leads back to its own "
+                          f"process ({chain}): an instance would start copies of itself without end")
+            else:
+                reason = (f"called process '{called}' is in {other}, not in this file: a call activity "
+                          "runs a process of its own file (copy that process into this file)")
+            out.append(AssetError(rel, call.sourceline or 1, element, reason))
+    return out
 
 
 def _check_template_keys(rel: str, data: bytes, module_id: str | None) -> list[AssetError]:

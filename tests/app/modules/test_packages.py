@@ -346,3 +346,23 @@ def test_a_new_version_reaches_a_community_only_when_it_upgrades(session, commun
     # the instance started on 1.0.0 keeps its process version
     session.commit()
     assert session.get(ProcessInstance, old.id).version_id != new.version_id
+
+
+def test_a_call_activity_cycle_across_files_is_refused_with_file_line_and_id(files):
+    cycle = Path(__file__).parent / "fixtures" / "call_cycle"
+    package = dict(files)
+    for name in ("ping", "pong"):
+        package[f"bpmn/lift_inspection/{name}.bpmn"] = (cycle / f"{name}.bpmn").read_bytes()
+    package[MENU] = files[MENU].replace(
+        b"processes: [bpmn/lift_inspection/lift_inspection.bpmn]",
+        b"processes: [bpmn/lift_inspection/lift_inspection.bpmn, bpmn/lift_inspection/ping.bpmn, "
+        b"bpmn/lift_inspection/pong.bpmn]")
+    errors = [str(e) for e in check_package(package).errors]
+    assert errors == [
+        "bpmn/lift_inspection/ping.bpmn:8: call_pong: call activity 'Call pong' calls 'pong' (in "
+        "bpmn/lift_inspection/pong.bpmn), which leads back to its own process (ping → pong → ping): "
+        "an instance would start copies of itself without end",
+        "bpmn/lift_inspection/pong.bpmn:8: call_ping: call activity 'Call ping' calls 'ping' (in "
+        "bpmn/lift_inspection/ping.bpmn), which leads back to its own process (pong → ping → pong): "
+        "an instance would start copies of itself without end",
+    ]
