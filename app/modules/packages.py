@@ -813,3 +813,43 @@ def add_to_menu_list(text: str, key: str, item: str) -> str:
         lines.insert((last if last is not None else i) + 1, f"{indent}- {item}\n")
         return "".join(lines)
     return text.rstrip("\n") + f"\n{key}:\n  - {item}\n"
+
+
+# --------------------------------------------------------------------------- runtime use
+
+
+def package_for_process(session: Session, community_id: int | None, version) -> ModulePackage | None:
+    """The stored module version a process version was deployed with: the community's enabled
+    version when it carries this process version, else the newest that does."""
+    if version is None or not version.module_id:
+        return None
+    rows = [r for r in session.scalars(select(ModulePackage).where(ModulePackage.module_id == version.module_id))
+            if (r.processes or {}).get(version.process_id) == version.version]
+    if not rows:
+        return None
+    if community_id is not None:
+        from app.modules.models import ModuleActivation
+
+        enabled = session.scalar(select(ModuleActivation.version).where(
+            ModuleActivation.community_id == community_id, ModuleActivation.module_id == version.module_id))
+        for row in rows:
+            if row.version == enabled:
+                return row
+    return max(rows, key=lambda r: _semver(r.version))
+
+
+_templates: dict[tuple[int, str], dict] = {}
+
+
+def package_templates(row: ModulePackage | None) -> dict[str, dict]:
+    """The notification templates a stored module version carries (``menus/notifications/<id>.yaml``)."""
+    if row is None:
+        return {}
+    key = (row.id, row.content_hash)  # stored versions never change; the hash guards reused ids
+    if key not in _templates:
+        import yaml
+
+        text = (row.files or {}).get(f"menus/notifications/{row.module_id}.yaml")
+        doc = yaml.safe_load(text) if text else None
+        _templates[key] = doc if isinstance(doc, dict) else {}
+    return _templates[key]

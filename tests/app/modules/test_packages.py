@@ -366,3 +366,33 @@ def test_a_call_activity_cycle_across_files_is_refused_with_file_line_and_id(fil
         "bpmn/lift_inspection/ping.bpmn), which leads back to its own process (pong → ping → pong): "
         "an instance would start copies of itself without end",
     ]
+
+
+def test_notify_uses_the_templates_of_the_package_version_the_instance_runs(session, communities, files):
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.domains.notifications.models import Notification
+
+    one, _ = communities
+    session.add(User(first_name="Wang", last_name="Li", username="manager_yc", email="m@example.com", active=True))
+    package = dict(files)
+    bpmn = "bpmn/lift_inspection/lift_inspection.bpmn"
+    package[bpmn] = files[bpmn].replace(b'camunda:topic="notify.log"', b'camunda:topic="notify.send"').replace(
+        b'<camunda:inputParameter name="channel">notice_board</camunda:inputParameter>',
+        b'<camunda:inputParameter name="template">lift_inspection.certified</camunda:inputParameter>'
+        b'<camunda:inputParameter name="to_users">manager_yc</camunda:inputParameter>').replace(
+        "<camunda:inputParameter name=\"message\">【电梯年检】${lift_no} 合格，合格证 ${certificate_no}"
+        "</camunda:inputParameter>".encode(), b"")
+    assert upload_package(session, package, actor="consultant").errors == []
+    enable_module(session, catalog=_catalog(session), community_id=one, module_id="lift_inspection",
+                  actor="manager_yc")
+    instance = start_process(session, community_id=one, process_id="lift_inspection", actor="manager_yc")
+    for values in ({"lift_no": "L-3", "planned_date": "2026-12-10"}, {"result": "pass"},
+                   {"certificate_no": "TS-2026-88"}):
+        row = session.scalar(select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.status == "ready"))
+        complete_task(session, row.id, values, "manager_yc")
+    session.commit()
+    assert session.get(ProcessInstance, instance.id).status == "completed"
+    [sent] = session.scalars(select(Notification).where(Notification.template == "lift_inspection.certified"))
+    assert (sent.status, sent.title) == ("sent", "电梯年检合格：L-3")
+    assert sent.body == "电梯 L-3 年检合格，合格证 TS-2026-88。"
