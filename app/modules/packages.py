@@ -379,6 +379,10 @@ def check_package(
                 errors.extend(_check_template_keys(rel, files[rel], module_id))
             elif kind == "profile":
                 errors.extend(validate_profile_file(scratch / rel))
+                if (installation / rel).is_file():
+                    errors.append(AssetError(rel, 1, "name", f"device profile {PurePosixPath(rel).stem!r} ships "
+                                             "with the installation; a package adds new device models only "
+                                             "(choose another name)"))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -590,6 +594,7 @@ def upload_package(session: Session, files: dict[str, bytes], *, actor: str,
     except Exception:
         nested.rollback()
         raise
+    forget_package_profiles()
     return PackageResult(package=row, created=True, processes=versions, warnings=check.warnings)
 
 
@@ -853,3 +858,59 @@ def package_templates(row: ModulePackage | None) -> dict[str, dict]:
         doc = yaml.safe_load(text) if text else None
         _templates[key] = doc if isinstance(doc, dict) else {}
     return _templates[key]
+
+
+#: per database URL: the packages' (id, hash) last seen, their profiles, when checked; "last": the
+#: profiles this process read last (for callers without a session)
+_profiles_cache: dict = {}
+#: how long (seconds) a process trusts its list of package device profiles before asking again
+PROFILE_RECHECK_SECONDS = 5.0
+
+
+def package_profiles(session: Session | None) -> dict:
+    """Device profiles carried by uploaded module packages (``connectors/profiles/*.yaml``), by
+    name; every stored version counts (a device added with an older version's profile keeps it),
+    newer versions win. Without a session: what this process read last."""
+    import time
+
+    if session is None:
+        return _profiles_cache.get("last", {})
+    database = str(session.get_bind().url)
+    cache = _profiles_cache.setdefault(database, {"key": None, "profiles": {}, "checked": 0.0})
+    if time.monotonic() - cache["checked"] < PROFILE_RECHECK_SECONDS:
+        _profiles_cache["last"] = cache["profiles"]
+        return cache["profiles"]
+    key = tuple(session.execute(select(ModulePackage.id, ModulePackage.content_hash)
+                                .order_by(ModulePackage.id)).all())
+    cache["checked"] = time.monotonic()
+    if key == cache["key"]:
+        _profiles_cache["last"] = cache["profiles"]
+        return cache["profiles"]
+    from connectors.profiles import parse_profile_file
+
+    profiles: dict = {}
+    rows = sorted(session.scalars(select(ModulePackage)), key=lambda r: (r.module_id, _semver(r.version)))
+    scratch = Path(tempfile.mkdtemp(prefix="ef-package-profiles-"))
+    try:
+        for row in rows:
+            for rel, text in sorted((row.files or {}).items()):
+                if _kind(rel) != "profile":
+                    continue
+                path = scratch / str(row.id) / PurePosixPath(rel).name  # a profile's name is its file's
+                path.parent.mkdir(exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+                profile, errors = parse_profile_file(path)
+                if profile is not None and not errors:
+                    profiles[profile.name] = profile
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    cache.update(key=key, profiles=profiles)
+    _profiles_cache["last"] = profiles
+    return profiles
+
+
+def forget_package_profiles() -> None:
+    """The next ``package_profiles(session)`` reads the database again (after an upload)."""
+    for key, cache in _profiles_cache.items():
+        if key != "last":
+            cache["checked"] = 0.0

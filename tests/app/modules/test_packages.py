@@ -396,3 +396,30 @@ def test_notify_uses_the_templates_of_the_package_version_the_instance_runs(sess
     [sent] = session.scalars(select(Notification).where(Notification.template == "lift_inspection.certified"))
     assert (sent.status, sent.title) == ("sent", "电梯年检合格：L-3")
     assert sent.body == "电梯 L-3 年检合格，合格证 TS-2026-88。"
+
+
+def test_a_device_profile_from_a_package_can_be_chosen_when_a_device_is_added(session, communities, files):
+    from app.domains.devices.registry import check_device_fields, mqtt_profile_lookup, profile_of
+    from app.domains.devices.models import Device
+
+    one, _ = communities
+    shipped = (PROJECT_ROOT / "connectors/profiles/hydrant_pressure_sensor.yaml").read_bytes()
+    package = dict(files)
+    package["connectors/profiles/lift_monitor_x1.yaml"] = shipped.replace(
+        b"name: hydrant_pressure_sensor", b"name: lift_monitor_x1")
+    with pytest.raises(ValueError, match="unknown device profile 'lift_monitor_x1'"):
+        check_device_fields("lift_monitor_x1", "LM-1", session)
+    assert upload_package(session, package, actor="consultant").errors == []
+    session.commit()
+    assert check_device_fields("lift_monitor_x1", "LM-1", session).protocol == "mqtt"
+    device = Device(community_id=one, code="LM-1", name="1号梯监测", profile="lift_monitor_x1", address="LM-1")
+    session.add(device)
+    session.commit()
+    assert profile_of(device).name == "lift_monitor_x1"
+    assert mqtt_profile_lookup(session)("YC", "LM-1").name == "lift_monitor_x1"
+    # a package never redefines a shipped model
+    clash = dict(files)
+    clash["connectors/profiles/hydrant_pressure_sensor.yaml"] = shipped
+    clash[MENU] = files[MENU].replace(b'version: "1.0.0"', b'version: "1.0.1"')
+    assert "connectors/profiles/hydrant_pressure_sensor.yaml:1: name: device profile 'hydrant_pressure_sensor' " \
+           "ships with the installation" in " ".join(str(e) for e in check_package(clash).errors)
