@@ -5,7 +5,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from app.domains.estate.models import Community, PropertyCompany
 from app.modules.activation import disable_module, enable_module
 from app.modules.catalog import validate_menu_file
 from app.modules.schedules import community_schedules, deployment_plan, next_run
@@ -14,13 +13,8 @@ from workflows.deployments import to_pause
 
 
 @pytest.fixture
-def communities(session):
-    company = PropertyCompany(name="示例物业")
-    one = Community(company=company, code="YC", name="怡翠花园")
-    two = Community(company=company, code="HX", name="和兴小区")
-    session.add_all([company, one, two])
-    session.commit()
-    return one.id, two.id
+def communities(two_communities):
+    return two_communities
 
 
 def _enable(session, catalog, cid, module_id):

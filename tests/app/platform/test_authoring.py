@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from app.domains.estate.models import Community, PropertyCompany
 from app.engine.models import ProcessInstance, ProcessVersion
 from app.modules.activation import enable_module, module_states, upgrade_module
 from app.modules.catalog import load_catalog
@@ -20,18 +19,13 @@ CHANGED = NOTICE.replace(b'name="Draft notice', b'name="Draft the notice', 1)
 
 
 @pytest.fixture
-def estate(session):
-    company = PropertyCompany(name="示例物业")
-    one = Community(company=company, code="YC", name="怡翠花园")
-    two = Community(company=company, code="HX", name="和兴小区")
-    session.add_all([company, one, two])
-    session.flush()
+def estate(session, two_communities):
     catalog = _catalog(session)
     deploy_catalog(session, catalog, actor="init")  # as `estateflow init` does
-    for cid in (one.id, two.id):
+    for cid in two_communities:
         enable_module(session, catalog=catalog, community_id=cid, module_id="notice", actor="admin")
     session.commit()
-    return one.id, two.id
+    return two_communities
 
 
 def _catalog(session):
