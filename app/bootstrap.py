@@ -141,7 +141,7 @@ def run_worker(once: bool = False, interval: float = 1.0, stop_event: threading.
     with app.app_context():
         from app.db import db
 
-        scheduler = None if once else _module_scheduler()
+        scheduler = _module_scheduler() if not once and get_settings().worker_runs_schedules else None
         while True:
             if poll_every and not once and time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + poll_every

@@ -7,7 +7,8 @@ started at 02:45 does not catch up the 02:30 run it missed); a due one runs its 
 community only (``communities=[code]``) and waits for its next time; a schedule whose module
 was disabled, or upgraded to a version without it, is dropped at once. A failing flow is
 logged and the others go on. Production uses Prefect deployments instead
-(``estateflow schedules sync``); do not run both against one database.
+(``estateflow schedules sync``); in production the worker leaves them to it
+(setting ``worker_schedules``).
 """
 from __future__ import annotations
 
