@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app.assets.validate import validate_paths
-from app.domains.estate.models import Community, PropertyCompany
 from app.engine import complete_task
 from app.engine.models import ProcessInstance, ProcessVersion, TaskRow
 from app.forms.models import ProcessFormPin
@@ -41,13 +40,8 @@ def files() -> dict[str, bytes]:
 
 
 @pytest.fixture
-def communities(session):
-    company = PropertyCompany(name="示例物业")
-    one = Community(company=company, code="YC", name="怡翠花园")
-    two = Community(company=company, code="FX", name="富祥小区")
-    session.add_all([company, one, two])
-    session.flush()
-    return one.id, two.id
+def communities(two_communities):
+    return two_communities
 
 
 def _catalog(session):
