@@ -13,7 +13,6 @@ from app.engine.tasks import list_inbox
 from app.modules.models import ModuleActivation
 
 
-
 def test_payment_message_reaches_only_the_matching_bill(session, community, deploy):
     deploy("payment_wait.bpmn")
     a = start_instance(session, "payment_wait", community.id, "BILL-1")
