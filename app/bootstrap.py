@@ -131,11 +131,11 @@ def run_worker(once: bool = False, interval: float = 1.0, stop_event: threading.
     from app.web import create_app
 
     stop_event = stop_event or threading.Event()
+    app = create_app()  # every model imported and mapped before the consumer thread starts
     if not once:
         from app.domains.devices.event_consumer import run_consumer
 
         threading.Thread(target=run_consumer, args=(stop_event,), name="device-events", daemon=True).start()
-    app = create_app()
     poll_every = get_settings().meter_poll_seconds
     next_poll = 0.0
     with app.app_context():
