@@ -295,9 +295,11 @@ def module_states(session: Session, catalog: Catalog, community_id: int) -> list
         )
     }
     enabled = {m for m, r in rows.items() if r.enabled}
-    provided = community_capabilities(
-        session, community_id, profile_capabilities(catalog.assets_root)
-    )
+    from app.modules.packages import package_profiles
+
+    known = {name: set(p.capabilities) for name, p in package_profiles(session).items()}
+    known.update(profile_capabilities(catalog.assets_root))  # shipped names win
+    provided = community_capabilities(session, community_id, known)
     states = []
     for module in catalog.modules.values():
         row = rows.get(module.id)

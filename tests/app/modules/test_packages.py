@@ -411,6 +411,9 @@ def test_a_device_profile_from_a_package_can_be_chosen_when_a_device_is_added(se
     session.commit()
     assert profile_of(device).name == "lift_monitor_x1"
     assert mqtt_profile_lookup(session)("YC", "LM-1").name == "lift_monitor_x1"
+    # the module menu counts what the new model provides (security needs pressure.read)
+    states = {s.module.id: s for s in module_states(session, _catalog(session), one)}
+    assert states["security"].capabilities["pressure.read"] is True
     # a package never redefines a shipped model
     clash = dict(files)
     clash["connectors/profiles/hydrant_pressure_sensor.yaml"] = shipped
