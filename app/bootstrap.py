@@ -89,6 +89,31 @@ def _poll_meters() -> None:
         log.exception("meter polling failed")
 
 
+def _module_scheduler():
+    """The cron scheduler of the enabled modules' ``schedules:`` (None if the flows cannot load)."""
+    from app.platform.scheduler import Scheduler, flow_runner
+
+    try:
+        return Scheduler(flow_runner())
+    except Exception:  # noqa: BLE001 - the worker still fires timers and takes device events
+        log.exception("module schedules not started")
+        return None
+
+
+def _run_schedules(scheduler, session) -> None:
+    """Due module schedules, each for its community; the read transaction ends before they run."""
+    from app.web.catalog import get_catalog
+
+    try:
+        due = scheduler.due_now(session, get_catalog())
+    except Exception:  # noqa: BLE001 - keep the loop alive; the error is logged
+        log.exception("reading module schedules failed")
+        due = []
+    finally:
+        session.rollback()
+    scheduler.run(due)
+
+
 def start_demo_simulators() -> Callable[[], None]:
     """The demo scenario's meters and MQTT devices, in background threads."""
     from connectors.simulators.run import SCENARIOS_DIR, Simulation
@@ -106,20 +131,23 @@ def run_worker(once: bool = False, interval: float = 1.0, stop_event: threading.
     from app.web import create_app
 
     stop_event = stop_event or threading.Event()
+    app = create_app()  # every model imported and mapped before the consumer thread starts
     if not once:
         from app.domains.devices.event_consumer import run_consumer
 
         threading.Thread(target=run_consumer, args=(stop_event,), name="device-events", daemon=True).start()
-    app = create_app()
     poll_every = get_settings().meter_poll_seconds
     next_poll = 0.0
     with app.app_context():
         from app.db import db
 
+        scheduler = _module_scheduler() if not once and get_settings().worker_runs_schedules else None
         while True:
             if poll_every and not once and time.monotonic() >= next_poll:
                 next_poll = time.monotonic() + poll_every
                 _poll_meters()
+            if scheduler is not None:
+                _run_schedules(scheduler, db.session)
             try:
                 from app.engine.timers import fire_due_timers
             except ImportError:

@@ -139,7 +139,7 @@ def module_pack(folder: Path, output: Path | None) -> None:
     from app.modules.packages import check_package, pack_folder, read_folder
 
     check = check_package(read_folder(folder), display_prefix=str(folder))
-    for error in check.errors:
+    for error in check.errors + check.warnings:
         click.echo(str(error))
     if check.errors:
         click.echo(f"{len(check.errors)} error(s); nothing packed", err=True)
@@ -160,7 +160,7 @@ def module_validate(path: Path) -> None:
     files = _package_files(path)
     with _app().app_context():
         check = check_package(files, session=db.session, display_prefix=_prefix(path))
-    for error in check.errors:
+    for error in check.errors + check.warnings:
         click.echo(str(error))
     if check.errors:
         click.echo(f"{len(check.errors)} error(s)", err=True)
@@ -179,6 +179,8 @@ def module_upload(path: Path, actor: str) -> None:
     files = _package_files(path)
     with _app().app_context():
         outcome = upload_package(db.session, files, actor=actor, display_prefix=_prefix(path))
+        for finding in outcome.warnings:
+            click.echo(str(finding))
         if outcome.errors:
             db.session.rollback()
             for error in outcome.errors:
@@ -191,6 +193,46 @@ def module_upload(path: Path, actor: str) -> None:
             click.echo(f"uploaded {package.module_id} {package.version}")
         else:
             click.echo(f"{package.module_id} {package.version} already uploaded with this content; nothing changed")
+
+
+@main.group()
+def schedules() -> None:
+    """The enabled modules' schedules per community (Prefect deployments in production)."""
+
+
+def _plan():
+    from app.db import db
+    from app.modules.schedules import deployment_plan
+    from app.web.catalog import get_catalog
+
+    with _app().app_context():
+        return deployment_plan(db.session, get_catalog())
+
+
+@schedules.command("list")
+def schedules_list() -> None:
+    """Print one line per (module, community, flow): deployment name, cron, active or paused."""
+    for spec in _plan():
+        state = "paused" if spec.paused else "active"
+        click.echo(f"{spec.name}  {spec.flow}  \"{spec.cron}\" ({spec.timezone})  {state}")
+
+
+@schedules.command("sync")
+@click.option("--work-pool", default="estateflow", show_default=True, help="Prefect work pool.")
+@click.option("--dry-run", is_flag=True, help="Only print the plan.")
+def schedules_sync(work_pool: str, dry_run: bool) -> None:
+    """Create or update a Prefect deployment per enabled module schedule and community; pause
+    those of disabled modules (run it in the installation folder, PREFECT_API_URL set)."""
+    plan = _plan()
+    if dry_run:
+        for spec in plan:
+            click.echo(f"{'pause' if spec.paused else 'apply'} {spec.name}: {spec.flow} \"{spec.cron}\" "
+                       f"{spec.parameters}")
+        return
+    from workflows.deployments import sync
+
+    changed = sync(plan, work_pool=work_pool)
+    click.echo(f"{len(changed['applied'])} deployment(s) applied, {len(changed['paused'])} paused")
 
 
 @main.group(name="import")

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         "production runs the meter_polling Prefect flow instead)."
     )
 
+    worker_schedules: bool | None = Field(
+        default=None, description="Whether `estateflow worker` runs the enabled modules' schedules "
+        "itself (menus/*.yaml schedules:, per community). Empty: yes, except in production, where "
+        "`estateflow schedules sync` makes them Prefect deployments instead.")
+
     # --- security (docs/security.md) -----------------------------------------------------------
     production: bool = Field(
         default=False, description="Production mode (set ESTATEFLOW_PRODUCTION=1 behind gunicorn): the "
@@ -97,6 +102,10 @@ class Settings(BaseSettings):
         "before that address is locked for login_lockout_seconds.")
     login_window_seconds: int = Field(default=900, description="Window in which failed logins count.")
     login_lockout_seconds: int = Field(default=900, description="How long a lockout lasts.")
+
+    @property
+    def worker_runs_schedules(self) -> bool:
+        return self.worker_schedules if self.worker_schedules is not None else not self.production
 
     @property
     def uploads_dir(self) -> Path:

@@ -85,6 +85,19 @@ def session(db_engine: Engine) -> Iterator[Session]:
         yield s
 
 
+@pytest.fixture
+def two_communities(session) -> tuple[int, int]:
+    """Two committed communities of one company, YC and HX: (yc id, hx id)."""
+    from app.domains.estate.models import Community, PropertyCompany
+
+    company = PropertyCompany(name="示例物业")
+    one = Community(company=company, code="YC", name="怡翠花园")
+    two = Community(company=company, code="HX", name="和兴小区")
+    session.add_all([company, one, two])
+    session.commit()
+    return one.id, two.id
+
+
 # ---------------------------------------------------------------------------
 # A migrated database with the demo estate, and the web app on top of it.
 # ---------------------------------------------------------------------------

@@ -7,7 +7,7 @@ Anomalies are never accepted automatically: an accountant reviews them on the bi
 """
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,7 @@ from app.domains.fees.billing import BillingError, previous_period
 from app.domains.fees.billing_cli import execute
 from app.modules.models import ModuleActivation
 from app.settings import get_settings
+from workflows._log import run_logger
 
 
 def communities_with_fees(database_url: str | None = None) -> list[str]:
@@ -48,7 +49,7 @@ def run_all(period: str | None = None, communities: list[str] | None = None, dat
 def billing_run(period: str | None = None, communities: list[str] | None = None,
                 database_url: str | None = None, preview_only: bool = False) -> dict[str, dict]:
     results = run_all(period, communities, database_url, preview_only)
-    log = get_run_logger()
+    log = run_logger()
     for code, result in results.items():
         if "error" in result:
             log.warning("%s: %s", code, result["message"])
@@ -81,7 +82,7 @@ def late_fees(as_of=None, communities: list[str] | None = None, database_url: st
     """Daily: late fees accrue per bill per day (idempotent, see app/domains/fees/late_fees.py)."""
     results = accrue_all(as_of, communities, database_url)
     for code, result in results.items():
-        get_run_logger().info("%s: late fees on %d bills, +%.2f yuan", code, result["bills"],
+        run_logger().info("%s: late fees on %d bills, +%.2f yuan", code, result["bills"],
                               result["added_cents"] / 100)
     return results
 

@@ -5,7 +5,7 @@ running the flow twice, or on two workers, starts nothing twice (per community, 
 """
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
@@ -13,10 +13,12 @@ from app.domains.dunning.ladder import start_overdue
 from app.modules.models import ModuleActivation
 from app.platform.discovery import import_all_models
 from app.settings import get_settings
+from workflows._log import run_logger
 
 
-def sweep(database_url: str | None = None) -> dict[int, int]:
-    """Start missing dunning instances community by community; returns {community_id: started}."""
+def sweep(database_url: str | None = None, communities: list[str] | None = None) -> dict[int, int]:
+    """Start missing dunning instances community by community (every community with dunning,
+    or the ones whose codes are named); returns {community_id: started}."""
     from app.platform.discovery import load_operations
     load_operations()  # registers every operation before validation
 
@@ -25,9 +27,15 @@ def sweep(database_url: str | None = None) -> dict[int, int]:
     started: dict[int, int] = {}
     try:
         with Session(engine) as session:
-            communities = list(session.scalars(select(ModuleActivation.community_id).where(
-                ModuleActivation.module_id == "dunning", ModuleActivation.enabled.is_(True))))
-        for community_id in communities:
+            query = select(ModuleActivation.community_id).where(
+                ModuleActivation.module_id == "dunning", ModuleActivation.enabled.is_(True))
+            if communities:
+                from app.domains.estate.models import Community
+
+                query = query.join(Community, Community.id == ModuleActivation.community_id).where(
+                    Community.code.in_(list(communities)))
+            community_ids = list(session.scalars(query))
+        for community_id in community_ids:
             with Session(engine) as session:
                 started[community_id] = len(start_overdue(session, community_id=community_id))
                 session.commit()
@@ -37,10 +45,7 @@ def sweep(database_url: str | None = None) -> dict[int, int]:
 
 
 @flow(name="dunning_sweep")
-def dunning_sweep(database_url: str | None = None) -> dict[int, int]:
-    started = sweep(database_url)
-    try:
-        get_run_logger().info("dunning instances started: %s", started)
-    except Exception:  # called as .fn() outside a flow run: no run logger
-        pass
+def dunning_sweep(database_url: str | None = None, communities: list[str] | None = None) -> dict[int, int]:
+    started = sweep(database_url, communities)
+    run_logger().info("dunning instances started: %s", started)
     return started

@@ -6,13 +6,14 @@ commits on its own so one bad instance never holds back the rest.
 """
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from app.engine.timers import fire_due_timers
 from app.platform.uploads import sweep_unreferenced_uploads
 from app.settings import get_settings
+from workflows._log import run_logger
 
 
 def sweep(database_url: str | None = None, batch: int = 500, max_batches: int = 100) -> int:
@@ -39,7 +40,7 @@ def sweep(database_url: str | None = None, batch: int = 500, max_batches: int = 
 @flow(name="timer_sweep")
 def timer_sweep(database_url: str | None = None, batch: int = 500) -> int:
     fired = sweep(database_url, batch)
-    get_run_logger().info("fired %d due timers", fired)
+    run_logger().info("fired %d due timers", fired)
     return fired
 
 

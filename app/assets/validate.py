@@ -146,8 +146,8 @@ def validate_package_folder(folder: Path, installation: Path | None = None) -> l
     except ValueError:
         prefix = str(folder)
     has_menu = any(p.startswith("menus/") and p.count("/") == 1 for p in files)
-    return check_package(files, installation=installation, display_prefix=prefix,
-                         require_menu=has_menu).errors
+    check = check_package(files, installation=installation, display_prefix=prefix, require_menu=has_menu)
+    return check.errors + check.warnings
 
 
 #: module data files (``menus/<module>/*.yaml``) with a validator of their own:

@@ -1,12 +1,14 @@
 """Deploying process versions: validate, store once per content, never change.
 
-Deploying identical bytes again returns the current version; anything else becomes
+Deploying bytes deployed before returns the version that has them (the installation's
+file again after a consultant's upload, at every start-up); anything else becomes
 version n+1. Running instances keep the version they started with.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.assets.errors import AssetError, AssetInvalid  # noqa: F401
@@ -50,6 +52,12 @@ def deploy_process(
         current = None
     if current is not None and current.content_hash == digest:
         return current
+    if current is not None:  # bytes deployed before (the shipped file again after an upload)
+        earlier = session.scalars(select(ProcessVersion).where(
+            ProcessVersion.process_id == definition.process_id, ProcessVersion.content_hash == digest)
+            .order_by(ProcessVersion.version.desc()).limit(1)).first()
+        if earlier is not None:
+            return earlier
     version = ProcessVersion(
         process_id=definition.process_id,
         version=(current.version + 1) if current else 1,

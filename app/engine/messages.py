@@ -56,15 +56,26 @@ def send_message(
     return len(instance_ids) + started
 
 
+#: ``(session, community_id, newest) -> the version this community runs``; the platform sets
+#: it (app.platform.processes.install_hooks) so a message starts the module version a
+#: community enabled, not the newest upload
+version_for_community = None
+
+
 def _starters(session: Session, name: str, community_id: int) -> list[ProcessVersion]:
-    """Newest version of each process with a message start event for ``name``,
-    skipping modules this community has disabled."""
+    """The version each process with a message start event for ``name`` runs in this
+    community, skipping modules this community has disabled."""
     newest: dict[str, ProcessVersion] = {}
+    catching: set[str] = set()  # any version catches it: the one a community runs may be older
     for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)):
         newest[version.process_id] = version
+        if name in (version.start_messages or []):
+            catching.add(version.process_id)
     disabled = set(session.scalars(
         select(ModuleActivation.module_id).where(
             ModuleActivation.community_id == community_id, ModuleActivation.enabled.is_(False))
     ))
-    return [v for v in newest.values()
-            if name in (v.start_messages or []) and v.module_id not in disabled]
+    found = [v for pid, v in newest.items() if pid in catching and v.module_id not in disabled]
+    if version_for_community is not None:
+        found = [version_for_community(session, community_id, v) for v in found]
+    return [v for v in found if name in (v.start_messages or [])]

@@ -295,9 +295,11 @@ def module_states(session: Session, catalog: Catalog, community_id: int) -> list
         )
     }
     enabled = {m for m, r in rows.items() if r.enabled}
-    provided = community_capabilities(
-        session, community_id, profile_capabilities(catalog.assets_root)
-    )
+    from app.modules.packages import package_profiles
+
+    known = {name: set(p.capabilities) for name, p in package_profiles(session).items()}
+    known.update(profile_capabilities(catalog.assets_root))  # shipped names win
+    provided = community_capabilities(session, community_id, known)
     states = []
     for module in catalog.modules.values():
         row = rows.get(module.id)
@@ -306,6 +308,12 @@ def module_states(session: Session, catalog: Catalog, community_id: int) -> list
             from app.modules.packages import package_changes, package_version
 
             old = package_version(session, module.id, row.version)
+            if old is None:  # the community runs the version the installation ships
+                from app.modules.catalog import load_catalog
+                from app.modules.packages import shipped_package
+
+                shipped = load_catalog(catalog.assets_root).get(module.id)
+                old = shipped_package(session, shipped) if shipped is not None else None
             new = package_version(session, module.id, module.version)
             if old is not None and new is not None:
                 changes = package_changes(old, new)

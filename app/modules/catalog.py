@@ -370,9 +370,13 @@ def _parse(path: Path, assets_root: Path) -> tuple[ModuleDef | None, list[AssetE
                 c.error(item.line_of("flow"), f"{element}.flow",
                         f"unknown flow {flow!r} (the flows in workflows/: {', '.join(sorted(known_flows()))})")
             cron = item.get("cron")
-            if "cron" in item and (not isinstance(cron, str) or len(cron.split()) != 5):
-                c.error(item.line_of("cron"), f"{element}.cron",
-                        "must be a cron expression with 5 fields, e.g. \"0 2 1 * *\"")
+            if "cron" in item:
+                from app.modules.schedules import cron_error
+
+                reason = (cron_error(cron) if isinstance(cron, str)
+                          else "must be a cron expression with 5 fields, e.g. \"0 2 1 * *\"")
+                if reason:
+                    c.error(item.line_of("cron"), f"{element}.cron", reason)
             if len(c.errors) == before:
                 schedules.append(Schedule(item["flow"], item["cron"]))
 

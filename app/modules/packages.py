@@ -203,6 +203,8 @@ def pack_folder(folder: Path) -> bytes:
 @dataclass
 class PackageCheck:
     errors: list[AssetError] = field(default_factory=list)
+    #: findings that do not refuse the package (pass-through tasks, names nothing provides, ...)
+    warnings: list[AssetError] = field(default_factory=list)
     module: ModuleDef | None = None
     module_id: str | None = None
     version: str | None = None
@@ -253,6 +255,7 @@ def _process_owners(session: Session | None, process_ids: set[str]) -> dict[str,
 def check_package(
     files: dict[str, bytes], *, session: Session | None = None, installation: Path | None = None,
     shipped: Catalog | None = None, display_prefix: str = "", require_menu: bool = True,
+    revision_of_shipped: bool = False,
 ) -> PackageCheck:
     """Validate a package as one unit; every problem as ``file:line: element: reason``.
 
@@ -264,7 +267,7 @@ def check_package(
 
     load_operations()
     from app.engine.operations import known_operations
-    from app.engine.validation import validate_bpmn
+    from app.engine.validation import check_bpmn
     from app.forms.definitions import FormRegistry, validate_form_file
     from app.roles import KNOWN_ROLES
     from app.settings import get_settings
@@ -320,7 +323,8 @@ def check_package(
                                              f"{module_id}/)" if kind != "notifications" else
                                              f"notification templates of this package go in "
                                              f"menus/notifications/{module_id}.yaml"))
-        if module_id in shipped.modules or (installation / "menus" / f"{module_id}.yaml").exists():
+        if not revision_of_shipped and (module_id in shipped.modules
+                                        or (installation / "menus" / f"{module_id}.yaml").exists()):
             line = _key_line(files[menus[0]], "id") if menus else 0
             errors.append(AssetError(menus[0] if menus else "package", line, "id",
                                      f"module {module_id!r} ships with the installation; a package cannot "
@@ -344,7 +348,8 @@ def check_package(
         for rel in form_paths:
             errors.extend(validate_form_file(scratch / rel, scratch / "forms"))
             result.forms[rel[len("forms/"):-len(".yaml")]] = files[rel].decode("utf-8")
-        known_forms = set(FormRegistry(scratch / "forms").ids())
+        registry = FormRegistry(scratch / "forms")
+        known_forms = {form_id: {f.name for f in registry.get(form_id).fields} for form_id in registry.ids()}
 
         module = None
         if menus:
@@ -358,11 +363,12 @@ def check_package(
         bpmn_paths = sorted(p for p, k in kinds.items() if k == "bpmn")
         good_bpmn = []
         for rel in bpmn_paths:
-            found = validate_bpmn(files[rel], rel, known_forms, known_operations(), set(KNOWN_ROLES))
+            found = check_bpmn(files[rel], rel, known_forms, known_operations(), set(KNOWN_ROLES))
             errors.extend(found)
-            if not found:
+            if not any(not e.is_warning for e in found):
                 good_bpmn.append(rel)
         _check_process_ids(result, good_bpmn, module_id, session)
+        errors[:] = _cross_file_calls(files, bpmn_paths, errors)
 
         from app.domains.notifications.delivery import validate_template_file
         from connectors.profiles import validate_profile_file
@@ -373,10 +379,16 @@ def check_package(
                 errors.extend(_check_template_keys(rel, files[rel], module_id))
             elif kind == "profile":
                 errors.extend(validate_profile_file(scratch / rel))
+                if (installation / rel).is_file():
+                    errors.append(AssetError(rel, 1, "name", f"device profile {PurePosixPath(rel).stem!r} ships "
+                                             "with the installation; a package adds new device models only "
+                                             "(choose another name)"))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
-    result.errors = _relocate(errors, scratch, display_prefix)
+    found = _relocate(errors, scratch, display_prefix)
+    result.errors = [e for e in found if not e.is_warning]
+    result.warnings = [e for e in found if e.is_warning]
     result.content_hash = content_hash({p: files[p] for p in files})
     return result
 
@@ -393,7 +405,7 @@ def _relocate(errors: list[AssetError], scratch: Path, prefix: str) -> list[Asse
                 name = name[len(s):]
         if prefix and not name.startswith(prefix):
             name = f"{prefix.rstrip('/')}/{name}"
-        fixed = AssetError(name, e.line, e.element, e.reason)
+        fixed = AssetError(name, e.line, e.element, e.reason, e.severity)
         if str(fixed) not in seen:
             seen.add(str(fixed))
             out.append(fixed)
@@ -420,6 +432,51 @@ def _cross_check(module: ModuleDef, menu_path: str, menu_data: bytes, kinds: dic
             errors.append(AssetError(menu_path, deps.line_of(i) if hasattr(deps, "line_of") else 1,
                                      f"depends_on[{i}]", f"unknown module {dep!r}"))
     return errors
+
+
+def _cross_file_calls(files: dict[str, bytes], bpmn_paths: list[str],
+                      errors: list[AssetError]) -> list[AssetError]:
+    """A call activity naming a process of another file of the package: the engine runs the
+    processes of one file only, so say where that process is; when the calls lead back to the
+    caller's own process (a.bpmn calls B, b.bpmn calls A), name the cycle as for one file."""
+    from app.engine.checks import _path_back, label
+    from app.engine.definitions import BPMN_NS
+    from app.engine.xmlsafe import parse_xml
+
+    home: dict[str, str] = {}  # process id -> file
+    calls: dict[str, list] = {}  # process id -> its call activities
+    for rel in bpmn_paths:
+        try:
+            tree, _ = parse_xml(files[rel], rel)
+        except Exception:  # noqa: BLE001 - the file's own errors are reported already
+            continue
+        if tree is None:
+            continue
+        for process in tree.getroot().iter(f"{{{BPMN_NS}}}process"):
+            pid = process.get("id")
+            if pid and pid not in home:
+                home[pid] = rel
+                calls[pid] = list(process.iter(f"{{{BPMN_NS}}}callActivity"))
+    out = list(errors)
+    for pid, rel in home.items():
+        for call in calls[pid]:
+            called = call.get("calledElement")
+            other = home.get(called)
+            if not called or other is None or other == rel:
+                continue
+            element = call.get("id") or "callActivity"
+            stale = f"called process '{called}' is not in this file"
+            out = [e for e in out if not (e.file == rel and e.element == element and e.reason == stale)]
+            path = _path_back(called, pid, calls)
+            if path is not None:
+                chain = " → ".join([pid, *path])
+                reason = (f"{label(call)} calls '{called}' (in {other}), which leads back to its own "
+                          f"process ({chain}): an instance would start copies of itself without end")
+            else:
+                reason = (f"called process '{called}' is in {other}, not in this file: a call activity "
+                          "runs a process of its own file (copy that process into this file)")
+            out.append(AssetError(rel, call.sourceline or 1, element, reason))
+    return out
 
 
 def _check_template_keys(rel: str, data: bytes, module_id: str | None) -> list[AssetError]:
@@ -467,27 +524,32 @@ def _check_process_ids(result: PackageCheck, bpmn_paths: list[str], module_id: s
 @dataclass
 class PackageResult:
     errors: list[AssetError] = field(default_factory=list)
+    warnings: list[AssetError] = field(default_factory=list)
     package: ModulePackage | None = None
     created: bool = False
     processes: list = field(default_factory=list)  # ProcessVersion rows deployed
 
 
 def upload_package(session: Session, files: dict[str, bytes], *, actor: str,
-                   installation: Path | None = None, display_prefix: str = "") -> PackageResult:
+                   installation: Path | None = None, display_prefix: str = "",
+                   revision_of_shipped: bool = False) -> PackageResult:
     """Validate and store a package: all or nothing, in a savepoint of the caller's transaction.
 
     The same module id and version again: identical content is a no-op, other content is refused.
+    ``revision_of_shipped``: a new version of a shipped module made by a single process upload
+    (:func:`app.platform.authoring.upload_process`), which only that path may store.
     """
-    check = check_package(files, session=session, installation=installation, display_prefix=display_prefix)
+    check = check_package(files, session=session, installation=installation, display_prefix=display_prefix,
+                          revision_of_shipped=revision_of_shipped)
     if check.errors:
-        return PackageResult(errors=check.errors)
+        return PackageResult(errors=check.errors, warnings=check.warnings)
     module = check.module
     menu_path = f"menus/{module.id}.yaml"
     existing = session.scalar(select(ModulePackage).where(ModulePackage.module_id == module.id,
                                                           ModulePackage.version == module.version))
     if existing is not None:
         if existing.content_hash == check.content_hash:
-            return PackageResult(package=existing, created=False)
+            return PackageResult(package=existing, created=False, warnings=check.warnings)
         line = _version_line(files[menu_path], menu_path)
         shown = f"{display_prefix.rstrip('/')}/{menu_path}" if display_prefix else menu_path
         return PackageResult(errors=[AssetError(
@@ -518,7 +580,9 @@ def upload_package(session: Session, files: dict[str, bytes], *, actor: str,
             versions.append(version)
         row.processes = {v.process_id: v.version for v in versions}
         session.flush()
-        record(session, actor=actor, action="module.package.upload", target_type="module",
+        record(session, actor=actor,
+               action="module.revision.upload" if revision_of_shipped else "module.package.upload",
+               target_type="module",
                target_id=module.id, after={"version": module.version, "hash": check.content_hash,
                                            "files": sorted(files),
                                            "processes": {v.process_id: v.version for v in versions}})
@@ -530,7 +594,8 @@ def upload_package(session: Session, files: dict[str, bytes], *, actor: str,
     except Exception:
         nested.rollback()
         raise
-    return PackageResult(package=row, created=True, processes=versions)
+    forget_package_profiles()
+    return PackageResult(package=row, created=True, processes=versions, warnings=check.warnings)
 
 
 def _installation_form_ids(installation: Path | None) -> set[str]:
@@ -570,7 +635,7 @@ _defs: dict[int, tuple[ModuleDef | None, list[AssetError]]] = {}
 
 def package_module(row: ModulePackage) -> tuple[ModuleDef | None, list[AssetError]]:
     """The ``ModuleDef`` of a stored package (parsed once: stored versions never change)."""
-    cached = _defs.get(row.id)
+    cached = _defs.get(row.id) if row.id is not None else None
     if cached is not None and cached[0] is not None and cached[0].version == row.version:
         return cached
     scratch = Path(tempfile.mkdtemp(prefix="ef-package-menu-"))
@@ -584,7 +649,8 @@ def package_module(row: ModulePackage) -> tuple[ModuleDef | None, list[AssetErro
 
         module = replace(module, source=f"package:{row.module_id}@{row.version}", assets_root=None,
                          package_id=row.id)
-    _defs[row.id] = (module, errors)
+    if row.id is not None:
+        _defs[row.id] = (module, errors)
     return module, errors
 
 
@@ -595,8 +661,9 @@ def with_packages(session: Session, base: Catalog) -> Catalog:
         return base
     catalog = Catalog(assets_root=base.assets_root, modules=dict(base.modules), errors=list(base.errors))
     for row in rows:
-        if row.module_id in base.modules:
-            continue
+        shipped = base.modules.get(row.module_id)
+        if shipped is not None and _semver(row.version) <= _semver(shipped.version):
+            continue  # the installation ships this version or a newer one
         module, errors = package_module(row)
         if module is None:
             catalog.errors.extend(errors)
@@ -668,3 +735,182 @@ def package_changes(old: ModulePackage, new: ModulePackage) -> list[dict[str, st
             elif before[name] != after[name]:
                 add(f"设置 {name} 已修改", f"setting {name} changed")
     return changes
+
+
+# --------------------------------------------------------------------------- shipped modules
+
+
+def shipped_files(module: ModuleDef, installation: Path | None = None) -> dict[str, bytes]:
+    """A shipped module as a package's files: menu entry, processes, forms (its notification
+    templates stay the installation's: shipped template files mix several modules' keys)."""
+    root = Path(module.assets_root or installation or _installation_root())
+    paths = [f"menus/{module.id}.yaml", *module.processes, *module.forms]
+    return {rel: (root / rel).read_bytes() for rel in paths if (root / rel).is_file()}
+
+
+def process_id_of(data: bytes, name: str) -> str | None:
+    """The main process id of a BPMN file (None if the file cannot be read)."""
+    from app.engine.definitions import main_process_id
+    from app.engine.xmlsafe import parse_xml
+
+    try:
+        tree, _ = parse_xml(data, name)
+    except Exception:  # noqa: BLE001 - validation reports the file's problems
+        return None
+    return main_process_id(tree.getroot()) if tree is not None else None
+
+
+def shipped_package(session: Session, module: ModuleDef, installation: Path | None = None) -> ModulePackage:
+    """A shipped module's version as an unsaved ``ModulePackage`` (to compare it with a revision):
+    its files, and per process the version deployed from the installation's file."""
+    files = shipped_files(module, installation)
+    processes: dict[str, int] = {}
+    for rel in module.processes:
+        if rel in files:
+            pid = process_id_of(files[rel], rel)
+            number = shipped_process_number(session, pid, files[rel]) if pid else None
+            if number is not None:
+                processes[pid] = number
+    return ModulePackage(module_id=module.id, version=module.version, content_hash=content_hash(files),
+                         files={p: d.decode("utf-8") for p, d in files.items()}, processes=processes)
+
+
+def shipped_process_number(session: Session, process_id: str, data: bytes) -> int | None:
+    """The newest version of ``process_id`` deployed with exactly these bytes."""
+    from app.engine.definitions import content_hash as bpmn_hash
+    from app.engine.models import ProcessVersion
+
+    return session.scalar(select(ProcessVersion.version).where(
+        ProcessVersion.process_id == process_id, ProcessVersion.content_hash == bpmn_hash(data))
+        .order_by(ProcessVersion.version.desc()).limit(1))
+
+
+def next_free_version(session: Session, module_id: str, after: str, taken: set[str] = frozenset()) -> str:
+    """The next patch version after ``after`` that no stored version of the module (nor ``taken``) uses."""
+    used = set(taken) | set(session.scalars(select(ModulePackage.version).where(ModulePackage.module_id == module_id)))
+    version = _next_patch(after)
+    while version in used:
+        version = _next_patch(version)
+    return version
+
+
+def set_menu_version(text: str, version: str) -> str:
+    return re.sub(r'(?m)^version:.*$', f'version: "{version}"', text, count=1)
+
+
+def add_to_menu_list(text: str, key: str, item: str) -> str:
+    """``item`` appended to the top-level list ``key:`` of a menu entry (block or flow style)."""
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if not re.match(rf"^{key}:", line):
+            continue
+        rest = line[len(key) + 1:].split("#", 1)[0].strip()
+        if rest.startswith("["):
+            inner = rest[1:rest.rindex("]")].strip() if "]" in rest else ""
+            items = f"{inner}, {item}" if inner else item
+            lines[i] = f"{key}: [{items}]\n"
+            return "".join(lines)
+        j = i + 1
+        while j < len(lines) and (lines[j].startswith((" ", "\t")) or not lines[j].strip()):
+            j += 1
+        last = max((k for k in range(i + 1, j) if lines[k].lstrip().startswith("-")), default=None)
+        indent = re.match(r"^\s*", lines[last]).group(0) if last is not None else "  "
+        lines.insert((last if last is not None else i) + 1, f"{indent}- {item}\n")
+        return "".join(lines)
+    return text.rstrip("\n") + f"\n{key}:\n  - {item}\n"
+
+
+# --------------------------------------------------------------------------- runtime use
+
+
+def package_for_process(session: Session, community_id: int | None, version) -> ModulePackage | None:
+    """The stored module version a process version was deployed with: the community's enabled
+    version when it carries this process version, else the newest that does."""
+    if version is None or not version.module_id:
+        return None
+    rows = [r for r in session.scalars(select(ModulePackage).where(ModulePackage.module_id == version.module_id))
+            if (r.processes or {}).get(version.process_id) == version.version]
+    if not rows:
+        return None
+    if community_id is not None:
+        from app.modules.models import ModuleActivation
+
+        enabled = session.scalar(select(ModuleActivation.version).where(
+            ModuleActivation.community_id == community_id, ModuleActivation.module_id == version.module_id))
+        for row in rows:
+            if row.version == enabled:
+                return row
+    return max(rows, key=lambda r: _semver(r.version))
+
+
+_templates: dict[tuple[int, str], dict] = {}
+
+
+def package_templates(row: ModulePackage | None) -> dict[str, dict]:
+    """The notification templates a stored module version carries (``menus/notifications/<id>.yaml``)."""
+    if row is None:
+        return {}
+    key = (row.id, row.content_hash)  # stored versions never change; the hash guards reused ids
+    if key not in _templates:
+        import yaml
+
+        text = (row.files or {}).get(f"menus/notifications/{row.module_id}.yaml")
+        doc = yaml.safe_load(text) if text else None
+        _templates[key] = doc if isinstance(doc, dict) else {}
+    return _templates[key]
+
+
+#: per database URL: the packages' (id, hash) last seen, their profiles, when checked; "last": the
+#: profiles this process read last (for callers without a session)
+_profiles_cache: dict = {}
+#: how long (seconds) a process trusts its list of package device profiles before asking again
+PROFILE_RECHECK_SECONDS = 5.0
+
+
+def package_profiles(session: Session | None) -> dict:
+    """Device profiles carried by uploaded module packages (``connectors/profiles/*.yaml``), by
+    name; every stored version counts (a device added with an older version's profile keeps it),
+    newer versions win. Without a session: what this process read last."""
+    import time
+
+    if session is None:
+        return _profiles_cache.get("last", {})
+    database = str(session.get_bind().url)
+    cache = _profiles_cache.setdefault(database, {"key": None, "profiles": {}, "checked": 0.0})
+    if time.monotonic() - cache["checked"] < PROFILE_RECHECK_SECONDS:
+        _profiles_cache["last"] = cache["profiles"]
+        return cache["profiles"]
+    key = tuple(session.execute(select(ModulePackage.id, ModulePackage.content_hash)
+                                .order_by(ModulePackage.id)).all())
+    cache["checked"] = time.monotonic()
+    if key == cache["key"]:
+        _profiles_cache["last"] = cache["profiles"]
+        return cache["profiles"]
+    from connectors.profiles import parse_profile_file
+
+    profiles: dict = {}
+    rows = sorted(session.scalars(select(ModulePackage)), key=lambda r: (r.module_id, _semver(r.version)))
+    scratch = Path(tempfile.mkdtemp(prefix="ef-package-profiles-"))
+    try:
+        for row in rows:
+            for rel, text in sorted((row.files or {}).items()):
+                if _kind(rel) != "profile":
+                    continue
+                path = scratch / str(row.id) / PurePosixPath(rel).name  # a profile's name is its file's
+                path.parent.mkdir(exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+                profile, errors = parse_profile_file(path)
+                if profile is not None and not errors:
+                    profiles[profile.name] = profile
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    cache.update(key=key, profiles=profiles)
+    _profiles_cache["last"] = profiles
+    return profiles
+
+
+def forget_package_profiles() -> None:
+    """The next ``package_profiles(session)`` reads the database again (after an upload)."""
+    for key, cache in _profiles_cache.items():
+        if key != "last":
+            cache["checked"] = 0.0

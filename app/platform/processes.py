@@ -6,6 +6,7 @@ enabling a module deploys its shipped processes (idempotent: same content, same 
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import select
@@ -48,21 +49,52 @@ def module_enabled(session: Session, community_id: int, module_id: str | None) -
 
 
 def community_version(session: Session, community_id: int, version: ProcessVersion) -> ProcessVersion:
-    """The process version a community runs: for an uploaded module package, the one deployed
-    with the package version the community enabled (a newer package reaches a community only
-    when it is upgraded there); otherwise ``version`` (the newest)."""
+    """The process version a community runs: the one deployed with the module version the
+    community enabled (an uploaded package, or a revision made by a single process upload); for
+    the version the installation ships, the one deployed from the installation's file. A newer
+    module version reaches a community only when it is upgraded there."""
     from app.modules.packages import package_version
 
+    if version.module_id is None:
+        return version
     enabled_version = session.scalar(select(ModuleActivation.version).where(
         ModuleActivation.community_id == community_id, ModuleActivation.module_id == version.module_id))
-    package = package_version(session, version.module_id, enabled_version) if version.module_id else None
-    if package is None or version.process_id not in (package.processes or {}):
-        return version
-    number = package.processes[version.process_id]
-    if number == version.version:
+    package = package_version(session, version.module_id, enabled_version)
+    if package is not None:
+        number = (package.processes or {}).get(version.process_id)
+    else:
+        number = _shipped_number(session, version)
+    if number is None or number == version.version:
         return version
     return session.scalar(select(ProcessVersion).where(ProcessVersion.process_id == version.process_id,
                                                        ProcessVersion.version == number)) or version
+
+
+def _shipped_number(session: Session, version: ProcessVersion) -> int | None:
+    """The version deployed from the installation's own file of this process, if it ships one."""
+    from app.modules.packages import shipped_process_number
+    from app.settings import get_settings
+
+    path = _shipped_process_files(str(get_settings().assets_dir)).get(version.process_id)
+    if path is None:
+        return None
+    return shipped_process_number(session, version.process_id, Path(path).read_bytes())
+
+
+@lru_cache(maxsize=4)
+def _shipped_process_files(root: str) -> dict[str, str]:
+    """process id -> file of every process the installation's modules ship (read once)."""
+    from app.modules.catalog import load_catalog
+    from app.modules.packages import process_id_of
+
+    out: dict[str, str] = {}
+    for module in load_catalog(Path(root)).modules.values():
+        for rel in module.processes:
+            path = Path(root) / rel
+            pid = process_id_of(path.read_bytes(), rel) if path.is_file() else None
+            if pid:
+                out[pid] = str(path)
+    return out
 
 
 def start_process(
@@ -133,3 +165,6 @@ def install_hooks() -> None:
 
     if deploy_on_enable not in activation.on_enable:
         activation.on_enable.append(deploy_on_enable)
+    from app.engine import messages
+
+    messages.version_for_community = community_version

@@ -16,7 +16,6 @@ from app.domains.estate.models import Building
 from app.platform import audit
 from app.platform.table_import import RowError, read_table
 from connectors.modbus.address import parse_address
-from connectors.profiles import shipped_profiles
 
 _MODBUS_ADDRESS = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}/\d{1,3}$")
 
@@ -68,7 +67,9 @@ def preview_devices(session: Session, community_id: int, data: bytes, filename: 
     if missing:
         preview.errors.append(RowError(1, ",".join(missing), _msg("missing_columns", locale, cols=", ".join(missing))))
         return preview
-    profiles = shipped_profiles()
+    from app.domains.devices.registry import _profiles
+
+    profiles = _profiles(session)
     existing = set(session.scalars(select(Device.code).where(Device.community_id == community_id)))
     buildings = dict(session.execute(select(Building.code, Building.id).where(Building.community_id == community_id)).all())
     seen: dict[str, int] = {}

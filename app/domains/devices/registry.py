@@ -29,28 +29,35 @@ from connectors.router import InboundEvent
 ERROR_TEXT_MAX = 500
 
 
-def _profiles() -> dict[str, Profile]:
-    return shipped_profiles()
+def _profiles(session: Session | None = None) -> dict[str, Profile]:
+    """The shipped profiles and those uploaded module packages carry (shipped names win)."""
+    from app.modules.packages import package_profiles
+
+    return {**package_profiles(session), **shipped_profiles()}
 
 
 def profile_of(device: Device) -> Profile:
+    from sqlalchemy.orm import object_session
+
     try:
-        return _profiles()[device.profile]
+        return _profiles(object_session(device))[device.profile]
     except KeyError as exc:
         raise LookupError(f"device {device.code}: unknown profile {device.profile!r}") from exc
 
 
 # registration and lookup ----------------------------------------------------------------------
-def check_device_fields(profile: str, address: str) -> Profile:
-    """What the device form and the import check before storing: the profile exists and the
-    address parses for the profile's protocol. Raises ``ValueError`` saying what is wrong."""
+def check_device_fields(profile: str, address: str, session: Session | None = None) -> Profile:
+    """What the device form and the import check before storing: the profile exists (shipped,
+    or carried by an uploaded module package) and the address parses for the profile's
+    protocol. Raises ``ValueError`` saying what is wrong."""
     import difflib
 
-    prof = _profiles().get((profile or "").strip())
+    known = _profiles(session)
+    prof = known.get((profile or "").strip())
     if prof is None:
-        close = difflib.get_close_matches(profile or "", list(_profiles()), n=1)
+        close = difflib.get_close_matches(profile or "", list(known), n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown device profile {profile!r}{hint} (known: {', '.join(sorted(_profiles()))})")
+        raise ValueError(f"unknown device profile {profile!r}{hint} (known: {', '.join(sorted(known))})")
     address = address or ""
     if prof.protocol == "modbus":
         parse_address(address)
@@ -97,7 +104,7 @@ def mqtt_profile_lookup(session: Session) -> Callable[[str, str], Profile | None
     """A snapshot ``(community_code, device_id) -> Profile`` for the MQTT connector."""
     rows = session.execute(select(Community.code, Device.address, Device.code, Device.profile)
                            .join(Community, Device.community_id == Community.id)).all()
-    profiles = _profiles()
+    profiles = _profiles(session)
     table: dict[tuple[str, str], Profile] = {}
     for community_code, address, code, profile in rows:
         prof = profiles.get(profile)

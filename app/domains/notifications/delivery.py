@@ -41,8 +41,10 @@ def templates() -> dict[str, dict]:
     return merged
 
 
-def render(template: str, params: dict[str, Any], locale: str) -> tuple[str, str]:
-    spec = templates().get(template)
+def render(template: str, params: dict[str, Any], locale: str,
+           extra: dict[str, dict] | None = None) -> tuple[str, str]:
+    """Title and body in ``locale``; ``extra`` (a module package's own templates) comes first."""
+    spec = (extra or {}).get(template) or templates().get(template)
     if spec is None:
         raise KeyError(f"unknown notification template {template!r}")
     lang = "en" if locale.startswith("en") else "zh"
@@ -97,10 +99,12 @@ def notify(
     household_id: int | None = None,
     channels: tuple[str, ...] = ("in_app",),
     locale: str = "zh",
+    extra_templates: dict[str, dict] | None = None,
 ) -> list[Notification]:
     """Render and send to users and/or a household's residents; one row per recipient+channel.
 
     A channel that fails marks its row ``failed`` with the reason; the others still go out.
+    ``extra_templates``: the templates of the module version the calling process belongs to.
     """
     params = dict(params or {})
     recipients: list[tuple[int | None, int | None, str | None]] = [(uid, None, None) for uid in user_ids or []]
@@ -109,7 +113,7 @@ def notify(
         residents = list(session.scalars(select(Resident).where(Resident.household_id == household_id)))
         users = [r.user_id for r in residents if r.user_id]
         recipients += [(uid, household_id, None) for uid in users] or [(None, household_id, household.phone)]
-    title, body = render(template, params, locale)
+    title, body = render(template, params, locale, extra_templates)
     rows = []
     for user_id, hh_id, phone in recipients:
         for channel_name in channels:

@@ -42,5 +42,16 @@ def notify_send(params: dict, ctx: OperationContext) -> dict:
               "instance_id": ctx.instance.id}  # shows the rows on the instance's page
     rows = notify(session, template=params["template"], params=merged, community_id=ctx.community_id,
                   user_ids=sorted(set(user_ids)), household_id=params["to_household"],
-                  channels=tuple(c.strip() for c in params["channels"].split(",") if c.strip()))
+                  channels=tuple(c.strip() for c in params["channels"].split(",") if c.strip()),
+                  extra_templates=_module_templates(ctx))
     return {"notified_count": sum(1 for r in rows if r.status == "sent")}
+
+
+def _module_templates(ctx: OperationContext) -> dict[str, dict]:
+    """The templates of the module package version this instance runs (none for shipped modules,
+    whose templates are the installation's ``menus/notifications/``)."""
+    from app.engine.models import ProcessVersion
+    from app.modules.packages import package_for_process, package_templates
+
+    version = ctx.session.get(ProcessVersion, ctx.instance.version_id) if ctx.instance is not None else None
+    return package_templates(package_for_process(ctx.session, ctx.community_id, version))

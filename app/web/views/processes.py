@@ -19,6 +19,7 @@ from app.platform.authoring import (
     check_upload,
     form_names,
     module_errors,
+    split,
     upload_process,
 )
 from app.settings import get_settings
@@ -53,10 +54,21 @@ def _collect_package(files):
 
 
 def _validate(bpmn_name, bpmn_data, forms, module_id):
-    """Errors of a process upload without storing anything (the same checks as an upload)."""
-    errors, scratch = check_upload(bpmn_name, bpmn_data, forms, session=db.session)
+    """(errors, warnings) of a process upload without storing anything (the same checks as an upload)."""
+    findings, scratch = check_upload(bpmn_name, bpmn_data, forms, session=db.session)
     shutil.rmtree(scratch, ignore_errors=True)
-    return errors or module_errors(db.session, bpmn_name, bpmn_data, module_id)
+    errors, warnings = split(findings)
+    return errors or module_errors(db.session, bpmn_name, bpmn_data, module_id), warnings
+
+
+def _page(self, status=200, **shown):
+    versions = list(db.session.scalars(
+        select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+    ))
+    values = dict(versions=versions, running={}, errors=None, warnings=[], result=None, packages=_packages(),
+                  package_errors=None, package_warnings=[], package_result=None)
+    values.update(shown)
+    return self.render_template("engine/processes.html", **values), status
 
 
 def _packages():
@@ -82,8 +94,8 @@ class ProcessDefinitionView(BaseView):
             ).group_by(ProcessInstance.version_id)
         ).all())
         return self.render_template("engine/processes.html", versions=versions, running=counts,
-                                    errors=None, result=None, packages=_packages(),
-                                    package_errors=None, package_result=None)
+                                    errors=None, warnings=[], result=None, packages=_packages(),
+                                    package_errors=None, package_warnings=[], package_result=None)
 
     @expose("/upload", methods=["POST"])
     @has_access
@@ -95,49 +107,40 @@ class ProcessDefinitionView(BaseView):
             flash(_("Choose a BPMN file."), "danger")
             return redirect(url_for("ProcessDefinitionView.list"))
         if request.form.get("validate_only"):
-            errors = _validate(bpmn_name, bpmn_data, forms, module_id)
+            errors, warnings = _validate(bpmn_name, bpmn_data, forms, module_id)
             result = None
         else:
             outcome = upload_process(db.session, bpmn_name=bpmn_name, bpmn_data=bpmn_data, forms=forms,
                                      module_id=module_id, actor=current_user.username)
-            errors, result = outcome.errors, outcome
+            errors, warnings, result = outcome.errors, outcome.warnings, outcome
             if errors:
                 db.session.rollback()
             else:
                 db.session.commit()
-        versions = list(db.session.scalars(
-            select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
-        ))
-        return self.render_template("engine/processes.html", versions=versions, running={},
-                                    errors=errors, result=result, packages=_packages(),
-                                    package_errors=None, package_result=None), (422 if errors else 200)
+        return _page(self, 422 if errors else 200, errors=errors, warnings=warnings, result=result)
 
     @expose("/package", methods=["POST"])
     @has_access
     def package(self):
         """A module package (zip or the files of a module folder): validate, or store it."""
         files, errors = _collect_package(request.files)
-        result = None
+        result, warnings = None, []
         if not files and not errors:
             flash(_("Choose a module package (zip) or the files of a module folder."), "danger")
             return redirect(url_for("ProcessDefinitionView.list"))
         if not errors:
             if request.form.get("validate_only"):
                 check = check_package(files, session=db.session)
-                errors, result = check.errors, check
+                errors, warnings, result = check.errors, check.warnings, check
             else:
                 outcome = upload_package(db.session, files, actor=current_user.username)
-                errors, result = outcome.errors, outcome
+                errors, warnings, result = outcome.errors, outcome.warnings, outcome
                 if errors:
                     db.session.rollback()
                 else:
                     db.session.commit()
-        versions = list(db.session.scalars(
-            select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
-        ))
-        return self.render_template("engine/processes.html", versions=versions, running={},
-                                    errors=None, result=None, packages=_packages(),
-                                    package_errors=errors, package_result=result), (422 if errors else 200)
+        return _page(self, 422 if errors else 200, package_errors=errors, package_warnings=warnings,
+                     package_result=result)
 
 
 class ProcessApi(BaseApi):
@@ -154,8 +157,9 @@ class ProcessApi(BaseApi):
     def validate_api(self):
         bpmn_name, bpmn_data, forms = _collect(request.files)
         module_id = (request.form.get("module_id") or "").strip() or None
-        errors = _validate(bpmn_name or "upload.bpmn", bpmn_data, form_names(forms, module_id), module_id)
-        return self.response(200 if not errors else 422, errors=[str(e) for e in errors])
+        errors, warnings = _validate(bpmn_name or "upload.bpmn", bpmn_data, form_names(forms, module_id), module_id)
+        return self.response(200 if not errors else 422, errors=[str(e) for e in errors],
+                             warnings=[str(w) for w in warnings])
 
     @api_expose("/upload", methods=["POST"])
     @protect()
@@ -166,12 +170,14 @@ class ProcessApi(BaseApi):
         outcome = upload_process(db.session, bpmn_name=bpmn_name or "upload.bpmn", bpmn_data=bpmn_data,
                                  forms=form_names(forms, module_id), module_id=module_id,
                                  actor=current_user.username)
+        warnings = [str(w) for w in outcome.warnings]
         if outcome.errors:
             db.session.rollback()
-            return self.response(422, errors=[str(e) for e in outcome.errors])
+            return self.response(422, errors=[str(e) for e in outcome.errors], warnings=warnings)
         db.session.commit()
         return self.response(201, process_id=outcome.version.process_id, version=outcome.version.version,
-                             forms=outcome.forms)
+                             module_id=module_id, module_version=outcome.module_version, forms=outcome.forms,
+                             warnings=warnings)
 
     @api_expose("/package/validate", methods=["POST"])
     @protect()
@@ -179,9 +185,12 @@ class ProcessApi(BaseApi):
     def package_validate_api(self):
         """Multipart ``package``: one zip or the files of a module folder."""
         files, errors = _collect_package(request.files)
+        warnings = []
         if not errors:
-            errors = check_package(files, session=db.session).errors
-        return self.response(200 if not errors else 422, errors=[str(e) for e in errors])
+            check = check_package(files, session=db.session)
+            errors, warnings = check.errors, check.warnings
+        return self.response(200 if not errors else 422, errors=[str(e) for e in errors],
+                             warnings=[str(w) for w in warnings])
 
     @api_expose("/package/upload", methods=["POST"])
     @protect()
@@ -191,13 +200,14 @@ class ProcessApi(BaseApi):
         if errors:
             return self.response(422, errors=[str(e) for e in errors])
         outcome = upload_package(db.session, files, actor=current_user.username)
+        warnings = [str(w) for w in outcome.warnings]
         if outcome.errors:
             db.session.rollback()
-            return self.response(422, errors=[str(e) for e in outcome.errors])
+            return self.response(422, errors=[str(e) for e in outcome.errors], warnings=warnings)
         db.session.commit()
         return self.response(201 if outcome.created else 200, module_id=outcome.package.module_id,
                              version=outcome.package.version, created=outcome.created,
-                             processes={v.process_id: v.version for v in outcome.processes})
+                             processes={v.process_id: v.version for v in outcome.processes}, warnings=warnings)
 
 
 def register(appbuilder) -> None:

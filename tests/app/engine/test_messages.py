@@ -1,6 +1,8 @@
 """Messages correlate by name and business key; message start events start instances."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from app.engine.history import instance_data
@@ -66,3 +68,21 @@ def test_event_based_gateway_takes_the_message_or_the_timer(session, community, 
     # the paid one's timer went away with the branch not taken: nothing more fires
     assert session.get(ProcessInstance, paid.id).status == "completed"
     assert send_message(session, "payment.received", "BILL-L", {}) == 0
+
+
+def test_a_message_starts_the_version_the_community_enabled_not_the_newest_upload(
+        session, community, deploy, monkeypatch):
+    from app.engine import messages
+    from app.modules.models import ModulePackage
+    from app.platform.processes import community_version
+
+    monkeypatch.setattr(messages, "version_for_community", community_version)  # as install_hooks() does
+    v1 = deploy("camera_alert.bpmn")
+    session.add_all([ModulePackage(module_id="test", version="1.0.0", content_hash="x", files={},
+                                   processes={"camera_alert": v1.version}),
+                     ModuleActivation(community_id=community.id, module_id="test", version="1.0.0", enabled=True)])
+    session.commit()
+    v2 = deploy("camera_alert.bpmn", (Path(__file__).parent / "fixtures" / "camera_alert.bpmn").read_bytes() + b"<!-- 1.0.1 -->")
+    assert v2.version == v1.version + 1
+    assert send_message(session, "camera.alert", "CAM-07", {"camera": "东门"}, community_id=community.id) == 1
+    assert session.scalars(select(ProcessInstance)).one().version_id == v1.id

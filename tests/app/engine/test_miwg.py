@@ -20,7 +20,10 @@ from app.engine.operations import known_operations
 from app.engine.validation import check_bpmn
 from app.roles import KNOWN_ROLES
 
-MIWG = Path(__file__).parents[3] / ".." / "shared" / "conformance" / "miwg"
+# beside the checkout (/work/main -> /work/shared), or two levels up from a worktree (/work/wt/<name>)
+MIWG = next((p for p in (Path(__file__).parents[3] / ".." / "shared" / "conformance" / "miwg",
+                         Path(__file__).parents[3] / ".." / ".." / "shared" / "conformance" / "miwg")
+             if p.is_dir()), Path(__file__).parents[3] / ".." / "shared" / "conformance" / "miwg")
 MODELS = sorted(p.name for p in MIWG.glob("*.bpmn"))
 SECONDS = 10
 NOT_ELEMENTS = {"xml", "file", "DOCTYPE"}  # findings about the file itself

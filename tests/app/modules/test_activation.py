@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.domains.estate.models import Community, PropertyCompany
 from app.platform.models import AuditEvent
 from app.domains.devices.models import Device
 from app.modules.models import ModuleActivation
@@ -26,13 +25,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
-def communities(session):
-    company = PropertyCompany(name="示例物业")
-    one = Community(company=company, code="YC", name="怡翠花园")
-    two = Community(company=company, code="HX", name="和兴小区")
-    session.add_all([company, one, two])
-    session.flush()
-    return one.id, two.id
+def communities(two_communities):
+    return two_communities
 
 
 def test_enable_dunning_without_fees_is_refused(session, shipped, communities):

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select
 
 from app.assets.validate import validate_paths
-from app.domains.estate.models import Community, PropertyCompany
 from app.engine import complete_task
 from app.engine.models import ProcessInstance, ProcessVersion, TaskRow
 from app.forms.models import ProcessFormPin
@@ -41,13 +40,8 @@ def files() -> dict[str, bytes]:
 
 
 @pytest.fixture
-def communities(session):
-    company = PropertyCompany(name="示例物业")
-    one = Community(company=company, code="YC", name="怡翠花园")
-    two = Community(company=company, code="FX", name="富祥小区")
-    session.add_all([company, one, two])
-    session.flush()
-    return one.id, two.id
+def communities(two_communities):
+    return two_communities
 
 
 def _catalog(session):
@@ -262,8 +256,8 @@ def test_a_process_upload_must_name_a_module_that_owns_it(session, files):
                                 "'repair'; a process id belongs to one module"]
     upload_package(session, files, actor="consultant")
     lift = files["bpmn/lift_inspection/lift_inspection.bpmn"]
-    assert upload("lift_inspection", lift)[0].startswith(
-        "notice.bpmn:0: module: module 'lift_inspection' is an uploaded package")
+    assert upload("lift_inspection", lift) == []  # the package's own process, unchanged: nothing new
+    assert session.scalar(select(func.count()).select_from(ModulePackage)) == 1
 
 
 def test_a_package_cannot_take_another_modules_process_id(session, files):
@@ -346,3 +340,83 @@ def test_a_new_version_reaches_a_community_only_when_it_upgrades(session, commun
     # the instance started on 1.0.0 keeps its process version
     session.commit()
     assert session.get(ProcessInstance, old.id).version_id != new.version_id
+
+
+def test_a_call_activity_cycle_across_files_is_refused_with_file_line_and_id(files):
+    cycle = Path(__file__).parent / "fixtures" / "call_cycle"
+    package = dict(files)
+    for name in ("ping", "pong"):
+        package[f"bpmn/lift_inspection/{name}.bpmn"] = (cycle / f"{name}.bpmn").read_bytes()
+    package[MENU] = files[MENU].replace(
+        b"processes: [bpmn/lift_inspection/lift_inspection.bpmn]",
+        b"processes: [bpmn/lift_inspection/lift_inspection.bpmn, bpmn/lift_inspection/ping.bpmn, "
+        b"bpmn/lift_inspection/pong.bpmn]")
+    errors = [str(e) for e in check_package(package).errors]
+    assert errors == [
+        "bpmn/lift_inspection/ping.bpmn:8: call_pong: call activity 'Call pong' calls 'pong' (in "
+        "bpmn/lift_inspection/pong.bpmn), which leads back to its own process (ping → pong → ping): "
+        "an instance would start copies of itself without end",
+        "bpmn/lift_inspection/pong.bpmn:8: call_ping: call activity 'Call ping' calls 'ping' (in "
+        "bpmn/lift_inspection/ping.bpmn), which leads back to its own process (pong → ping → pong): "
+        "an instance would start copies of itself without end",
+    ]
+
+
+def test_notify_uses_the_templates_of_the_package_version_the_instance_runs(session, communities, files):
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.domains.notifications.models import Notification
+
+    one, _ = communities
+    session.add(User(first_name="Wang", last_name="Li", username="manager_yc", email="m@example.com", active=True))
+    package = dict(files)
+    bpmn = "bpmn/lift_inspection/lift_inspection.bpmn"
+    package[bpmn] = files[bpmn].replace(b'camunda:topic="notify.log"', b'camunda:topic="notify.send"').replace(
+        b'<camunda:inputParameter name="channel">notice_board</camunda:inputParameter>',
+        b'<camunda:inputParameter name="template">lift_inspection.certified</camunda:inputParameter>'
+        b'<camunda:inputParameter name="to_users">manager_yc</camunda:inputParameter>').replace(
+        "<camunda:inputParameter name=\"message\">【电梯年检】${lift_no} 合格，合格证 ${certificate_no}"
+        "</camunda:inputParameter>".encode(), b"")
+    assert upload_package(session, package, actor="consultant").errors == []
+    enable_module(session, catalog=_catalog(session), community_id=one, module_id="lift_inspection",
+                  actor="manager_yc")
+    instance = start_process(session, community_id=one, process_id="lift_inspection", actor="manager_yc")
+    for values in ({"lift_no": "L-3", "planned_date": "2026-12-10"}, {"result": "pass"},
+                   {"certificate_no": "TS-2026-88"}):
+        row = session.scalar(select(TaskRow).where(TaskRow.instance_id == instance.id, TaskRow.status == "ready"))
+        complete_task(session, row.id, values, "manager_yc")
+    session.commit()
+    assert session.get(ProcessInstance, instance.id).status == "completed"
+    [sent] = session.scalars(select(Notification).where(Notification.template == "lift_inspection.certified"))
+    assert (sent.status, sent.title) == ("sent", "电梯年检合格：L-3")
+    assert sent.body == "电梯 L-3 年检合格，合格证 TS-2026-88。"
+
+
+def test_a_device_profile_from_a_package_can_be_chosen_when_a_device_is_added(session, communities, files):
+    from app.domains.devices.registry import check_device_fields, mqtt_profile_lookup, profile_of
+    from app.domains.devices.models import Device
+
+    one, _ = communities
+    shipped = (PROJECT_ROOT / "connectors/profiles/hydrant_pressure_sensor.yaml").read_bytes()
+    package = dict(files)
+    package["connectors/profiles/lift_monitor_x1.yaml"] = shipped.replace(
+        b"name: hydrant_pressure_sensor", b"name: lift_monitor_x1")
+    with pytest.raises(ValueError, match="unknown device profile 'lift_monitor_x1'"):
+        check_device_fields("lift_monitor_x1", "LM-1", session)
+    assert upload_package(session, package, actor="consultant").errors == []
+    session.commit()
+    assert check_device_fields("lift_monitor_x1", "LM-1", session).protocol == "mqtt"
+    device = Device(community_id=one, code="LM-1", name="1号梯监测", profile="lift_monitor_x1", address="LM-1")
+    session.add(device)
+    session.commit()
+    assert profile_of(device).name == "lift_monitor_x1"
+    assert mqtt_profile_lookup(session)("YC", "LM-1").name == "lift_monitor_x1"
+    # the module menu counts what the new model provides (security needs pressure.read)
+    states = {s.module.id: s for s in module_states(session, _catalog(session), one)}
+    assert states["security"].capabilities["pressure.read"] is True
+    # a package never redefines a shipped model
+    clash = dict(files)
+    clash["connectors/profiles/hydrant_pressure_sensor.yaml"] = shipped
+    clash[MENU] = files[MENU].replace(b'version: "1.0.0"', b'version: "1.0.1"')
+    assert "connectors/profiles/hydrant_pressure_sensor.yaml:1: name: device profile 'hydrant_pressure_sensor' " \
+           "ships with the installation" in " ".join(str(e) for e in check_package(clash).errors)

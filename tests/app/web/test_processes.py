@@ -68,7 +68,19 @@ def test_new_version_leaves_running_instance_on_its_version_and_form(demo_app, l
     response = _upload(login("consultant"), changed_bpmn, {"notice/draft.yaml": new_form})
     assert response.status_code == 200, response.text
     assert re.search(r"version \d+|版本 \d+", response.text)
+    assert "1.0.1" in response.text  # a new version of the module, not of every community's process
     assert (ROOT / "forms" / "notice" / "draft.yaml").read_text(encoding="utf-8") == DRAFT_FORM  # checkout untouched
+
+    # no community runs it until an administrator upgrades that community
+    manager.post(f"/instances/{yc}/start", data={"process_id": "notice", "business_key": "STILL1"})
+    with demo_app.app_context():
+        still = db.session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == "STILL1"))
+        assert still.version_id == v1.version_id
+    menu = manager.get(f"/modules/{yc}/").text
+    assert 'data-new-version="1.0.1"' in menu
+    assert "流程 notice 已修改" in menu and "表单 notice/draft 已修改（新增字段 urgency）" in menu
+    assert manager.post(f"/modules/{yc}/notice/upgrade").status_code == 302
+
     manager.post(f"/instances/{yc}/start", data={"process_id": "notice", "business_key": "V2"})
     with demo_app.app_context():
         v2 = db.session.scalar(select(ProcessInstance).where(ProcessInstance.business_key == "V2"))
@@ -88,3 +100,25 @@ def test_new_version_leaves_running_instance_on_its_version_and_form(demo_app, l
 def test_only_consultants_and_admins_upload(demo_app, login):
     response = _upload(login("manager_yc"), NOTICE_BPMN)
     assert response.status_code in (302, 403)
+
+
+def test_validation_shows_warnings_beside_errors_on_the_api_and_the_page(demo_app, login):
+    walk_in = (ROOT / "bpmn" / "visitors" / "walk_in.bpmn").read_bytes()
+    client = login("consultant")
+    response = client.post("/api/v1/processes/validate", data={
+        "bpmn": (io.BytesIO(walk_in), "walk_in.bpmn"), "module_id": "visitors"}, content_type="multipart/form-data")
+    assert response.status_code == 200, response.text
+    body = response.get_json()
+    assert body["errors"] == []
+    assert any(w.startswith("walk_in.bpmn:44: apply_refusal: warning: input parameter 'pass_id' reads 'pass_id'")
+               for w in body["warnings"])
+    for lang, heading in (("zh", "警告（不影响上传，请逐条检查）："),
+                          ("en", "Warnings (they do not stop the upload; check each one):")):
+        client.post(f"/lang/{lang}")
+        page = client.post("/processes/upload", data={
+            "bpmn": (io.BytesIO(walk_in), "walk_in.bpmn"), "module_id": "visitors", "validate_only": "1"},
+            content_type="multipart/form-data")
+        assert page.status_code == 200
+        assert heading in page.text and "walk_in.bpmn:44: apply_refusal: warning:" in page.text
+        assert 'id="upload-ok"' in page.text
+    client.post("/lang/zh")

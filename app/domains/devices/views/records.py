@@ -10,26 +10,28 @@ from app.web.scoped import ScopedModelView
 
 
 def _profile_exists(form, field) -> None:
+    from app.db import db
     from app.domains.devices.registry import _profiles
 
-    if (field.data or "").strip() not in _profiles():
+    if (field.data or "").strip() not in _profiles(db.session):
         from app.domains.devices.registry import check_device_fields
 
         try:
-            check_device_fields(field.data, "")
+            check_device_fields(field.data, "", db.session)
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
 
 
 def _address_parses(form, field) -> None:
     """The address must parse for the protocol of the profile chosen in the same form."""
+    from app.db import db
     from app.domains.devices.registry import _profiles, check_device_fields
 
     profile = getattr(form, "profile", None)
-    if profile is None or (profile.data or "").strip() not in _profiles():
+    if profile is None or (profile.data or "").strip() not in _profiles(db.session):
         return  # the profile field reports its own error
     try:
-        check_device_fields(profile.data.strip(), field.data)
+        check_device_fields(profile.data.strip(), field.data, db.session)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
 
