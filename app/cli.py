@@ -8,9 +8,38 @@ from pathlib import Path
 import click
 
 
-@click.group()
+class _Commands(click.Group):
+    """Every command answers a database that is down, unknown, refusing us or not migrated with
+    one line and exit code 2, never a driver traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from app.dbcheck import describe
+            from app.settings import get_settings
+
+            line = describe(exc, get_settings().database_url)
+            if line is None:
+                raise
+            click.echo(f"estateflow: {line}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """estateflow — smart property management on a workflow engine."""
+
+
+def _require_current_schema() -> None:
+    """Refuse to serve or work on a database this version has not migrated (one clear line)."""
+    from app.dbcheck import schema_problem
+    from app.settings import get_settings
+
+    problem = schema_problem(get_settings().database_url)
+    if problem:
+        click.echo(f"estateflow: {problem}", err=True)
+        sys.exit(2)
 
 
 def _app(host: str | None = None, port: int | None = None):
@@ -71,6 +100,7 @@ def demo(host: str, port: int, simulators: bool) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Run the web app (development server; see deploy/ for gunicorn behind nginx)."""
+    _require_current_schema()
     _app(host, port).run(host=host, port=port, threaded=True, use_reloader=False,
                          request_handler=_request_handler())
 
@@ -88,6 +118,7 @@ def worker(once: bool, interval: float) -> None:
     """Fire due timers and consume device events (the demo's engine worker)."""
     from app.bootstrap import run_worker
 
+    _require_current_schema()
     run_worker(once=once, interval=interval)
 
 
@@ -106,6 +137,30 @@ def validate(paths: tuple[Path, ...]) -> None:
         click.echo(f"{len(errors)} error(s), {warnings} warning(s)", err=True)
         sys.exit(1)
     click.echo(f"all assets valid ({warnings} warning(s))" if warnings else "all assets valid")
+
+
+@main.group()
+def db() -> None:
+    """The database itself: create the role and database on PostgreSQL."""
+
+
+@db.command("create")
+@click.option("--admin-url", default=None,
+              help="A PostgreSQL superuser URL to create them with "
+                   "[default: the postgres user on the server of ESTATEFLOW_DATABASE_URL].")
+def db_create(admin_url: str | None) -> None:
+    """Create the role and the database that ESTATEFLOW_DATABASE_URL names (idempotent);
+    then `estateflow init` creates the schema."""
+    from app.dbcheck import create_database, default_admin_url
+    from app.settings import get_settings
+
+    url = get_settings().database_url
+    try:
+        done = create_database(url, admin_url or default_admin_url(url))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in done:
+        click.echo(line)
 
 
 @main.group()
