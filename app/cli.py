@@ -99,10 +99,17 @@ def demo(host: str, port: int, simulators: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
-    """Run the web app (development server; see deploy/ for gunicorn behind nginx)."""
+    """Run the web app under gunicorn (ESTATEFLOW_WEB_WORKERS processes of ESTATEFLOW_WEB_THREADS
+    threads); deploy/ puts nginx in front."""
+    from app.serving import serve as run_server
+    from app.settings import get_settings
+
     _require_current_schema()
-    _app(host, port).run(host=host, port=port, threaded=True, use_reloader=False,
-                         request_handler=_request_handler())
+    settings = get_settings()
+    click.echo(f"estateflow serving at http://{host}:{port}/ ({settings.web_workers} processes × "
+               f"{settings.web_threads} threads)")
+    run_server(lambda: _app(host, port), host, port, settings.web_workers, settings.web_threads,
+               settings.web_timeout_seconds)
 
 
 def _request_handler():
