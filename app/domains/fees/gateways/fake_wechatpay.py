@@ -20,9 +20,15 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
+from app import clock
 from app.domains.fees.gateways.wechatpay_v3 import encrypt_resource, sign_message
 
 _AUTH = re.compile(r'(\w+)="([^"]*)"')
+
+
+def _now() -> datetime:
+    """The platform clock (tests freeze it), as an aware UTC time."""
+    return clock.now().replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -59,7 +65,7 @@ class FakeWechatPay:
 
             def _answer(self, status: int, data: dict | None) -> None:
                 body = json.dumps(data).encode() if data is not None else b""
-                ts, nonce = str(int(datetime.now(timezone.utc).timestamp())), secrets.token_hex(16)
+                ts, nonce = str(int(_now().timestamp())), secrets.token_hex(16)
                 signature = sign_message(fake.platform_key, f"{ts}\n{nonce}\n".encode() + body + b"\n")
                 if fake.tamper_answers:
                     body = body.replace(b"NOTPAY", b"SUCCESS") + b" "
@@ -165,7 +171,7 @@ class FakeWechatPay:
                 "trade_state": order.state, "amount": {"total": order.amount_cents, "currency": "CNY"}}
         if order.state == "SUCCESS":
             data.update(transaction_id=order.transaction_id,
-                        success_time=(datetime.now(timezone.utc) + timedelta(hours=8)).strftime(
+                        success_time=(_now() + timedelta(hours=8)).strftime(
                             "%Y-%m-%dT%H:%M:%S+08:00"),
                         amount={"total": order.amount_cents, "payer_total": order.amount_cents, "currency": "CNY"})
         return data
@@ -182,12 +188,12 @@ class FakeWechatPay:
         return headers, body
 
     def callback(self, event_type: str, original_type: str, resource: dict) -> tuple[dict, bytes]:
-        envelope = {"id": secrets.token_hex(8), "create_time": datetime.now(timezone.utc).isoformat(),
+        envelope = {"id": secrets.token_hex(8), "create_time": _now().isoformat(),
                     "event_type": event_type, "resource_type": "encrypt-resource",
                     "resource": {**encrypt_resource(self.apiv3_key, resource, original_type),
                                  "original_type": original_type}}
         body = json.dumps(envelope).encode()
-        ts, nonce = str(int(datetime.now(timezone.utc).timestamp())), secrets.token_hex(16)
+        ts, nonce = str(int(_now().timestamp())), secrets.token_hex(16)
         headers = {"Wechatpay-Timestamp": ts, "Wechatpay-Nonce": nonce, "Wechatpay-Serial": self.platform_serial,
                    "Wechatpay-Signature": sign_message(self.platform_key, f"{ts}\n{nonce}\n".encode() + body + b"\n"),
                    "Content-Type": "application/json"}

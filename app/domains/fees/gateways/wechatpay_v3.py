@@ -275,7 +275,10 @@ class WechatPayV3Gateway(PaymentGateway):
             resource = envelope["resource"]
         except (ValueError, KeyError, TypeError) as exc:
             raise NotificationInvalid(f"unreadable notification: {exc}") from None
-        tx = decrypt_resource(self.apiv3_key, resource)
+        return self.notice(decrypt_resource(self.apiv3_key, resource))
+
+    def notice(self, tx: dict) -> GatewayNotice:
+        """A transaction (decrypted from a callback, or a verified query answer) as our notice."""
         try:
             if tx.get("mchid") and self.mchid and tx["mchid"] != self.mchid:
                 raise NotificationInvalid("notification for another merchant")
@@ -286,8 +289,9 @@ class WechatPayV3Gateway(PaymentGateway):
             if tx.get("success_time"):
                 paid_at = datetime.fromisoformat(tx["success_time"]).astimezone(timezone.utc).replace(tzinfo=None)
             return GatewayNotice(
-                gateway=self.name, transaction_id=str(tx["transaction_id"]), out_trade_no=str(tx["out_trade_no"]),
-                amount_cents=total, success=tx.get("trade_state") == "SUCCESS", paid_at=paid_at, raw=tx)
+                gateway=self.name, transaction_id=str(tx.get("transaction_id") or ""),
+                out_trade_no=str(tx["out_trade_no"]), amount_cents=total,
+                success=tx.get("trade_state") == "SUCCESS", paid_at=paid_at, raw=tx)
         except (KeyError, TypeError, ValueError) as exc:
             raise NotificationInvalid(f"unreadable transaction: {exc}") from None
 
