@@ -8,9 +8,38 @@ from pathlib import Path
 import click
 
 
-@click.group()
+class _Commands(click.Group):
+    """Every command answers a database that is down, unknown, refusing us or not migrated with
+    one line and exit code 2, never a driver traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            from app.dbcheck import describe
+            from app.settings import get_settings
+
+            line = describe(exc, get_settings().database_url)
+            if line is None:
+                raise
+            click.echo(f"estateflow: {line}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=_Commands)
 def main() -> None:
     """estateflow — smart property management on a workflow engine."""
+
+
+def _require_current_schema() -> None:
+    """Refuse to serve or work on a database this version has not migrated (one clear line)."""
+    from app.dbcheck import schema_problem
+    from app.settings import get_settings
+
+    problem = schema_problem(get_settings().database_url)
+    if problem:
+        click.echo(f"estateflow: {problem}", err=True)
+        sys.exit(2)
 
 
 def _app(host: str | None = None, port: int | None = None):
@@ -70,9 +99,17 @@ def demo(host: str, port: int, simulators: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
-    """Run the web app (development server; see deploy/ for gunicorn behind nginx)."""
-    _app(host, port).run(host=host, port=port, threaded=True, use_reloader=False,
-                         request_handler=_request_handler())
+    """Run the web app under gunicorn (ESTATEFLOW_WEB_WORKERS processes of ESTATEFLOW_WEB_THREADS
+    threads); deploy/ puts nginx in front."""
+    from app.serving import serve as run_server
+    from app.settings import get_settings
+
+    _require_current_schema()
+    settings = get_settings()
+    click.echo(f"estateflow serving at http://{host}:{port}/ ({settings.web_workers} processes × "
+               f"{settings.web_threads} threads)")
+    run_server(lambda: _app(host, port), host, port, settings.web_workers, settings.web_threads,
+               settings.web_timeout_seconds)
 
 
 def _request_handler():
@@ -88,6 +125,7 @@ def worker(once: bool, interval: float) -> None:
     """Fire due timers and consume device events (the demo's engine worker)."""
     from app.bootstrap import run_worker
 
+    _require_current_schema()
     run_worker(once=once, interval=interval)
 
 
@@ -106,6 +144,30 @@ def validate(paths: tuple[Path, ...]) -> None:
         click.echo(f"{len(errors)} error(s), {warnings} warning(s)", err=True)
         sys.exit(1)
     click.echo(f"all assets valid ({warnings} warning(s))" if warnings else "all assets valid")
+
+
+@main.group()
+def db() -> None:
+    """The database itself: create the role and database on PostgreSQL."""
+
+
+@db.command("create")
+@click.option("--admin-url", default=None,
+              help="A PostgreSQL superuser URL to create them with "
+                   "[default: the postgres user on the server of ESTATEFLOW_DATABASE_URL].")
+def db_create(admin_url: str | None) -> None:
+    """Create the role and the database that ESTATEFLOW_DATABASE_URL names (idempotent);
+    then `estateflow init` creates the schema."""
+    from app.dbcheck import create_database, default_admin_url
+    from app.settings import get_settings
+
+    url = get_settings().database_url
+    try:
+        done = create_database(url, admin_url or default_admin_url(url))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in done:
+        click.echo(line)
 
 
 @main.group()

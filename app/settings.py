@@ -89,6 +89,15 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = Field(
         default=None, description="Send the session cookie only over HTTPS. Empty: on when "
         "public_base_url starts with https://.")
+    web_workers: int = Field(
+        default=2, ge=1, le=64, description="Web server processes `estateflow serve` runs (gunicorn); "
+        "about one per core.")
+    web_threads: int = Field(
+        default=4, ge=1, le=64, description="Threads per web server process: requests one process "
+        "serves at once (most of a request's time is spent waiting on the database).")
+    web_timeout_seconds: int = Field(
+        default=60, ge=5, le=600, description="A request running longer than this is stopped and its "
+        "process replaced.")
     proxy_hops: int = Field(
         default=0, description="Reverse proxies in front of the app whose X-Forwarded-For/-Proto "
         "are trusted (1 behind the nginx of deploy/); 0: the socket address is the client.")

@@ -21,7 +21,7 @@ from flask_appbuilder.views import expose
 from flask_babel import gettext as _
 from flask_login import current_user, user_logged_in
 
-from app.security import lockout, tokens
+from app.security import access_cache, lockout, tokens
 
 
 def _settings():
@@ -81,6 +81,11 @@ class EstateflowSecurityManager(SecurityManager):
     authdbview = AuthDBView
     security_api = SecurityApi
 
+    def __init__(self, appbuilder) -> None:
+        super().__init__(appbuilder)
+        access_cache.clear_when_roles_change(
+            (self.role_model, self.permission_model, self.viewmenu_model, self.permissionview_model))
+
     # --- menus follow permissions -------------------------------------------------------------
     def has_access(self, permission_name: str, view_name: str) -> bool:
         if permission_name == "menu_access":
@@ -107,6 +112,14 @@ class EstateflowSecurityManager(SecurityManager):
         if view is None:
             return super().has_access("menu_access", item.name)
         return super().has_access(f"can_{view.default_view}", view.class_permission_name)
+
+    def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
+        """FAB's check (regexes of the built-in roles, then a query for roles kept in the
+        database), answered per role set from a short-lived cache (app/security/access_cache.py)."""
+        roles = tuple(sorted((role.id, role.name) for role in self.get_user_roles(user)))
+        return access_cache.permissions.get_or_compute(
+            (roles, permission_name, view_name),
+            lambda: super(EstateflowSecurityManager, self)._has_view_access(user, permission_name, view_name))
 
     # --- login lockout ------------------------------------------------------------------------
     def login_lockout(self, username: str | None) -> lockout.Lockout | None:

@@ -96,8 +96,10 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
         http_security.install(app, settings)
 
     from app.web.locale import init_locale
+    from app.web.navbar import install as install_navbar_cache
 
     init_locale(app)
+    install_navbar_cache(app)
 
     @app.template_filter("local_dt")
     def _local_dt(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:

@@ -346,6 +346,13 @@ def handle_notification(session: Session, gateway_name: str, headers: dict[str, 
         record(session, actor=f"gateway:{gateway_name}", action="payment.callback_rejected",
                target_type="gateway_notification", after={"reason": str(exc), "remote_addr": remote_addr})
         return NotificationOutcome("rejected", str(exc))
+    return accept_notice(session, gateway_name, notice, body, remote_addr)
+
+
+def accept_notice(session: Session, gateway_name: str, notice: GatewayNotice, body: bytes = b"",
+                  remote_addr: str | None = None) -> NotificationOutcome:
+    """Credit one *verified* payment result — from a callback, or from a query of the gateway
+    when the callback never came — once: the same transaction seen again is a duplicate."""
     order = session.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == notice.out_trade_no))
     problem = None
     if order is None:

@@ -29,8 +29,17 @@ class PaymentSettings(BaseSettings):
     wechatpay_mchid: str = Field(default="", description="WeChat Pay merchant id.")
     wechatpay_appid: str = Field(default="", description="WeChat (official account / mini program) app id.")
     wechatpay_apiv3_key: str = Field(default="", description="APIv3 key (32 bytes) that decrypts callback resources.")
-    wechatpay_platform_cert: Path | None = Field(default=None, description="PEM of the WeChat Pay platform certificate.")
-    wechatpay_platform_serial: str = Field(default="", description="Serial number of that certificate.")
+    wechatpay_platform_certs: list[Path] = Field(
+        default_factory=list, description="PEM files of the WeChat Pay platform certificates (JSON list; "
+        "several during a rotation); each is known by its own serial number.")
+    wechatpay_public_key: Path | None = Field(
+        default=None, description="PEM of the WeChat Pay platform public key (merchants created since 2024).")
+    wechatpay_public_key_id: str = Field(default="", description="Id of that public key (PUB_KEY_ID_…).")
+    wechatpay_api_base: str = Field(default="https://api.mch.weixin.qq.com",
+                                    description="WeChat Pay API address (a local fake in tests).")
+    wechatpay_http: bool = Field(default=False, description="Send requests to WeChat Pay over HTTPS "
+                                 "(off: payments through WeChat Pay cannot start, callbacks still verify).")
+    wechatpay_timeout_seconds: float = Field(default=10.0, description="Timeout of one request to WeChat Pay.")
     wechatpay_merchant_key: Path | None = Field(default=None, description="Merchant API private key (PEM).")
     wechatpay_merchant_serial: str = Field(default="", description="Serial of the merchant API certificate.")
 

@@ -22,6 +22,7 @@ import json
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -75,14 +76,79 @@ def encrypt_resource(apiv3_key: bytes, data: dict, associated_data: str = "trans
             "nonce": nonce, "associated_data": associated_data, "original_type": "transaction"}
 
 
+def load_platform_keys(cert_paths: list[Path], public_key_path: Path | None = None,
+                       public_key_id: str = "") -> dict[str, RSAPublicKey]:
+    """The keys WeChat Pay signs callbacks and answers with, by the serial it names them by.
+
+    Platform certificates (several at once: during a rotation WeChat signs with the new one while
+    the old one is still valid) are keyed by their serial number in upper-case hex, as the
+    ``Wechatpay-Serial`` header gives it; merchants created since 2024 get a **platform public
+    key** instead, keyed by its id (``PUB_KEY_ID_…``). A file that holds the other kind than its
+    setting says is a configuration error with a sentence, not a crash.
+    """
+    keys: dict[str, RSAPublicKey] = {}
+    for path in cert_paths:
+        pem = Path(path).read_bytes()
+        if b"BEGIN CERTIFICATE" not in pem:
+            raise GatewayNotConfigured(
+                f"{path} is not a certificate (no BEGIN CERTIFICATE); a WeChat Pay platform public key "
+                "goes in ESTATEFLOW_PAY_WECHATPAY_PUBLIC_KEY with its id in ESTATEFLOW_PAY_WECHATPAY_PUBLIC_KEY_ID")
+        cert = load_pem_x509_certificate(pem)
+        keys[format(cert.serial_number, "X")] = cert.public_key()  # type: ignore[assignment]
+    if public_key_path:
+        if not public_key_id.startswith("PUB_KEY_ID_"):
+            raise GatewayNotConfigured("ESTATEFLOW_PAY_WECHATPAY_PUBLIC_KEY_ID must be the key's id (PUB_KEY_ID_…)")
+        pem = Path(public_key_path).read_bytes()
+        if b"BEGIN PUBLIC KEY" not in pem:
+            raise GatewayNotConfigured(f"{public_key_path} is not a public key (no BEGIN PUBLIC KEY)")
+        keys[public_key_id] = serialization.load_pem_public_key(pem)  # type: ignore[assignment]
+    return keys
+
+
+class GatewayRefused(GatewayNotConfigured):
+    """WeChat Pay answered, but not with success (its ``code`` and ``message`` say why)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"WeChat Pay answered HTTP {status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class HttpxTransport:
+    """HTTPS to WeChat Pay with a timeout, retrying only when the request may not have arrived
+    (connection or network errors), never after an answer: a retried order creation is
+    harmless (same ``out_trade_no``), a retried refund too (same ``out_refund_no``)."""
+
+    def __init__(self, timeout: float = 10.0, attempts: int = 3) -> None:
+        import httpx
+
+        self._client = httpx.Client(timeout=timeout)
+        self.attempts = attempts
+
+    def __call__(self, method: str, url: str, headers: dict[str, str], body: bytes):
+        import httpx
+
+        for attempt in range(self.attempts):
+            try:
+                reply = self._client.request(method, url, headers=headers, content=body or None)
+                return reply.status_code, reply.content, dict(reply.headers)
+            except httpx.TransportError:
+                if attempt == self.attempts - 1:
+                    raise GatewayNotConfigured(f"WeChat Pay unreachable at {url}") from None
+                import time
+
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+
 class WechatPayV3Gateway(PaymentGateway):
     name = "wechatpay"
 
     def __init__(self, *, mchid: str = "", appid: str = "", apiv3_key: bytes = b"",
                  platform_keys: dict[str, RSAPublicKey] | None = None,
                  merchant_key: RSAPrivateKey | None = None, merchant_serial: str = "",
-                 transport: Transport | None = None) -> None:
+                 transport: Transport | None = None, api_base: str = API) -> None:
         self.mchid, self.appid, self.apiv3_key = mchid, appid, apiv3_key
+        self.api_base = api_base.rstrip("/")
         self.platform_keys = dict(platform_keys or {})
         self.merchant_key, self.merchant_serial = merchant_key, merchant_serial
         self.transport = transport
@@ -90,16 +156,15 @@ class WechatPayV3Gateway(PaymentGateway):
     @classmethod
     def from_settings(cls) -> "WechatPayV3Gateway":
         s = get_payment_settings()
-        keys: dict[str, RSAPublicKey] = {}
-        if s.wechatpay_platform_cert and s.wechatpay_platform_serial:
-            cert = load_pem_x509_certificate(s.wechatpay_platform_cert.read_bytes())
-            keys[s.wechatpay_platform_serial] = cert.public_key()  # type: ignore[assignment]
+        keys = load_platform_keys(s.wechatpay_platform_certs, s.wechatpay_public_key, s.wechatpay_public_key_id)
         merchant = None
         if s.wechatpay_merchant_key:
             merchant = serialization.load_pem_private_key(s.wechatpay_merchant_key.read_bytes(), None)
+        transport = HttpxTransport(s.wechatpay_timeout_seconds) if s.wechatpay_http else None
         return cls(mchid=s.wechatpay_mchid, appid=s.wechatpay_appid, apiv3_key=s.wechatpay_apiv3_key.encode(),
                    platform_keys=keys, merchant_key=merchant,  # type: ignore[arg-type]
-                   merchant_serial=s.wechatpay_merchant_serial)
+                   merchant_serial=s.wechatpay_merchant_serial, transport=transport,
+                   api_base=s.wechatpay_api_base)
 
     # requests to WeChat ---------------------------------------------------------------------
     def authorization(self, method: str, url_path: str, body: bytes, timestamp: str | None = None,
@@ -113,23 +178,72 @@ class WechatPayV3Gateway(PaymentGateway):
         return (f'WECHATPAY2-SHA256-RSA2048 mchid="{self.mchid}",nonce_str="{nonce}",'
                 f'signature="{signature}",timestamp="{timestamp}",serial_no="{self.merchant_serial}"')
 
-    def start(self, order, *, notify_url: str, return_url: str) -> str:
-        """Create an H5 order; returns WeChat's ``h5_url`` (payer goes there)."""
+    def _call(self, method: str, path: str, payload: dict | None = None) -> dict:
+        """One signed request; the answer's own signature is verified before it is believed
+        (a forged "SUCCESS" from a man in the middle must not settle an order)."""
         if self.transport is None:
             raise GatewayNotConfigured("WeChat Pay transport not configured in this deployment")
-        path = "/v3/pay/transactions/h5"
-        body = json.dumps({
-            "appid": self.appid, "mchid": self.mchid, "description": f"物业费 {order.out_trade_no}",
-            "out_trade_no": order.out_trade_no, "notify_url": notify_url,
-            "amount": {"total": order.amount_cents, "currency": "CNY"},
-            "scene_info": {"payer_client_ip": "127.0.0.1", "h5_info": {"type": "Wap"}},
-        }, ensure_ascii=False).encode()
-        status, answer = self.transport("POST", API + path, {
-            "Authorization": self.authorization("POST", path, body), "Content-Type": "application/json",
-            "Accept": "application/json"}, body)
-        if status != 200:
-            raise GatewayNotConfigured(f"WeChat Pay refused the order: HTTP {status} {answer[:200]!r}")
-        return json.loads(answer)["h5_url"]
+        body = json.dumps(payload, ensure_ascii=False).encode() if payload is not None else b""
+        headers = {"Authorization": self.authorization(method, path, body), "Accept": "application/json",
+                   "User-Agent": "estateflow"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        answer = self.transport(method, self.api_base + path, headers, body)
+        status, content = answer[0], answer[1]
+        answer_headers = answer[2] if len(answer) > 2 else {}
+        try:
+            self.verify(answer_headers, content)
+        except SignatureInvalid as exc:
+            raise SignatureInvalid(f"WeChat Pay's answer to {method} {path} is not signed by WeChat Pay: {exc}") from None
+        data = json.loads(content) if content else {}
+        if not 200 <= status < 300:
+            raise GatewayRefused(status, str(data.get("code", "")), str(data.get("message", "")))
+        return data
+
+    def _order(self, order, notify_url: str, **extra) -> dict:
+        return {"appid": self.appid, "mchid": self.mchid, "description": f"物业费 {order.out_trade_no}",
+                "out_trade_no": order.out_trade_no, "notify_url": notify_url,
+                "amount": {"total": order.amount_cents, "currency": "CNY"}, **extra}
+
+    def start(self, order, *, notify_url: str, return_url: str) -> str:
+        """Create an H5 order; returns WeChat's ``h5_url`` (payer goes there)."""
+        data = self._call("POST", "/v3/pay/transactions/h5", self._order(
+            order, notify_url, scene_info={"payer_client_ip": "127.0.0.1", "h5_info": {"type": "Wap"}}))
+        return data["h5_url"]
+
+    def native(self, order, *, notify_url: str) -> str:
+        """A Native (QR code) order for the front desk or an exit gate: the ``code_url`` to show
+        as a QR code, which the payer scans with WeChat."""
+        return self._call("POST", "/v3/pay/transactions/native", self._order(order, notify_url))["code_url"]
+
+    def jsapi(self, order, *, notify_url: str, openid: str) -> dict[str, str]:
+        """A JSAPI / mini-program order for a payer known by ``openid``: the parameters
+        ``wx.requestPayment`` takes, signed with the merchant key as WeChat Pay prescribes
+        (``appId\ntimeStamp\nnonceStr\npackage\n``)."""
+        prepay_id = self._call("POST", "/v3/pay/transactions/jsapi",
+                               self._order(order, notify_url, payer={"openid": openid}))["prepay_id"]
+        timestamp = str(int(clock.now().replace(tzinfo=timezone.utc).timestamp()))
+        nonce, package = secrets.token_hex(16), f"prepay_id={prepay_id}"
+        message = f"{self.appid}\n{timestamp}\n{nonce}\n{package}\n".encode()
+        return {"appId": self.appid, "timeStamp": timestamp, "nonceStr": nonce, "package": package,
+                "signType": "RSA", "paySign": sign_message(self.merchant_key, message)}  # type: ignore[arg-type]
+
+    def query(self, out_trade_no: str) -> dict:
+        """The order as WeChat Pay knows it (``trade_state``, ``transaction_id``, ``amount``)."""
+        return self._call("GET", f"/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={self.mchid}")
+
+    def close(self, out_trade_no: str) -> None:
+        """Close an unpaid order so it can no longer be paid (WeChat answers 204)."""
+        self._call("POST", f"/v3/pay/transactions/out-trade-no/{out_trade_no}/close", {"mchid": self.mchid})
+
+    def refund(self, *, out_trade_no: str, out_refund_no: str, refund_cents: int, total_cents: int,
+               reason: str, notify_url: str) -> dict:
+        """Ask WeChat Pay to refund; the answer's ``status`` is usually PROCESSING, and the
+        refund notification (or a query) says when it is SUCCESS."""
+        return self._call("POST", "/v3/refund/domestic/refunds", {
+            "out_trade_no": out_trade_no, "out_refund_no": out_refund_no, "reason": reason[:80],
+            "notify_url": notify_url,
+            "amount": {"refund": refund_cents, "total": total_cents, "currency": "CNY"}})
 
     # callbacks from WeChat --------------------------------------------------------------------
     def verify(self, headers: dict[str, str], body: bytes) -> None:
@@ -161,7 +275,10 @@ class WechatPayV3Gateway(PaymentGateway):
             resource = envelope["resource"]
         except (ValueError, KeyError, TypeError) as exc:
             raise NotificationInvalid(f"unreadable notification: {exc}") from None
-        tx = decrypt_resource(self.apiv3_key, resource)
+        return self.notice(decrypt_resource(self.apiv3_key, resource))
+
+    def notice(self, tx: dict) -> GatewayNotice:
+        """A transaction (decrypted from a callback, or a verified query answer) as our notice."""
         try:
             if tx.get("mchid") and self.mchid and tx["mchid"] != self.mchid:
                 raise NotificationInvalid("notification for another merchant")
@@ -172,8 +289,9 @@ class WechatPayV3Gateway(PaymentGateway):
             if tx.get("success_time"):
                 paid_at = datetime.fromisoformat(tx["success_time"]).astimezone(timezone.utc).replace(tzinfo=None)
             return GatewayNotice(
-                gateway=self.name, transaction_id=str(tx["transaction_id"]), out_trade_no=str(tx["out_trade_no"]),
-                amount_cents=total, success=tx.get("trade_state") == "SUCCESS", paid_at=paid_at, raw=tx)
+                gateway=self.name, transaction_id=str(tx.get("transaction_id") or ""),
+                out_trade_no=str(tx["out_trade_no"]), amount_cents=total,
+                success=tx.get("trade_state") == "SUCCESS", paid_at=paid_at, raw=tx)
         except (KeyError, TypeError, ValueError) as exc:
             raise NotificationInvalid(f"unreadable transaction: {exc}") from None
 

@@ -86,7 +86,11 @@ def test_outgoing_request_signature_and_unconfigured(gateway, keys):
 
     def transport(method, url, headers, body):
         sent.update(method=method, url=url, headers=headers, body=body)
-        return 200, b'{"h5_url": "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx1"}'
+        answer = b'{"h5_url": "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx1"}'
+        ts, nonce = str(int(clock.now().replace(tzinfo=timezone.utc).timestamp())), "n1"
+        signature = sign_message(keys["platform"], f"{ts}\n{nonce}\n".encode() + answer + b"\n")
+        return 200, answer, {"Wechatpay-Timestamp": ts, "Wechatpay-Nonce": nonce,
+                             "Wechatpay-Signature": signature, "Wechatpay-Serial": "PLAT01"}
 
     gateway.transport = transport
 

@@ -1,0 +1,86 @@
+"""A WeChat Pay callback that never arrives: reconciliation asks the (fake, over HTTP) gateway,
+credits the order once, closes the stale unpaid one — and the books balance throughout."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import func, select
+
+from app import clock
+from app.domains.fees import payments as pay
+from app.domains.fees.gateways import _GATEWAYS, register_gateway
+from app.domains.fees.gateways.fake_wechatpay import FakeWechatPay
+from app.domains.fees.gateways.wechatpay_v3 import HttpxTransport, WechatPayV3Gateway
+from app.domains.fees.ledger import ledger_problems
+from app.domains.fees.models import Payment
+from app.domains.fees.reconciliation import reconcile_pending_orders
+
+from tests.support import fees_estate as fe
+
+APIV3 = b"0123456789abcdef0123456789abcdef"
+T0 = datetime(2026, 11, 20, 9, 0)
+
+
+@pytest.fixture
+def wechat():
+    platform, merchant = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    with FakeWechatPay(mchid="1900000001", appid="wx1", apiv3_key=APIV3, platform_key=platform,
+                       platform_serial="PUB_KEY_ID_01", merchant_public_key=merchant.public_key()) as fake:
+        gateway = WechatPayV3Gateway(mchid="1900000001", appid="wx1", apiv3_key=APIV3,
+                                     platform_keys={"PUB_KEY_ID_01": platform.public_key()}, merchant_key=merchant,
+                                     merchant_serial="M1", transport=HttpxTransport(timeout=5), api_base=fake.url)
+        saved = _GATEWAYS.get("wechatpay")
+        register_gateway(gateway)
+        yield fake, gateway
+        if saved is not None:
+            register_gateway(saved)
+        else:
+            _GATEWAYS.pop("wechatpay", None)
+
+
+def test_lost_callback_settled_once_and_stale_order_closed(session, wechat):
+    fake, gateway = wechat
+    clock.freeze(T0)
+    try:
+        community, (home, other, _) = fe.make_estate(session, dunning=False)
+        bill = fe.make_bill(session, home, 8500)
+        unpaid_bill = fe.make_bill(session, other, 4000)
+        paid_order = pay.create_order(session, household_id=home.id, bill_ids=[bill.id], gateway="wechatpay", actor="r")
+        stale = pay.create_order(session, household_id=other.id, bill_ids=[unpaid_bill.id], gateway="wechatpay",
+                                 actor="r")
+        session.commit()
+        for order in (paid_order, stale):
+            gateway.native(order, notify_url="http://127.0.0.1:9/pay/notify/wechatpay")
+        headers, body = fake.pay(paid_order.out_trade_no, deliver=0)  # paid; the callback is lost
+
+        clock.advance(timedelta(minutes=2))
+        early = reconcile_pending_orders(session)
+        assert early.settled == [] and early.still_open == []  # too young to be chased
+
+        clock.advance(timedelta(minutes=10))
+        report = reconcile_pending_orders(session)
+        session.commit()
+        assert report.settled == [paid_order.out_trade_no] and report.still_open == [stale.out_trade_no]
+        assert (bill.status, paid_order.status) == ("paid", "paid")
+        assert ledger_problems(session) == []
+
+        replayed = pay.handle_notification(session, "wechatpay", headers, body)  # 12 minutes old
+        assert replayed.outcome == "rejected" and "replay" in replayed.reason
+        headers, body = fake.callback("TRANSACTION.SUCCESS", "transaction",
+                                      fake.transaction(fake.orders[paid_order.out_trade_no]))
+        late = pay.handle_notification(session, "wechatpay", headers, body)  # WeChat's retry turns up after all
+        session.commit()
+        assert late.outcome == "duplicate"
+        assert session.scalar(select(func.count()).select_from(Payment)) == 1
+
+        clock.advance(timedelta(hours=3))
+        closed = reconcile_pending_orders(session)
+        session.commit()
+        assert closed.closed == [stale.out_trade_no] and stale.status == "cancelled"
+        assert fake.orders[stale.out_trade_no].state == "CLOSED" and unpaid_bill.status == "open"
+        assert reconcile_pending_orders(session).settled == []  # nothing left to do
+        assert ledger_problems(session) == []
+    finally:
+        clock.reset()
