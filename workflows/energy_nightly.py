@@ -6,7 +6,7 @@ master-meter losses, lighting in daylight), which opens, refreshes or closes fin
 """
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
@@ -18,18 +18,23 @@ from app.domains.estate.models import Community
 from app.localtime import local_today
 from app.platform.processes import module_enabled
 from app.settings import get_settings
+from workflows._log import run_logger
 
 
-def nightly(database_url: str | None = None) -> dict[str, dict]:
+def nightly(database_url: str | None = None, communities: list[str] | None = None) -> dict[str, dict]:
+    """``communities``: codes to analyse (the module schedule passes its community); all when None."""
     engine = create_engine(database_url or get_settings().database_url)
     out: dict[str, dict] = {}
     try:
         with Session(engine) as session:
             ensure_partitions(session, local_today(), months=3)
             session.commit()
-            communities = list(session.execute(select(Community.id, Community.code)))
+            query = select(Community.id, Community.code)
+            if communities is not None:
+                query = query.where(Community.code.in_(communities))
+            chosen = list(session.execute(query))
         period = f"{local_today():%Y-%m}"
-        for community_id, code in communities:
+        for community_id, code in chosen:
             with Session(engine) as session:
                 if not module_enabled(session, community_id, "energy"):
                     continue
@@ -43,7 +48,7 @@ def nightly(database_url: str | None = None) -> dict[str, dict]:
 
 
 @flow(name="energy_nightly")
-def energy_nightly(database_url: str | None = None) -> dict[str, dict]:
-    result = nightly(database_url)
-    get_run_logger().info("energy findings by community: %s", result)
+def energy_nightly(database_url: str | None = None, communities: list[str] | None = None) -> dict[str, dict]:
+    result = nightly(database_url, communities)
+    run_logger().info("energy findings by community: %s", result)
     return result

@@ -5,22 +5,33 @@ PostgreSQL, and a paid order is credited through the once-only path of callbacks
 """
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from app.domains.fees.reconciliation import reconcile_pending_orders
 from app.platform.discovery import import_all_models
 from app.settings import get_settings
+from workflows._log import run_logger
 
 
-def reconcile(database_url: str | None = None, after_minutes: int = 5, close_after_minutes: int = 120) -> dict:
+def reconcile(database_url: str | None = None, after_minutes: int = 5, close_after_minutes: int = 120,
+              communities: list[str] | None = None) -> dict:
+    """``communities``: codes to reconcile (the module schedule passes its community); all when None."""
     import_all_models()
     engine = create_engine(database_url or get_settings().database_url)
     try:
         with Session(engine) as session:
+            community_ids = None
+            if communities is not None:
+                from sqlalchemy import select
+
+                from app.domains.estate.models import Community
+
+                community_ids = list(session.scalars(select(Community.id).where(Community.code.in_(communities))))
             report = reconcile_pending_orders(session, after_minutes=after_minutes,
-                                              close_after_minutes=close_after_minutes)
+                                              close_after_minutes=close_after_minutes,
+                                              community_ids=community_ids)
             session.commit()
     finally:
         engine.dispose()
@@ -29,10 +40,7 @@ def reconcile(database_url: str | None = None, after_minutes: int = 5, close_aft
 
 
 @flow(name="payment_reconciliation")
-def payment_reconciliation(database_url: str | None = None) -> dict:
-    outcome = reconcile(database_url)
-    try:
-        get_run_logger().info("payment reconciliation: %s", outcome)
-    except Exception:  # called as .fn() outside a flow run: no run logger
-        pass
+def payment_reconciliation(database_url: str | None = None, communities: list[str] | None = None) -> dict:
+    outcome = reconcile(database_url, communities=communities)
+    run_logger().info("payment reconciliation: %s", outcome)
     return outcome

@@ -34,16 +34,17 @@ class ReconcileReport:
 
 
 def reconcile_pending_orders(session: Session, *, after_minutes: int = 5, close_after_minutes: int = 120,
-                             limit: int = 200) -> ReconcileReport:
+                             limit: int = 200, community_ids: list[int] | None = None) -> ReconcileReport:
     """Look up every order ``created`` more than ``after_minutes`` ago at a gateway that can be
     queried. Does not commit: the caller commits (each order's outcome is independent, so a
     gateway error on one order is reported and the others go on)."""
     now = clock.now()
     report = ReconcileReport()
-    orders = session.scalars(
-        select(PaymentOrder)
-        .where(PaymentOrder.status == "created", PaymentOrder.created_at <= now - timedelta(minutes=after_minutes))
-        .order_by(PaymentOrder.created_at).limit(limit).with_for_update(skip_locked=True))
+    query = select(PaymentOrder).where(
+        PaymentOrder.status == "created", PaymentOrder.created_at <= now - timedelta(minutes=after_minutes))
+    if community_ids is not None:
+        query = query.where(PaymentOrder.community_id.in_(community_ids))
+    orders = session.scalars(query.order_by(PaymentOrder.created_at).limit(limit).with_for_update(skip_locked=True))
     for order in orders:
         try:
             gateway = get_gateway(order.gateway)

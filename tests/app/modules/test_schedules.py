@@ -34,7 +34,8 @@ def test_validation_refuses_a_schedule_of_a_flow_that_does_not_exist(tmp_path):
     errors = [str(e) for e in validate_menu_file(menu, tmp_path)]
     assert len(errors) == 2
     assert errors[0].startswith("menus/patrol.yaml:7: schedules[0].flow: unknown flow 'patrol_rounds' "
-                                "(the flows in workflows/: billing_run, dunning_sweep, late_fees, ")
+                                "(the flows in workflows/: billing_run, dunning_sweep, ")
+    assert "late_fees" in errors[0] and "payment_reconciliation" in errors[0]
     assert errors[1] == "menus/patrol.yaml:8: schedules[1].cron: not a valid cron expression (Bad minute)"
 
 
@@ -63,7 +64,8 @@ def test_worker_runs_a_schedule_for_the_enabled_community_only_and_stops_on_disa
     real = flow_runner(database_url=url, flows=load_flows())
 
     def runner(item):
-        results.append((item.flow, real(item)))
+        if item.flow == "late_fees":
+            results.append((item.flow, real(item)))
 
     scheduler = Scheduler(runner, now=lambda: now[0])
 
@@ -71,7 +73,7 @@ def test_worker_runs_a_schedule_for_the_enabled_community_only_and_stops_on_disa
         now[0] = at
         ran = scheduler.tick(session, shipped)
         session.rollback()
-        return [(s.flow, s.community_code) for s in ran]
+        return [(s.flow, s.community_code) for s in ran if s.flow == "late_fees"]  # fees' daily one
 
     assert tick_at(now[0]) == []  # nothing enabled
     _enable(session, shipped, yc, "fees")
@@ -97,6 +99,8 @@ def test_a_failing_flow_is_logged_and_the_others_still_run(session, shipped, com
     ran = []
 
     def runner(item):
+        if item.flow != "late_fees":
+            return
         ran.append(item.key)
         if item.community_code == "HX":
             raise RuntimeError("gateway down")
@@ -120,14 +124,17 @@ def test_the_prefect_plan_has_one_deployment_per_module_community_and_flow(sessi
     assert sorted(plan) == [
         ("fees-hx-billing_run", "billing_run", "0 2 1 * *", True),
         ("fees-hx-late_fees", "late_fees", "30 2 * * *", True),
+        ("fees-hx-payment_reconciliation", "payment_reconciliation", "*/5 * * * *", True),
         ("fees-yc-billing_run", "billing_run", "0 2 1 * *", False),
         ("fees-yc-late_fees", "late_fees", "30 2 * * *", False),
+        ("fees-yc-payment_reconciliation", "payment_reconciliation", "*/5 * * * *", False),
     ]
     spec = plan[("fees-yc-late_fees", "late_fees", "30 2 * * *", False)]
     assert spec.parameters == {"communities": ["YC"]}
     assert spec.timezone == "Asia/Shanghai"
     assert spec.tags == ("estateflow-schedule", "module:fees", "community:YC")
-    assert [s.key for s in community_schedules(session, shipped)] == ["fees/YC/billing_run", "fees/YC/late_fees"]
+    assert [s.key for s in community_schedules(session, shipped)] == [
+        "fees/YC/billing_run", "fees/YC/late_fees", "fees/YC/payment_reconciliation"]
     # on the server: ours that the plan pauses or no longer names are paused; paused ones stay
     live = {"fees-yc-late_fees": False, "fees-hx-late_fees": False, "energy-yc-meter_polling": False,
             "fees-hx-billing_run": True}

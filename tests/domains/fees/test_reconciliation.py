@@ -84,3 +84,31 @@ def test_lost_callback_settled_once_and_stale_order_closed(session, wechat):
         assert ledger_problems(session) == []
     finally:
         clock.reset()
+
+
+def test_the_flow_reconciles_only_the_communities_it_is_given(session, wechat, db_engine):
+    """The fees module's schedule runs the flow per community: an order of another community is
+    left for that community's run."""
+    from workflows.payment_reconciliation import reconcile
+
+    fake, gateway = wechat
+    clock.freeze(T0)
+    try:
+        community, (home, *_) = fe.make_estate(session, "RA", dunning=False)
+        other_community, (away, *_) = fe.make_estate(session, "RB", dunning=False, door=False)
+        orders = []
+        for household in (home, away):
+            bill = fe.make_bill(session, household, 1200)
+            orders.append(pay.create_order(session, household_id=household.id, bill_ids=[bill.id],
+                                           gateway="wechatpay", actor="r"))
+        session.commit()
+        for order in orders:
+            gateway.native(order, notify_url="http://127.0.0.1:9/n")
+            fake.pay(order.out_trade_no, deliver=0)
+        clock.advance(timedelta(minutes=10))
+        outcome = reconcile(db_engine.url.render_as_string(hide_password=False), communities=["RA"])
+        assert outcome["settled"] == [orders[0].out_trade_no]
+        session.expire_all()
+        assert [o.status for o in orders] == ["paid", "created"]
+    finally:
+        clock.reset()
