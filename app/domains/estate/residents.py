@@ -1,10 +1,16 @@
-"""Which household a resident login acts for (family members pay on behalf, too)."""
+"""Which household a resident login acts for (family members pay on behalf, too).
+
+A login may be a resident of several households (an elderly parent's and their own): the
+household it acts for is its choice (:class:`ResidentPreference`), the first one until it
+chooses. Every resident page asks :func:`require_household`, so the switch applies to bills,
+repairs and visitors alike.
+"""
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domains.estate.models import Household, Resident
+from app.domains.estate.models import Household, Resident, ResidentPreference
 
 
 def households_of_user(session: Session, user_id: int) -> list[Household]:
@@ -15,9 +21,38 @@ def households_of_user(session: Session, user_id: int) -> list[Household]:
     ))
 
 
+def preference(session: Session, user_id: int) -> ResidentPreference:
+    """The login's preferences (a transient default row when it has chosen nothing yet)."""
+    return session.get(ResidentPreference, user_id) or ResidentPreference(user_id=user_id, elderly_mode=False)
+
+
 def require_household(session: Session, user_id: int, household_id: int | None = None) -> Household | None:
-    """The given household if it is this login's, else the first one; None if none is."""
+    """The given household if it is this login's, else the one it chose, else the first;
+    None if none is."""
     households = households_of_user(session, user_id)
     if household_id is None:
-        return households[0] if households else None
+        chosen = preference(session, user_id).household_id
+        return next((h for h in households if h.id == chosen), households[0] if households else None)
     return next((h for h in households if h.id == household_id), None)
+
+
+def _own_preference(session: Session, user_id: int) -> ResidentPreference:
+    pref = session.get(ResidentPreference, user_id)
+    if pref is None:
+        pref = ResidentPreference(user_id=user_id, elderly_mode=False)
+        session.add(pref)
+    return pref
+
+
+def choose_household(session: Session, user_id: int, household_id: int) -> Household | None:
+    """Act for ``household_id`` from now on; None (nothing changed) if it is not this login's."""
+    household = require_household(session, user_id, household_id)
+    if household is not None:
+        _own_preference(session, user_id).household_id = household.id
+        session.flush()
+    return household
+
+
+def set_elderly_mode(session: Session, user_id: int, on: bool) -> None:
+    _own_preference(session, user_id).elderly_mode = bool(on)
+    session.flush()
