@@ -92,7 +92,7 @@ def test_resident_pays_on_phone_receipt_verifies_dunning_ends(phone_page: Page, 
 
     resident_login(page, base, "resident_yc")
     with page.expect_navigation():
-        page.locator("#resident-tiles a", has_text=re.compile("我的账单|My bills")).click()
+        page.click("#tile-fees")
     card = page.locator(f".ef-bill[data-bill='{bill.number}']")
     expect(card).to_have_attribute("data-status", "open")
     with page.expect_navigation():

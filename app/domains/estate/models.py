@@ -149,14 +149,12 @@ class Resident(Model):
 
 
 class ResidentPreference(Model):
-    """A resident login's choices: the household it acts for (a family member may hold
-    several) and the elderly-friendly mode (large text, high contrast, fewer items)."""
+    """The household a resident login acts for (a family member may hold several)."""
 
     __tablename__ = "resident_preference"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id"), primary_key=True)
     household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"))
-    elderly_mode: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class StaffCommunity(Model):

@@ -21,9 +21,9 @@ def households_of_user(session: Session, user_id: int) -> list[Household]:
     ))
 
 
-def preference(session: Session, user_id: int) -> ResidentPreference:
-    """The login's preferences (a transient default row when it has chosen nothing yet)."""
-    return session.get(ResidentPreference, user_id) or ResidentPreference(user_id=user_id, elderly_mode=False)
+def chosen_household_id(session: Session, user_id: int) -> int | None:
+    pref = session.get(ResidentPreference, user_id)
+    return pref.household_id if pref else None
 
 
 def require_household(session: Session, user_id: int, household_id: int | None = None) -> Household | None:
@@ -31,28 +31,19 @@ def require_household(session: Session, user_id: int, household_id: int | None =
     None if none is."""
     households = households_of_user(session, user_id)
     if household_id is None:
-        chosen = preference(session, user_id).household_id
+        chosen = chosen_household_id(session, user_id)
         return next((h for h in households if h.id == chosen), households[0] if households else None)
     return next((h for h in households if h.id == household_id), None)
-
-
-def _own_preference(session: Session, user_id: int) -> ResidentPreference:
-    pref = session.get(ResidentPreference, user_id)
-    if pref is None:
-        pref = ResidentPreference(user_id=user_id, elderly_mode=False)
-        session.add(pref)
-    return pref
 
 
 def choose_household(session: Session, user_id: int, household_id: int) -> Household | None:
     """Act for ``household_id`` from now on; None (nothing changed) if it is not this login's."""
     household = require_household(session, user_id, household_id)
     if household is not None:
-        _own_preference(session, user_id).household_id = household.id
+        pref = session.get(ResidentPreference, user_id)
+        if pref is None:
+            pref = ResidentPreference(user_id=user_id)
+            session.add(pref)
+        pref.household_id = household.id
         session.flush()
     return household
-
-
-def set_elderly_mode(session: Session, user_id: int, on: bool) -> None:
-    _own_preference(session, user_id).elderly_mode = bool(on)
-    session.flush()

@@ -495,6 +495,12 @@ def decide_quote(session: Session, order: RepairOrder, *, user_id: int, username
 
     if order.household_id not in {h.id for h in households_of_user(session, user_id)}:
         raise RepairError("not_found")
+    return answer_quote(session, order, actor=username, accept=accept, reason=reason)
+
+
+def answer_quote(session: Session, order: RepairOrder, *, actor: str, accept: bool, reason: str = "") -> int:
+    """The household's answer to a pending quote (the caller checked who answers)."""
+    username = actor
     if order.quote_status != "pending":
         raise RepairError("no_quote", number=order.number)
     reason = (reason or "").strip()

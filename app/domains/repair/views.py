@@ -45,8 +45,22 @@ from app.security.scope import (
 )
 from app.web.locale import current_locale as _locale
 
+
+
+def _open_orders_badge(session, household: Household) -> str | None:
+    """The resident home's 报修 badge: orders still open (or with a quote to answer)."""
+    from sqlalchemy import func, or_
+
+    from app.domains.repair.models import ACTIVE_STATUSES
+
+    count = session.scalar(select(func.count()).select_from(RepairOrder).where(
+        RepairOrder.household_id == household.id,
+        or_(RepairOrder.status.in_(ACTIVE_STATUSES), RepairOrder.quote_status == "pending")))
+    return str(count) if count else None
+
+
 RESIDENT_TILES = [{"module": "repair", "endpoint": "RepairResidentView.index",
-                   "label": {"zh": "报事报修", "en": "Repairs"}, "icon": "fa-wrench"}]
+                   "label": {"zh": "报修", "en": "Repairs"}, "icon": "fa-wrench", "badge": _open_orders_badge}]
 
 _STAFF_READ = "^(can_index|can_show|can_kpi|can_export)$"
 GRANTS = {

@@ -34,8 +34,19 @@ GRANTS = {
     "Manager": [["^(VisitorDeskView)$", ".*"], ["^(Visitors|visitors_desk)$", "^menu_access$"]],
     "Regulator": [["^(VisitorDeskView)$", "^can_index$"], ["^(Visitors|visitors_desk)$", "^menu_access$"]],
 }
+
+
+def _waiting_badge(session, household: Household) -> str | None:
+    """The resident home's 访客 badge: walk-in visitors waiting for the host's answer."""
+    from sqlalchemy import func
+
+    count = session.scalar(select(func.count()).select_from(VisitorPass).where(
+        VisitorPass.household_id == household.id, VisitorPass.status == "pending_approval"))
+    return str(count) if count else None
+
+
 RESIDENT_TILES = [{"module": "visitors", "endpoint": "VisitorResidentView.index",
-                   "label": {"zh": "访客邀请", "en": "Visitors"}, "icon": "fa-qrcode"}]
+                   "label": {"zh": "访客", "en": "Visitors"}, "icon": "fa-qrcode", "badge": _waiting_badge}]
 
 STATUS_LABELS = {
     "active": _l("Valid"), "not_yet_valid": _l("Not yet valid"), "expired": _l("Expired"),

@@ -59,7 +59,7 @@ ALLOWED: dict[str, set[str]] = {
     "regulator": set(),
     # residents: their own bills, repairs and visitors (records of their household only)
     "resident_yc": {
-        "ResidentBillsView.pay",
+        "ResidentBillsView.pay", "ResidentPortalView.switch_household", "ResidentPortalView.set_mode",
         "RepairResidentView.report", "RepairResidentView.respond", "RepairResidentView.quote",
         "VisitorResidentView.invite", "VisitorResidentView.decide", "VisitorResidentView.revoke",
     },

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.db import db
 from app.domains.estate.models import Community, Household
 from app.domains.estate.residents import require_household
+from app.domains.fees import explain
 from app.domains.fees import payments as pay
 from app.domains.fees import receipts as rc
 from app.domains.fees.gateways import GatewayError, get_gateway
@@ -30,8 +31,16 @@ GRANTS = {
     "Manager": [["^(AccountantPaymentsView)$", "^can_(index|household|receipt)$"]],
     "Regulator": [["^(AccountantPaymentsView)$", "^can_(index|household|receipt)$"]],
 }
+
+
+def _owed_badge(session, household: Household) -> str | None:
+    """The resident home's 缴费 badge: what the household still owes."""
+    owed = household_balance(session, household.id).outstanding_cents
+    return f"¥{yuan(owed)}" if owed > 0 else None
+
+
 RESIDENT_TILES = [{"module": "fees", "endpoint": "ResidentBillsView.index",
-                   "label": {"zh": "我的账单", "en": "My bills"}, "icon": "fa-credit-card"}]
+                   "label": {"zh": "缴费", "en": "Pay bills"}, "icon": "fa-credit-card", "badge": _owed_badge}]
 
 
 
@@ -82,7 +91,10 @@ class ResidentBillsView(BaseView):
         bill = db.session.get(Bill, bill_id)
         if bill is None or bill.household_id != household.id:
             abort(404)
-        return self.render_template("payments/bill.html", bill=bill, household=household, yuan=yuan)
+        labels = explain.item_labels(household.community.code)
+        words = [explain.line_words(line, _locale(), labels) for line in bill.lines]
+        return self.render_template("payments/bill.html", bill=bill, household=household, yuan=yuan,
+                                    lines=list(zip(bill.lines, words)))
 
     @expose("/pay", methods=["POST"])
     @has_access
