@@ -124,7 +124,9 @@ def _restore_mode(sender, user, **extra) -> None:
 
 
 def register(appbuilder) -> None:
+    from flask import current_app
+
     appbuilder.add_view_no_menu(ResidentPortalView())
-    app = appbuilder.get_app
+    app = current_app._get_current_object()
     user_logged_in.connect(_restore_mode, app)
     app.context_processor(lambda: {"resident_elderly": elderly_mode()})

@@ -137,14 +137,27 @@ class ResidentBillsView(BaseView):
         bills = list(db.session.scalars(select(Bill).where(Bill.id.in_(order.bill_ids or []))))
         return self.render_template("payments/result.html", order=order, receipt=receipt, bills=bills, yuan=yuan)
 
-    @expose("/receipt/<number>.pdf")
-    @has_access
-    def receipt(self, number: str):
+    def _own_receipt(self, number: str) -> Receipt:
         household = self._household()
         receipt = db.session.scalar(select(Receipt).where(Receipt.number == number))
         if receipt is None or receipt.household_id != household.id:
             abort(404)
-        return _receipt_pdf(receipt)
+        return receipt
+
+    @expose("/receipts/<number>")
+    @has_access
+    def receipt_page(self, number: str):
+        """The receipt as a page (WeChat's in-app browser does not download PDFs), with 大写金额,
+        the payee and a link to save it as a PDF."""
+        receipt = self._own_receipt(number)
+        verify_url = f"{_base_url()}{url_for('ReceiptVerifyView.verify', code=receipt.verification_code)}"
+        return self.render_template("payments/receipt.html", verify_url=verify_url, yuan=yuan,
+                                    **rc.receipt_facts(db.session, receipt, _locale()))
+
+    @expose("/receipt/<number>.pdf")
+    @has_access
+    def receipt(self, number: str):
+        return _receipt_pdf(self._own_receipt(number))
 
 
 # --- the sandbox bank's cashier page (public: it belongs to the pretend bank) -------------------------
