@@ -5,6 +5,7 @@ elderly-friendly mode."""
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
@@ -98,3 +99,32 @@ def test_quote_answer_household_switch_and_elderly_mode(demo_app, login):
     assert 'data-elderly="on"' in login("resident_yc").get("/me/").text  # remembered for the next login
     client.post("/me/mode", data={"elderly": "off"})
     assert 'data-elderly="off"' in client.get("/me/").text
+
+
+def test_visitor_pass_code_share_link_and_phone_check(demo_app, login):
+    from app.domains.devices.models import Device
+    from app.domains.visitors.passes import device_key
+
+    client = login("resident_yc")
+    bad = client.post("/me/visitors/", data={"visitor_name": "王叔叔", "visitor_phone": "12345", "hours": "2",
+                                             "entries": "1"})
+    assert bad.status_code == 422 and "11 位手机号码" in bad.text
+    assert 'value="12345"' in bad.text and 'value="王叔叔"' in bad.text  # what was typed is kept
+    made = client.post("/me/visitors/", data={"visitor_name": "王叔叔", "visitor_phone": "139 1111 2222",
+                                              "hours": "2", "entries": "1"})
+    assert made.status_code == 302
+    page = client.get(made.headers["Location"]).text
+    code = re.search(r'id="pass-code"[^>]*>(\d{6})<', page).group(1)
+    share = re.search(r'data-url="([^"]+/v/[^"]+)"', page).group(1)
+    # the visitor opens the shared link without a login and sees the same code
+    shared = demo_app.test_client().get(urlsplit(share).path)
+    assert shared.status_code == 200 and code in shared.text and 'id="pass-qr"' in shared.text
+    assert demo_app.test_client().get("/v/forged.token").status_code == 404
+    # the door's keypad sends the code instead of the token
+    door = _db(demo_app, lambda s: s.scalar(select(Device.address).where(Device.profile == "door_controller")
+                                            .order_by(Device.id)))
+    key = device_key(demo_app.config["SECRET_KEY"], "YC", door)
+    api = demo_app.test_client()
+    answer = api.post("/api/v1/access/validate", json={"community": "YC", "device": door, "code": code},
+                      headers={"X-Device-Key": key}).get_json()
+    assert answer["ok"] is True and answer["visitor"] == "王叔叔"
