@@ -72,7 +72,13 @@ def test_quote_answer_household_switch_and_elderly_mode(demo_app, login):
     client.post(f"/me/repairs/order/{number}/quote", data={"decision": "decline", "reason": "太贵了"})
     order = _db(demo_app, lambda s: s.scalar(select(RepairOrder).where(RepairOrder.number == number)))
     assert (order.quote_status, order.quote_note, order.charge_cents) == ("declined", "太贵了", 0)
-    assert "太贵了" in login("manager_yc").get(f"/repairs/show/{order.id}").text
+    manager = login("manager_yc")
+    assert "太贵了" in manager.get(f"/repairs/show/{order.id}").text and 'id="quote-form"' in manager.get(
+        f"/repairs/show/{order.id}").text
+    # the manager's answer: a revised quote goes back to the resident
+    manager.post(f"/repairs/show/{order.id}/quote", data={"decision": "revise", "materials_cost": "30",
+                                                          "labour_cost": "10"})
+    assert 'id="quote-labour">¥10.00<' in client.get(f"/me/repairs/order/{number}").text
 
     # a family member's login holds a second household: the switcher changes what the pages act for
     def link(s):
