@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.domains.estate.models import Community, Household, Staff, StaffCommunity
-from app.domains.estate.residents import households_of_user
+from app.domains.estate.residents import households_of_user, require_household
 from app.domains.repair import (
     kpis as kpi_repair,
 )
@@ -158,8 +158,8 @@ class RepairResidentView(BaseView):
 
     def _new_page(self):
         households = self._household()
-        household = households[0]
         household_id = request.args.get("household", type=int)
+        household = require_household(db.session, current_user.id, household_id) or households[0]
         locale = _locale()
         form = _report_form()
         token = request.args.get("t") or repair_orders.new_token()
