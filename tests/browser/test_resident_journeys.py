@@ -1,4 +1,4 @@
-"""The resident's phone (390×844) as the demo resident, on SQLite and PostgreSQL: the first
+"""The resident's phone (390×844) as the demo resident: the first
 screen with its badges, a bill explained in words, a receipt page with 大写金额, a visitor pass
 with its 6-digit code; every page fits the screen (no sideways scrolling) in zh, and in en.
 Screenshots go to /tmp/estateflow-shots/ (not committed) for a person to look at."""
@@ -14,6 +14,10 @@ from app.domains.estate.models import Household
 from app.domains.fees.models import Bill
 from app.domains.fees.payments import record_offline_payment
 from tests.browser.conftest import SHOTS_DIR
+
+# Pages over the demo: the database does not change what they show, so SQLite only (the
+# services behind them run on both databases in tests/domains/).
+pytestmark = pytest.mark.parametrize("demo_db_url", ["sqlite"], indirect=True)
 
 
 def _fits(page: Page, what: str) -> None:

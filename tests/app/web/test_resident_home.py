@@ -1,4 +1,4 @@
-"""The resident side on the demo estate (SQLite and PostgreSQL): the first screen with its
+"""The resident side on the demo estate: the first screen with its
 badges and notices, a bill explained in words, the receipt as a page with 大写金额 and the
 payee, the repair quote answered on the order page, the household switcher and the
 elderly-friendly mode."""
@@ -7,12 +7,17 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+import pytest
 from sqlalchemy import select
 
 from app.db import db
 from app.domains.estate.models import Household, Resident
 from app.domains.fees.models import Bill, Receipt
 from app.domains.repair.models import RepairOrder
+
+# Pages over the demo: the database does not change what they show, so SQLite only (the
+# services behind them run on both databases in tests/domains/).
+pytestmark = pytest.mark.parametrize("demo_db_url", ["sqlite"], indirect=True)
 
 
 def _db(app, fn):
