@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.domains.estate.models import Household
 from app.domains.fees.models import Bill
 from app.domains.fees.payments import record_offline_payment
+from app.domains.repair.models import RepairOrder
 from tests.browser.conftest import SHOTS_DIR
 
 # Pages over the demo: the database does not change what they show, so SQLite only (the
@@ -82,6 +83,15 @@ def test_resident_phone_home_bill_receipt_and_visitor_pass(phone_page: Page, liv
     _shot(page, "pass", request)
     share = page.locator("#pass-share").get_attribute("data-url")
     code = page.locator("#pass-code").inner_text()
+
+    # the other resident pages fit the phone too
+    quoted = db.scalar(select(RepairOrder.number).where(RepairOrder.reported_by == "resident_yc",
+                                                        RepairOrder.quote_status == "pending"))
+    for path in ("/me/repairs/", f"/me/repairs/order/{quoted}", "/me/repairs/new", "/me/visitors/",
+                 "/me/notices", "/notifications/"):
+        page.goto(f"{base}{path}")
+        _fits(page, path)
+    expect(page.locator("#notifications")).to_be_visible()
 
     # the same pages in English
     page.goto(f"{base}/me/")
