@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.domains.estate.models import Household, Resident, ResidentPreference
+from app.domains.estate.models import Household, Resident, ResidentPreference, UserCommunity
 
 
 def households_of_user(session: Session, user_id: int) -> list[Household]:
@@ -47,3 +47,21 @@ def choose_household(session: Session, user_id: int, household_id: int) -> House
         pref.household_id = household.id
         session.flush()
     return household
+
+
+def link_login(session: Session, *, household: Household, user_id: int, name: str,
+               relation: str = "family", phone: str | None = None) -> Resident:
+    """Let a login act for ``household`` too (a son or daughter paying and reporting for an
+    elderly parent): a resident row of that household, and membership of its community.
+    Linking the same login twice changes nothing."""
+    existing = session.scalar(select(Resident).where(Resident.household_id == household.id,
+                                                     Resident.user_id == user_id))
+    if existing is not None:
+        return existing
+    resident = Resident(community_id=household.community_id, household_id=household.id, user_id=user_id,
+                        name=name[:100], relation=relation[:20], phone=phone)
+    session.add(resident)
+    if session.get(UserCommunity, (user_id, household.community_id)) is None:
+        session.add(UserCommunity(user_id=user_id, community_id=household.community_id))
+    session.flush()
+    return resident

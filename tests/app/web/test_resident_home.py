@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.domains.estate.models import Household, Resident
+from app.domains.estate.residents import link_login
 from app.domains.fees.models import Bill, Receipt
 from app.domains.repair.models import RepairOrder
 
@@ -92,8 +93,7 @@ def test_quote_answer_household_switch_and_elderly_mode(demo_app, login):
         other = s.scalar(select(Household).where(Household.code != "YC-1-101", Household.community_id ==
                                                  s.scalar(select(Household.community_id).where(Household.code == "YC-1-101")))
                          .order_by(Household.id))
-        s.add(Resident(community_id=other.community_id, household_id=other.id, user_id=user_id, name="家属",
-                       relation="family"))
+        link_login(s, household=other, user_id=user_id, name="家属")
         s.commit()
         return other.id, other.code
 
