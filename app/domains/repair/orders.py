@@ -1,4 +1,5 @@
-"""Repair orders: the resident's report, the status timeline, confirmation, reopening, charging.
+"""Repair orders: the resident's report, the status timeline, confirmation, reopening, the
+repair quote the household answers, charging.
 
 The order row is what people see; the BPMN process (business key = order number) moves it.
 Operations in app/domains/repair/operations.py call :func:`record` at each step, so the timeline,
@@ -553,7 +554,8 @@ def revise_quote(session: Session, order: RepairOrder, *, materials_cost: Any, l
 
 
 def charge_household(session: Session, order: RepairOrder, actor: str) -> int:
-    """Charge materials + labour to the household; a payable repair bill when fees is on.
+    """Charge materials + labour to the household (once it accepted the quote: see
+    :func:`decide_quote`); a payable repair bill when fees is on.
 
     Returns the cents charged (0 when nothing to charge).
     """
