@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Model, utcnow
@@ -66,3 +66,5 @@ class UserPreference(Model):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id"), primary_key=True)
     locale: Mapped[str] = mapped_column(String(5), default="zh")
+    elderly_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
+                                               doc="large text, high contrast, fewer items")

@@ -99,3 +99,14 @@ def test_module_pack_validate_upload(demo_db_url, tmp_path):
     assert "menus/lift_inspection.yaml:3: version: version 1.0.0 of module 'lift_inspection' was already " \
            "uploaded with other content" in immutable.stdout
     assert packages() == 1
+
+
+def test_resident_link_lets_a_family_login_act_for_another_household(demo_db_url):
+    ok = _estateflow(demo_db_url, "resident", "link", "--household", "YC-1-102", "--login", "resident_fx",
+                     "--name", "女儿")
+    assert ok.returncode == 0, ok.stderr
+    assert "resident_fx acts for:" in ok.stdout and "YC-1-102" in ok.stdout
+    again = _estateflow(demo_db_url, "resident", "link", "--household", "YC-1-102", "--login", "resident_fx")
+    assert again.stdout == ok.stdout  # linking twice changes nothing
+    refused = _estateflow(demo_db_url, "resident", "link", "--household", "YC-1-102", "--login", "manager_yc")
+    assert refused.returncode != 0 and "not a resident login" in refused.stderr

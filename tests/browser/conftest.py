@@ -114,6 +114,17 @@ def demo_ids(demo_db_url: str, live_server: str) -> dict:
 
 
 @pytest.fixture
+def db(demo_db_url: str):
+    """A session on the journey's database (to set up or check what the pages did)."""
+    from sqlalchemy.orm import Session
+
+    engine = create_engine(demo_db_url)
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+    engine.dispose()
+
+
+@pytest.fixture
 def db_scalar(demo_db_url: str):
     """``db_scalar(stmt)``: read one value straight from the journey's database."""
     engine = create_engine(demo_db_url)

@@ -2,7 +2,7 @@
 
 1. A resident on a phone sees an overdue bill, pays through the sandbox gateway (cashier page,
    then the bank's signed notification over HTTP to our notify URL) → the bill shows paid, the
-   receipt PDF downloads and verifies on the public page → the bill's dunning instance ends.
+   receipt opens as a page (大写金额, payee), its PDF downloads and verifies on the public page → the bill's dunning instance ends.
 2. Another household stays overdue → reminders fire on the controllable clock → front desk
    calls, the manager turns door suspension on, proposes and approves it → on the announced
    date the simulated door (real broker, own topic root) refuses the card → the accountant
@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlalchemy import create_engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -31,14 +31,6 @@ from app.domains.security import door_access
 from app.domains.dunning import ladder as dunning
 from app.domains.fees.ledger import ledger_problems
 from app.platform.processes import start_process
-
-
-@pytest.fixture
-def db(demo_db_url):
-    engine = create_engine(demo_db_url)
-    with Session(engine, expire_on_commit=False) as s:
-        yield s
-    engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -92,7 +84,7 @@ def test_resident_pays_on_phone_receipt_verifies_dunning_ends(phone_page: Page, 
 
     resident_login(page, base, "resident_yc")
     with page.expect_navigation():
-        page.locator("#resident-tiles a", has_text=re.compile("我的账单|My bills")).click()
+        page.click("#tile-fees")
     card = page.locator(f".ef-bill[data-bill='{bill.number}']")
     expect(card).to_have_attribute("data-status", "open")
     with page.expect_navigation():
@@ -108,8 +100,12 @@ def test_resident_pays_on_phone_receipt_verifies_dunning_ends(phone_page: Page, 
     # back on our result page; the bank's signed notification arrives asynchronously
     expect(page.locator("#pay-result")).to_have_attribute("data-status", "paid", timeout=20_000)
     code = page.locator("#receipt-code").inner_text().strip()
+    with page.expect_navigation():  # the receipt is a page (WeChat blocks downloads), the PDF a link on it
+        page.click("#receipt-open")
+    expect(page.locator("#receipt-capitals")).to_contain_text("人民币")
+    expect(page.locator("#receipt-payee")).to_contain_text("宜居物业服务有限公司")
     with page.expect_download() as info:
-        page.click("#receipt-download")
+        page.click("#receipt-pdf")
     pdf = info.value.path().read_bytes()
     assert pdf.startswith(b"%PDF") and len(pdf) > 1000
     with page.expect_navigation():

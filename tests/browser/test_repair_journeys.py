@@ -4,7 +4,7 @@
    number, a timeline and a notification;
 2. the order is dispatched automatically; a manager reassigns it by hand with a reason (audited);
 3. the technician declines on a phone (it goes to the other technician), who accepts, checks in,
-   records the work with before/after photos and costs, and completes; the household is charged;
+   records the work with before/after photos and costs, and completes; the resident accepts the quote and is charged;
 4. the resident rates it 2 stars: the manager gets a follow-up task; another finished order is
    reopened by the resident and goes back to a technician;
 5. front desk completes a call-back task and the order closes;
@@ -65,7 +65,7 @@ def _report(page: Page, base: str, category: str, description: str, location: st
     """Resident pages on a phone: home → 报事报修 → 我要报修 → submit; returns the order number."""
     page.goto(f"{base}/me/")
     with page.expect_navigation():
-        page.locator("#resident-tiles a", has_text="报事报修").click()
+        page.click("#tile-repair")
     with page.expect_navigation():
         page.click("#new-repair")
     page.select_option("#f-category", category)
@@ -211,14 +211,20 @@ def test_technician_declines_then_the_other_one_does_the_work(browser, phone_pag
     page.check("input[name=charge_household][value=yes]")
     _submit_task(page)
     assert db_scalar(select(RepairOrder.status).where(RepairOrder.number == number)) == "completed"
-    assert db_scalar(select(RepairOrder.charge_cents).where(RepairOrder.number == number)) == 7550
+    # a quote first: nothing is charged until the resident accepts it
+    assert db_scalar(select(RepairOrder.charge_cents).where(RepairOrder.number == number)) == 0
 
     logout(page, base)
     resident_login(page, base)
     page.goto(f"{base}/me/repairs/order/{number}")
     expect(page.locator("#order-status")).to_have_text("已完工，请确认")
-    expect(page.locator("#order-charge")).to_have_text("¥75.50")
-    for kind in ("declined", "accepted", "arrived", "completed", "charged"):
+    expect(page.locator("#quote-materials")).to_have_text("¥45.50")
+    expect(page.locator("#quote-labour")).to_have_text("¥30.00")
+    with page.expect_navigation():
+        page.click("#quote-accept")
+    assert db_scalar(select(RepairOrder.charge_cents).where(RepairOrder.number == number)) == 7550
+    expect(page.locator("#order-charge")).to_contain_text("¥75.50")
+    for kind in ("declined", "accepted", "arrived", "completed", "quoted", "quote_accepted", "charged"):
         expect(page.locator(f"#timeline .ef-event[data-kind={kind}]")).to_be_visible()
 
 

@@ -148,6 +148,15 @@ class Resident(Model):
         return self.name
 
 
+class ResidentPreference(Model):
+    """The household a resident login acts for (a family member may hold several)."""
+
+    __tablename__ = "resident_preference"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id"), primary_key=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"))
+
+
 class StaffCommunity(Model):
     __tablename__ = "staff_community"
 

@@ -19,7 +19,7 @@ from app import clock
 from app.domains.estate.models import Community, Household
 from app.domains.fees.gateways.settings import derived_secret, get_payment_settings
 from app.domains.fees.models import Bill, Payment, Receipt
-from app.domains.fees.money import yuan
+from app.domains.fees.money import capitals, yuan
 from app.localtime import to_local
 
 METHOD_LABELS = {
@@ -89,8 +89,27 @@ def _local_time(dt):
     return to_local(dt)  # receipts print local time
 
 
-def receipt_pdf(session: Session, receipt: Receipt, verify_url: str = "") -> bytes:
-    """An A5 PDF receipt (Chinese with English captions)."""
+def receipt_facts(session: Session, receipt: Receipt, locale: str = "zh") -> dict:
+    """What a receipt shows, for its page and its PDF alike: who paid whom, when, how, the
+    amount in figures and in Chinese capitals (大写金额)."""
+    community = session.get(Community, receipt.community_id)
+    household = session.get(Household, receipt.household_id)
+    payment = session.get(Payment, receipt.payment_id)
+    company = community.company
+    labels = METHOD_LABELS.get(payment.method, {"zh": payment.method, "en": payment.method})
+    return {
+        "receipt": receipt, "community": community, "household": household, "payment": payment,
+        "payee": company.name if company else community.name,
+        "payee_en": (company.name_en or company.name) if company else community.name,
+        "cashier": payment.recorded_by if payment.method in ("cash", "bank_transfer") else "",
+        "method": labels.get(locale[:2]) or labels["zh"], "method_zh": labels["zh"],
+        "paid_at": f"{_local_time(payment.received_at):%Y-%m-%d %H:%M}",
+        "amount": yuan(receipt.amount_cents), "capitals": capitals(receipt.amount_cents),
+    }
+
+
+def receipt_pdf(session: Session, receipt: Receipt, verify_url: str = "", compress: bool = True) -> bytes:
+    """An A5 PDF receipt (Chinese with English captions), with 大写金额 and the payee."""
     from reportlab.graphics import renderPDF
     from reportlab.graphics.barcode.qr import QrCodeWidget
     from reportlab.graphics.shapes import Drawing
@@ -102,12 +121,11 @@ def receipt_pdf(session: Session, receipt: Receipt, verify_url: str = "") -> byt
 
     if "STSong-Light" not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    community = session.get(Community, receipt.community_id)
-    household = session.get(Household, receipt.household_id)
-    payment = session.get(Payment, receipt.payment_id)
+    facts = receipt_facts(session, receipt)
+    community, household, payment = facts["community"], facts["household"], facts["payment"]
     buf = io.BytesIO()
     width, height = A5
-    c = canvas.Canvas(buf, pagesize=A5)
+    c = canvas.Canvas(buf, pagesize=A5, pageCompression=1 if compress else 0)
     c.setTitle(f"收据 Receipt {receipt.number}")
     font = "STSong-Light"
     y = height - 18 * mm
@@ -118,13 +136,12 @@ def receipt_pdf(session: Session, receipt: Receipt, verify_url: str = "") -> byt
     c.drawCentredString(width / 2, y, "Property fee e-receipt")
     y -= 10 * mm
     c.setFont(font, 10)
-    method = METHOD_LABELS.get(payment.method, {"zh": payment.method})["zh"]
     for label, value in (
         ("收据编号 No.", receipt.number),
         ("住户 Household", f"{household.code} {household.head_name}"),
         ("房屋 Unit", str(household.unit) if household.unit else ""),
-        ("收款时间 Paid at", f"{_local_time(payment.received_at):%Y-%m-%d %H:%M}"),
-        ("支付方式 Method", f"{method}  {payment.reference or ''}".strip()),
+        ("收款时间 Paid at", facts["paid_at"]),
+        ("支付方式 Method", f"{facts['method_zh']}  {payment.reference or ''}".strip()),
     ):
         c.drawString(15 * mm, y, f"{label}：{value}")
         y -= 6 * mm
@@ -152,7 +169,14 @@ def receipt_pdf(session: Session, receipt: Receipt, verify_url: str = "") -> byt
     c.setFont(font, 12)
     c.drawString(15 * mm, y, "合计 Total")
     c.drawRightString(width - 15 * mm, y, f"¥ {yuan(receipt.amount_cents)} 元")
-    y -= 10 * mm
+    y -= 6 * mm
+    c.setFont(font, 10)
+    c.drawString(15 * mm, y, f"金额大写 In words：人民币{facts['capitals']}")
+    y -= 7 * mm
+    c.drawString(15 * mm, y, f"收款单位 Payee：{facts['payee']}（盖章 Seal）")
+    if facts["cashier"]:
+        c.drawRightString(width - 15 * mm, y, f"收款人 Cashier：{facts['cashier']}")
+    y -= 9 * mm
     c.setFont(font, 10)
     c.drawString(15 * mm, y, f"验证码 Verification code：{receipt.verification_code}")
     y -= 5 * mm

@@ -152,6 +152,26 @@ def publish(
     return row
 
 
+NOTICE_CHANNEL = "notice_board"
+
+
+def notices(session: Session, community_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The community's published notices (公告: ``notify.log`` on the ``notice_board``
+    channel), newest first, as ``{title, body, at}``: a message ``【通知】title: body`` is split
+    at its first colon, anything else is all body."""
+    rows = session.scalars(select(Notification).where(Notification.community_id == community_id,
+                                                      Notification.channel == NOTICE_CHANNEL)
+                           .order_by(Notification.id.desc()).limit(limit))
+    out = []
+    for row in rows:
+        text = row.body.removeprefix("【通知】").strip()
+        title, sep, body = text.partition(": ")
+        if not sep:
+            title, sep, body = text.partition("：")
+        out.append({"title": title if sep else "", "body": body if sep else text, "at": row.created_at})
+    return out
+
+
 def community_notifications(session: Session, community_id: int, limit: int = 200) -> list[Notification]:
     """Every notification of a community, every channel and recipient, newest first."""
     return list(session.scalars(

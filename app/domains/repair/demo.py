@@ -101,10 +101,12 @@ def seed(session: Session) -> None:
     work = {"before_photos": [photo], "after_photos": [photo], "work_note": "已更换损坏部件并试用正常",
             "materials": "配件 1个", "materials_cost": "30.00", "labour_cost": "20.00", "charge_household": True}
 
-    def to_completed(order, response_min: int, resolution_min: int) -> None:
+    def to_completed(order, response_min: int, resolution_min: int, accept_quote: bool = True) -> None:
         step(order, "accept", {"decision": "accept"}, username(order), response_min)
         step(order, "check_in", {"arrived": True}, username(order), max(5, resolution_min // 3))
         step(order, "work", dict(work), username(order), max(5, resolution_min - response_min - resolution_min // 3))
+        if order.quote_status == "pending" and accept_quote:  # the household said yes on its phone
+            repair_orders.answer_quote(session, order, actor="resident", accept=True)
 
     def confirm(order, rating: int, minutes: int = 120) -> None:
         clock.advance(timedelta(minutes=minutes))
@@ -163,7 +165,7 @@ def seed(session: Session) -> None:
         session.flush()
         # done, waiting for the demo resident to confirm and rate
         order = report(resident_home, "electrical", now - timedelta(hours=6), resident=True)
-        to_completed(order, 10, 150)
+        to_completed(order, 10, 150, accept_quote=False)  # and to answer the repair quote
         # technician on site
         order = report(households[8], "plumbing", now - timedelta(hours=2))
         step(order, "accept", {"decision": "accept"}, username(order), 6)

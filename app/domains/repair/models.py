@@ -61,6 +61,10 @@ class RepairOrder(Model):
     labour_cost_cents: Mapped[int] = mapped_column(Integer, default=0)
     charge_cents: Mapped[int] = mapped_column(Integer, default=0, doc="charged to the household")
     bill_id: Mapped[int | None] = mapped_column(ForeignKey("bill.id"))
+    quote_status: Mapped[str | None] = mapped_column(
+        String(12), doc="the resident's answer to the charge: pending, accepted, declined; None if nothing to charge")
+    quote_decided_at: Mapped[datetime | None] = mapped_column(DateTime)
+    quote_note: Mapped[str | None] = mapped_column(String(300), doc="why the resident declined the quote")
 
     rating: Mapped[int | None] = mapped_column(Integer, doc="1-5")
     rating_comment: Mapped[str | None] = mapped_column(Text)

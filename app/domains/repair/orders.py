@@ -1,4 +1,5 @@
-"""Repair orders: the resident's report, the status timeline, confirmation, reopening, charging.
+"""Repair orders: the resident's report, the status timeline, confirmation, reopening, the
+repair quote the household answers, charging.
 
 The order row is what people see; the BPMN process (business key = order number) moves it.
 Operations in app/domains/repair/operations.py call :func:`record` at each step, so the timeline,
@@ -59,6 +60,11 @@ _MESSAGES = {
     "window_closed": {"zh": "已超过 {days} 天的可重开期限，请重新报修。",
                       "en": "The {days}-day reopen window has passed; please report a new repair."},
     "not_found": {"zh": "没有找到该工单。", "en": "No such order."},
+    "no_quote": {"zh": "工单 {number} 没有等待您确认的报价。", "en": "Order {number} has no quote waiting for your answer."},
+    "decline_reason": {"zh": "请写明不同意的原因，方便维修师傅和项目经理处理。",
+                       "en": "Say why you decline, so the technician and the manager can follow up."},
+    "bad_quote": {"zh": "请填写正确的金额（元，最多两位小数）。", "en": "Enter valid amounts (yuan, at most two decimals)."},
+    "quote_state": {"zh": "工单 {number} 的报价已被接受，不能再修改。", "en": "The quote of order {number} was accepted; it can no longer change."},
 }
 
 
@@ -325,13 +331,16 @@ def _completed(session, order, data, now, actor):
               note=order.work_note, data={"materials": order.materials,
                                           "materials_cost_cents": order.materials_cost_cents,
                                           "labour_cost_cents": order.labour_cost_cents})
-    charged = 0
+    quoted = 0
     if data.get("charge_household") and is_chargeable(session, order):
-        charged = charge_household(session, order, actor=order.technician_username or actor)
+        quoted = quote(session, order, actor=order.technician_username or actor)
     settings = cfg.community_settings(session, order.community_id)
     notify_resident(session, order, "repair.completed", days=int(settings.get("reopen_days") or 0),
-                    amount=_yuan(charged))
-    return {"charged_cents": charged}
+                    amount=_yuan(quoted))
+    if quoted:
+        notify_resident(session, order, "repair.quote", materials=_yuan(order.materials_cost_cents),
+                        labour=_yuan(order.labour_cost_cents), amount=_yuan(quoted))
+    return {"charged_cents": 0, "quoted_cents": quoted}
 
 
 def _confirmed(session, order, data, now, actor):
@@ -453,11 +462,100 @@ def resident_respond(session: Session, order: RepairOrder, *, user_id: int, user
     complete_task(session, row.id, data, actor=username)
 
 
+# --------------------------------------------------------------------------- quote and charging
+#
+# A repair charged to a household is a quote first: the technician writes materials and
+# labour when the work is done; nothing is billed until a resident of the household accepts.
+# Declined, the order says why and the technician and the managers are told; a manager may
+# revise the amounts (a new quote for the resident) or waive the charge.
+
+QUOTE_STATUSES = ("pending", "accepted", "declined", "waived")
+
+
+def quote(session: Session, order: RepairOrder, actor: str) -> int:
+    """Put materials + labour to the household as a quote waiting for its answer; the cents quoted."""
+    total = order.materials_cost_cents + order.labour_cost_cents
+    if total <= 0 or order.household_id is None:
+        order.quote_status = None
+        return 0
+    order.quote_status, order.quote_decided_at, order.quote_note = "pending", None, None
+    add_event(session, order, "quoted", actor=actor, data={
+        "materials": order.materials, "materials_cost_cents": order.materials_cost_cents,
+        "labour_cost_cents": order.labour_cost_cents, "total_cents": total})
+    audit(session, actor=actor, action="repair.quote", target_type="repair_order", target_id=order.number,
+          community_id=order.community_id, after={"materials_cost_cents": order.materials_cost_cents,
+                                                  "labour_cost_cents": order.labour_cost_cents})
+    return total
+
+
+def decide_quote(session: Session, order: RepairOrder, *, user_id: int, username: str, accept: bool,
+                 reason: str = "") -> int:
+    """A resident of the household accepts (the charge is billed) or declines (with a reason:
+    the technician and the managers are told). Returns the cents charged. Raises :class:`RepairError`."""
+    from app.domains.estate.residents import households_of_user
+
+    if order.household_id not in {h.id for h in households_of_user(session, user_id)}:
+        raise RepairError("not_found")
+    return answer_quote(session, order, actor=username, accept=accept, reason=reason)
+
+
+def answer_quote(session: Session, order: RepairOrder, *, actor: str, accept: bool, reason: str = "") -> int:
+    """The household's answer to a pending quote (the caller checked who answers)."""
+    username = actor
+    if order.quote_status != "pending":
+        raise RepairError("no_quote", number=order.number)
+    reason = (reason or "").strip()
+    if not accept and not reason:
+        raise RepairError("decline_reason")
+    order.quote_decided_at = clock.now()
+    if accept:
+        order.quote_status = "accepted"
+        add_event(session, order, "quote_accepted", actor=username)
+        return charge_household(session, order, actor=username)
+    order.quote_status, order.quote_note = "declined", reason[:300]
+    add_event(session, order, "quote_declined", actor=username, note=order.quote_note)
+    audit(session, actor=username, action="repair.quote_declined", target_type="repair_order",
+          target_id=order.number, community_id=order.community_id, after={"reason": order.quote_note})
+    staff = session.get(Staff, order.technician_id) if order.technician_id else None
+    recipients = users_with_role(session, "Manager", order.community_id)
+    if staff is not None and staff.user_id:
+        recipients.append(staff.user_id)
+    notify_users(session, order, "repair.quote_declined", recipients, reason=order.quote_note)
+    return 0
+
+
+def revise_quote(session: Session, order: RepairOrder, *, materials_cost: Any, labour_cost: Any,
+                 actor: str, waive: bool = False) -> int:
+    """A manager answers a declined (or pending) quote: new amounts go to the resident as a
+    new quote, or the charge is waived. Returns the cents quoted. Raises :class:`RepairError`."""
+    if order.quote_status not in ("pending", "declined"):
+        raise RepairError("quote_state", number=order.number)
+    if waive:
+        order.quote_status, order.quote_decided_at = "waived", clock.now()
+        add_event(session, order, "quote_waived", actor=actor)
+        audit(session, actor=actor, action="repair.quote_waived", target_type="repair_order",
+              target_id=order.number, community_id=order.community_id)
+        notify_resident(session, order, "repair.quote_waived")
+        return 0
+    try:
+        materials, labour = _cents(materials_cost), _cents(labour_cost)
+    except ValueError:
+        raise RepairError("bad_quote") from None
+    if materials + labour <= 0:
+        raise RepairError("bad_quote")
+    order.materials_cost_cents, order.labour_cost_cents = materials, labour
+    total = quote(session, order, actor=actor)
+    notify_resident(session, order, "repair.quote", materials=_yuan(materials), labour=_yuan(labour),
+                    amount=_yuan(total))
+    return total
+
+
 # --------------------------------------------------------------------------- charging
 
 
 def charge_household(session: Session, order: RepairOrder, actor: str) -> int:
-    """Charge materials + labour to the household; a payable repair bill when fees is on.
+    """Charge materials + labour to the household (once it accepted the quote: see
+    :func:`decide_quote`); a payable repair bill when fees is on.
 
     Returns the cents charged (0 when nothing to charge).
     """
@@ -487,7 +585,9 @@ def _repair_bill(session: Session, order: RepairOrder, total: int):
         description=f"维修 {order.number} {cfg.category_label(order.category)}", amount_cents=total,
         explanation={"order": order.number, "materials": order.materials,
                      "materials_cost_cents": order.materials_cost_cents,
-                     "labour_cost_cents": order.labour_cost_cents})
+                     "labour_cost_cents": order.labour_cost_cents,
+                     "basis": "repair_quote", "accepted_at": order.quote_decided_at.isoformat()
+                     if order.quote_decided_at else None})
     if bill is not None:
         order.bill_id = bill.id
         session.flush()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Response, abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.domains.estate.models import Community, Household, Staff, StaffCommunity
-from app.domains.estate.residents import households_of_user
+from app.domains.estate.residents import households_of_user, require_household
 from app.domains.repair import (
     kpis as kpi_repair,
 )
@@ -45,8 +45,22 @@ from app.security.scope import (
 )
 from app.web.locale import current_locale as _locale
 
+
+
+def _open_orders_badge(session, household: Household) -> str | None:
+    """The resident home's 报修 badge: orders still open (or with a quote to answer)."""
+    from sqlalchemy import func, or_
+
+    from app.domains.repair.models import ACTIVE_STATUSES
+
+    count = session.scalar(select(func.count()).select_from(RepairOrder).where(
+        RepairOrder.household_id == household.id,
+        or_(RepairOrder.status.in_(ACTIVE_STATUSES), RepairOrder.quote_status == "pending")))
+    return str(count) if count else None
+
+
 RESIDENT_TILES = [{"module": "repair", "endpoint": "RepairResidentView.index",
-                   "label": {"zh": "报事报修", "en": "Repairs"}, "icon": "fa-wrench"}]
+                   "label": {"zh": "报修", "en": "Repairs"}, "icon": "fa-wrench", "badge": _open_orders_badge}]
 
 _STAFF_READ = "^(can_index|can_show|can_kpi|can_export)$"
 GRANTS = {
@@ -71,10 +85,14 @@ EVENT_LABELS = {
     "auto_confirmed": _l("Confirmed automatically (no answer)"), "reopened": _l("Reopened"),
     "followed_up": _l("Manager followed up"), "called_back": _l("Front desk called back"),
     "closed": _l("Order closed"), "escalated_reminded": _l("Technician reminded"),
+    "quoted": _l("Quote sent to the resident"), "quote_accepted": _l("Quote accepted by the resident"),
+    "quote_declined": _l("Quote declined by the resident"), "quote_waived": _l("Charge waived"),
     "escalated_manager": _l("Response limit passed: escalated to the manager"),
     "escalated_company": _l("Escalated to the property company"),
     "escalated_resolution": _l("Resolution limit passed: escalated to the manager"),
 }
+QUOTE_LABELS = {"pending": _l("Waiting for the resident"), "accepted": _l("Quote accepted"),
+                "declined": _l("Quote declined"), "waived": _l("Charge waived")}
 SLA_LABELS = {"met": _l("met"), "breached": _l("late"), "pending": _l("running"), "overdue": _l("overdue"),
               "none": "—"}
 
@@ -90,7 +108,7 @@ def _helpers() -> dict:
     return {"status_label": lambda s: STATUS_LABELS.get(s, s), "event_label": lambda k: EVENT_LABELS.get(k, k),
             "sla_label": lambda s: SLA_LABELS.get(s, s), "local": _local,
             "category_label": lambda c: repair_settings.category_label(c, locale),
-            "yuan": lambda cents: f"{(cents or 0) / 100:.2f}"}
+            "yuan": lambda cents: f"{(cents or 0) / 100:.2f}", "quote_label": lambda q: QUOTE_LABELS.get(q, "")}
 
 
 def _report_form():
@@ -140,8 +158,8 @@ class RepairResidentView(BaseView):
 
     def _new_page(self):
         households = self._household()
-        household = households[0]
         household_id = request.args.get("household", type=int)
+        household = require_household(db.session, current_user.id, household_id) or households[0]
         locale = _locale()
         form = _report_form()
         token = request.args.get("t") or repair_orders.new_token()
@@ -190,6 +208,28 @@ class RepairResidentView(BaseView):
     def respond(self, number: str):
         return self._order_page(number)
 
+    @expose("/order/<number>/quote", methods=["POST"])
+    @has_access
+    @permission_name("quote")
+    def quote(self, number: str):
+        """The resident accepts the repair quote (then it is billed) or declines it with a reason."""
+        households = self._household()
+        order = repair_orders.get_order(db.session, number)
+        if order is None or order.household_id not in {h.id for h in households}:
+            abort(404)
+        accept = request.form.get("decision") == "accept"
+        try:
+            repair_orders.decide_quote(db.session, order, user_id=current_user.id, username=current_user.username,
+                                       accept=accept, reason=request.form.get("reason", ""))
+            db.session.commit()
+        except RepairError as err:
+            db.session.rollback()
+            flash(err.message(_locale()), "danger")
+            return redirect(url_for("RepairResidentView.order", number=number, reason=request.form.get("reason", "")))
+        flash(_("Thank you: the charge goes on your bill.") if accept else
+              _("Your answer was sent to the technician and the manager; they will contact you."), "success")
+        return redirect(url_for("RepairResidentView.order", number=number))
+
     def _order_page(self, number: str):
         households = self._household()
         order = repair_orders.get_order(db.session, number)
@@ -225,7 +265,8 @@ class RepairResidentView(BaseView):
         return self.render_template(
             "repair/resident_order.html", order=order, events=repair_orders.timeline(db.session, order),
             location=repair_orders.location_text(db.session, order, locale), confirm_html=confirm_html,
-            technician=_technician(order), **_helpers()), (422 if errors else 200)
+            technician=_technician(order), decline_reason=request.args.get("reason", ""),
+            **_helpers()), (422 if errors else 200)
 
 
 def _technician(order: RepairOrder) -> Staff | None:
@@ -301,7 +342,9 @@ class RepairOrderView(BaseView):
             location=repair_orders.location_text(db.session, order, locale), technician=_technician(order),
             sla=repair_orders.sla_state(order), dispatches=dispatches, staff_names=staff_names,
             technicians=technicians, can_reassign=_may_reassign() and order.status in ("dispatched", "accepted", "on_site"),
-            instance=instance, community=db.session.get(Community, order.community_id), **_helpers())
+            instance=instance, community=db.session.get(Community, order.community_id),
+            can_revise_quote=current_app.appbuilder.sm.has_access("can_revise_quote", "RepairOrderView"),
+            **_helpers())
 
     @expose("/show/<int:order_id>/reassign", methods=["POST"])
     @has_access
@@ -315,6 +358,24 @@ class RepairOrderView(BaseView):
             db.session.commit()
             flash(_("Order %(number)s reassigned.", number=order.number), "success")
         except DispatchError as err:
+            db.session.rollback()
+            flash(err.message(_locale()), "danger")
+        return redirect(url_for("RepairOrderView.show", order_id=order_id))
+
+
+    @expose("/show/<int:order_id>/quote", methods=["POST"])
+    @has_access
+    @permission_name("revise_quote")
+    def revise_quote(self, order_id: int):
+        """A manager answers a declined quote: new amounts for the resident, or the charge waived."""
+        order = self._order(order_id)
+        try:
+            repair_orders.revise_quote(db.session, order, materials_cost=request.form.get("materials_cost"),
+                                       labour_cost=request.form.get("labour_cost"), actor=current_user.username,
+                                       waive=request.form.get("decision") == "waive")
+            db.session.commit()
+            flash(_("Order %(number)s: the resident has the new answer.", number=order.number), "success")
+        except RepairError as err:
             db.session.rollback()
             flash(err.message(_locale()), "danger")
         return redirect(url_for("RepairOrderView.show", order_id=order_id))

@@ -13,6 +13,7 @@ from app.db import Model
 
 class VisitorPass(Model):
     __tablename__ = "visitor_pass"
+    __table_args__ = (Index("ix_visitor_pass_community_code", "community_id", "short_code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str | None] = mapped_column(String(40), unique=True)
@@ -25,6 +26,8 @@ class VisitorPass(Model):
     entries_allowed: Mapped[int] = mapped_column(Integer)
     entries_used: Mapped[int] = mapped_column(Integer, default=0)
     token_id: Mapped[str] = mapped_column(String(32), unique=True)
+    short_code: Mapped[str | None] = mapped_column(
+        String(6), doc="6 digits the visitor can type at the door; unique among the community's valid passes")
     status: Mapped[str] = mapped_column(String(20), doc="pending_approval, active, rejected, revoked")
     source: Mapped[str] = mapped_column(String(20), default="invite", doc="invite or walk_in")
     created_by: Mapped[str] = mapped_column(String(100))

@@ -9,6 +9,10 @@ window and entries, consumes one entry atomically, logs the check with its reaso
 the host household that their visitor arrived. Forged, expired, used-up and other-community
 passes are refused and logged the same way.
 
+A visitor whose phone cannot show the QR code types the pass's 6-digit code on the door's
+keypad instead (the door sends it as the token): unique among the community's live passes,
+and a door that sends too many wrong codes is refused for a while.
+
 Doors authenticate with a per-door key (``device_key``) derived from the same secret.
 """
 from __future__ import annotations
@@ -19,11 +23,12 @@ import hmac
 import io
 import json
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -38,7 +43,14 @@ log = logging.getLogger("estateflow.visitors")
 WALK_IN_PROCESS = "visitors_walk_in"
 TOKEN_VERSION = 1
 REASONS = ("admitted", "malformed", "bad_signature", "unknown_device", "bad_device_key", "wrong_community",
-           "unknown_pass", "not_active", "not_yet_valid", "expired", "used_up")
+           "unknown_pass", "not_active", "not_yet_valid", "expired", "used_up", "unknown_code", "too_many_attempts")
+MOBILE = re.compile(r"1[3-9]\d{9}")
+"""A mainland China mobile number: 11 digits starting 13–19."""
+CODE_DIGITS = 6
+CODE_ATTEMPTS = 10
+"""Wrong 6-digit codes a door may send in :data:`CODE_WINDOW` before it is refused for a while."""
+CODE_WINDOW = timedelta(minutes=5)
+LIVE_STATUSES = ("active", "pending_approval")
 
 
 class PassError(ValueError):
@@ -46,7 +58,9 @@ class PassError(ValueError):
 
     MESSAGES = {
         "name_required": ("请填写访客姓名。", "Enter the visitor's name."),
-        "bad_phone": ("手机号格式不正确。", "The phone number is not valid."),
+        "bad_phone": ("请填写 11 位手机号码（如 13912345678）。",
+                      "Enter an 11-digit mainland mobile phone number (such as 13912345678)."),
+        "no_code": ("暂时无法生成通行码，请稍后再试。", "No pass code is free right now; try again shortly."),
         "hours_range": ("有效期须为 1 到 {max} 小时。", "Validity must be 1 to {max} hours."),
         "entries_range": ("通行次数须为 1 到 {max} 次。", "Entries must be 1 to {max}."),
         "start_range": ("开始时间不能早于现在 1 小时以前，也不能晚于 7 天后。",
@@ -125,13 +139,27 @@ def qr_png(text: str) -> bytes:
 
 
 # issuing ------------------------------------------------------------------------------------------
-def _check_phone(phone: str | None) -> str | None:
-    phone = (phone or "").strip()
+def check_phone(phone: str | None) -> str | None:
+    """A mainland mobile number (spaces, dashes and a +86 prefix allowed), or None if empty."""
+    phone = re.sub(r"[\s-]", "", phone or "")
     if not phone:
         return None
-    if not (phone.isdigit() and 5 <= len(phone) <= 20):
+    phone = phone.removeprefix("+86").removeprefix("0086")
+    if not MOBILE.fullmatch(phone):
         raise PassError("bad_phone")
     return phone
+
+
+def _free_code(session: Session, community_id: int, now: datetime) -> str:
+    """6 random digits no other live pass of the community holds (its fallback code at the door)."""
+    for _ in range(30):
+        code = f"{secrets.randbelow(10 ** CODE_DIGITS):0{CODE_DIGITS}d}"
+        taken = session.scalar(select(VisitorPass.id).where(
+            VisitorPass.community_id == community_id, VisitorPass.short_code == code,
+            VisitorPass.status.in_(LIVE_STATUSES), VisitorPass.valid_until > now).limit(1))
+        if taken is None:
+            return code
+    raise PassError("no_code")
 
 
 def _new_pass(session: Session, *, community_id: int, household_id: int, visitor_name: str,
@@ -145,7 +173,7 @@ def _new_pass(session: Session, *, community_id: int, household_id: int, visitor
     name = (visitor_name or "").strip()
     if not name or len(name) > 100:
         raise PassError("name_required")
-    phone = _check_phone(visitor_phone)
+    phone = check_phone(visitor_phone)
     max_hours, max_entries = int(settings["max_pass_hours"]), int(settings["max_entries"])
     if not 1 <= int(hours) <= max_hours:
         raise PassError("hours_range", max=max_hours)
@@ -158,6 +186,7 @@ def _new_pass(session: Session, *, community_id: int, household_id: int, visitor
     vp = VisitorPass(community_id=community_id, household_id=household_id, visitor_name=name,
                      visitor_phone=phone, valid_from=start, valid_until=start + timedelta(hours=int(hours)),
                      entries_allowed=int(entries), entries_used=0, token_id=secrets.token_hex(12),
+                     short_code=_free_code(session, community_id, now),
                      status=status, source=source, created_by=actor, created_at=now)
     session.add(vp)
     session.flush()
@@ -312,14 +341,20 @@ def validate(session: Session, *, secret: str, community_code: str, device_id: s
         return _log(session, community.id if community else None, str(device_id), None, False, "unknown_device")
     if not key or not hmac.compare_digest(str(key), device_key(secret, community.code, device.address)):
         return _log(session, community.id, device.code, None, False, "bad_device_key")
-    payload, reason = read_token(secret, token)
-    if payload is None:
-        return _log(session, community.id, device.code, None, False, reason)
-    if payload.get("c") != community.code:
-        return _log(session, community.id, device.code, None, False, "wrong_community")
-    vp = session.get(VisitorPass, payload["p"])
-    if vp is None or vp.token_id != payload.get("t") or vp.community_id != community.id:
-        return _log(session, community.id, device.code, None, False, "unknown_pass")
+    token = str(token or "").strip()
+    if len(token) == CODE_DIGITS and token.isdigit():  # the 6-digit code typed on the door's keypad
+        vp, reason = _pass_by_code(session, community.id, device.code, token)
+        if vp is None:
+            return _log(session, community.id, device.code, None, False, reason)
+    else:
+        payload, reason = read_token(secret, token)
+        if payload is None:
+            return _log(session, community.id, device.code, None, False, reason)
+        if payload.get("c") != community.code:
+            return _log(session, community.id, device.code, None, False, "wrong_community")
+        vp = session.get(VisitorPass, payload["p"])
+        if vp is None or vp.token_id != payload.get("t") or vp.community_id != community.id:
+            return _log(session, community.id, device.code, None, False, "unknown_pass")
     status = effective_status(vp)
     if status != "active":
         reason = status if status in ("not_yet_valid", "expired", "used_up") else "not_active"
@@ -336,6 +371,22 @@ def validate(session: Session, *, secret: str, community_code: str, device_id: s
            params={"visitor": vp.visitor_name, "door": device.name, "time": local_time(now),
                    "left": vp.entries_allowed - vp.entries_used})
     return _log(session, community.id, device.code, vp, True, "admitted")
+
+
+def _pass_by_code(session: Session, community_id: int, device_code: str, code: str) -> tuple[VisitorPass | None, str]:
+    """The live pass of the community holding ``code``; a door that sent too many wrong codes
+    lately is refused first (6 digits must not be guessable by trying)."""
+    since = clock.now() - CODE_WINDOW
+    wrong = session.scalar(select(func.count()).select_from(PassCheck).where(
+        PassCheck.community_id == community_id, PassCheck.device_code == device_code[:60],
+        PassCheck.reason.in_(("unknown_code", "too_many_attempts")), PassCheck.at >= since)) or 0
+    if wrong >= CODE_ATTEMPTS:
+        return None, "too_many_attempts"
+    vp = session.scalar(select(VisitorPass).where(
+        VisitorPass.community_id == community_id, VisitorPass.short_code == code,
+        VisitorPass.status.in_(LIVE_STATUSES), VisitorPass.valid_until > clock.now())
+        .order_by(VisitorPass.id.desc()).limit(1))
+    return (vp, "ok") if vp is not None else (None, "unknown_code")
 
 
 def local_time(at: datetime) -> str:

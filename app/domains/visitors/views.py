@@ -24,6 +24,7 @@ from app.domains.visitors.models import VisitorPass
 from app.domains.visitors.passes import local_time
 from app.localtime import from_local
 from app.platform.module_settings import module_settings
+from app.security.http import public_base_url  # configured, never the request's Host
 from app.security.scope import visible_community_ids
 from app.web.locale import current_locale as _locale
 
@@ -34,8 +35,19 @@ GRANTS = {
     "Manager": [["^(VisitorDeskView)$", ".*"], ["^(Visitors|visitors_desk)$", "^menu_access$"]],
     "Regulator": [["^(VisitorDeskView)$", "^can_index$"], ["^(Visitors|visitors_desk)$", "^menu_access$"]],
 }
+
+
+def _waiting_badge(session, household: Household) -> str | None:
+    """The resident home's 访客 badge: walk-in visitors waiting for the host's answer."""
+    from sqlalchemy import func
+
+    count = session.scalar(select(func.count()).select_from(VisitorPass).where(
+        VisitorPass.household_id == household.id, VisitorPass.status == "pending_approval"))
+    return str(count) if count else None
+
+
 RESIDENT_TILES = [{"module": "visitors", "endpoint": "VisitorResidentView.index",
-                   "label": {"zh": "访客邀请", "en": "Visitors"}, "icon": "fa-qrcode"}]
+                   "label": {"zh": "访客", "en": "Visitors"}, "icon": "fa-qrcode", "badge": _waiting_badge}]
 
 STATUS_LABELS = {
     "active": _l("Valid"), "not_yet_valid": _l("Not yet valid"), "expired": _l("Expired"),
@@ -116,11 +128,14 @@ class VisitorResidentView(BaseView):
     def show(self, pass_id: int):
         vp = self._own_pass(pass_id)
         community = db.session.get(Community, vp.community_id)
-        qr = None
+        qr, share_url = None, None
         if vp.status == "active":
-            qr = base64.b64encode(svc.qr_png(svc.make_token(_secret(), vp, community.code))).decode("ascii")
+            token = svc.make_token(_secret(), vp, community.code)
+            qr = base64.b64encode(svc.qr_png(token)).decode("ascii")
+            share_url = f"{public_base_url()}{url_for('VisitorShareView.show', token=token)}"
         return self.render_template("visitors/pass.html", vp=vp, qr=qr, status=svc.effective_status(vp),
-                                    labels=STATUS_LABELS, local=local_time)
+                                    labels=STATUS_LABELS, local=local_time, share_url=share_url,
+                                    community=community)
 
     @expose("/pass/<int:pass_id>/token")
     @has_access
@@ -153,6 +168,26 @@ class VisitorResidentView(BaseView):
         svc.revoke(db.session, vp, current_user.username)
         db.session.commit()
         return redirect(url_for("VisitorResidentView.index"))
+
+
+class VisitorShareView(BaseView):
+    """``/v/<token>``: what the host shares with the visitor (a link in a chat message): the QR
+    code and the 6-digit code, no login. The signed token is the credential; the page shows
+    nothing of the host household."""
+
+    route_base = "/v"
+
+    @expose("/<token>")
+    def show(self, token: str):
+        payload, _reason = svc.read_token(_secret(), token)
+        vp = db.session.get(VisitorPass, payload["p"]) if payload else None
+        if vp is None or vp.token_id != payload.get("t"):
+            abort(404)
+        community = db.session.get(Community, vp.community_id)
+        status = svc.effective_status(vp)
+        qr = base64.b64encode(svc.qr_png(token)).decode("ascii") if status in ("active", "not_yet_valid") else None
+        return self.render_template("visitors/shared.html", vp=vp, qr=qr, status=status, labels=STATUS_LABELS,
+                                    local=local_time, community=community)
 
 
 class VisitorDeskView(BaseView):
@@ -207,7 +242,8 @@ class VisitorDeskView(BaseView):
 class AccessApi(BaseApi):
     """``POST /api/v1/access/validate``: a door controller asks whether a QR pass opens it.
 
-    Body ``{"community": "YC", "device": "door-yc-1", "token": "..."}``, header ``X-Device-Key``.
+    Body ``{"community": "YC", "device": "door-yc-1", "token": "..."}`` (or ``"code": "123456"``,
+    the pass's 6-digit code typed on the door's keypad), header ``X-Device-Key``.
     Answers 200 ``{"ok": true, "credential": "pass:VP-..", ...}`` or ``{"ok": false, "reason": ...}``
     (the door stays shut); 400 for a body that is not a JSON object.
     """
@@ -220,7 +256,8 @@ class AccessApi(BaseApi):
         if not isinstance(body, dict):
             return self.response_400(message="expected a JSON object with community, device and token")
         result = svc.validate(db.session, secret=_secret(), community_code=str(body.get("community", "")),
-                              device_id=str(body.get("device", "")), token=str(body.get("token", "")),
+                              device_id=str(body.get("device", "")),
+                              token=str(body.get("token") or body.get("code") or ""),
                               key=request.headers.get("X-Device-Key"))
         db.session.commit()
         return self.response(200, **result.as_json())
@@ -228,6 +265,7 @@ class AccessApi(BaseApi):
 
 def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(VisitorResidentView())
+    appbuilder.add_view_no_menu(VisitorShareView())
     appbuilder.add_view(VisitorDeskView, "visitors_desk", label=_l("Visitor registration"), icon="fa-user-plus",
                         category="Visitors", category_label=_l("Visitors"))
     appbuilder.add_api(AccessApi)

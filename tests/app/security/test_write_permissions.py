@@ -59,8 +59,8 @@ ALLOWED: dict[str, set[str]] = {
     "regulator": set(),
     # residents: their own bills, repairs and visitors (records of their household only)
     "resident_yc": {
-        "ResidentBillsView.pay",
-        "RepairResidentView.report", "RepairResidentView.respond",
+        "ResidentBillsView.pay", "ResidentPortalView.switch_household", "ResidentPortalView.set_mode",
+        "RepairResidentView.report", "RepairResidentView.respond", "RepairResidentView.quote",
         "VisitorResidentView.invite", "VisitorResidentView.decide", "VisitorResidentView.revoke",
     },
     # technicians: their tasks and testing a device they maintain
@@ -97,7 +97,7 @@ ALLOWED: dict[str, set[str]] = {
         "EstateApi.update_household",
         "InstanceView.start", "InstanceView.retry",
         "ModuleMenuView.save_settings", "ModuleMenuView.disable", "ModuleMenuView.upgrade",
-        "RepairOrderView.reassign", "SecurityView.sync", "VisitorDeskView.register_walk_in",
+        "RepairOrderView.reassign", "RepairOrderView.revise_quote", "SecurityView.sync", "VisitorDeskView.register_walk_in",
         "FeesView.preview", "FeesView.issue", "FeesView.late_fees",
         "EnergyView.apportion_issue", "EnergyView.revenue_entry", "EnergyView.revenue_correct",
         "EnergyView.revenue_publish", "EnergyView.handheld_round",

@@ -34,3 +34,31 @@ def test_receipt_pdf_lines_and_verification(session):
     record_offline_payment(session, household_id=other.id, bill_ids=[other_bill.id], amount_cents=100,
                            method="cash", actor="acc")
     assert session.scalar(select(func.count(func.distinct(Receipt.number)))) == 2
+
+
+def _pdf_texts(pdf: bytes) -> list[str]:
+    """The strings an uncompressed PDF draws with the CID font (UTF-16BE, PDF-escaped)."""
+    import re
+
+    out = []
+    for raw in re.findall(rb"\(((?:\\.|[^\\)])*)\) Tj", pdf):
+        data = re.sub(rb"\\([0-7]{1,3}|.)", lambda m: bytes([int(m.group(1), 8)]) if m.group(1).isdigit()
+                      else {b"n": b"\n", b"r": b"\r", b"t": b"\t"}.get(m.group(1), m.group(1)), raw)
+        try:
+            out.append(data.decode("utf-16-be"))
+        except UnicodeDecodeError:
+            out.append(data.decode("latin-1"))
+    return out
+
+
+def test_receipt_page_facts_and_pdf_carry_the_amount_in_capitals_and_the_payee(session):
+    community, (home, _other, _) = fe.make_estate(session, dunning=False)
+    bill = fe.make_bill(session, home, [12005])
+    payment = record_offline_payment(session, household_id=home.id, bill_ids=[bill.id], amount_cents=12005,
+                                     method="cash", actor="acc")
+    receipt = session.scalar(select(Receipt).where(Receipt.payment_id == payment.id))
+    facts = receipts.receipt_facts(session, receipt, "en")
+    assert facts["capitals"] == "壹佰贰拾元零伍分" and facts["amount"] == "120.05"
+    assert facts["payee"] == community.company.name and facts["cashier"] == "acc" and facts["method"] == "Cash"
+    texts = " ".join(_pdf_texts(receipts.receipt_pdf(session, receipt, compress=False)))
+    assert "人民币壹佰贰拾元零伍分" in texts and community.company.name in texts and "收款人" in texts

@@ -119,6 +119,8 @@ def _finished(session, estate, number, materials="35.00", labour="20.00"):
                          {"before_photos": [PHOTO], "after_photos": [PHOTO], "work_note": "换阀芯",
                           "materials": "阀芯", "materials_cost": materials, "labour_cost": labour,
                           "charge_household": True})
+    if order.quote_status == "pending":
+        repair_orders.decide_quote(session, order, user_id=estate["resident"].id, username="res1", accept=True)
     return order
 
 

@@ -80,7 +80,11 @@ def test_full_loop_to_closed_with_rating_and_callback(session):
     clock.advance(timedelta(minutes=40))
     do(session, order, "work", work_data(), "tech1")
     assert order.status == "completed"
-    assert (order.materials_cost_cents, order.labour_cost_cents, order.charge_cents) == (3500, 2000, 5500)
+    assert (order.materials_cost_cents, order.labour_cost_cents, order.charge_cents) == (3500, 2000, 0)
+    assert order.quote_status == "pending"  # nothing is charged before the resident accepts the quote
+    repair_orders.decide_quote(session, order, user_id=estate["resident"].id, username="res1", accept=True)
+    session.commit()
+    assert (order.quote_status, order.charge_cents) == ("accepted", 5500)
 
     row = repair_orders.open_confirm_task(session, order)
     assert row is not None and row.role == "resident"
@@ -92,15 +96,15 @@ def test_full_loop_to_closed_with_rating_and_callback(session):
     # sampled (100%) for a call-back
     do(session, order, "callback", {"reached": True, "satisfied": True, "callback_note": "满意"}, "desk1")
     assert order.status == "closed" and order.closed_at is not None
-    assert kinds(session, order) == ["reported", "dispatched", "accepted", "arrived", "completed", "charged",
-                                     "confirmed", "called_back", "closed"]
+    assert kinds(session, order) == ["reported", "dispatched", "accepted", "arrived", "completed", "quoted",
+                                     "quote_accepted", "charged", "confirmed", "called_back", "closed"]
     instance = session.get(ProcessInstance, order.instance_id)
     assert instance.status == "completed"
     # the resident was told at each step
     templates = [n.template for n in session.scalars(select(Notification).where(
         Notification.household_id == estate["home"].id).order_by(Notification.id))]
     assert templates == ["repair.reported", "repair.dispatched", "repair.accepted", "repair.on_site",
-                         "repair.completed", "repair.closed"]
+                         "repair.completed", "repair.quote", "repair.closed"]
 
 
 def test_decline_redispatches_to_the_next_technician(session):

@@ -51,7 +51,7 @@ def test_demo_has_orders_in_every_state(demo_app):
 
 def test_resident_reports_and_sees_the_timeline(demo_app, login):
     client = login("resident_yc")
-    assert "报事报修" in client.get("/me/").text
+    assert 'id="tile-repair"' in client.get("/me/").text
     assert client.get("/me/repairs/new").status_code == 200
     response = _report(client, "tok-view-1", [("a.png", _png())])
     assert response.status_code == 302, response.text[:500]

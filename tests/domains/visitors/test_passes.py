@@ -124,3 +124,47 @@ def test_walk_in_the_front_desk_records_the_hosts_answer_by_phone(session, estat
 def test_qr_image_is_a_png():
     png = vp_svc.qr_png("abc.def")
     assert png.startswith(b"\x89PNG") and len(png) > 200
+
+
+def test_mainland_mobile_numbers_are_accepted_in_the_usual_spellings_and_others_refused():
+    for typed, stored in (("13912345678", "13912345678"), ("139 1234 5678", "13912345678"),
+                          ("+86 139-1234-5678", "13912345678"), ("", None), (None, None)):
+        assert vp_svc.check_phone(typed) == stored
+    for typed in ("12345", "12912345678", "1391234567", "139123456789", "010-12345678", "call me"):
+        with pytest.raises(vp_svc.PassError) as err:
+            vp_svc.check_phone(typed)
+        assert err.value.code == "bad_phone" and "11 位手机号码" in err.value.message("zh")
+        assert "11-digit" in err.value.message("en")
+
+
+def test_six_digit_code_opens_like_the_token_and_guessing_is_stopped(session, estate, build_estate, monkeypatch):
+    host = estate.households[0]
+    vp = vp_svc.invite(session, household=host, visitor_name="王叔叔", hours=2, entries=2, actor="r")
+    assert len(vp.short_code) == 6 and vp.short_code.isdigit()
+    first = _validate(session, estate, vp.short_code)
+    assert first.ok and first.as_json()["entries_left"] == 1
+    # the token and the code share the entries
+    assert _validate(session, estate, vp_svc.make_token(SECRET, vp, estate.community.code)).ok
+    assert _validate(session, estate, vp.short_code).reason == "used_up"
+    # unique among the community's live passes: a code already held is drawn again
+    draws = iter([vp.short_code, vp.short_code, "000042"])
+    monkeypatch.setattr(vp_svc.secrets, "randbelow", lambda n: int(next(draws)))
+    second = vp_svc.invite(session, household=host, visitor_name="李阿姨", hours=1, entries=1, actor="r")
+    assert second.short_code == "000042"
+    monkeypatch.undo()
+    # another community's door does not know this community's code
+    other = build_estate(session)
+    assert _validate(session, other, second.short_code).reason == "unknown_code"
+    # an expired pass's code no longer opens
+    clock.advance(timedelta(hours=2, seconds=1))
+    assert _validate(session, estate, vp.short_code).reason == "unknown_code"
+    # ten wrong codes from one door in five minutes: refused even for a right code, for a while
+    fresh = vp_svc.invite(session, household=host, visitor_name="快递员", hours=1, entries=1, actor="r")
+    wrong = next(c for c in ("111111", "222222") if c != fresh.short_code)
+    for _ in range(vp_svc.CODE_ATTEMPTS - 1):  # the expired code above was the first wrong one
+        assert _validate(session, estate, wrong).reason == "unknown_code"
+    assert _validate(session, estate, fresh.short_code).reason == "too_many_attempts"
+    assert _validate(session, estate, fresh.short_code, device="door-2", key=_key(estate, "door-2")).ok
+    clock.advance(vp_svc.CODE_WINDOW + timedelta(seconds=1))
+    fresh2 = vp_svc.invite(session, household=host, visitor_name="快递员", hours=1, entries=1, actor="r")
+    assert _validate(session, estate, fresh2.short_code).ok

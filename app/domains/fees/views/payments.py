@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.db import db
 from app.domains.estate.models import Community, Household
 from app.domains.estate.residents import require_household
+from app.domains.fees import explain
 from app.domains.fees import payments as pay
 from app.domains.fees import receipts as rc
 from app.domains.fees.gateways import GatewayError, get_gateway
@@ -30,8 +31,16 @@ GRANTS = {
     "Manager": [["^(AccountantPaymentsView)$", "^can_(index|household|receipt)$"]],
     "Regulator": [["^(AccountantPaymentsView)$", "^can_(index|household|receipt)$"]],
 }
+
+
+def _owed_badge(session, household: Household) -> str | None:
+    """The resident home's 缴费 badge: what the household still owes."""
+    owed = household_balance(session, household.id).outstanding_cents
+    return f"¥{yuan(owed)}" if owed > 0 else None
+
+
 RESIDENT_TILES = [{"module": "fees", "endpoint": "ResidentBillsView.index",
-                   "label": {"zh": "我的账单", "en": "My bills"}, "icon": "fa-credit-card"}]
+                   "label": {"zh": "缴费", "en": "Pay bills"}, "icon": "fa-credit-card", "badge": _owed_badge}]
 
 
 
@@ -82,7 +91,10 @@ class ResidentBillsView(BaseView):
         bill = db.session.get(Bill, bill_id)
         if bill is None or bill.household_id != household.id:
             abort(404)
-        return self.render_template("payments/bill.html", bill=bill, household=household, yuan=yuan)
+        labels = explain.item_labels(household.community.code)
+        words = [explain.line_words(line, _locale(), labels) for line in bill.lines]
+        return self.render_template("payments/bill.html", bill=bill, household=household, yuan=yuan,
+                                    lines=list(zip(bill.lines, words)))
 
     @expose("/pay", methods=["POST"])
     @has_access
@@ -125,14 +137,27 @@ class ResidentBillsView(BaseView):
         bills = list(db.session.scalars(select(Bill).where(Bill.id.in_(order.bill_ids or []))))
         return self.render_template("payments/result.html", order=order, receipt=receipt, bills=bills, yuan=yuan)
 
-    @expose("/receipt/<number>.pdf")
-    @has_access
-    def receipt(self, number: str):
+    def _own_receipt(self, number: str) -> Receipt:
         household = self._household()
         receipt = db.session.scalar(select(Receipt).where(Receipt.number == number))
         if receipt is None or receipt.household_id != household.id:
             abort(404)
-        return _receipt_pdf(receipt)
+        return receipt
+
+    @expose("/receipts/<number>")
+    @has_access
+    def receipt_page(self, number: str):
+        """The receipt as a page (WeChat's in-app browser does not download PDFs), with 大写金额,
+        the payee and a link to save it as a PDF."""
+        receipt = self._own_receipt(number)
+        verify_url = f"{_base_url()}{url_for('ReceiptVerifyView.verify', code=receipt.verification_code)}"
+        return self.render_template("payments/receipt.html", verify_url=verify_url, yuan=yuan,
+                                    **rc.receipt_facts(db.session, receipt, _locale()))
+
+    @expose("/receipt/<number>.pdf")
+    @has_access
+    def receipt(self, number: str):
+        return _receipt_pdf(self._own_receipt(number))
 
 
 # --- the sandbox bank's cashier page (public: it belongs to the pretend bank) -------------------------
