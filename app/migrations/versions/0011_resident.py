@@ -2,13 +2,13 @@
 acts for, the elderly-friendly mode
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
