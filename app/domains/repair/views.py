@@ -17,6 +17,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
+from app import clock
 from app.db import db
 from app.domains.estate.models import Community, Household, Staff, StaffCommunity
 from app.domains.estate.residents import households_of_user
@@ -265,10 +266,16 @@ class RepairOrderView(BaseView):
         query = select(RepairOrder).where(RepairOrder.community_id.in_(visible_community_ids()))
         if status:
             query = query.where(RepairOrder.status == status)
+        community_id = request.args.get("community_id", type=int)
+        if community_id:
+            query = query.where(RepairOrder.community_id == community_id)
+        state = request.args.get("state") or ""
+        if state in ("open", "overdue"):  # the dashboard's numbers link here
+            query = query.where(kpi_repair.backlog_filter(state, clock.now()))
         if _only_own_orders():
             query = query.where(RepairOrder.technician_username == current_user.username)
         orders = list(db.session.scalars(query.order_by(RepairOrder.id.desc()).limit(300)))
-        return self.render_template("repair/orders.html", orders=orders, status=status,
+        return self.render_template("repair/orders.html", orders=orders, status=status, state=state,
                                     statuses=list(STATUS_LABELS), sla=repair_orders.sla_state, **_helpers())
 
     def _order(self, order_id: int) -> RepairOrder:
@@ -338,9 +345,10 @@ class RepairKpiView(BaseView):
         by = request.args.get("by") or "month"
         if by not in kpi_repair.DIMENSIONS:
             by = "month"
-        return self.render_template("repair/kpi.html", overall=tables["all"].to_dict("records")[0],
-                                    rows=tables[by].to_dict("records"), by=by, months=months,
-                                    dimensions=list(kpi_repair.DIMENSIONS), **_helpers())
+        return self.render_template("repair/kpi.html", overall=kpi_repair.records(tables["all"])[0],
+                                    rows=kpi_repair.records(tables[by]), by=by, months=months,
+                                    dimensions=list(kpi_repair.DIMENSIONS), why=kpi_repair.EMPTY_REASONS,
+                                    **_helpers())
 
     @expose("/export")
     @has_access
