@@ -11,7 +11,6 @@ Orders are read once into a pandas frame (:func:`order_frame`); :func:`kpis` gro
 """
 from __future__ import annotations
 
-import io
 from datetime import datetime
 
 import pandas as pd
@@ -118,13 +117,44 @@ def report(session: Session, community_ids: list[int], start: datetime | None = 
     return tables
 
 
-def to_excel(tables: dict[str, pd.DataFrame]) -> bytes:
-    """One sheet per table (openpyxl)."""
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, table in tables.items():
-            table.to_excel(writer, sheet_name=name[:31], index=False)
-    return buffer.getvalue()
+_EXCEL = {
+    "zh": {"title": "报修指标", "group": "分组", "all": "总体", "community": "按小区", "category": "按类别",
+           "technician": "按维修工", "month": "按月份", "orders": "工单数", "completed": "已完成",
+           "median_response_min": "响应时间中位数（分钟）", "p90_response_min": "响应时间 P90（分钟）",
+           "median_resolution_h": "完成时间中位数（小时）", "p90_resolution_h": "完成时间 P90（小时）",
+           "first_time_fix_rate": "一次修复率", "reopen_rate": "返修率", "satisfaction": "满意度（1-5）",
+           "satisfied_share": "满意占比（4-5 分）", "rated": "已评价", "overall": "全部工单"},
+    "en": {"title": "Repair KPIs", "group": "Group", "all": "Overall", "community": "By community",
+           "category": "By category", "technician": "By technician", "month": "By month", "orders": "Orders",
+           "completed": "Completed", "median_response_min": "Median response (min)",
+           "p90_response_min": "P90 response (min)", "median_resolution_h": "Median resolution (h)",
+           "p90_resolution_h": "P90 resolution (h)", "first_time_fix_rate": "First-time fix",
+           "reopen_rate": "Reopen rate", "satisfaction": "Satisfaction (1-5)",
+           "satisfied_share": "Satisfied share (4-5)", "rated": "Rated", "overall": "All orders"},
+}
+_KINDS = {"orders": "int", "completed": "int", "rated": "int", "first_time_fix_rate": "percent",
+          "reopen_rate": "percent", "satisfied_share": "percent", "satisfaction": "decimal2"}
+
+
+def to_excel(tables: dict[str, pd.DataFrame], locale: str = "zh", category_label=None, period: str = "") -> bytes:
+    """One sheet per table, headers in ``locale``, rates as percent, categories by name."""
+    from app.platform.excel import Column, Sheet, workbook
+
+    text = _EXCEL["en" if locale.startswith("en") else "zh"]
+    sheets = []
+    for name, table in tables.items():
+        columns = [Column(text["group"], "text", 18)] + [
+            Column(text[c], _KINDS.get(c, "decimal1"), 14 if c in _KINDS else 16) for c in COLUMNS]
+        rows = []
+        for row in records(table):
+            group = row["group"]
+            if name == "all":
+                group = text["overall"]
+            elif name == "category" and category_label is not None:
+                group = category_label(group)
+            rows.append([group] + [row[c] for c in COLUMNS])
+        sheets.append(Sheet(text[name], columns, rows))
+    return workbook(sheets, f"{text['title']} · {period}" if period else text["title"])
 
 
 # --------------------------------------------------------------------------- dashboard (plain data)

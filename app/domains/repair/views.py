@@ -353,8 +353,11 @@ class RepairKpiView(BaseView):
     @expose("/export")
     @has_access
     def export(self):
-        tables, _months = self._tables()
-        return Response(kpi_repair.to_excel(tables),
+        tables, months = self._tables()
+        locale = _locale()
+        data = kpi_repair.to_excel(tables, locale, lambda c: repair_settings.category_label(c, locale),
+                                   period=_("Last %(months)s months", months=months))
+        return Response(data,
                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": "attachment; filename=repair-kpi.xlsx"})
 

@@ -86,12 +86,19 @@ def test_empty_and_excel(session):
     empty = kpi_repair.report(session, [])
     assert empty["all"].iloc[0]["orders"] == 0 and empty["all"].iloc[0]["median_response_min"] is None
     ids = _orders(session)
-    book = openpyxl.load_workbook(io.BytesIO(kpi_repair.to_excel(kpi_repair.report(session, ids))))
-    assert book.sheetnames == ["all", "community", "category", "technician", "month"]
-    sheet = book["category"]
-    header = [c.value for c in sheet[1]]
-    assert header[:3] == ["group", "orders", "completed"]
-    assert {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)} == {"plumbing", "electrical", "lift"}
+    data = kpi_repair.to_excel(kpi_repair.report(session, ids), "zh", {"plumbing": "水管", "electrical": "电路",
+                                                                      "lift": "电梯"}.get)
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["总体", "按小区", "按类别", "按维修工", "按月份"]
+    sheet = book["按类别"]
+    assert sheet["A1"].value == "报修指标" and sheet.freeze_panes == "A3"
+    header = [c.value for c in sheet[2]]
+    assert header[:3] == ["分组", "工单数", "已完成"]
+    assert {row[0] for row in sheet.iter_rows(min_row=3, values_only=True)} == {"水管", "电路", "电梯"}
+    rate = sheet.cell(row=3, column=header.index("一次修复率") + 1)
+    assert rate.number_format == "0.0%" and 0 <= rate.value <= 1
+    lift = next(r for r in sheet.iter_rows(min_row=3, values_only=True) if r[0] == "电梯")
+    assert lift[header.index("一次修复率")] is None  # empty, never NaN
 
 
 # --------------------------------------------------------------------------- dashboard figures
