@@ -9,7 +9,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.engine.models import TaskRow
-from app.platform.kpi import Attention, Figure, Scope, Tile, TileData, local_day, local_month, quantile, rounded
+from app.platform.kpi import (
+    Attention,
+    Figure,
+    Scope,
+    Tile,
+    TileData,
+    local_day,
+    local_month,
+    quantile,
+    rounded,
+)
 
 NOT_STAFF = ("resident",)
 

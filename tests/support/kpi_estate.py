@@ -9,7 +9,13 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from app.domains.estate.models import Building, Community, Household, PropertyCompany, Unit
+from app.domains.estate.models import (
+    Building,
+    Community,
+    Household,
+    PropertyCompany,
+    Unit,
+)
 from app.platform.kpi import Scope, month_scope
 
 #: 2026-11-20 12:00 Beijing time; the window "last 3 months" is 2026-09 .. 2026-11

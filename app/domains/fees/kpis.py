@@ -16,7 +16,7 @@ from app.domains.estate.models import Household, Unit
 from app.domains.fees.models import Bill
 from app.platform.kpi import Attention, Figure, Scope, Tile, TileData, percent
 
-TARGET_PERCENT = Decimal("90")
+TARGET_PERCENT = Decimal(90)
 OPEN = ("open", "partially_paid")
 
 
@@ -57,7 +57,7 @@ def arrears_households(session: Session, community_ids, min_cents: dict[int, int
 def attention_threshold_cents(session: Session, community_id: int) -> int:
     from app.platform.module_settings import module_settings
 
-    value = module_settings(session, community_id, "fees").get("arrears_attention") or Decimal("500")
+    value = module_settings(session, community_id, "fees").get("arrears_attention") or Decimal(500)
     return int(Decimal(str(value)) * 100)
 
 

@@ -16,7 +16,7 @@ All amounts are integer cents; rates are Decimal percentages with one decimal pl
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 import pandas as pd
@@ -214,7 +214,7 @@ def export_excel(session: Session, community_id: int, period: str, as_of: date, 
     labels = {"late_fee": _t("late_fee", lang), **(item_labels or {})}
     day = day or as_of
     journal, _ = cash_journal(session, community_id, day)
-    t = lambda key: _t(key, lang)  # noqa: E731
+    t = lambda key: _t(key, lang)
     by_period = collection_by_period(session, community_id)
     by_building = collection_by_building(session, community_id, period)
     by_item = collection_by_item(session, community_id, period)

@@ -11,6 +11,7 @@ Orders are read once into a pandas frame (:func:`order_frame`); :func:`kpis` gro
 """
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 import pandas as pd
@@ -22,7 +23,15 @@ from app import clock
 from app.domains.estate.models import Building, Community, Staff
 from app.domains.repair.models import ACTIVE_STATUSES, RepairOrder
 from app.localtime import offset as local_offset
-from app.platform.kpi import Attention, Figure, Tile, TileData, local_month, quantile, rounded
+from app.platform.kpi import (
+    Attention,
+    Figure,
+    Tile,
+    TileData,
+    local_month,
+    quantile,
+    rounded,
+)
 
 DIMENSIONS = {"community": "community", "category": "category", "technician": "technician", "month": "month"}
 COLUMNS = ["orders", "completed", "median_response_min", "p90_response_min", "median_resolution_h",
@@ -68,8 +77,8 @@ def _summary(group: pd.DataFrame) -> dict:
         return round(float(series.quantile(p)), 1) if len(series) else None
 
     return {
-        "orders": int(len(group)),
-        "completed": int(len(done)),
+        "orders": len(group),
+        "completed": len(done),
         "median_response_min": q(group["response_min"], 0.5),
         "p90_response_min": q(group["response_min"], 0.9),
         "median_resolution_h": q(done["resolution_h"], 0.5),
@@ -78,7 +87,7 @@ def _summary(group: pd.DataFrame) -> dict:
         "reopen_rate": round(float(done["reopened"].mean()), 3) if len(done) else None,
         "satisfaction": round(float(rated.mean()), 2) if len(rated) else None,
         "satisfied_share": round(float((rated >= 4).mean()), 3) if len(rated) else None,
-        "rated": int(len(rated)),
+        "rated": len(rated),
     }
 
 
@@ -103,7 +112,7 @@ EMPTY_REASONS = {
 
 def records(table: pd.DataFrame) -> list[dict]:
     """A KPI table as plain dicts; pandas stores a missing figure as NaN, people get None."""
-    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
             for row in table.to_dict("records")]
 
 

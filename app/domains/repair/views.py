@@ -38,13 +38,13 @@ from app.forms import jsonable, parse_submission, render_form
 from app.localtime import local_format
 from app.platform.processes import module_enabled
 from app.platform.uploads import grant_uploads
-from app.web.views.uploads import check_form_uploads
 from app.security.scope import (
     is_platform_admin,
     require_community,
     visible_community_ids,
 )
 from app.web.locale import current_locale as _locale
+from app.web.views.uploads import check_form_uploads
 
 RESIDENT_TILES = [{"module": "repair", "endpoint": "RepairResidentView.index",
                    "label": {"zh": "报事报修", "en": "Repairs"}, "icon": "fa-wrench"}]

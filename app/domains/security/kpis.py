@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.domains.security.models import DoorEvent, SecurityIncident
-from app.platform.kpi import Attention, Figure, Tile, TileData, local_month, quantile, rounded
+from app.platform.kpi import (
+    Attention,
+    Figure,
+    Tile,
+    TileData,
+    local_month,
+    quantile,
+    rounded,
+)
 
 
 def _period(q, column, since: datetime | None, until: datetime | None):

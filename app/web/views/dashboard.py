@@ -7,6 +7,7 @@ The tiles come from the KPI registry (``app/platform/kpi.py``) that each domain 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import ClassVar
 
 from flask import Response, abort, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
@@ -196,7 +197,7 @@ class DashboardApi(BaseApi):
 
     resource_name = "dashboard"
     allow_browser_login = True
-    method_permission_name = {"tiles": "get"}
+    method_permission_name: ClassVar[dict[str, str]] = {"tiles": "get"}
 
     @api_expose("/", methods=["GET"])
     @protect()
