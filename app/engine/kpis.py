@@ -15,34 +15,67 @@ from app.platform.kpi import (
     Scope,
     Tile,
     TileData,
-    local_day,
-    local_month,
+    local_days,
+    local_month_sql,
+    local_sql,
+    minutes_sql,
+    percentile_sql,
     quantile,
     rounded,
+    sql_statistics,
 )
 
 NOT_STAFF = ("resident",)
 
 
+def _done(scope: Scope) -> tuple:
+    return (TaskRow.community_id.in_(list(scope.community_ids)), TaskRow.status == "completed",
+            TaskRow.completed_at >= scope.start, TaskRow.completed_at < scope.end, TaskRow.completed_by.is_not(None),
+            (TaskRow.role.is_(None)) | (TaskRow.role.not_in(NOT_STAFF)))
+
+
+def _result(tasks: int, staff: int, staff_days: int, on_task_median, months: dict[str, tuple[int, int]],
+            scope: Scope) -> dict:
+    return {"tasks": tasks, "staff": staff, "staff_days": staff_days,
+            "tasks_per_staff_day": rounded(tasks / staff_days, 2) if staff_days else None,
+            "median_on_task_min": rounded(on_task_median),
+            "months": [{"month": m, "tasks": months.get(m, (0, 0))[0], "staff_days": months.get(m, (0, 0))[1],
+                        "tasks_per_staff_day": rounded(months[m][0] / months[m][1], 2) if months.get(m, (0, 0))[1]
+                        else None} for m in scope.months]}
+
+
 def staff_efficiency(session: Session, scope: Scope) -> dict:
-    rows = session.execute(
-        select(TaskRow.completed_by, TaskRow.completed_at, TaskRow.claimed_at, TaskRow.created_at)
-        .where(TaskRow.community_id.in_(list(scope.community_ids)), TaskRow.status == "completed",
-               TaskRow.completed_at >= scope.start, TaskRow.completed_at < scope.end,
-               TaskRow.completed_by.is_not(None), (TaskRow.role.is_(None)) | (TaskRow.role.not_in(NOT_STAFF)))).all()
-    staff_days = {(r.completed_by, local_day(r.completed_at)) for r in rows}
+    """Tasks closed by staff in the window, the staff-days they were closed on, per local month."""
+    if sql_statistics(session):
+        return _staff_efficiency_sql(session, scope)
+    rows = session.execute(select(TaskRow.completed_by, TaskRow.completed_at, TaskRow.claimed_at,
+                                  TaskRow.created_at).where(*_done(scope))).all()
+    days = local_days([r.completed_at for r in rows])
     on_task = [(r.completed_at - (r.claimed_at or r.created_at)).total_seconds() / 60 for r in rows]
-    months: dict[str, dict] = {m: {"tasks": 0, "days": set()} for m in scope.months}
-    for r in rows:
-        m = months.setdefault(local_month(r.completed_at), {"tasks": 0, "days": set()})
-        m["tasks"] += 1
-        m["days"].add((r.completed_by, local_day(r.completed_at)))
-    per_day = rounded(len(rows) / len(staff_days), 2) if staff_days else None
-    return {"tasks": len(rows), "staff": len({r.completed_by for r in rows}), "staff_days": len(staff_days),
-            "tasks_per_staff_day": per_day, "median_on_task_min": rounded(quantile(on_task, 0.5)),
-            "months": [{"month": k, "tasks": v["tasks"], "staff_days": len(v["days"]),
-                        "tasks_per_staff_day": rounded(v["tasks"] / len(v["days"]), 2) if v["days"] else None}
-                       for k, v in sorted(months.items()) if k in scope.months]}
+    months: dict[str, list] = {}
+    for r, d in zip(rows, days):
+        entry = months.setdefault(scope.month_of(r.completed_at), [0, set()])
+        entry[0] += 1
+        entry[1].add((r.completed_by, d))
+    staff_days = {(r.completed_by, d) for r, d in zip(rows, days)}
+    return _result(len(rows), len({r.completed_by for r in rows}), len(staff_days), quantile(on_task, 0.5),
+                   {m: (n, len(seen)) for m, (n, seen) in months.items()}, scope)
+
+
+def _staff_efficiency_sql(session: Session, scope: Scope) -> dict:
+    """:func:`staff_efficiency` computed by PostgreSQL, the same figures."""
+    from sqlalchemy import Date, cast, func
+
+    staff_day = func.concat(TaskRow.completed_by, "|", cast(local_sql(TaskRow.completed_at), Date))
+    on_task = minutes_sql(func.coalesce(TaskRow.claimed_at, TaskRow.created_at), TaskRow.completed_at)
+    tasks, staff, days, median = session.execute(select(
+        func.count(TaskRow.id), func.count(func.distinct(TaskRow.completed_by)), func.count(func.distinct(staff_day)),
+        percentile_sql(0.5, on_task)).where(*_done(scope))).one()
+    month = local_month_sql(TaskRow.completed_at)
+    months = {m: (int(n), int(d)) for m, n, d in session.execute(
+        select(month, func.count(TaskRow.id), func.count(func.distinct(staff_day))).where(*_done(scope))
+        .group_by(month))}
+    return _result(int(tasks), int(staff), int(days), median, months, scope)
 
 
 def efficiency_tile(session: Session, scope: Scope) -> TileData:

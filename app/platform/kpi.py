@@ -16,10 +16,12 @@ A figure with no value carries the reason (``empty``: "no rated orders"), never 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -43,6 +45,14 @@ class Scope:
     def single_community(self) -> int | None:
         return self.community_ids[0] if len(self.community_ids) == 1 else None
 
+    def month_of(self, at: datetime) -> str | None:
+        """The local month (one of ``months``) holding the UTC time ``at``; None outside the
+        window. A bisect over the months' UTC starts: no time-zone arithmetic per row."""
+        starts = _month_starts(self.months)
+        if at < starts[0] or at >= self.end:
+            return None
+        return self.months[bisect_right(starts, at) - 1]
+
 
 def month_scope(community_ids: Sequence[int], months: int, now: datetime, building_id: int | None = None,
                 until: str | None = None) -> Scope:
@@ -61,12 +71,23 @@ def month_scope(community_ids: Sequence[int], months: int, now: datetime, buildi
     return Scope(tuple(community_ids), from_local(first), from_local(after), tuple(labels), building_id, now)
 
 
+@lru_cache(maxsize=64)
+def _month_starts(months: tuple[str, ...]) -> list[datetime]:
+    return [from_local(datetime(int(m[:4]), int(m[5:7]), 1)) for m in months]
+
+
 def local_month(at: datetime) -> str:
     return to_local(at).strftime("%Y-%m")
 
 
-def local_day(at: datetime) -> date:
-    return to_local(at).date()
+def local_days(values: Sequence[datetime]) -> list[date]:
+    """Local dates of many UTC times, converting with one zone lookup."""
+    from datetime import timezone
+
+    from app.localtime import zone
+
+    z = zone()
+    return [v.replace(tzinfo=timezone.utc).astimezone(z).date() for v in values]
 
 
 @dataclass
@@ -261,3 +282,43 @@ def today(session: Session, community_id: int, now: datetime) -> list[Figure]:
     enabled = enabled_modules(session, [community_id]).get(community_id, set())
     return [item.count(session, community_id, now) for item in attention_items()
             if item.module is None or item.module in enabled]
+
+
+# --------------------------------------------------------------------------- SQL-side statistics
+# On PostgreSQL the big figures (medians and p90 of many rows, distinct staff-days) are computed
+# by the database instead of fetching every row (bench/dashboard.py); SQLite, the embedded demo
+# database, has no percentile_cont, so the same figures are computed in Python there. The unit
+# tests run both paths against the same hand-computed values.
+
+
+def sql_statistics(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def percentile_sql(p: float, expr):
+    """``percentile_cont(p) WITHIN GROUP (ORDER BY expr)``: linear interpolation, NULLs ignored
+    (the same figure as :func:`quantile`)."""
+    from sqlalchemy import func
+
+    return func.percentile_cont(p).within_group(expr)
+
+
+def minutes_sql(start, end):
+    from sqlalchemy import extract
+
+    return extract("epoch", end - start) / 60
+
+
+def local_sql(column):
+    """The naive UTC timestamp ``column`` as naive local wall time (PostgreSQL)."""
+    from sqlalchemy import func
+
+    from app.localtime import zone
+
+    return func.timezone(zone().key, func.timezone("UTC", column))
+
+
+def local_month_sql(column):
+    from sqlalchemy import func
+
+    return func.to_char(local_sql(column), "YYYY-MM")

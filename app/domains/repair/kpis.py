@@ -28,9 +28,12 @@ from app.platform.kpi import (
     Figure,
     Tile,
     TileData,
-    local_month,
+    local_month_sql,
+    minutes_sql,
+    percentile_sql,
     quantile,
     rounded,
+    sql_statistics,
 )
 
 DIMENSIONS = {"community": "community", "category": "category", "technician": "technician", "month": "month"}
@@ -182,6 +185,8 @@ def timeliness(session: Session, scope) -> dict:
     """Response (reported → accepted, minutes) and resolution (reported → completed, hours) of
     the orders reported in the scope's window, median and p90, with the counts behind them, and
     per local month the median response. Orders never accepted/completed are counted apart."""
+    if sql_statistics(session):
+        return _timeliness_sql(session, scope)
     rows = session.execute(_in_scope(
         select(RepairOrder.reported_at, RepairOrder.accepted_at, RepairOrder.completed_at, RepairOrder.status)
         .where(RepairOrder.reported_at >= scope.start, RepairOrder.reported_at < scope.end,
@@ -191,8 +196,7 @@ def timeliness(session: Session, scope) -> dict:
     by_month: dict[str, list[float]] = {m: [] for m in scope.months}
     for r in rows:
         if r.accepted_at:
-            by_month.setdefault(local_month(r.reported_at), []).append(
-                (r.accepted_at - r.reported_at).total_seconds() / 60)
+            by_month[scope.month_of(r.reported_at)].append((r.accepted_at - r.reported_at).total_seconds() / 60)
     return {
         "orders": len(rows),
         "accepted": len(response),
@@ -205,6 +209,32 @@ def timeliness(session: Session, scope) -> dict:
         "months": [{"month": m, "accepted": len(by_month.get(m, [])),
                     "median_response_min": rounded(quantile(by_month.get(m, []), 0.5)),
                     "p90_response_min": rounded(quantile(by_month.get(m, []), 0.9))} for m in scope.months],
+    }
+
+
+def _timeliness_sql(session: Session, scope) -> dict:
+    """:func:`timeliness` computed by PostgreSQL (percentile_cont), the same figures."""
+    window = (RepairOrder.reported_at >= scope.start, RepairOrder.reported_at < scope.end,
+              RepairOrder.status != "cancelled")
+    response = minutes_sql(RepairOrder.reported_at, RepairOrder.accepted_at)
+    resolution = minutes_sql(RepairOrder.reported_at, RepairOrder.completed_at) / 60
+    overall = session.execute(_in_scope(select(
+        func.count(RepairOrder.id), func.count(RepairOrder.accepted_at), func.count(RepairOrder.completed_at),
+        percentile_sql(0.5, response), percentile_sql(0.9, response), percentile_sql(0.5, resolution),
+        percentile_sql(0.9, resolution), func.count(RepairOrder.id).filter(response <= RESPONSE_TARGET_MIN))
+        .where(*window), scope)).one()
+    month = local_month_sql(RepairOrder.reported_at)
+    per_month = {m: (int(n), p50, p90) for m, n, p50, p90 in session.execute(_in_scope(
+        select(month, func.count(RepairOrder.accepted_at), percentile_sql(0.5, response), percentile_sql(0.9, response))
+        .where(*window), scope).group_by(month))}
+    orders, accepted, completed, p50, p90, r50, r90, within = overall
+    return {
+        "orders": int(orders), "accepted": int(accepted), "completed": int(completed),
+        "median_response_min": rounded(p50), "p90_response_min": rounded(p90),
+        "median_resolution_h": rounded(r50), "p90_resolution_h": rounded(r90), "within_target": int(within),
+        "months": [{"month": m, "accepted": per_month.get(m, (0, None, None))[0],
+                    "median_response_min": rounded(per_month.get(m, (0, None, None))[1]),
+                    "p90_response_min": rounded(per_month.get(m, (0, None, None))[2])} for m in scope.months],
     }
 
 

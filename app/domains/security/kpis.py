@@ -17,7 +17,6 @@ from app.platform.kpi import (
     Figure,
     Tile,
     TileData,
-    local_month,
     quantile,
     rounded,
 )
@@ -119,8 +118,8 @@ def alerts_overview(session: Session, scope) -> dict:
     close = [(r.closed_at - r.first_at).total_seconds() / 60 for r in rows if r.closed_at]
     per_month = {m: 0 for m in scope.months}
     for r in rows:
-        month = local_month(r.first_at)
-        if month in per_month:
+        month = scope.month_of(r.first_at)
+        if month is not None:
             per_month[month] += 1
     still_open = session.scalar(select(func.count(SecurityIncident.id)).where(
         SecurityIncident.community_id.in_(ids), SecurityIncident.status != "closed")) or 0
