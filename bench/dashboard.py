@@ -23,7 +23,6 @@ Needs PostgreSQL at ``ESTATEFLOW_TEST_PG_URL``. Last line of output: one JSON ob
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import random
@@ -36,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, select, text  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
 
 PG_ADMIN_URL = os.environ.get("ESTATEFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 11, 20, 4, 0)
@@ -179,7 +178,7 @@ def _timed(fn, runs: int) -> dict:
         times.append((time.perf_counter() - t) * 1000)
     times.sort()
     return {"p50_ms": round(statistics.median(times), 1),
-            "p95_ms": round(times[min(len(times) - 1, int(round(0.95 * len(times))) - 1)], 1)}
+            "p95_ms": round(times[min(len(times) - 1, round(0.95 * len(times)) - 1)], 1)}
 
 
 def naive(session: Session, community_ids: list[int], scope) -> dict:

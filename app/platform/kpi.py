@@ -19,7 +19,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Any
@@ -82,12 +82,11 @@ def local_month(at: datetime) -> str:
 
 def local_days(values: Sequence[datetime]) -> list[date]:
     """Local dates of many UTC times, converting with one zone lookup."""
-    from datetime import timezone
 
     from app.localtime import zone
 
     z = zone()
-    return [v.replace(tzinfo=timezone.utc).astimezone(z).date() for v in values]
+    return [v.replace(tzinfo=UTC).astimezone(z).date() for v in values]
 
 
 @dataclass
