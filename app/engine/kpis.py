@@ -84,7 +84,7 @@ def efficiency_tile(session: Session, scope: Scope) -> TileData:
     figures = [
         Figure("tasks_per_staff_day", _l("Tasks closed per staff-day"), s["tasks_per_staff_day"], unit="per_day",
                count=s["tasks"], basis="tasks", empty=none, numerator=s["tasks"], denominator=s["staff_days"],
-               link=("InboxView.index", {})),
+               link=("InboxView.index", {}), outcome="staff_efficiency"),
         Figure("median_on_task", _l("Median time on task (min)"), s["median_on_task_min"], unit="minutes",
                count=s["tasks"], basis="tasks", empty=none, link=("InboxView.index", {})),
     ]

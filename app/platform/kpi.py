@@ -109,6 +109,9 @@ class Figure:
     link: tuple[str, dict] | None = None
     numerator: Any = None
     denominator: Any = None
+    #: one of the renovation outcomes the audit pack reports (``fee_collection``,
+    #: ``repair_response``, ``public_energy``, ``staff_efficiency``), if this figure is one
+    outcome: str | None = None
 
     def as_dict(self) -> dict:
         data = asdict(self)

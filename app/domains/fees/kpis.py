@@ -76,7 +76,7 @@ def collection_tile(session: Session, scope: Scope) -> TileData:
     figures = [
         Figure("collection_rate", _l("Collection rate, whole period"), percent(collected, billed), unit="percent",
                count=bills, basis="bills", empty=None if bills else "no bills issued", target=TARGET_PERCENT,
-               numerator=collected, denominator=billed, link=_bills_link(scope)),
+               numerator=collected, denominator=billed, link=_bills_link(scope), outcome="fee_collection"),
         Figure("collection_latest", _l("Collection rate, latest month"), latest["rate"] if latest else None,
                unit="percent", count=latest["bills"] if latest else 0, basis="bills",
                empty=None if latest else "no bills issued", target=TARGET_PERCENT,

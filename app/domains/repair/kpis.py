@@ -287,7 +287,7 @@ def timeliness_tile(session: Session, scope):
     figures = [
         Figure("median_response", _l("Median response (min)"), t["median_response_min"], unit="minutes",
                count=t["accepted"], basis="orders", empty=no_acc, target=RESPONSE_TARGET_MIN,
-               link=_orders_link(scope)),
+               link=_orders_link(scope), outcome="repair_response"),
         Figure("p90_response", _l("P90 response (min)"), t["p90_response_min"], unit="minutes", count=t["accepted"],
                basis="orders", empty=no_acc, target=RESPONSE_TARGET_MIN, link=_orders_link(scope)),
         Figure("median_resolution", _l("Median resolution (h)"), t["median_resolution_h"], unit="hours",

@@ -13,6 +13,7 @@ from flask import Response, abort, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.api import BaseApi, protect
 from flask_appbuilder.api import expose as api_expose
+from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
@@ -30,9 +31,9 @@ MONTHS = (3, 6, 12)
 #: a figure's unit → the spreadsheet cell format (app/platform/excel.py)
 UNIT_KINDS = {"percent": "percent", "yuan_cents": "money", "minutes": "decimal1", "hours": "decimal1",
               "per_day": "decimal2", "count": "int"}
-_READ = "^(can_index|can_export)$"
+_READ = "^(can_index|can_export|can_audit|can_audit_xlsx|can_audit_pdf)$"
 GRANTS = {
-    "Manager": [["^(DashboardView)$", _READ], ["^(DashboardApi)$", "^can_get$"]],
+    "Manager": [["^(DashboardView)$", ".*"], ["^(DashboardApi)$", "^can_get$"]],
     "Regulator": [["^(DashboardView)$", _READ], ["^(DashboardApi)$", "^can_get$"]],
 }
 
@@ -190,6 +191,94 @@ class DashboardView(BaseView):
                                          period=f"{scope.months[0]} – {scope.months[-1]}"))
         return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": 'attachment; filename="dashboard.xlsx"'})
+
+
+    # -- the renovation audit pack ----------------------------------------------------------
+
+    def _audit_args(self):
+        from app.platform.audit_pack import AuditPackError, months_between, parse_month
+
+        community_id = request.values.get("community_id", type=int)
+        if not community_id:
+            visible = visible_community_ids()
+            community_id = visible[0] if visible else None
+        require_community(community_id)
+        community = db.session.get(Community, community_id) or abort(404)
+        today = clock.now()
+        this_year = today.year
+        defaults = {"before_from": f"{this_year - 1}-01", "before_to": f"{this_year - 1}-06",
+                    "after_from": f"{this_year}-01", "after_to": f"{this_year}-06"}
+        values = {k: (request.values.get(k) or v).strip() for k, v in defaults.items()}
+        error = None
+        try:
+            for a, b in (("before_from", "before_to"), ("after_from", "after_to")):
+                months_between(parse_month(values[a]), parse_month(values[b]))
+        except AuditPackError as err:
+            error = err.message(current_locale())
+            values = defaults
+        return community, (values["before_from"], values["before_to"]), (values["after_from"], values["after_to"]), \
+            values, error
+
+    def _community_name(self, community) -> str:
+        return community.name if current_locale() == "zh" else (community.name_en or community.name)
+
+    @expose("/audit/")
+    @has_access
+    def audit(self, error: str | None = None, status: int = 200):
+        from app.platform.audit_pack import OUTCOMES, outcomes
+
+        community, before, after, values, arg_error = self._audit_args()
+        rows = outcomes(db.session, community.id, before, after, clock.now())
+        lang = "en" if current_locale() == "en" else "zh"
+        labels = {k: (v[1] if lang == "en" else v[0]) for k, v in OUTCOMES.items()}
+        communities = list(db.session.scalars(select(Community).where(
+            Community.id.in_(visible_community_ids())).order_by(Community.id)))
+        return self.render_template("dashboard/audit.html", community=community, rows=rows, values=values,
+                                    labels=labels, units={k: v[2] for k, v in OUTCOMES.items()},
+                                    error=error or arg_error, communities=communities,
+                                    may_enter=self.appbuilder.sm.has_access("can_enter", "DashboardView")), status
+
+    @expose("/audit/enter", methods=["POST"])
+    @has_access
+    @permission_name("enter")
+    def enter(self):
+        from flask import flash, redirect
+        from flask_login import current_user
+
+        from app.platform.audit_pack import AuditPackError, enter_figure
+
+        community, _before, _after, values, _error = self._audit_args()
+        try:
+            enter_figure(db.session, community.id, request.form.get("outcome", ""),
+                         (request.form.get("period_from", ""), request.form.get("period_to", "")),
+                         request.form.get("value", ""), request.form.get("source", ""), current_user.username)
+            db.session.commit()
+        except AuditPackError as err:
+            db.session.rollback()
+            return self.audit(error=err.message(current_locale()), status=422)
+        flash(_("Figure saved; the pack marks it as entered, not measured."), "success")
+        return redirect(url_for("DashboardView.audit", community_id=community.id, **values))
+
+    @expose("/audit/pack.xlsx")
+    @has_access
+    def audit_xlsx(self):
+        from app.platform.audit_pack import outcomes, workbook_bytes
+
+        community, before, after, _values, _error = self._audit_args()
+        data = workbook_bytes(outcomes(db.session, community.id, before, after, clock.now()),
+                              self._community_name(community), before, after, current_locale())
+        return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f'attachment; filename="audit-{community.code}.xlsx"'})
+
+    @expose("/audit/pack.pdf")
+    @has_access
+    def audit_pdf(self):
+        from app.platform.audit_pack import outcomes, pdf_bytes
+
+        community, before, after, _values, _error = self._audit_args()
+        data = pdf_bytes(outcomes(db.session, community.id, before, after, clock.now()), community.name, before, after)
+        return Response(data, mimetype="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="audit-{community.code}.pdf"'})
 
 
 class DashboardApi(BaseApi):

@@ -45,3 +45,27 @@ def test_manager_home_is_today(login):
     html = login("manager_yc").get("/").get_data(as_text=True)
     assert 'id="today"' in html and 'data-item="repair.overdue"' in html
     assert 'id="today"' not in login("accountant_yc").get("/").get_data(as_text=True)
+
+
+def test_audit_pack_entry_and_documents(login):
+    client = login("manager_yc")
+    cid = client.get("/api/v1/dashboard/").get_json()["community_ids"][0]
+    args = f"community_id={cid}&before_from=2025-01&before_to=2025-06&after_from=2026-07&after_to=2026-12"
+    page = client.get(f"/dashboard/audit/?{args}")
+    assert page.status_code == 200 and 'data-outcome="fee_collection"' in page.text
+    bad = client.post("/dashboard/audit/enter", data={"community_id": cid, "outcome": "fee_collection",
+                                                      "period_from": "2025-01", "period_to": "2025-06",
+                                                      "value": "sixty", "source": "台账"})
+    assert bad.status_code == 422 and 'id="audit-error"' in bad.text
+    saved = client.post("/dashboard/audit/enter", data={"community_id": cid, "outcome": "fee_collection",
+                                                        "period_from": "2025-01", "period_to": "2025-06",
+                                                        "value": "65", "source": "2025 年纸质台账",
+                                                        "before_from": "2025-01", "before_to": "2025-06",
+                                                        "after_from": "2026-07", "after_to": "2026-12"})
+    assert saved.status_code == 302
+    assert "2025 年纸质台账" in client.get(f"/dashboard/audit/?{args}").text
+    book = openpyxl.load_workbook(io.BytesIO(client.get(f"/dashboard/audit/pack.xlsx?{args}").data))
+    assert book.active["B4"].value == 0.65 and book.active["B4"].number_format == "0.0%"
+    pdf = client.get(f"/dashboard/audit/pack.pdf?{args}")
+    assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
+    assert login("accountant_yc").get(f"/dashboard/audit/?{args}").status_code in (302, 403)
