@@ -40,8 +40,10 @@ def health_tile(session: Session, scope: Scope) -> TileData:
         Figure("failure_rate", _l("Devices with a fault in the period"), h["failure_rate"], unit="percent",
                count=h["devices"], basis="devices", empty=none, numerator=h["failed"], denominator=h["devices"],
                link=link),
-        Figure("offline", _l("Devices offline"), h["offline"] + h["error"], count=h["offline"] + h["error"],
+        Figure("offline", _l("Devices offline"), h["offline"], count=h["offline"],
                basis="devices", link=("DeviceView.list", {"_flt_0_status": "offline"})),
+        Figure("error", _l("Devices reporting a fault"), h["error"], count=h["error"],
+               basis="devices", link=("DeviceView.list", {"_flt_0_status": "error"})),
     ]
     labels = {"online": _l("Online"), "offline": _l("Offline"), "error": _l("Fault"), "unknown": _l("Not yet seen")}
     chart = {"kind": "pie", "unit": "count",
@@ -54,9 +56,9 @@ TILES = [Tile("devices.health", _l("Devices"), health_tile, module=None, order=3
 
 def _today_offline(session: Session, community_id: int, now) -> Figure:
     n = session.scalar(select(func.count(Device.id)).where(
-        Device.community_id == community_id, Device.status.in_(("offline", "error")))) or 0
-    return Figure("devices.offline", _l("Devices offline or faulty"), n, count=n, basis="devices",
+        Device.community_id == community_id, Device.status == "offline")) or 0
+    return Figure("devices.offline", _l("Devices offline"), n, count=n, basis="devices",
                   link=("DeviceView.list", {"_flt_0_status": "offline"}))
 
 
-TODAY = [Attention("devices.offline", _l("Devices offline or faulty"), _today_offline, order=30)]
+TODAY = [Attention("devices.offline", _l("Devices offline"), _today_offline, order=30)]

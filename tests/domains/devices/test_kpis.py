@@ -27,7 +27,8 @@ def test_online_and_failure_rates(session):
     building = kpis.health(session, estate.scope(building=0))
     assert building["devices"] == 2 and str(building["online_rate"]) == "100.0"
     figures = {f.key: f for f in kpis.health_tile(session, estate.scope()).figures}
-    assert figures["offline"].value == 2
+    assert figures["offline"].value == 1 and figures["error"].value == 1
+    assert figures["offline"].link == ("DeviceView.list", {"_flt_0_status": "offline"})
 
 
 def test_no_devices_says_so(session):
