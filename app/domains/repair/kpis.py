@@ -274,9 +274,14 @@ def density_by_building(session: Session, scope) -> list[dict]:
             for i, n, la, lo, c in session.execute(q)]
 
 
-def _orders_link(scope, **args):
+def _orders_link(scope, window: bool = False, **args):
+    """The order list behind a figure; ``window``: only the orders reported in the scope's months."""
     if scope.single_community is not None:
         args["community_id"] = scope.single_community
+    if window:
+        last_y, last_m = int(scope.months[-1][:4]), int(scope.months[-1][5:])
+        args["reported_from"] = f"{scope.months[0]}-01"
+        args["reported_to"] = f"{last_y + (last_m == 12):04d}-{1 if last_m == 12 else last_m + 1:02d}-01"
     return "RepairOrderView.index", args
 
 
@@ -287,13 +292,13 @@ def timeliness_tile(session: Session, scope):
     figures = [
         Figure("median_response", _l("Median response (min)"), t["median_response_min"], unit="minutes",
                count=t["accepted"], basis="orders", empty=no_acc, target=RESPONSE_TARGET_MIN,
-               link=_orders_link(scope), outcome="repair_response"),
+               link=_orders_link(scope, window=True), outcome="repair_response"),
         Figure("p90_response", _l("P90 response (min)"), t["p90_response_min"], unit="minutes", count=t["accepted"],
-               basis="orders", empty=no_acc, target=RESPONSE_TARGET_MIN, link=_orders_link(scope)),
+               basis="orders", empty=no_acc, target=RESPONSE_TARGET_MIN, link=_orders_link(scope, window=True)),
         Figure("median_resolution", _l("Median resolution (h)"), t["median_resolution_h"], unit="hours",
-               count=t["completed"], basis="orders", empty=no_done, link=_orders_link(scope)),
+               count=t["completed"], basis="orders", empty=no_done, link=_orders_link(scope, window=True)),
         Figure("p90_resolution", _l("P90 resolution (h)"), t["p90_resolution_h"], unit="hours",
-               count=t["completed"], basis="orders", empty=no_done, link=_orders_link(scope)),
+               count=t["completed"], basis="orders", empty=no_done, link=_orders_link(scope, window=True)),
     ]
     chart = {"kind": "line", "unit": "minutes", "x": [m["month"] for m in t["months"]],
              "series": [{"name": str(_l("Median response (min)")), "data": [m["median_response_min"] for m in t["months"]]},
@@ -324,7 +329,8 @@ def density_tile(session: Session, scope):
     if not points:
         return TileData(note="no buildings with map coordinates")
     total = sum(p["orders"] for p in points)
-    figures = [Figure("orders", _l("Orders reported"), total, count=total, basis="orders", link=_orders_link(scope))]
+    figures = [Figure("orders", _l("Orders reported"), total, count=total, basis="orders",
+                      link=_orders_link(scope, window=True))]
     chart = {"kind": "map", "unit": "count",
              "points": [{"name": p["name"], "value": [p["lng"], p["lat"], p["orders"]]} for p in points],
              "max": max([p["orders"] for p in points] + [1])}

@@ -229,6 +229,21 @@ class RepairResidentView(BaseView):
             technician=_technician(order), **_helpers()), (422 if errors else 200)
 
 
+def _reported_window() -> tuple[datetime, datetime] | None:
+    """``reported_from``/``reported_to`` (local dates, the second exclusive) → UTC bounds."""
+    from datetime import date
+
+    from app.localtime import from_local
+
+    try:
+        first = date.fromisoformat(request.args.get("reported_from") or "")
+        last = date.fromisoformat(request.args.get("reported_to") or "")
+    except ValueError:
+        return None
+    return (from_local(datetime(first.year, first.month, first.day)),
+            from_local(datetime(last.year, last.month, last.day)))
+
+
 def _technician(order: RepairOrder) -> Staff | None:
     return db.session.get(Staff, order.technician_id) if order.technician_id else None
 
@@ -269,6 +284,9 @@ class RepairOrderView(BaseView):
         community_id = request.args.get("community_id", type=int)
         if community_id:
             query = query.where(RepairOrder.community_id == community_id)
+        window = _reported_window()
+        if window:
+            query = query.where(RepairOrder.reported_at >= window[0], RepairOrder.reported_at < window[1])
         state = request.args.get("state") or ""
         if state in ("open", "overdue"):  # the dashboard's numbers link here
             query = query.where(kpi_repair.backlog_filter(state, clock.now()))
@@ -276,6 +294,8 @@ class RepairOrderView(BaseView):
             query = query.where(RepairOrder.technician_username == current_user.username)
         orders = list(db.session.scalars(query.order_by(RepairOrder.id.desc()).limit(300)))
         return self.render_template("repair/orders.html", orders=orders, status=status, state=state,
+                                    window=(request.args.get("reported_from"), request.args.get("reported_to"))
+                                    if window else None,
                                     statuses=list(STATUS_LABELS), sla=repair_orders.sla_state, **_helpers())
 
     def _order(self, order_id: int) -> RepairOrder:

@@ -121,6 +121,8 @@ def test_timeliness_by_hand(session):
     assert [m["median_response_min"] for m in t["months"]] == [None, 20.0, 70.0]
     figures = {f.key: f for f in kpi_repair.timeliness_tile(session, _scope(ids)).figures}
     assert figures["median_response"].count == 5 and figures["median_response"].target == 60
+    assert figures["median_response"].link == ("RepairOrderView.index", {"reported_from": "2026-09-01",
+                                                                         "reported_to": "2026-12-01"})
 
 
 def test_an_empty_period_says_why(session):
