@@ -78,15 +78,22 @@ def _staff_efficiency_sql(session: Session, scope: Scope) -> dict:
     return _result(int(tasks), int(staff), int(days), median, months, scope)
 
 
+def _instances_link(scope: Scope):
+    """The community's processes, whose pages list each task and who closed it (one community)."""
+    if scope.single_community is None:
+        return None
+    return "InstanceView.index", {"community_id": scope.single_community}
+
+
 def efficiency_tile(session: Session, scope: Scope) -> TileData:
     s = staff_efficiency(session, scope)
     none = None if s["tasks"] else "no tasks closed"
     figures = [
         Figure("tasks_per_staff_day", _l("Tasks closed per staff-day"), s["tasks_per_staff_day"], unit="per_day",
                count=s["tasks"], basis="tasks", empty=none, numerator=s["tasks"], denominator=s["staff_days"],
-               link=("InboxView.index", {}), outcome="staff_efficiency"),
+               link=_instances_link(scope), outcome="staff_efficiency"),
         Figure("median_on_task", _l("Median time on task (min)"), s["median_on_task_min"], unit="minutes",
-               count=s["tasks"], basis="tasks", empty=none, link=("InboxView.index", {})),
+               count=s["tasks"], basis="tasks", empty=none, link=_instances_link(scope)),
     ]
     chart = {"kind": "bar", "unit": "per_day", "x": [m["month"] for m in s["months"]],
              "series": [{"name": str(_l("Tasks closed per staff-day")),
