@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page
 
-pytestmark = pytest.mark.browser
+# the charts and links do not depend on the database (the KPI services and the page's JSON are
+# tested on both in tests/domains/*/test_kpis.py and tests/app/web/test_dashboard_views.py)
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("demo_db_url", ["sqlite"], indirect=True)]
 
 
 def _watch_errors(page: Page) -> list[str]:
