@@ -16,9 +16,9 @@ from app.platform.kpi import (
     Tile,
     TileData,
     local_days,
-    local_month_sql,
     local_sql,
     minutes_sql,
+    month_sql,
     percentile_sql,
     quantile,
     rounded,
@@ -71,7 +71,7 @@ def _staff_efficiency_sql(session: Session, scope: Scope) -> dict:
     tasks, staff, days, median = session.execute(select(
         func.count(TaskRow.id), func.count(func.distinct(TaskRow.completed_by)), func.count(func.distinct(staff_day)),
         percentile_sql(0.5, on_task)).where(*_done(scope))).one()
-    month = local_month_sql(TaskRow.completed_at)
+    month = month_sql(scope, TaskRow.completed_at)
     months = {m: (int(n), int(d)) for m, n, d in session.execute(
         select(month, func.count(TaskRow.id), func.count(func.distinct(staff_day))).where(*_done(scope))
         .group_by(month))}

@@ -320,7 +320,10 @@ def local_sql(column):
     return func.timezone(zone().key, func.timezone("UTC", column))
 
 
-def local_month_sql(column):
-    from sqlalchemy import func
+def month_sql(scope: Scope, column):
+    """The scope's local month holding the UTC timestamp ``column``, as a CASE over the months'
+    UTC starts (plain comparisons: no time-zone lookup per row, exact across DST)."""
+    from sqlalchemy import case, literal
 
-    return func.to_char(local_sql(column), "YYYY-MM")
+    starts = _month_starts(scope.months)[1:] + [scope.end]
+    return case(*[(column < start, literal(month)) for month, start in zip(scope.months, starts)], else_=None)

@@ -28,8 +28,8 @@ from app.platform.kpi import (
     Figure,
     Tile,
     TileData,
-    local_month_sql,
     minutes_sql,
+    month_sql,
     percentile_sql,
     quantile,
     rounded,
@@ -223,7 +223,7 @@ def _timeliness_sql(session: Session, scope) -> dict:
         percentile_sql(0.5, response), percentile_sql(0.9, response), percentile_sql(0.5, resolution),
         percentile_sql(0.9, resolution), func.count(RepairOrder.id).filter(response <= RESPONSE_TARGET_MIN))
         .where(*window), scope)).one()
-    month = local_month_sql(RepairOrder.reported_at)
+    month = month_sql(scope, RepairOrder.reported_at)
     per_month = {m: (int(n), p50, p90) for m, n, p50, p90 in session.execute(_in_scope(
         select(month, func.count(RepairOrder.accepted_at), percentile_sql(0.5, response), percentile_sql(0.9, response))
         .where(*window), scope).group_by(month))}
