@@ -45,6 +45,13 @@ class Scope:
     def single_community(self) -> int | None:
         return self.community_ids[0] if len(self.community_ids) == 1 else None
 
+    def local_dates(self) -> tuple[str, str]:
+        """The window as local ISO dates: its first day and the day after its last (for the
+        record lists' ``from``/``to`` filters, the second exclusive)."""
+        last_y, last_m = int(self.months[-1][:4]), int(self.months[-1][5:])
+        after = f"{last_y + (last_m == 12):04d}-{1 if last_m == 12 else last_m + 1:02d}-01"
+        return f"{self.months[0]}-01", after
+
     def month_of(self, at: datetime) -> str | None:
         """The local month (one of ``months``) holding the UTC time ``at``; None outside the
         window. A bisect over the months' UTC starts: no time-zone arithmetic per row."""

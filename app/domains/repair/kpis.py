@@ -279,9 +279,7 @@ def _orders_link(scope, window: bool = False, **args):
     if scope.single_community is not None:
         args["community_id"] = scope.single_community
     if window:
-        last_y, last_m = int(scope.months[-1][:4]), int(scope.months[-1][5:])
-        args["reported_from"] = f"{scope.months[0]}-01"
-        args["reported_to"] = f"{last_y + (last_m == 12):04d}-{1 if last_m == 12 else last_m + 1:02d}-01"
+        args["reported_from"], args["reported_to"] = scope.local_dates()
     return "RepairOrderView.index", args
 
 

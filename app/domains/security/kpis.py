@@ -129,20 +129,26 @@ def alerts_overview(session: Session, scope) -> dict:
             "months": [{"month": m, "incidents": n} for m, n in per_month.items()]}
 
 
+def _window(scope, status: str) -> dict:
+    """The incident list behind a figure: those whose first alert fell in the scope's months."""
+    since, until = scope.local_dates()
+    return {"status": status, "since": since, "until": until}
+
+
 def alerts_tile(session: Session, scope):
     a = alerts_overview(session, scope)
     figures = [
         Figure("incidents", _l("Incidents in the period"), a["incidents"], count=a["alerts"], basis="alerts",
-               link=("SecurityView.index", {"status": "all"})),
+               link=("SecurityView.index", _window(scope, "all"))),
         Figure("open", _l("Incidents open now"), a["open"], count=a["open"], basis="incidents",
                link=("SecurityView.index", {"status": "open"})),
         Figure("median_acknowledge", _l("Median time to acknowledge (min)"), a["median_acknowledge_min"],
                unit="minutes", count=a["acknowledged"], basis="incidents",
                empty=None if a["acknowledged"] else "no acknowledged incidents",
-               link=("SecurityView.index", {"status": "all"})),
+               link=("SecurityView.index", _window(scope, "all"))),
         Figure("median_close", _l("Median time to close (min)"), a["median_close_min"], unit="minutes",
                count=a["closed"], basis="incidents", empty=None if a["closed"] else "no closed incidents",
-               link=("SecurityView.index", {"status": "closed"})),
+               link=("SecurityView.index", _window(scope, "closed"))),
     ]
     chart = {"kind": "bar", "unit": "count", "x": [m["month"] for m in a["months"]],
              "series": [{"name": str(_l("Incidents")), "data": [m["incidents"] for m in a["months"]]}]}

@@ -30,3 +30,9 @@ def test_alerts_overview(session):
     empty = {f.key: f for f in kpis.alerts_tile(session, estate.scope(until="2026-08")).figures}
     assert empty["incidents"].value == 0
     assert empty["median_close"].value is None and empty["median_close"].empty == "no closed incidents"
+    assert empty["incidents"].link == ("SecurityView.index", {"status": "all", "since": "2026-06-01",
+                                                              "until": "2026-09-01"})
+    from app.domains.security.alerts import list_incidents
+
+    listed = list_incidents(session, [cid], since=datetime(2026, 9, 30, 16), until=datetime(2026, 11, 30, 16))
+    assert sorted(i.number for i in listed) == [f"{estate.community.code}-S1", f"{estate.community.code}-S2"]
