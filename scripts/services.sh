@@ -52,3 +52,8 @@ fi
 if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
   apt_install fonts-wqy-microhei || echo "warning: no CJK font installed; screenshots show boxes" >&2
 fi
+
+# pdftoppm renders the audit pack PDF in its test (tests/app/platform/test_audit_pack.py).
+if ! command -v pdftoppm >/dev/null 2>&1; then
+  apt_install poppler-utils || echo "warning: poppler-utils missing; the audit pack PDF is not rendered in tests" >&2
+fi

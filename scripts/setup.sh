@@ -41,3 +41,16 @@ if [ ! -f "$viewer" ] && command -v npm >/dev/null 2>&1; then
     echo "warning: npm could not install bpmn-js; diagrams will show as text" >&2
   fi
 fi
+
+# The dashboard charts (Apache ECharts) come from the npm registry and are served as a
+# static file too (no CDN: it must work offline and in mainland China); without npm the
+# dashboard shows its figures as tables and links only.
+charts=app/static/vendor/echarts.min.js
+if [ ! -f "$charts" ] && command -v npm >/dev/null 2>&1; then
+  mkdir -p var/npm app/static/vendor
+  if (cd var/npm && npm install --silent --no-audit --no-fund --prefix . echarts@6.1.0 >/dev/null 2>&1); then
+    cp var/npm/node_modules/echarts/dist/echarts.min.js "$charts"
+  else
+    echo "warning: npm could not install echarts; the dashboard shows tables without charts" >&2
+  fi
+fi

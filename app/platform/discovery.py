@@ -11,6 +11,8 @@ part                 what the platform does with it
 ``operations``       imported so its ``@operation`` service tasks are registered
 ``events``           ``INBOUND_HANDLERS`` / ``register_inbound(router, wrap)``: device events
 ``demo``             ``seed(session)`` (and the optional ``ORDER``) for the demo estate
+``kpis``             ``TILES`` (dashboard tiles) and ``TODAY`` (the manager's "needs attention
+                     now" counts), see ``app/platform/kpi.py``
 ``translations.<lang>.yaml``  English msgid → translation, merged into the catalog
 ===================  ====================================================================
 

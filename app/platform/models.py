@@ -2,8 +2,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Model, utcnow
@@ -68,3 +79,22 @@ class UserPreference(Model):
     locale: Mapped[str] = mapped_column(String(5), default="zh")
     elderly_mode: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(),
                                                doc="large text, high contrast, fewer items")
+
+
+class EnteredFigure(Model):
+    """An outcome figure a manager typed in for a period the platform did not measure (the
+    "before" of a renovation: last year's paper ledger), with its source. The audit pack shows
+    it marked as entered, never as measured."""
+
+    __tablename__ = "kpi_entered_figure"
+    __table_args__ = (UniqueConstraint("community_id", "outcome", "period_from", "period_to"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(40), doc="fee_collection, repair_response, public_energy, staff_efficiency")
+    period_from: Mapped[str] = mapped_column(String(7), doc="YYYY-MM")
+    period_to: Mapped[str] = mapped_column(String(7), doc="YYYY-MM")
+    value: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    source: Mapped[str] = mapped_column(String(300))
+    entered_by: Mapped[str] = mapped_column(String(100))
+    entered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -80,6 +80,9 @@ class SecurityApi(FabSecurityApi):
 class EstateflowSecurityManager(SecurityManager):
     authdbview = AuthDBView
     security_api = SecurityApi
+    # FAB's "User's Statistics" page loads Google Charts from a CDN (blocked in mainland China,
+    # dead offline); the BI dashboard (app/domains/dashboard) is the chart page instead.
+    userstatschartview = None
 
     def __init__(self, appbuilder) -> None:
         super().__init__(appbuilder)

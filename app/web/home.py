@@ -25,4 +25,8 @@ class HomeView(IndexView):
                 select(Community).where(Community.id.in_(visible_community_ids())).order_by(Community.id)
             )
         )
+        from app.web.today import render_today, wants_today
+
+        if wants_today():  # managers and admins: what needs attention now (app/web/today.py)
+            return render_today(self, communities)
         return self.render_template(self.index_template, communities=communities)

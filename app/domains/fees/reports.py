@@ -15,9 +15,8 @@ All amounts are integer cents; rates are Decimal percentages with one decimal pl
 """
 from __future__ import annotations
 
-import io
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 import pandas as pd
@@ -27,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.domains.estate.models import Building, Household, Unit
 from app.domains.fees.models import Bill, BillLine
 from app.localtime import from_local, to_local
+from app.platform.kpi import percent
 
 AGING_BUCKETS = (("not_due", None, 0), ("1-30", 1, 30), ("31-90", 31, 90), ("91-180", 91, 180),
                  ("181-365", 181, 365), ("365+", 366, None))
@@ -34,9 +34,7 @@ AGING_BUCKETS = (("not_due", None, 0), ("1-30", 1, 30), ("31-90", 31, 90), ("91-
 
 def rate_percent(collected: int, billed: int) -> Decimal | None:
     """collected ÷ billed as a percentage with one decimal (ROUND_HALF_UP); None if nothing billed."""
-    if not billed:
-        return None
-    return (Decimal(collected) * 100 / Decimal(billed)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return percent(collected, billed)
 
 
 def _with_rate(frame: pd.DataFrame) -> pd.DataFrame:
@@ -143,28 +141,111 @@ def journal_totals(journal: pd.DataFrame) -> dict[str, int]:
     return {str(k): int(v) for k, v in totals.items()}
 
 
-def _yuan(frame: pd.DataFrame) -> pd.DataFrame:
-    """Cents columns → yuan (Decimal, 2 places) for people reading the spreadsheet."""
-    out = frame.copy()
-    for col in [c for c in out.columns if c.endswith("_cents")]:
-        out[col[:-6] + "_yuan"] = [Decimal(int(v)) / 100 for v in out.pop(col)]
-    if "rate" in out:
-        out["rate_percent"] = out.pop("rate")
-    return out
+def latest_issued_period(session: Session, community_id: int) -> str | None:
+    """The newest period of this community with an issued monthly billing run (what a report
+    should open on: an un-issued month has no bills to show)."""
+    from app.domains.fees.models import BillingRun
+
+    return session.scalar(select(func.max(BillingRun.period)).where(
+        BillingRun.community_id == community_id, BillingRun.status == "issued", BillingRun.kind == "monthly"))
 
 
-def export_excel(session: Session, community_id: int, period: str, as_of: date, day: date | None = None) -> bytes:
-    """One workbook: collection by period, by building and by item for ``period``, aging, journal."""
-    journal, _ = cash_journal(session, community_id, day or as_of)
-    sheets = {
-        "collection_by_period": collection_by_period(session, community_id),
-        "by_building": collection_by_building(session, community_id, period),
-        "by_item": collection_by_item(session, community_id, period),
-        "arrears_aging": arrears_aging(session, community_id, as_of),
-        "cash_journal": journal,
-    }
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            _yuan(frame).to_excel(writer, sheet_name=name, index=False)  # Decimals stay Decimal cells
-    return buffer.getvalue()
+# --------------------------------------------------------------------------- Excel for people
+
+_TEXT = {
+    "title": {"zh": "{community} · 物业费报表 · 账期 {period}", "en": "{community} · Fee report · period {period}"},
+    "note": {"zh": "欠费截至 {as_of}；收款日记账 {day}。金额单位：元。", "en": "Arrears as of {as_of}; cash journal of {day}. Amounts in yuan."},
+    "sheet_period": {"zh": "收缴率（按账期）", "en": "Collection by period"},
+    "sheet_building": {"zh": "按楼栋", "en": "By building"},
+    "sheet_item": {"zh": "按收费项目", "en": "By fee item"},
+    "sheet_aging": {"zh": "欠费账龄", "en": "Arrears aging"},
+    "sheet_journal": {"zh": "收款日记账", "en": "Cash journal"},
+    "period": {"zh": "账期", "en": "Period"}, "bills": {"zh": "账单数", "en": "Bills"},
+    "paid_bills": {"zh": "已结清账单", "en": "Bills paid in full"},
+    "billed": {"zh": "应收（元）", "en": "Billed (yuan)"}, "collected": {"zh": "实收（元）", "en": "Collected (yuan)"},
+    "rate": {"zh": "收缴率", "en": "Collection rate"}, "building": {"zh": "楼栋", "en": "Building"},
+    "item": {"zh": "收费项目", "en": "Fee item"}, "bucket": {"zh": "逾期天数", "en": "Days past due"},
+    "households": {"zh": "户数", "en": "Households"}, "outstanding": {"zh": "欠费（元）", "en": "Outstanding (yuan)"},
+    "time": {"zh": "时间", "en": "Time"}, "household": {"zh": "户号", "en": "Household"},
+    "kind": {"zh": "类型", "en": "Kind"}, "method": {"zh": "方式", "en": "Method"},
+    "reference": {"zh": "凭证号", "en": "Reference"}, "amount": {"zh": "金额（元）", "en": "Amount (yuan)"},
+    "payment": {"zh": "收款", "en": "Payment"}, "refund": {"zh": "退款", "en": "Refund"},
+    "not_due": {"zh": "未到期", "en": "Not yet due"}, "late_fee": {"zh": "滞纳金", "en": "Late fee"},
+}
+_BUCKET_TEXT = {"zh": "逾期 {low}–{high} 天", "en": "{low}–{high} days overdue"}
+_BUCKET_OVER = {"zh": "逾期 {low} 天以上", "en": "over {low} days overdue"}
+
+
+def _t(key: str, locale: str) -> str:
+    return _TEXT[key]["en" if locale.startswith("en") else "zh"]
+
+
+def bucket_label(bucket: str, locale: str) -> str:
+    """``1-30`` → "逾期 1–30 天" / "1–30 days overdue" (never the code)."""
+    if bucket == "not_due":
+        return _t("not_due", locale)
+    lang = "en" if locale.startswith("en") else "zh"
+    low, _, high = bucket.partition("-")
+    if bucket.endswith("+"):
+        return _BUCKET_OVER[lang].format(low=int(bucket[:-1]))
+    return _BUCKET_TEXT[lang].format(low=low, high=high)
+
+
+def _money(cents) -> Decimal:
+    return Decimal(int(cents or 0)) / 100
+
+
+def _fraction(rate: Decimal | None) -> Decimal | None:
+    return None if rate is None else rate / 100
+
+
+def export_excel(session: Session, community_id: int, period: str, as_of: date, day: date | None = None, *,
+                 locale: str = "zh", item_labels: dict[str, str] | None = None) -> bytes:
+    """One workbook people can read: collection by period, by building and by item for
+    ``period``, arrears aging as of ``as_of``, the cash journal of ``day``; headers and values in
+    ``locale`` (zh or en), money as ¥#,##0.00, rates as percent, a title row, frozen headers."""
+    from app.domains.estate.models import Community
+    from app.domains.fees.receipts import METHOD_LABELS
+    from app.platform.excel import Column, Sheet, workbook
+
+    lang = "en" if locale.startswith("en") else "zh"
+    community = session.get(Community, community_id)
+    name = (community.name_en or community.name) if lang == "en" else community.name
+    labels = {"late_fee": _t("late_fee", lang), **(item_labels or {})}
+    day = day or as_of
+    journal, _ = cash_journal(session, community_id, day)
+    t = lambda key: _t(key, lang)
+    by_period = collection_by_period(session, community_id)
+    by_building = collection_by_building(session, community_id, period)
+    by_item = collection_by_item(session, community_id, period)
+    aging = arrears_aging(session, community_id, as_of)
+    money, pct = "money", "percent"
+    sheets = [
+        Sheet(t("sheet_period"), [Column(t("period"), "text", 10), Column(t("bills"), "int", 10),
+                                  Column(t("paid_bills"), "int", 14), Column(t("billed"), money, 16),
+                                  Column(t("collected"), money, 16), Column(t("rate"), pct, 12)],
+              [[r.period, r.bills, r.paid_bills, _money(r.billed_cents), _money(r.collected_cents), _fraction(r.rate)]
+               for r in by_period.itertuples()]),
+        Sheet(t("sheet_building"), [Column(t("building"), "text", 14), Column(t("bills"), "int", 10),
+                                    Column(t("billed"), money, 16), Column(t("collected"), money, 16),
+                                    Column(t("rate"), pct, 12)],
+              [[r.name, r.bills, _money(r.billed_cents), _money(r.collected_cents), _fraction(r.rate)]
+               for r in by_building.itertuples()]),
+        Sheet(t("sheet_item"), [Column(t("item"), "text", 20), Column(t("billed"), money, 16),
+                                Column(t("collected"), money, 16), Column(t("rate"), pct, 12)],
+              [[labels.get(r.item, r.item), _money(r.billed_cents), _money(r.collected_cents), _fraction(r.rate)]
+               for r in by_item.itertuples()]),
+        Sheet(t("sheet_aging"), [Column(t("bucket"), "text", 20), Column(t("bills"), "int", 10),
+                                 Column(t("households"), "int", 10), Column(t("outstanding"), money, 16)],
+              [[bucket_label(r.bucket, lang), r.bills, r.households, _money(r.outstanding_cents)]
+               for r in aging.itertuples()]),
+        Sheet(t("sheet_journal"), [Column(t("time"), "datetime", 18), Column(t("household"), "text", 16),
+                                   Column(t("kind"), "text", 8), Column(t("method"), "text", 16),
+                                   Column(t("reference"), "text", 24), Column(t("amount"), money, 14)],
+              [[r.time, r.household, t(r.kind), METHOD_LABELS.get(r.method, {}).get(lang, r.method), r.reference,
+                _money(r.amount_cents)] for r in journal.itertuples()]),
+    ]
+    title = _t("title", lang).format(community=name, period=period)
+    for sheet in sheets:
+        sheet.note = _t("note", lang).format(as_of=as_of.isoformat(), day=day.isoformat())
+    return workbook(sheets, title)

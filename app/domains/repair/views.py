@@ -17,6 +17,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
+from app import clock
 from app.db import db
 from app.domains.estate.models import Community, Household, Staff, StaffCommunity
 from app.domains.estate.residents import households_of_user, require_household
@@ -37,13 +38,13 @@ from app.forms import jsonable, parse_submission, render_form
 from app.localtime import local_format
 from app.platform.processes import module_enabled
 from app.platform.uploads import grant_uploads
-from app.web.views.uploads import check_form_uploads
 from app.security.scope import (
     is_platform_admin,
     require_community,
     visible_community_ids,
 )
 from app.web.locale import current_locale as _locale
+from app.web.views.uploads import check_form_uploads
 
 
 
@@ -269,6 +270,21 @@ class RepairResidentView(BaseView):
             **_helpers()), (422 if errors else 200)
 
 
+def _reported_window() -> tuple[datetime, datetime] | None:
+    """``reported_from``/``reported_to`` (local dates, the second exclusive) → UTC bounds."""
+    from datetime import date
+
+    from app.localtime import from_local
+
+    try:
+        first = date.fromisoformat(request.args.get("reported_from") or "")
+        last = date.fromisoformat(request.args.get("reported_to") or "")
+    except ValueError:
+        return None
+    return (from_local(datetime(first.year, first.month, first.day)),
+            from_local(datetime(last.year, last.month, last.day)))
+
+
 def _technician(order: RepairOrder) -> Staff | None:
     return db.session.get(Staff, order.technician_id) if order.technician_id else None
 
@@ -306,10 +322,21 @@ class RepairOrderView(BaseView):
         query = select(RepairOrder).where(RepairOrder.community_id.in_(visible_community_ids()))
         if status:
             query = query.where(RepairOrder.status == status)
+        community_id = request.args.get("community_id", type=int)
+        if community_id:
+            query = query.where(RepairOrder.community_id == community_id)
+        window = _reported_window()
+        if window:
+            query = query.where(RepairOrder.reported_at >= window[0], RepairOrder.reported_at < window[1])
+        state = request.args.get("state") or ""
+        if state in ("open", "overdue"):  # the dashboard's numbers link here
+            query = query.where(kpi_repair.backlog_filter(state, clock.now()))
         if _only_own_orders():
             query = query.where(RepairOrder.technician_username == current_user.username)
         orders = list(db.session.scalars(query.order_by(RepairOrder.id.desc()).limit(300)))
-        return self.render_template("repair/orders.html", orders=orders, status=status,
+        return self.render_template("repair/orders.html", orders=orders, status=status, state=state,
+                                    window=(request.args.get("reported_from"), request.args.get("reported_to"))
+                                    if window else None,
                                     statuses=list(STATUS_LABELS), sla=repair_orders.sla_state, **_helpers())
 
     def _order(self, order_id: int) -> RepairOrder:
@@ -399,15 +426,19 @@ class RepairKpiView(BaseView):
         by = request.args.get("by") or "month"
         if by not in kpi_repair.DIMENSIONS:
             by = "month"
-        return self.render_template("repair/kpi.html", overall=tables["all"].to_dict("records")[0],
-                                    rows=tables[by].to_dict("records"), by=by, months=months,
-                                    dimensions=list(kpi_repair.DIMENSIONS), **_helpers())
+        return self.render_template("repair/kpi.html", overall=kpi_repair.records(tables["all"])[0],
+                                    rows=kpi_repair.records(tables[by]), by=by, months=months,
+                                    dimensions=list(kpi_repair.DIMENSIONS), why=kpi_repair.EMPTY_REASONS,
+                                    **_helpers())
 
     @expose("/export")
     @has_access
     def export(self):
-        tables, _months = self._tables()
-        return Response(kpi_repair.to_excel(tables),
+        tables, months = self._tables()
+        locale = _locale()
+        data = kpi_repair.to_excel(tables, locale, lambda c: repair_settings.category_label(c, locale),
+                                   period=_("Last %(months)s months", months=months))
+        return Response(data,
                         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": "attachment; filename=repair-kpi.xlsx"})
 

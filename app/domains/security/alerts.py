@@ -280,9 +280,14 @@ def close(session: Session, incident_id: int, *, outcome: str, note: str | None,
 
 # reading -----------------------------------------------------------------------------------------
 def list_incidents(session: Session, community_ids: list[int], *, status: str | None = None,
-                   kind: str | None = None, limit: int = 200) -> list[SecurityIncident]:
-    """Open ones first, newest first."""
+                   kind: str | None = None, limit: int = 200, since: datetime | None = None,
+                   until: datetime | None = None) -> list[SecurityIncident]:
+    """Open ones first, newest first; ``since``/``until``: first alert in that window (UTC)."""
     q = select(SecurityIncident).where(SecurityIncident.community_id.in_(list(community_ids)))
+    if since is not None:
+        q = q.where(SecurityIncident.first_at >= since)
+    if until is not None:
+        q = q.where(SecurityIncident.first_at < until)
     if status == "open":
         q = q.where(SecurityIncident.status != "closed")
     elif status:

@@ -6,11 +6,20 @@ from datetime import date, datetime
 from decimal import Decimal
 from statistics import median
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.domains.security.models import DoorEvent, SecurityIncident
+from app.platform.kpi import (
+    Attention,
+    Figure,
+    Tile,
+    TileData,
+    quantile,
+    rounded,
+)
 
 
 def _period(q, column, since: datetime | None, until: datetime | None):
@@ -92,3 +101,68 @@ def summary(session: Session, community_ids: list[int], since: datetime | None =
         "door_events": door_events_per_day(session, community_ids, since, until),
         "hydrants": hydrant_health(session, community_ids),
     }
+
+
+# --------------------------------------------------------------------------- dashboard tile
+
+
+def alerts_overview(session: Session, scope) -> dict:
+    """Incidents that began in the scope's window (per local month), those still open now, and
+    the handling times (first alert → acknowledged, → closed) in minutes."""
+    ids = list(scope.community_ids)
+    rows = session.execute(_period(select(SecurityIncident.first_at, SecurityIncident.acknowledged_at,
+                                          SecurityIncident.closed_at, SecurityIncident.alert_count)
+                                   .where(SecurityIncident.community_id.in_(ids)),
+                                   SecurityIncident.first_at, scope.start, scope.end)).all()
+    ack = [(r.acknowledged_at - r.first_at).total_seconds() / 60 for r in rows if r.acknowledged_at]
+    close = [(r.closed_at - r.first_at).total_seconds() / 60 for r in rows if r.closed_at]
+    per_month = {m: 0 for m in scope.months}
+    for r in rows:
+        month = scope.month_of(r.first_at)
+        if month is not None:
+            per_month[month] += 1
+    still_open = session.scalar(select(func.count(SecurityIncident.id)).where(
+        SecurityIncident.community_id.in_(ids), SecurityIncident.status != "closed")) or 0
+    return {"incidents": len(rows), "alerts": sum(int(r.alert_count or 0) for r in rows), "open": int(still_open),
+            "acknowledged": len(ack), "closed": len(close),
+            "median_acknowledge_min": rounded(quantile(ack, 0.5)), "median_close_min": rounded(quantile(close, 0.5)),
+            "months": [{"month": m, "incidents": n} for m, n in per_month.items()]}
+
+
+def _window(scope, status: str) -> dict:
+    """The incident list behind a figure: those whose first alert fell in the scope's months."""
+    since, until = scope.local_dates()
+    return {"status": status, "since": since, "until": until}
+
+
+def alerts_tile(session: Session, scope):
+    a = alerts_overview(session, scope)
+    figures = [
+        Figure("incidents", _l("Incidents in the period"), a["incidents"], count=a["alerts"], basis="alerts",
+               link=("SecurityView.index", _window(scope, "all"))),
+        Figure("open", _l("Incidents open now"), a["open"], count=a["open"], basis="incidents",
+               link=("SecurityView.index", {"status": "open"})),
+        Figure("median_acknowledge", _l("Median time to acknowledge (min)"), a["median_acknowledge_min"],
+               unit="minutes", count=a["acknowledged"], basis="incidents",
+               empty=None if a["acknowledged"] else "no acknowledged incidents",
+               link=("SecurityView.index", _window(scope, "all"))),
+        Figure("median_close", _l("Median time to close (min)"), a["median_close_min"], unit="minutes",
+               count=a["closed"], basis="incidents", empty=None if a["closed"] else "no closed incidents",
+               link=("SecurityView.index", _window(scope, "closed"))),
+    ]
+    chart = {"kind": "bar", "unit": "count", "x": [m["month"] for m in a["months"]],
+             "series": [{"name": str(_l("Incidents")), "data": [m["incidents"] for m in a["months"]]}]}
+    return TileData(figures=figures, chart=chart)
+
+
+TILES = [Tile("security.alerts", _l("Security alerts"), alerts_tile, module="security", order=40)]
+
+
+def _today_open(session: Session, community_id: int, now) -> Figure:
+    n = session.scalar(select(func.count(SecurityIncident.id)).where(
+        SecurityIncident.community_id == community_id, SecurityIncident.status != "closed")) or 0
+    return Figure("security.open", _l("Open security incidents"), n, count=n, basis="incidents",
+                  link=("SecurityView.index", {"status": "open"}))
+
+
+TODAY = [Attention("security.open", _l("Open security incidents"), _today_open, module="security", order=20)]

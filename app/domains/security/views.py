@@ -18,6 +18,7 @@ from app.domains.security import access_control, alerts, hydrants
 from app.domains.security import kpis as security_kpis
 from app.domains.security.models import SecurityIncident
 from app.engine.models import TaskRow
+from app.localtime import from_local
 from app.platform.module_settings import module_settings
 from app.security.scope import require_community, visible_community_ids
 from app.web.locale import current_locale as _locale
@@ -51,7 +52,10 @@ class SecurityView(BaseView):
         status = request.args.get("status", "open")
         if status not in ("open", "closed", "all"):
             status = "open"
-        rows = alerts.list_incidents(db.session, visible_community_ids(), status=None if status == "all" else status)
+        since, until = _date(request.args.get("since")), _date(request.args.get("until"))  # local dates
+        rows = alerts.list_incidents(db.session, visible_community_ids(), status=None if status == "all" else status,
+                                     since=from_local(since) if since else None,
+                                     until=from_local(until) if until else None)
         return self.render_template("security/incidents.html", rows=rows, status=status,
                                     label=lambda k: alerts.kind_label(k, _locale()), local=alerts.local_time)
 

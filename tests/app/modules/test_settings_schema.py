@@ -22,6 +22,7 @@ def test_defaults_fill_missing_settings(shipped):
         "late_fee_daily_rate": Decimal("0.0003"),
         "late_fee_grace_days": 30,
         "late_fee_cap_percent": Decimal("30"),
+        "arrears_attention": Decimal("500.00"),
     }
 
 

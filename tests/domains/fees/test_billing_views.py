@@ -79,7 +79,24 @@ def test_reports_and_excel_export(demo_app, login, ids):
     export = client.get(f"/fees/{yc}/reports.xlsx")
     assert export.status_code == 200 and export.mimetype.endswith("spreadsheetml.sheet")
     book = openpyxl.load_workbook(io.BytesIO(export.data))
-    assert "collection_by_period" in book.sheetnames
+    assert "collection_by_period" not in book.sheetnames and book.sheetnames[0] == "收缴率（按账期）"
+
+
+def test_report_opens_on_the_latest_issued_period_and_exports_readably(demo_app, login, ids):
+    from app.domains.fees.models import BillingRun
+
+    yc = ids["YC"]
+    latest = _count(demo_app, select(func.max(BillingRun.period)).where(
+        BillingRun.community_id == yc, BillingRun.status == "issued"))
+    client = login("accountant_yc")
+    page = client.get(f"/fees/{yc}/reports")
+    assert f'name="period" value="{latest}"' in page.text
+    book = openpyxl.load_workbook(io.BytesIO(client.get(f"/fees/{yc}/reports.xlsx").data))
+    sheet = book["按楼栋"]
+    assert latest in sheet["A1"].value and sheet.freeze_panes == "A4"
+    assert [c.value for c in sheet[3]] == ["楼栋", "账单数", "应收（元）", "实收（元）", "收缴率"]
+    assert sheet["E4"].number_format == "0.0%" and sheet["C4"].number_format == "¥#,##0.00"
+    assert 0 <= sheet["E4"].value <= 1  # a fraction shown as percent, not 0-100
 
 
 def test_regulator_reads_but_cannot_issue_and_others_are_kept_out(demo_app, login, ids):

@@ -108,11 +108,23 @@ def test_cash_journal_and_excel_export(session):
     assert fee_reports.cash_journal(session, community.id, date(2026, 11, 3))[0].empty
     data = fee_reports.export_excel(session, community.id, "2026-10", date(2026, 11, 2))
     book = openpyxl.load_workbook(io.BytesIO(data))
-    assert book.sheetnames == ["collection_by_period", "by_building", "by_item", "arrears_aging", "cash_journal"]
-    sheet = book["collection_by_period"]
-    header = [c.value for c in sheet[1]]
-    row = dict(zip(header, [c.value for c in sheet[3]]))
-    assert row["period"] == "2026-10" and row["billed_yuan"] == 352 and row["collected_yuan"] == 98
+    assert book.sheetnames == ["收缴率（按账期）", "按楼栋", "按收费项目", "欠费账龄", "收款日记账"]
+    sheet = book["收缴率（按账期）"]
+    assert sheet["A1"].value.endswith("物业费报表 · 账期 2026-10") and sheet.freeze_panes == "A4"
+    header = [c.value for c in sheet[3]]
+    assert header == ["账期", "账单数", "已结清账单", "应收（元）", "实收（元）", "收缴率"]
+    row = dict(zip(header, sheet[5]))  # 2026-09, then 2026-10
+    assert row["账期"].value == "2026-10" and row["应收（元）"].value == 352 and row["实收（元）"].value == 98
+    assert row["应收（元）"].number_format == "¥#,##0.00" and row["收缴率"].number_format == "0.0%"
+    assert row["收缴率"].value == pytest.approx(98 / 352, abs=0.0005)
+    journal = book["收款日记账"]
+    assert [c.value for c in journal[4]][2:4] == ["收款", "现金"]  # no raw codes (payment, cash)
+    aging = [c.value for c in book["欠费账龄"]["A"]][3:]
+    assert aging[:2] == ["未到期", "逾期 1–30 天"] and aging[-1] == "逾期 365 天以上"
+    english = openpyxl.load_workbook(io.BytesIO(fee_reports.export_excel(
+        session, community.id, "2026-10", date(2026, 11, 2), locale="en")))
+    assert english.sheetnames[0] == "Collection by period"
+    assert [c.value for c in english["Cash journal"][4]][2:4] == ["Payment", "Cash"]
 
 
 def test_rate_is_none_when_nothing_billed():

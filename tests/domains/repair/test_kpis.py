@@ -86,9 +86,73 @@ def test_empty_and_excel(session):
     empty = kpi_repair.report(session, [])
     assert empty["all"].iloc[0]["orders"] == 0 and empty["all"].iloc[0]["median_response_min"] is None
     ids = _orders(session)
-    book = openpyxl.load_workbook(io.BytesIO(kpi_repair.to_excel(kpi_repair.report(session, ids))))
-    assert book.sheetnames == ["all", "community", "category", "technician", "month"]
-    sheet = book["category"]
-    header = [c.value for c in sheet[1]]
-    assert header[:3] == ["group", "orders", "completed"]
-    assert {row[0] for row in sheet.iter_rows(min_row=2, values_only=True)} == {"plumbing", "electrical", "lift"}
+    data = kpi_repair.to_excel(kpi_repair.report(session, ids), "zh", {"plumbing": "水管", "electrical": "电路",
+                                                                      "lift": "电梯"}.get)
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["总体", "按小区", "按类别", "按维修工", "按月份"]
+    sheet = book["按类别"]
+    assert sheet["A1"].value == "报修指标" and sheet.freeze_panes == "A3"
+    header = [c.value for c in sheet[2]]
+    assert header[:3] == ["分组", "工单数", "已完成"]
+    assert {row[0] for row in sheet.iter_rows(min_row=3, values_only=True)} == {"水管", "电路", "电梯"}
+    rate = sheet.cell(row=3, column=header.index("一次修复率") + 1)
+    assert rate.number_format == "0.0%" and 0 <= rate.value <= 1
+    lift = next(r for r in sheet.iter_rows(min_row=3, values_only=True) if r[0] == "电梯")
+    assert lift[header.index("一次修复率")] is None  # empty, never NaN
+
+
+# --------------------------------------------------------------------------- dashboard figures
+
+def _scope(ids, months=("2026-09", "2026-10", "2026-11")):
+    from app.platform.kpi import Scope, from_local
+
+    start = from_local(datetime(int(months[0][:4]), int(months[0][5:]), 1))
+    end = from_local(datetime(2026, 12, 1))
+    return Scope(tuple(ids), start, end, tuple(months), now=datetime(2026, 11, 20))
+
+
+def test_timeliness_by_hand(session):
+    ids = _orders(session)
+    t = kpi_repair.timeliness(session, _scope(ids))
+    assert (t["orders"], t["accepted"], t["completed"]) == (6, 5, 4)
+    assert t["median_response_min"] == 30.0 and t["p90_response_min"] == 76.0  # 10, 20, 30, 40, 100
+    assert t["median_resolution_h"] == 5.0 and t["p90_resolution_h"] == 7.4  # 2, 4, 6, 8
+    assert t["within_target"] == 4  # 100 min is over the hour
+    assert [m["median_response_min"] for m in t["months"]] == [None, 20.0, 70.0]
+    figures = {f.key: f for f in kpi_repair.timeliness_tile(session, _scope(ids)).figures}
+    assert figures["median_response"].count == 5 and figures["median_response"].target == 60
+    assert figures["median_response"].link == ("RepairOrderView.index", {"reported_from": "2026-09-01",
+                                                                         "reported_to": "2026-12-01"})
+
+
+def test_an_empty_period_says_why(session):
+    ids = _orders(session)
+    scope = _scope(ids, months=("2026-08",))
+    scope = type(scope)(scope.community_ids, datetime(2026, 7, 31, 16), datetime(2026, 8, 31, 16), scope.months)
+    figures = {f.key: f for f in kpi_repair.timeliness_tile(session, scope).figures}
+    assert figures["median_response"].value is None and figures["median_response"].empty == "no accepted orders"
+    assert figures["p90_resolution"].empty == "no completed orders"
+    # the KPI page's rows: a missing figure is None (the page prints the reason), never NaN
+    rows = kpi_repair.records(kpi_repair.kpis(kpi_repair.order_frame(session, ids), "community"))
+    fx = next(r for r in rows if r["group"] == "乙小区")
+    assert fx["first_time_fix_rate"] is None and fx["satisfaction"] is None
+    assert kpi_repair.EMPTY_REASONS["satisfaction"] == "no rated orders"
+
+
+def test_backlog_and_density(session):
+    from app.domains.estate.models import Building
+
+    ids = _orders(session)
+    now = datetime(2026, 11, 20)
+    building = Building(community_id=ids[0], code="9", name="9号楼", latitude=39.9, longitude=116.3)
+    session.add_all([building, Building(community_id=ids[0], code="8", name="8号楼")])
+    session.flush()
+    session.add(RepairOrder(number="K-late", community_id=ids[0], building_id=building.id, category="plumbing",
+                            description="x", photos=[], location_kind="unit", status="unassigned",
+                            reported_at=datetime(2026, 11, 19), response_due_at=datetime(2026, 11, 19, 1),
+                            declined_staff_ids=[]))
+    session.flush()
+    assert kpi_repair.backlog(session, ids, now) == {"open": 3, "unassigned": 1, "overdue": 1}
+    assert kpi_repair.backlog(session, ids, now, building.id) == {"open": 1, "unassigned": 1, "overdue": 1}
+    points = kpi_repair.density_by_building(session, _scope([ids[0]]))
+    assert [(p["name"], p["orders"]) for p in points] == [("9号楼", 1)]  # 8号楼 has no coordinates

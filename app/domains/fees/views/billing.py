@@ -60,6 +60,12 @@ def _community(community_id: int) -> Community:
     return db.session.get(Community, community_id) or abort(404)
 
 
+def _method_label(method: str) -> str:
+    from app.domains.fees.receipts import METHOD_LABELS
+
+    return METHOD_LABELS.get(method, {}).get(_locale(), method)
+
+
 def _item_labels(community: Community) -> dict[str, str]:
     loc = _locale()
     labels = {"late_fee": _("Late fee")}
@@ -207,12 +213,13 @@ class FeesView(BaseView):
 
     # -- reports -------------------------------------------------------------------------------
 
-    def _report_args(self):
-        period = _period_arg()
+    def _report_args(self, community_id: int):
+        # no period asked for: the latest issued one (an un-issued month has no bills to show)
+        period = _period_arg(fee_reports.latest_issued_period(db.session, community_id))
         try:
             billing.parse_period(period)
         except BillingError:
-            period = billing.previous_period()
+            period = fee_reports.latest_issued_period(db.session, community_id) or billing.previous_period()
         today = clock.now().date()
         try:
             as_of = date.fromisoformat(request.args.get("as_of") or today.isoformat())
@@ -225,7 +232,7 @@ class FeesView(BaseView):
     @has_access
     def reports(self, community_id: int):
         community = _community(community_id)
-        period, as_of, day = self._report_args()
+        period, as_of, day = self._report_args(community_id)
         journal, journal_available = fee_reports.cash_journal(db.session, community_id, day)
         return self.render_template(
             "fees/reports.html", community=community, period=period, as_of=as_of, day=day,
@@ -234,14 +241,16 @@ class FeesView(BaseView):
             by_item=fee_reports.collection_by_item(db.session, community_id, period).to_dict("records"),
             aging=fee_reports.arrears_aging(db.session, community_id, as_of).to_dict("records"),
             journal=journal.to_dict("records"), journal_available=journal_available,
-            journal_totals=fee_reports.journal_totals(journal), yuan=yuan, labels=_item_labels(community))
+            journal_totals=fee_reports.journal_totals(journal), yuan=yuan, labels=_item_labels(community),
+            bucket_label=lambda b: fee_reports.bucket_label(b, _locale()), method_label=_method_label)
 
     @expose("/<int:community_id>/reports.xlsx")
     @has_access
     def export(self, community_id: int):
         community = _community(community_id)
-        period, as_of, day = self._report_args()
-        data = fee_reports.export_excel(db.session, community_id, period, as_of, day)
+        period, as_of, day = self._report_args(community_id)
+        data = fee_reports.export_excel(db.session, community_id, period, as_of, day, locale=_locale(),
+                                        item_labels=_item_labels(community))
         name = f"fees-{community.code}-{period}.xlsx"
         return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -1,0 +1,64 @@
+"""Device KPIs for the dashboard: online rate (devices reporting now) and failure rate
+(devices with at least one fault logged in the window), per community set or building."""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.domains.devices.models import Device
+from app.platform.kpi import Attention, Figure, Scope, Tile, TileData, percent
+from connectors.models import DeviceError
+
+
+def health(session: Session, scope: Scope) -> dict:
+    """Devices by status now, and how many logged a fault in ``[scope.start, scope.end)``."""
+    where = [Device.community_id.in_(list(scope.community_ids))]
+    if scope.building_id is not None:
+        where.append(Device.building_id == scope.building_id)
+    by_status = {s: int(n) for s, n in session.execute(
+        select(Device.status, func.count(Device.id)).where(*where).group_by(Device.status))}
+    total = sum(by_status.values())
+    # one probe of the (device_id, at) index per device, however many events were logged
+    faulted = select(DeviceError.id).where(DeviceError.device_id == Device.id, DeviceError.at >= scope.start,
+                                           DeviceError.at < scope.end).exists()
+    failed = session.scalar(select(func.count(Device.id)).where(*where, faulted)) or 0
+    online = by_status.get("online", 0)
+    return {"devices": total, "online": online, "offline": by_status.get("offline", 0),
+            "error": by_status.get("error", 0), "unknown": by_status.get("unknown", 0),
+            "failed": int(failed), "online_rate": percent(online, total), "failure_rate": percent(int(failed), total)}
+
+
+def health_tile(session: Session, scope: Scope) -> TileData:
+    h = health(session, scope)
+    none = None if h["devices"] else "no devices registered"
+    link = ("DeviceView.list", {})
+    figures = [
+        Figure("online_rate", _l("Devices online"), h["online_rate"], unit="percent", count=h["devices"],
+               basis="devices", empty=none, numerator=h["online"], denominator=h["devices"],
+               link=("DeviceView.list", {"_flt_0_status": "online"})),
+        Figure("failure_rate", _l("Devices with a fault in the period"), h["failure_rate"], unit="percent",
+               count=h["devices"], basis="devices", empty=none, numerator=h["failed"], denominator=h["devices"],
+               link=link),
+        Figure("offline", _l("Devices offline"), h["offline"], count=h["offline"],
+               basis="devices", link=("DeviceView.list", {"_flt_0_status": "offline"})),
+        Figure("error", _l("Devices reporting a fault"), h["error"], count=h["error"],
+               basis="devices", link=("DeviceView.list", {"_flt_0_status": "error"})),
+    ]
+    labels = {"online": _l("Online"), "offline": _l("Offline"), "error": _l("Fault"), "unknown": _l("Not yet seen")}
+    chart = {"kind": "pie", "unit": "count",
+             "series": [{"name": str(labels[k]), "data": h[k]} for k in labels if h[k]]}
+    return TileData(figures=figures, chart=chart)
+
+
+TILES = [Tile("devices.health", _l("Devices"), health_tile, module=None, order=30, per_building=True)]
+
+
+def _today_offline(session: Session, community_id: int, now) -> Figure:
+    n = session.scalar(select(func.count(Device.id)).where(
+        Device.community_id == community_id, Device.status == "offline")) or 0
+    return Figure("devices.offline", _l("Devices offline"), n, count=n, basis="devices",
+                  link=("DeviceView.list", {"_flt_0_status": "offline"}))
+
+
+TODAY = [Attention("devices.offline", _l("Devices offline"), _today_offline, order=30)]

@@ -1,0 +1,336 @@
+"""KPI figures and the dashboard's tile registry, which the domains fill.
+
+A domain that has figures for the dashboard puts a ``TILES`` list of :class:`Tile` in its
+``kpis.py`` (``app/domains/<d>/kpis.py``); discovery finds it by name (:func:`tiles`), so the
+platform's dashboard never imports a domain, and a new domain (energy, say) adds a tile by
+adding that file — nothing else to edit. The engine's own figures (staff efficiency, from its
+task records) come from ``app/engine/kpis.py`` the same way.
+
+A tile's ``build(session, scope)`` returns a :class:`TileData`: plain data — figures with the
+counts behind each one and where its records are — and an optional chart description that the
+page draws with ECharts. The page, the JSON API and the Excel export all read the same
+``build``: one query path.
+
+A figure with no value carries the reason (``empty``: "no rated orders"), never NaN.
+"""
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.localtime import from_local, to_local
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a dashboard shows: these communities (one building of one, if set), reported in
+    ``[start, end)`` (UTC), and the local months ``YYYY-MM`` of that window, oldest first."""
+
+    community_ids: tuple[int, ...]
+    start: datetime
+    end: datetime
+    months: tuple[str, ...]
+    building_id: int | None = None
+    now: datetime | None = None
+
+    @property
+    def single_community(self) -> int | None:
+        return self.community_ids[0] if len(self.community_ids) == 1 else None
+
+    def local_dates(self) -> tuple[str, str]:
+        """The window as local ISO dates: its first day and the day after its last (for the
+        record lists' ``from``/``to`` filters, the second exclusive)."""
+        last_y, last_m = int(self.months[-1][:4]), int(self.months[-1][5:])
+        after = f"{last_y + (last_m == 12):04d}-{1 if last_m == 12 else last_m + 1:02d}-01"
+        return f"{self.months[0]}-01", after
+
+    def month_of(self, at: datetime) -> str | None:
+        """The local month (one of ``months``) holding the UTC time ``at``; None outside the
+        window. A bisect over the months' UTC starts: no time-zone arithmetic per row."""
+        starts = _month_starts(self.months)
+        if at < starts[0] or at >= self.end:
+            return None
+        return self.months[bisect_right(starts, at) - 1]
+
+
+def month_scope(community_ids: Sequence[int], months: int, now: datetime, building_id: int | None = None,
+                until: str | None = None) -> Scope:
+    """The last ``months`` local calendar months up to the one holding ``now`` (or ``until``,
+    ``YYYY-MM``), as a :class:`Scope`."""
+    local_now = to_local(now)
+    year, month = (int(until[:4]), int(until[5:7])) if until else (local_now.year, local_now.month)
+    labels = []
+    for _ in range(max(1, months)):
+        labels.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    labels.reverse()
+    first = datetime(int(labels[0][:4]), int(labels[0][5:7]), 1)
+    last_y, last_m = int(labels[-1][:4]), int(labels[-1][5:7])
+    after = datetime(last_y + (last_m == 12), 1 if last_m == 12 else last_m + 1, 1)
+    return Scope(tuple(community_ids), from_local(first), from_local(after), tuple(labels), building_id, now)
+
+
+@lru_cache(maxsize=64)
+def _month_starts(months: tuple[str, ...]) -> list[datetime]:
+    return [from_local(datetime(int(m[:4]), int(m[5:7]), 1)) for m in months]
+
+
+def local_month(at: datetime) -> str:
+    return to_local(at).strftime("%Y-%m")
+
+
+def local_days(values: Sequence[datetime]) -> list[date]:
+    """Local dates of many UTC times, converting with one zone lookup."""
+
+    from app.localtime import zone
+
+    z = zone()
+    return [v.replace(tzinfo=UTC).astimezone(z).date() for v in values]
+
+
+@dataclass
+class Figure:
+    """One number on the dashboard.
+
+    ``value`` is None when it cannot be computed; ``empty`` then says why (an English msgid the
+    page translates). ``count`` is how many records stand behind it (``basis`` says what they
+    are: "orders", "bills" …); ``link`` is ``(endpoint, args)`` of the list of those records.
+    """
+
+    key: str
+    label: str
+    value: Any
+    unit: str = "count"  # count, percent, minutes, hours, yuan_cents, per_day
+    count: int | None = None
+    basis: str | None = None
+    empty: str | None = None
+    target: Any = None
+    link: tuple[str, dict] | None = None
+    numerator: Any = None
+    denominator: Any = None
+    #: one of the renovation outcomes the audit pack reports (``fee_collection``,
+    #: ``repair_response``, ``public_energy``, ``staff_efficiency``), if this figure is one
+    outcome: str | None = None
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["value"] = _plain(self.value)
+        data["target"] = _plain(self.target)
+        data["numerator"] = _plain(self.numerator)
+        data["denominator"] = _plain(self.denominator)
+        data["link"] = list(self.link) if self.link else None
+        return data
+
+
+@dataclass
+class TileData:
+    figures: list[Figure] = field(default_factory=list)
+    #: ``{"kind": "line"|"bar"|"map", "x": [...], "series": [{"name", "data"}], "target": {...}}``
+    chart: dict | None = None
+    note: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"figures": [f.as_dict() for f in self.figures], "chart": self.chart, "note": self.note}
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A dashboard tile. ``module``: shown only where that module is enabled (None: always)."""
+
+    id: str
+    title: Any  # a lazy_gettext string
+    build: Callable[[Session, Scope], TileData]
+    module: str | None = None
+    order: int = 100
+    #: whether ``build`` honours ``scope.building_id`` (else the tile says "whole community")
+    per_building: bool = False
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- small statistics
+
+
+def quantile(values: Sequence[float], p: float) -> float | None:
+    """Linear-interpolation quantile (as numpy/pandas default); None for no values."""
+    data = sorted(v for v in values if v is not None)
+    if not data:
+        return None
+    pos = (len(data) - 1) * p
+    low = math.floor(pos)
+    high = min(low + 1, len(data) - 1)
+    return data[low] + (data[high] - data[low]) * (pos - low)
+
+
+def rounded(value: float | None, places: int = 1) -> float | None:
+    if value is None:
+        return None
+    return float(Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def percent(numerator: int, denominator: int) -> Decimal | None:
+    """numerator ÷ denominator in percent, one decimal (ROUND_HALF_UP); None when nothing to divide."""
+    if not denominator:
+        return None
+    return (Decimal(numerator) * 100 / Decimal(denominator)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def minutes_between(a: datetime | None, b: datetime | None) -> float | None:
+    if a is None or b is None:
+        return None
+    return (b - a).total_seconds() / 60
+
+
+def days_in(scope: Scope) -> int:
+    return max(1, (scope.end - scope.start) // timedelta(days=1))
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def tiles() -> list[Tile]:
+    """Every tile: the engine's and each domain's ``kpis.TILES``, by ``order`` then id."""
+    import app.engine.kpis as engine_kpis
+    from app.platform.discovery import domain_parts
+
+    found: list[Tile] = list(engine_kpis.TILES)
+    for module in domain_parts("kpis"):
+        found.extend(getattr(module, "TILES", []))
+    return sorted(found, key=lambda t: (t.order, t.id))
+
+
+def enabled_modules(session: Session, community_ids: Sequence[int]) -> dict[int, set[str]]:
+    """community id → the ids of the modules enabled there."""
+    from sqlalchemy import select
+
+    from app.modules.models import ModuleActivation
+
+    out: dict[int, set[str]] = {cid: set() for cid in community_ids}
+    for cid, module_id in session.execute(select(ModuleActivation.community_id, ModuleActivation.module_id).where(
+            ModuleActivation.community_id.in_(list(community_ids)), ModuleActivation.enabled.is_(True))):
+        out.setdefault(cid, set()).add(module_id)
+    return out
+
+
+@dataclass
+class BuiltTile:
+    tile: Tile
+    data: TileData
+    #: the communities the figures cover (those with the tile's module enabled)
+    community_ids: tuple[int, ...]
+    #: the tile ignores the building filter: its figures are the whole community's
+    whole_community: bool = False
+
+    def as_dict(self) -> dict:
+        return {"id": self.tile.id, "title": str(self.tile.title), "module": self.tile.module,
+                "community_ids": list(self.community_ids), "whole_community": self.whole_community,
+                **self.data.as_dict()}
+
+
+def build_dashboard(session: Session, scope: Scope, only: Sequence[str] | None = None) -> list[BuiltTile]:
+    """Every tile whose module is enabled in at least one of the scope's communities, each
+    computed over exactly those communities. The page, the API and the export call this."""
+    enabled = enabled_modules(session, scope.community_ids)
+    built = []
+    for tile in tiles():
+        if only is not None and tile.id not in only:
+            continue
+        ids = tuple(c for c in scope.community_ids if tile.module is None or tile.module in enabled.get(c, set()))
+        if not ids:
+            continue
+        per = Scope(ids, scope.start, scope.end, scope.months,
+                    scope.building_id if tile.per_building else None, scope.now)
+        built.append(BuiltTile(tile, tile.build(session, per), ids,
+                               whole_community=scope.building_id is not None and not tile.per_building))
+    return built
+
+
+# --------------------------------------------------------------------------- "today" (manager home)
+
+
+@dataclass(frozen=True)
+class Attention:
+    """One "needs attention now" count on the manager's home page, from a domain's ``kpis.TODAY``.
+
+    ``count(session, community_id, now)`` returns a :class:`Figure` (value = how many, link =
+    the list of them)."""
+
+    id: str
+    label: Any
+    count: Callable[[Session, int, datetime], Figure]
+    module: str | None = None
+    order: int = 100
+
+
+def attention_items() -> list[Attention]:
+    import app.engine.kpis as engine_kpis
+    from app.platform.discovery import domain_parts
+
+    found: list[Attention] = list(engine_kpis.TODAY)
+    for module in domain_parts("kpis"):
+        found.extend(getattr(module, "TODAY", []))
+    return sorted(found, key=lambda a: (a.order, a.id))
+
+
+def today(session: Session, community_id: int, now: datetime) -> list[Figure]:
+    """What needs attention now in one community: each enabled module's counts."""
+    enabled = enabled_modules(session, [community_id]).get(community_id, set())
+    return [item.count(session, community_id, now) for item in attention_items()
+            if item.module is None or item.module in enabled]
+
+
+# --------------------------------------------------------------------------- SQL-side statistics
+# On PostgreSQL the big figures (medians and p90 of many rows, distinct staff-days) are computed
+# by the database instead of fetching every row (bench/dashboard.py); SQLite, the embedded demo
+# database, has no percentile_cont, so the same figures are computed in Python there. The unit
+# tests run both paths against the same hand-computed values.
+
+
+def sql_statistics(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def percentile_sql(p: float, expr):
+    """``percentile_cont(p) WITHIN GROUP (ORDER BY expr)``: linear interpolation, NULLs ignored
+    (the same figure as :func:`quantile`)."""
+    from sqlalchemy import func
+
+    return func.percentile_cont(p).within_group(expr)
+
+
+def minutes_sql(start, end):
+    from sqlalchemy import extract
+
+    return extract("epoch", end - start) / 60
+
+
+def local_sql(column):
+    """The naive UTC timestamp ``column`` as naive local wall time (PostgreSQL)."""
+    from sqlalchemy import func
+
+    from app.localtime import zone
+
+    return func.timezone(zone().key, func.timezone("UTC", column))
+
+
+def month_sql(scope: Scope, column):
+    """The scope's local month holding the UTC timestamp ``column``, as a CASE over the months'
+    UTC starts (plain comparisons: no time-zone lookup per row, exact across DST)."""
+    from sqlalchemy import case, literal
+
+    starts = _month_starts(scope.months)[1:] + [scope.end]
+    return case(*[(column < start, literal(month)) for month, start in zip(scope.months, starts)], else_=None)

@@ -1,0 +1,274 @@
+"""Dashboard queries on a large company, on PostgreSQL: the KPI tiles at company and at
+community level, against a naive ORM loop computing the same figures in the same run.
+
+Seeded with COPY into a fresh database: communities with buildings (map coordinates), units and
+households; monthly bills for ten months (paid, part paid, open); repair orders over the last
+ten months (accepted/completed times, SLA limits); devices with their fault log ("device
+events"); security incidents; engine task records (staff efficiency).
+
+Measured:
+* ``company``: :func:`app.platform.kpi.build_dashboard` over every community, last 6 months —
+  p50/p95 over 50 runs (after one warm-up);
+* ``community``: the same for one community;
+* ``naive``: the baseline, the company-level figures from ORM objects loaded community by
+  community (bills, orders, devices and their errors, incidents, tasks) and summed in Python,
+  once.
+
+Targets (issue #15): company p95 < 300 ms, community p95 < 100 ms for 200 communities, 100,000
+households, 1 M bills, 200,000 orders, 5 M device events. Raw queries on the domain tables, no
+roll-up tables (see bench/RESULTS.md for why and what the figures were).
+Usage: python bench/dashboard.py [--quick]  (quick: 20 communities, 10,000 households).
+Needs PostgreSQL at ``ESTATEFLOW_TEST_PG_URL``. Last line of output: one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.orm import Session
+
+PG_ADMIN_URL = os.environ.get("ESTATEFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+NOW = datetime(2026, 11, 20, 4, 0)
+MONTHS = [f"2026-{m:02d}" for m in range(2, 12)]  # ten months of bills and orders
+MODULES = ("fees", "repair", "security", "visitors")
+FULL = {"communities": 200, "households": 100_000, "orders": 200_000, "device_events": 5_000_000,
+        "incidents": 20_000, "tasks": 200_000, "devices_per_community": 50}
+QUICK = {"communities": 20, "households": 10_000, "orders": 20_000, "device_events": 200_000,
+         "incidents": 2_000, "tasks": 20_000, "devices_per_community": 20}
+
+
+def _copy(conn, table: str, columns: list[str], rows) -> int:
+    """COPY rows (tuples) into ``table`` through psycopg's copy protocol."""
+    n = 0
+    with conn.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+            n += 1
+    return n
+
+
+def seed(url: str, size: dict) -> dict:
+    import psycopg
+
+    from app.db import Model
+    from app.platform.discovery import import_all_models
+
+    import_all_models()
+    engine = create_engine(url)
+    Model.metadata.create_all(engine)
+    engine.dispose()
+    rnd = random.Random(15)
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    counts = {}
+    with psycopg.connect(dsn) as conn:
+        conn.execute("INSERT INTO property_company (id, name) VALUES (1, 'bench')")
+        nc = size["communities"]
+        counts["communities"] = _copy(conn, "community", ["id", "company_id", "code", "name"],
+                                      ((c, 1, f"B{c:03d}", f"压测小区{c}") for c in range(1, nc + 1)))
+        per_community = size["households"] // nc
+        n_buildings = max(1, per_community // 60)
+        buildings = [(c, b) for c in range(1, nc + 1) for b in range(n_buildings)]
+        _copy(conn, "building", ["id", "community_id", "code", "name", "floors", "latitude", "longitude"],
+              ((i + 1, c, str(b + 1), f"{b + 1}号楼", 6, 39.9 + b * 0.0002, 116.3 + c * 0.01)
+               for i, (c, b) in enumerate(buildings)))
+        households = [(h + 1, c, (c - 1) * n_buildings + (h % n_buildings) + 1)
+                      for c in range(1, nc + 1) for h in range((c - 1) * per_community, c * per_community)]
+        _copy(conn, "unit", ["id", "community_id", "building_id", "number", "floor", "area_m2"],
+              ((h, c, b, str(h), 1, 60) for h, c, b in households))
+        counts["households"] = _copy(
+            conn, "household", ["id", "community_id", "unit_id", "code", "head_name", "active", "elderly_alone",
+                                "medical_exemption", "disability_exemption", "prepaid_balance_cents"],
+            ((h, c, h, f"H{h}", "户主", True, False, False, False, 0) for h, c, _b in households))
+
+        def bills():
+            n = 0
+            for h, c, _b in households:
+                for period in MONTHS:
+                    n += 1
+                    amount = 5000 + (h % 7) * 100
+                    roll = rnd.random()
+                    paid, status = (amount, "paid") if roll < 0.8 else ((amount // 2, "partially_paid") if roll < 0.9
+                                                                        else (0, "open"))
+                    yield (n, f"B{n}", c, h, period, "monthly", status, amount, paid, NOW,
+                           f"{period}-28")
+        counts["bills"] = _copy(conn, "bill", ["id", "number", "community_id", "household_id", "period", "kind",
+                                               "status", "amount_cents", "paid_cents", "issued_at", "due_date"],
+                                bills())
+
+        start = datetime(2026, 1, 31, 16)
+        span = (NOW - start).total_seconds()
+
+        def orders():
+            for i in range(1, size["orders"] + 1):
+                h, c, b = households[rnd.randrange(len(households))]
+                reported = start + timedelta(seconds=rnd.random() * span)
+                accepted = reported + timedelta(minutes=rnd.expovariate(1 / 40)) if rnd.random() < 0.95 else None
+                completed = accepted + timedelta(hours=rnd.expovariate(1 / 6)) if accepted and rnd.random() < 0.9 \
+                    else None
+                status = "closed" if completed and completed < NOW else ("accepted" if accepted else "unassigned")
+                yield (i, f"R{i}", c, h, b, "plumbing", "x", "[]", "unit", status, 0, "[]", "[]", "[]", 0, 0, 0, 0,
+                       False, reported, accepted, completed, reported + timedelta(minutes=30),
+                       reported + timedelta(hours=24))
+        counts["orders"] = _copy(conn, "repair_order", [
+            "id", "number", "community_id", "household_id", "building_id", "category", "description", "photos",
+            "location_kind", "status", "dispatch_attempts", "declined_staff_ids", "before_photos", "after_photos",
+            "materials_cost_cents", "labour_cost_cents", "charge_cents", "reopen_count", "revisit", "reported_at",
+            "accepted_at", "completed_at", "response_due_at", "resolution_due_at"], orders())
+
+        nd = size["devices_per_community"]
+        statuses = ["online"] * 8 + ["offline", "error"]
+        _copy(conn, "device", ["id", "community_id", "code", "name", "profile", "address", "status", "building_id"],
+              ((c * nd + d, c, f"D{d}", f"设备{d}", "door_controller", f"a{c}-{d}", statuses[d % 10],
+                (c - 1) * n_buildings + (d % n_buildings) + 1)
+               for c in range(1, nc + 1) for d in range(nd)))
+        device_ids = [c * nd + d for c in range(1, nc + 1) for d in range(nd)]
+        counts["device_events"] = _copy(conn, "device_error", ["device_id", "kind", "message", "at"], (
+            (device_ids[rnd.randrange(len(device_ids))], "timeout", "no answer",
+             start + timedelta(seconds=rnd.random() * span)) for _ in range(size["device_events"])))
+
+        def incidents():
+            for i in range(1, size["incidents"] + 1):
+                first = start + timedelta(seconds=rnd.random() * span)
+                closed = first + timedelta(minutes=rnd.expovariate(1 / 30))
+                yield (i, f"S{i}", rnd.randrange(1, nc + 1), "CAM", "fire", "", "closed" if closed < NOW else "open",
+                       first, first, 1, 0, first + timedelta(minutes=3), closed if closed < NOW else None)
+        counts["incidents"] = _copy(conn, "security_incident", [
+            "id", "number", "community_id", "device_code", "kind", "location", "status", "first_at", "last_at",
+            "alert_count", "max_confidence", "acknowledged_at", "closed_at"], incidents())
+
+        conn.execute("INSERT INTO wf_process_version (id, process_id, version, filename, content_hash, bpmn, "
+                     "start_messages, deployed_at) VALUES (1, 'repair', 1, 'r.bpmn', 'h', '<x/>', '[]', now())")
+        _copy(conn, "wf_instance", ["id", "version_id", "process_id", "spec_hash", "community_id", "status",
+                                    "lock_version", "projection", "started_at"],
+              ((c, 1, "repair", "h", c, "running", 0, "{}", NOW) for c in range(1, nc + 1)))
+
+        def tasks():
+            for i in range(1, size["tasks"] + 1):
+                c = rnd.randrange(1, nc + 1)
+                done = start + timedelta(seconds=rnd.random() * span)
+                yield (i, c, f"t{i}", "work", c, "technician", "completed", done - timedelta(hours=1),
+                       done - timedelta(minutes=20), done, f"tech{c}-{i % 3}")
+        counts["tasks"] = _copy(conn, "wf_task", ["id", "instance_id", "spiff_task_id", "element_id", "community_id",
+                                                  "role", "status", "created_at", "claimed_at", "completed_at",
+                                                  "completed_by"], tasks())
+        _copy(conn, "module_activation", ["community_id", "module_id", "version", "enabled", "settings", "changed_at"],
+              ((c, m, "1.0.0", True, "{}", NOW) for c in range(1, nc + 1) for m in MODULES))
+        conn.commit()
+        conn.execute("ANALYZE")
+    return counts
+
+
+def _timed(fn, runs: int) -> dict:
+    fn()  # warm-up (catalogue, discovery, plan cache)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return {"p50_ms": round(statistics.median(times), 1),
+            "p95_ms": round(times[min(len(times) - 1, round(0.95 * len(times)) - 1)], 1)}
+
+
+def naive(session: Session, community_ids: list[int], scope) -> dict:
+    """The same company-level figures the obvious way: ORM objects per community, Python sums."""
+    from app.domains.devices.models import Device
+    from app.domains.fees.models import Bill
+    from app.domains.repair.models import RepairOrder
+    from app.domains.security.models import SecurityIncident
+    from app.engine.models import TaskRow
+    from connectors.models import DeviceError
+
+    billed = collected = accepted = 0
+    response: list[float] = []
+    online = devices = failed = incidents = tasks = 0
+    for cid in community_ids:
+        for bill in session.scalars(select(Bill).where(Bill.community_id == cid)):
+            if bill.period in scope.months and bill.status != "cancelled":
+                billed += bill.amount_cents
+                collected += bill.paid_cents
+        for order in session.scalars(select(RepairOrder).where(RepairOrder.community_id == cid)):
+            if scope.start <= order.reported_at < scope.end and order.accepted_at:
+                accepted += 1
+                response.append((order.accepted_at - order.reported_at).total_seconds() / 60)
+        for device in session.scalars(select(Device).where(Device.community_id == cid)):
+            devices += 1
+            online += device.status == "online"
+            errors = session.scalars(select(DeviceError).where(DeviceError.device_id == device.id)).all()
+            failed += any(scope.start <= e.at < scope.end for e in errors)
+        incidents += sum(1 for i in session.scalars(select(SecurityIncident).where(SecurityIncident.community_id == cid))
+                         if scope.start <= i.first_at < scope.end)
+        tasks += sum(1 for t in session.scalars(select(TaskRow).where(TaskRow.community_id == cid))
+                     if t.completed_at and scope.start <= t.completed_at < scope.end)
+        session.expunge_all()
+    return {"billed": billed, "collected": collected, "accepted": accepted,
+            "median_response": statistics.median(response) if response else None,
+            "devices": devices, "online": online, "failed": failed, "incidents": incidents, "tasks": tasks}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    size = QUICK if args.quick else FULL
+    os.environ.setdefault("ESTATEFLOW_VAR_DIR", "/tmp/estateflow-bench-dashboard")
+    from app.platform.kpi import build_dashboard, month_scope
+
+    name = f"ef_bench_dash_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    try:
+        t = time.perf_counter()
+        counts = seed(url, size)
+        seed_s = round(time.perf_counter() - t, 1)
+        print(f"seeded {counts} in {seed_s} s", flush=True)
+        engine = create_engine(url)
+        with Session(engine) as session:
+            ids = list(session.scalars(text("SELECT id FROM community ORDER BY id")))
+            company = month_scope(ids, 6, NOW)
+            community = month_scope(ids[:1], 6, NOW)
+            tiles = [t.tile.id for t in build_dashboard(session, company)]
+            print(f"tiles: {tiles}", flush=True)
+            company_t = _timed(lambda: build_dashboard(session, company), args.runs)
+            print(f"company level: {company_t}", flush=True)
+            community_t = _timed(lambda: build_dashboard(session, community), args.runs)
+            print(f"community level: {community_t}", flush=True)
+            fast = {b.tile.id: {f.key: f.value for f in b.data.figures} for b in build_dashboard(session, company)}
+            t = time.perf_counter()
+            slow = naive(session, ids, company)
+            naive_s = round(time.perf_counter() - t, 2)
+            print(f"naive ORM loop: {naive_s} s", flush=True)
+            # the two paths agree on what they both compute
+            from app.platform.kpi import percent
+
+            assert fast["fees.collection"]["collection_rate"] == percent(slow["collected"], slow["billed"])
+            assert fast["devices.health"]["online_rate"] == percent(slow["online"], slow["devices"])
+            assert fast["devices.health"]["failure_rate"] == percent(slow["failed"], slow["devices"])
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    load = os.getloadavg()[0]
+    print(json.dumps({"bench": "dashboard", "quick": args.quick, **counts, "runs": args.runs,
+                      "company_p50_ms": company_t["p50_ms"], "company_p95_ms": company_t["p95_ms"],
+                      "community_p50_ms": community_t["p50_ms"], "community_p95_ms": community_t["p95_ms"],
+                      "naive_seconds": naive_s, "seed_seconds": seed_s, "load": round(load, 2)}))
+
+
+if __name__ == "__main__":
+    main()
