@@ -24,8 +24,14 @@ from app.web.locale import current_locale as _locale
 
 
 
+#: roles whose tasks are never a shared pool: a resident's steps are assigned to that resident
+#: (``camunda:assignee="${applicant}"``), and one resident never sees another's
+PERSONAL_ROLES = frozenset({"resident"})
+
+
 def user_role_keys() -> set[str]:
-    return role_keys_of([r.name for r in current_user.roles])
+    """The pools this user takes tasks from (their roles, less the personal ones)."""
+    return role_keys_of([r.name for r in current_user.roles]) - PERSONAL_ROLES
 
 
 def _visible_task(task_id: int):

@@ -57,6 +57,14 @@ def home_tiles(household, locale: str, elderly: bool) -> list[dict]:
             badge = tile["badge"](db.session, household) if tile.get("badge") else None
             tiles.append({"id": tile["module"], "href": url_for(tile["endpoint"]), "label": pick(tile["label"], locale),
                           "icon": tile.get("icon", "fa-circle"), "badge": badge})
+    if not elderly:
+        from app.platform.resident_services import resident_services
+        from app.web.views.resident_services import services_badge
+
+        if resident_services(db.session, household.community_id):
+            tiles.append({"id": "services", "href": url_for("ResidentServicesView.index"),
+                          "label": pick({"zh": "办事", "en": "Services"}, locale), "icon": "fa-file-text-o",
+                          "badge": services_badge(db.session, household)})
     if not elderly and module_enabled(db.session, household.community_id, NOTICE_MODULE):
         tiles.append({"id": "notice", "href": url_for("ResidentPortalView.notices"),
                       "label": pick({"zh": "公告", "en": "Notices"}, locale), "icon": "fa-bullhorn", "badge": None})

@@ -62,6 +62,8 @@ ALLOWED: dict[str, set[str]] = {
         "ResidentBillsView.pay", "ResidentPortalView.switch_household", "ResidentPortalView.set_mode",
         "RepairResidentView.report", "RepairResidentView.respond", "RepairResidentView.quote",
         "VisitorResidentView.invite", "VisitorResidentView.decide", "VisitorResidentView.revoke",
+        # resident services: start one, complete a step assigned to them (never claim from a pool)
+        "ResidentServicesView.start", "InboxView.complete",
     },
     # technicians: their tasks and testing a device they maintain
     "tech_yc1": INBOX | {"DevicePanelView.test"},
