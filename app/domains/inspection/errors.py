@@ -11,6 +11,8 @@ MESSAGES = {
                   "Point {code} was already checked in this run at {at}; it cannot be checked twice."),
     "run_closed": ("本次巡查已结束（{status}），不能再打卡。", "This run has ended ({status}); no more check-ins."),
     "future_time": ("打卡时间晚于当前时间，请校准手机时间。", "The check-in time is in the future; check the phone's clock."),
+    "before_run": ("打卡时间早于本次巡查的计划时间（{planned}），请校准手机时间。",
+                   "The check-in time is before the run was planned ({planned}); check the phone's clock."),
     "bad_route": ("路线点位有误：{detail}", "The route's points are wrong: {detail}"),
     "no_checklist": ("点位 {code} 的检查表“{checklist}”不存在。", "The checklist \"{checklist}\" of point {code} does not exist."),
     "module_off": ("本小区未启用巡查巡检模块。", "The inspection module is not enabled in this community."),

@@ -154,6 +154,8 @@ def check_in(session: Session, run: InspectionRun, point: InspectionPoint, answe
     at = (at or now).replace(microsecond=0)
     if at > now + timedelta(minutes=5):
         raise InspectionError("future_time")
+    if at < run.planned_at - timedelta(minutes=5):
+        raise InspectionError("before_run", planned=local_format(run.planned_at))
     try:
         checklist = checklists.get_checklist(point.checklist)
     except KeyError:
@@ -218,14 +220,16 @@ def finish(session: Session, run_id: int, actor: str = "process", note: str = ""
         raise LookupError(f"no inspection run {run_id}")
     if run.status != OPEN:
         return run
-    checked = set(session.scalars(select(InspectionCheckIn.point_id).where(InspectionCheckIn.run_id == run.id)))
-    missed = [pid for pid in run.point_ids if pid not in checked]
+    times = dict(session.execute(select(InspectionCheckIn.point_id, InspectionCheckIn.at)
+                                 .where(InspectionCheckIn.run_id == run.id)).all())
+    missed = [pid for pid in run.point_ids if pid not in times]
     now = clock.now()
     run.status = "closed" if missed else "completed"
     run.missed_point_ids = missed
-    run.finished_at = now
+    # a completed run ends with its last check-in (the phone's time); a closed one now
+    run.finished_at = max(times.values()) if not missed else now
     run.closed_by = actor
-    if now > run.due_at:
+    if run.finished_at > run.due_at:
         run.late = True
     record(session, actor=actor, action="inspection.run_finished", target_type="inspection_run",
            target_id=run.number, community_id=run.community_id,
