@@ -181,7 +181,7 @@ def monthly_report(session: Session, community_id: int, period: str | None = Non
         {"点位编码": code, "点位名称": name, "打卡次数": int(n), "检查项数": int(checked or 0), "不合格项数": int(failed or 0)}
         for code, name, n, checked, failed in session.execute(
             select(p.code, p.name, func.count(c.id), func.sum(c.items_checked), func.sum(c.items_failed))
-            .join(c, and_(c.point_id == p.id, c.at >= start, c.at < end))
+            .join(c, and_(c.point_id == p.id, c.community_id == community_id, c.at >= start, c.at < end))
             .where(p.community_id == community_id).group_by(p.code, p.name).order_by(p.code))]
     from app.domains.inspection.findings import SEVERITY_LABELS, SOURCE_LABELS, STATUS_LABELS, label
     from app.localtime import local_format
