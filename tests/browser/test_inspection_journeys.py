@@ -152,3 +152,49 @@ def test_regulator_records_a_spot_check(phone_page: Page, live_server: str, logi
     expect(page.locator("#findings")).to_contain_text("2号楼楼道堆放纸箱")
     expect(page.locator("#findings")).to_contain_text("监管抽查")
     assert db_scalar(select(InspectionFinding.role).where(InspectionFinding.source == "spot_check")) == "technician"
+
+
+def test_an_offline_check_in_is_kept_with_its_time_and_sent_when_back(
+        phone_page: Page, live_server: str, login, logout, db_scalar):
+    from app.domains.inspection.models import InspectionCheckIn
+
+    page, base = phone_page, live_server
+    login(page, base, "manager_yc")
+    page.goto(f"{base}/inspection/")
+    with page.expect_navigation():
+        page.locator("#routes li", has_text="日间消防巡查").locator("button").click()
+    run_url = page.url
+    run_id = int(run_url.rstrip("/").rsplit("/", 1)[1])
+    logout(page, base)
+    login(page, base, "guard_yc")
+    page.goto(run_url)
+    # the service worker caches the run's point pages while the phone is online
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    for _ in range(50):
+        if page.evaluate("async () => (await (await caches.open('inspection-pages-v1')).keys()).length") >= 7:
+            break
+        page.wait_for_timeout(200)
+    else:
+        pytest.fail("the run's point pages were not cached")
+    page.context.set_offline(True)
+    _check_offline = ROUTE[0]
+    page.fill("#code", _check_offline)
+    with page.expect_navigation():
+        page.click("#code-go")
+    expect(page.locator("#checklist form")).to_be_visible()
+    for radio in page.locator("#checklist input[type=radio][value=yes]").all():
+        page.check(f"#checklist input[name={radio.get_attribute('name')}][value=yes]")
+    page.set_input_files("#f-photo", files=[_photo("offline.png", b"\x90\x90\x20")])
+    with page.expect_navigation():
+        page.click("#checklist .ef-submit")
+    expect(page.locator("#offline-saved")).to_contain_text("已保存在手机上")
+    page.wait_for_timeout(1500)
+    count = select(InspectionCheckIn.id).where(InspectionCheckIn.run_id == run_id)
+    assert db_scalar(count) is None  # nothing reached the server
+    page.context.set_offline(False)
+    page.goto(run_url)
+    expect(page.locator(f"#run-points [data-point='{ROUTE[0]}']")).to_have_attribute("data-state", "done",
+                                                                                    timeout=15_000)
+    at = db_scalar(select(InspectionCheckIn.at).where(InspectionCheckIn.run_id == run_id))
+    received = db_scalar(select(InspectionCheckIn.received_at).where(InspectionCheckIn.run_id == run_id))
+    assert at < received  # the phone's time of the check-in, not the upload's

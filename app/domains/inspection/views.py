@@ -94,6 +94,7 @@ class InspectionView(BaseView):
         # every read page shares the index permission (the menu checks ``can_index``)
         "index": "index", "run": "index", "scan": "index", "point": "index", "findings": "index",
         "finding": "index", "compliance": "index", "report": "index", "labels": "index",
+        "service_worker": "index",
         "check_in": "check_in", "close": "check_in", "start": "start",
         "spot_check_page": "spot_check", "record_spot_check": "spot_check",
     }
@@ -244,6 +245,18 @@ class InspectionView(BaseView):
             db.session.rollback()
             flash(_("The run could not be closed: %(why)s", why=str(exc)), "danger")
         return redirect(url_for("InspectionView.run", run_id=run.id))
+
+    @expose("/sw.js")
+    @has_access
+    def service_worker(self):
+        """The offline queue of check-ins (a service worker scoped to /inspection/)."""
+        text = {"saved": _("No network: the check-in is saved on this phone with its time and will be sent "
+                           "when the network is back."),
+                "offline": _("No network, and this page was not opened before on this phone."),
+                "back": _("Back to the run")}
+        body = self.render_template("inspection/sw.js", text=text)
+        return Response(body, mimetype="application/javascript",
+                        headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/inspection/"})
 
     # ----------------------------------------------------------------- points
 

@@ -42,6 +42,38 @@
     }
     return null;
   }
+  // Offline: a typed or scanned code opens the point's page cached by the service worker.
+  function pointUrl(code) {
+    var parts = code.trim().split(':');
+    var bare = parts.length === 3 && parts[0].toUpperCase() === 'EFP' ? parts[2] : code.trim();
+    var li = document.querySelector('#run-points [data-point="' + bare.replace(/"/g, '') + '"]');
+    return li ? li.dataset.url : null;
+  }
+  form.addEventListener('submit', function (e) {
+    if (navigator.onLine) { return; }
+    e.preventDefault();
+    var target = pointUrl(input.value);
+    if (target) { window.location.href = target; } else { say(me.dataset.offline); }
+  });
+  var queue = document.getElementById('offline-queue');
+  if ('serviceWorker' in navigator && me.dataset.sw) {
+    navigator.serviceWorker.addEventListener('message', function (e) {
+      if (e.data && e.data.type === 'queued' && queue) {
+        queue.hidden = !e.data.count;
+        queue.textContent = queue.dataset.text.replace('{n}', e.data.count);
+        if (e.data.sent) { window.location.reload(); }  // show what the server made of them
+      }
+    });
+    navigator.serviceWorker.register(me.dataset.sw, {scope: '/inspection/'}).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (reg) {
+      var urls = [me.dataset.run].concat(Array.prototype.map.call(
+        document.querySelectorAll('#run-points [data-state=todo]'), function (li) { return li.dataset.url; }));
+      reg.active.postMessage({type: 'precache', urls: urls});
+      reg.active.postMessage({type: 'flush'});
+      window.addEventListener('online', function () { reg.active.postMessage({type: 'flush'}); });
+    }).catch(function () { /* no offline queue: check-ins need the network */ });
+  }
   start.addEventListener('click', function () {
     var detect = detector();
     if (!detect || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
