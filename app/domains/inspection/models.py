@@ -33,6 +33,7 @@ class InspectionPoint(Model):
     location: Mapped[str] = mapped_column(String(200), default="")
     checklist: Mapped[str] = mapped_column(String(60), doc="a checklist id (forms/inspection/checklists/<id>.yaml)")
     device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id"))
+    device = relationship("Device")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     def __repr__(self) -> str:

@@ -15,7 +15,9 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_wtf.csrf import generate_csrf
+from wtforms import SelectField
 from sqlalchemy import select
 
 from app.db import db
@@ -376,23 +378,30 @@ class InspectionPointView(ScopedModelView):
     route_base = "/inspection/points"
     datamodel = SQLAInterface(InspectionPoint)
     list_columns = ["community", "code", "name", "kind", "building", "location", "checklist", "active"]
-    add_columns = edit_columns = ["community", "code", "name", "kind", "building", "location", "checklist", "active"]
-    add_form_query_rel_fields = edit_form_query_rel_fields = {**COMMUNITY_REL, "building": SCOPED_REL}
+    add_columns = edit_columns = ["community", "code", "name", "kind", "building", "location", "checklist", "device",
+                                  "active"]
+    add_form_query_rel_fields = edit_form_query_rel_fields = {**COMMUNITY_REL, "building": SCOPED_REL,
+                                                              "device": SCOPED_REL}
     label_columns = {"community": _l("Community"), "code": _l("Code"), "name": _l("Name"), "kind": _l("Kind"),
                      "building": _l("Building"), "location": _l("Location"), "checklist": _l("Checklist"),
-                     "active": _l("Active")}
-    description_columns = {"checklist": _l("A checklist file name: fire_lanes, fire_equipment, lift, "
-                                           "shared_facilities, electrical_room"),
-                           "kind": _l("fire_hydrant, extinguisher, fire_lane, lift_room, pump_room, "
-                                      "electrical_room, roof, gate, shared_facility")}
+                     "device": _l("Device"), "active": _l("Active")}
+    description_columns = {"checklist": _l("The checklist walked at this point (forms/inspection/checklists/)"),
+                           "device": _l("A sensor at this point (hydrant pressure, lift): findings link it")}
     formatters_columns = {"kind": lambda k: points.kind_label(k, _locale()), "checklist": _checklist_title}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "kind": SelectField(_l("Kind"), choices=[(k, v["zh"] + " " + v["en"]) for k, v in points.KINDS.items()],
+                            widget=Select2Widget()),
+        "checklist": SelectField(_l("Checklist"), widget=Select2Widget(), choices=[
+            (c.id, f"{c.title['zh']} {c.title['en']}") for c in checklists.all_checklists().values()]),
+    }
 
     def pre_add(self, item) -> None:
         super().pre_add(item)
+        # FAB shows a refusal raised here as a message and writes nothing
         if item.kind not in points.KINDS:
-            abort(400, description=_("Unknown kind of point."))
+            raise ValueError(_("Unknown kind of point."))
         if item.checklist not in checklists.all_checklists():
-            abort(400, description=_("Unknown checklist."))
+            raise ValueError(_("Unknown checklist."))
 
 
 class InspectionRouteView(ScopedModelView):
@@ -406,19 +415,23 @@ class InspectionRouteView(ScopedModelView):
                      "weekday": _l("Weekday"), "month_day": _l("Day of the month"), "role": _l("Role"),
                      "assignee": _l("Assigned to"), "active": _l("Active")}
     description_columns = {"point_codes": _l("Point codes in walking order, separated by spaces"),
-                           "frequency": _l("daily, weekly or monthly"), "role": _l("guard or technician"),
                            "start_time": _l("Local time, HH:MM")}
     formatters_columns = {"frequency": lambda v: _FREQUENCY.get(v, v), "role": lambda v: _ROLE.get(v, v),
                           "shift": lambda v: _SHIFT.get(v, v)}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "frequency": SelectField(_l("Frequency"), choices=list(_FREQUENCY.items()), widget=Select2Widget()),
+        "role": SelectField(_l("Role"), choices=list(_ROLE.items()), widget=Select2Widget()),
+        "shift": SelectField(_l("Shift"), choices=list(_SHIFT.items()), widget=Select2Widget()),
+    }
 
     def pre_add(self, item) -> None:
         super().pre_add(item)
-        if item.frequency not in ("daily", "weekly", "monthly") or item.role not in ("guard", "technician"):
-            abort(400, description=_("Frequency must be daily, weekly or monthly; role guard or technician."))
+        if item.frequency not in _FREQUENCY or item.role not in _ROLE or item.shift not in _SHIFT:
+            raise ValueError(_("Choose a frequency, a shift and a role from the lists."))
         try:
             points.route_points(db.session, item)
-        except InspectionError as err:
-            abort(400, description=err.message(_locale()))
+        except InspectionError as err:  # FAB shows it as a message and writes nothing
+            raise ValueError(err.message(_locale())) from None
 
 
 def register(appbuilder) -> None:

@@ -98,3 +98,30 @@ def test_labels_report_and_the_regulators_spot_check(login, db):
         finding = s.scalar(select(InspectionFinding).where(InspectionFinding.source == "spot_check"))
         assert finding.role == "guard" and finding.instance_id
     assert regulator.post(f"/inspection/spot-check/{yc}", data={"summary": ""}).status_code == 422
+
+
+def test_manager_adds_a_point_and_a_route_unknown_codes_refused(login, db):
+    from app.domains.inspection.models import InspectionPoint
+
+    manager = login("manager_yc")
+    with db() as s:
+        yc = s.scalar(select(Community.id).where(Community.code == "YC"))
+    assert "fire_lanes" in manager.get("/inspection/points/add").get_data(as_text=True)
+    added = manager.post("/inspection/points/add", data={
+        "community": yc, "code": "YC-PR-01", "name": "水泵房", "kind": "pump_room", "location": "地下一层",
+        "checklist": "electrical_room", "active": "y"})
+    assert added.status_code == 302, added.get_data(as_text=True)[:500]
+    with db() as s:
+        assert s.scalar(select(InspectionPoint.kind).where(InspectionPoint.code == "YC-PR-01")) == "pump_room"
+    refused = manager.post("/inspection/routes/add", data={
+        "community": yc, "name": "夜间巡查", "point_codes": "YC-PR-01 YC-NOPE", "frequency": "daily",
+        "shift": "night", "start_time": "21:00", "role": "guard", "active": "y"}, follow_redirects=True)
+    assert "路线点位有误：YC-NOPE" in refused.get_data(as_text=True)
+    with db() as s:
+        assert s.scalar(select(func.count()).select_from(InspectionRoute).where(InspectionRoute.name == "夜间巡查")) == 0
+    ok = manager.post("/inspection/routes/add", data={
+        "community": yc, "name": "夜间巡查", "point_codes": "YC-PR-01 YC-FL-01", "frequency": "daily",
+        "shift": "night", "start_time": "21:00", "role": "guard", "active": "y"})
+    assert ok.status_code == 302
+    listing = manager.get("/inspection/routes/list/").get_data(as_text=True)
+    assert "夜班" in listing and "夜间巡查" in listing
