@@ -152,6 +152,12 @@ def test_regulator_records_a_spot_check(phone_page: Page, live_server: str, logi
     expect(page.locator("#findings")).to_contain_text("2号楼楼道堆放纸箱")
     expect(page.locator("#findings")).to_contain_text("监管抽查")
     assert db_scalar(select(InspectionFinding.role).where(InspectionFinding.source == "spot_check")) == "technician"
+    with page.expect_navigation():
+        page.locator("#findings tr", has_text="2号楼楼道堆放纸箱").locator("a").first.click()
+    photo = page.locator("#before-photos img")
+    expect(photo).to_have_count(1)
+    page.wait_for_function("() => document.querySelector('#before-photos img').naturalWidth > 0")  # the evidence loads
+    _fits(page)
 
 
 def test_an_offline_check_in_is_kept_with_its_time_and_sent_when_back(

@@ -70,8 +70,9 @@
       var urls = [me.dataset.run].concat(Array.prototype.map.call(
         document.querySelectorAll('#run-points [data-state=todo]'), function (li) { return li.dataset.url; }));
       reg.active.postMessage({type: 'precache', urls: urls});
-      reg.active.postMessage({type: 'flush'});
-      window.addEventListener('online', function () { reg.active.postMessage({type: 'flush'}); });
+      var since = Math.round(performance.timeOrigin);  // this page shows what the server had then
+      reg.active.postMessage({type: 'flush', since: since});
+      window.addEventListener('online', function () { reg.active.postMessage({type: 'flush', since: since}); });
     }).catch(function () { /* no offline queue: check-ins need the network */ });
   }
   start.addEventListener('click', function () {

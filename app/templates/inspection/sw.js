@@ -32,18 +32,28 @@ async function tell(sent) {
   for (const c of await self.clients.matchAll()) { c.postMessage({type: 'queued', count: queued, sent: sent || 0}); }
 }
 
-async function flush() {
-  let sent = 0;
-  for (const item of await all()) {
-    const body = new FormData();
-    for (const [k, v, name] of item.fields) { name ? body.append(k, v, name) : body.append(k, v); }
-    try {
-      await fetch(item.url, {method: 'POST', body, credentials: 'same-origin', redirect: 'manual'});
-    } catch (e) { break; }  // still offline: keep the rest
-    await remove(item.id);  // delivered: the server's answer (even a refusal) shows on the run page
-    sent += 1;
-  }
-  await tell(sent);
+let running = null, lastDelivered = 0;
+
+// One flush at a time (the page's request, the online event and Background Sync may overlap).
+function flush() {
+  running = running || (async () => {
+    for (const item of await all()) {
+      const body = new FormData();
+      for (const [k, v, name] of item.fields) { name ? body.append(k, v, name) : body.append(k, v); }
+      try {
+        await fetch(item.url, {method: 'POST', body, credentials: 'same-origin', redirect: 'manual'});
+      } catch (e) { break; }  // still offline: keep the rest
+      await remove(item.id);  // delivered: the server's answer (even a refusal) shows on the run page
+      lastDelivered = Date.now();
+    }
+  })().finally(() => { running = null; });
+  return running;
+}
+
+// ``since``: when the asking page was loaded; a delivery after that means the page is stale.
+async function flushAndTell(since) {
+  await flush();
+  await tell(lastDelivered > (since || 0) ? 1 : 0);
 }
 
 function page(message, back) {
@@ -59,10 +69,10 @@ self.addEventListener('message', e => {
     e.waitUntil(caches.open(CACHE).then(c => Promise.all(e.data.urls.map(u =>
       fetch(u, {credentials: 'same-origin'}).then(r => (r.ok && !r.redirected) ? c.put(u, r) : null).catch(() => null)))));
   } else if (e.data && e.data.type === 'flush') {
-    e.waitUntil(flush());
+    e.waitUntil(flushAndTell(e.data.since));
   }
 });
-self.addEventListener('sync', e => { if (e.tag === 'inspection-checkins') { e.waitUntil(flush()); } });
+self.addEventListener('sync', e => { if (e.tag === 'inspection-checkins') { e.waitUntil(flushAndTell(Date.now())); } });
 
 self.addEventListener('fetch', e => {
   const req = e.request, url = new URL(req.url);
