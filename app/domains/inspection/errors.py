@@ -9,7 +9,7 @@ MESSAGES = {
     "not_on_route": ("点位 {code} 不在本条巡查路线上。", "Point {code} is not on this route."),
     "duplicate": ("点位 {code} 在本次巡查中已于 {at} 打卡，不能重复打卡。",
                   "Point {code} was already checked in this run at {at}; it cannot be checked twice."),
-    "run_closed": ("本次巡查已结束（{status}），不能再打卡。", "This run has ended ({status}); no more check-ins."),
+    "run_closed": ("本次巡查已结束（{status_zh}），不能再打卡。", "This run has ended ({status_en}); no more check-ins."),
     "future_time": ("打卡时间晚于当前时间，请校准手机时间。", "The check-in time is in the future; check the phone's clock."),
     "before_run": ("打卡时间早于本次巡查的计划时间（{planned}），请校准手机时间。",
                    "The check-in time is before the run was planned ({planned}); check the phone's clock."),

@@ -131,7 +131,8 @@ def checkins_of(session: Session, run: InspectionRun) -> list[InspectionCheckIn]
 def point_for_checkin(session: Session, run: InspectionRun, code: str) -> InspectionPoint:
     """The point a scanned or typed code names, if it may be checked now in this run."""
     if run.status != OPEN:
-        raise InspectionError("run_closed", status=status_label(run.status, "zh"))
+        raise InspectionError("run_closed", status_zh=status_label(run.status, "zh"),
+                             status_en=status_label(run.status, "en"))
     point = points.find_point(session, run.community_id, code)
     if point.id not in run.point_ids:
         raise InspectionError("not_on_route", code=point.code)
@@ -207,7 +208,8 @@ def _complete_run_task(session: Session, run: InspectionRun, by: str, note: str 
 def close_run(session: Session, run: InspectionRun, by: str, note: str) -> InspectionRun:
     """End a run early (the unchecked points are missed)."""
     if run.status != OPEN:
-        raise InspectionError("run_closed", status=status_label(run.status, "zh"))
+        raise InspectionError("run_closed", status_zh=status_label(run.status, "zh"),
+                             status_en=status_label(run.status, "en"))
     _complete_run_task(session, run, by, note=(note or "").strip()[:500])
     return run
 
