@@ -54,3 +54,15 @@ if [ ! -f "$charts" ] && command -v npm >/dev/null 2>&1; then
     echo "warning: npm could not install echarts; the dashboard shows tables without charts" >&2
   fi
 fi
+
+# The QR scanner's decoder (jsQR) for phones without the browser's BarcodeDetector, served as a
+# static file (never a CDN); without it the check-in page still has the manual code field.
+scanner=app/static/vendor/jsQR.js
+if [ ! -f "$scanner" ] && command -v npm >/dev/null 2>&1; then
+  mkdir -p var/npm app/static/vendor
+  if (cd var/npm && npm install --silent --no-audit --no-fund --prefix . jsqr@1.4.0 >/dev/null 2>&1); then
+    cp var/npm/node_modules/jsqr/dist/jsQR.js "$scanner"
+  else
+    echo "warning: npm could not install jsqr; QR codes are typed in by hand where BarcodeDetector is missing" >&2
+  fi
+fi

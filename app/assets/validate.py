@@ -31,7 +31,9 @@ def _kind(path: Path, root: Path) -> str | None:
     if "profiles" in parts:
         return "profile"
     if "forms" in parts:
-        return "form"
+        from app.forms.definitions import DATA_FOLDERS
+
+        return "module_data" if path.parent.name in DATA_FOLDERS else "form"
     return None
 
 
@@ -150,7 +152,7 @@ def validate_package_folder(folder: Path, installation: Path | None = None) -> l
     return check.errors + check.warnings
 
 
-#: module data files (``menus/<module>/*.yaml``) with a validator of their own:
+#: module data files (``menus/<module>/*.yaml``, ``forms/<module>/<data folder>/*.yaml``) with a validator of their own:
 #: (module folder name) -> callable(path) -> list[AssetError]; others get a YAML syntax check.
 DATA_VALIDATORS: dict[str, object] = {}
 

@@ -25,6 +25,11 @@ FIELD_TYPES = (
     "yes_no", "photo", "file", "household", "staff", "device",
 )
 
+#: sub-folders of a module's form folder that hold data a domain reads, not forms (e.g.
+#: ``forms/inspection/checklists/``): skipped here, checked by ``estateflow validate`` with the
+#: validator the domain registers in ``app.assets.validate.DATA_VALIDATORS`` under that name.
+DATA_FOLDERS = frozenset({"checklists"})
+
 PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif")
 FILE_TYPES = ("application/pdf",) + PHOTO_TYPES
 
@@ -630,6 +635,8 @@ class FormRegistry:
         if not self.root.is_dir():
             return
         for path in sorted(self.root.rglob("*.yaml")):
+            if path.parent.name in DATA_FOLDERS:
+                continue
             form, errors = _parse(path, self.root)
             if errors:
                 self.errors.extend(errors)

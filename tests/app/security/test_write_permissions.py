@@ -52,11 +52,14 @@ OWN_ACCOUNT = {
 }
 
 INBOX = {"InboxView.claim", "InboxView.release", "InboxView.complete"}
+# a patrol: checking in at the points of a run and ending a run early
+PATROL = {"InspectionView.check_in", "InspectionView.close"}
 
 # The write routes each role exists for (beyond PUBLIC and OWN_ACCOUNT). Anything else → refused.
 ALLOWED: dict[str, set[str]] = {
-    # read-only by design: nothing but their own account
-    "regulator": set(),
+    # read-only by design: nothing but their own account, and recording a spot check (抽查) whose
+    # findings go to the property company's rectification list
+    "regulator": {"InspectionView.record_spot_check"},
     # residents: their own bills, repairs and visitors (records of their household only)
     "resident_yc": {
         "ResidentBillsView.pay", "ResidentPortalView.switch_household", "ResidentPortalView.set_mode",
@@ -66,9 +69,9 @@ ALLOWED: dict[str, set[str]] = {
         "ResidentServicesView.start", "InboxView.complete",
     },
     # technicians: their tasks and testing a device they maintain
-    "tech_yc1": INBOX | {"DevicePanelView.test"},
+    "tech_yc1": INBOX | PATROL | {"DevicePanelView.test"},
     # guards: their tasks and walk-in registration at the gate
-    "guard_yc": INBOX | {"VisitorDeskView.register_walk_in"},
+    "guard_yc": INBOX | PATROL | {"VisitorDeskView.register_walk_in"},
     # accountants: their tasks, billing runs, late fees, payments and refunds
     "accountant_yc": INBOX | {
         "FeesView.preview", "FeesView.issue", "FeesView.late_fees",
@@ -105,6 +108,8 @@ ALLOWED: dict[str, set[str]] = {
         "EnergyView.revenue_publish", "EnergyView.handheld_round",
         "EnergyView.measure_add",
         "DashboardView.enter",  # the audit pack's figures from before the platform
+    } | PATROL | {"InspectionView.start"} | {
+        f"{view}.{action}" for view in ("InspectionPointView", "InspectionRouteView") for action in ("add", "edit", "delete")
     },
     # not logged in: nothing
     "anonymous": set(),
