@@ -5,7 +5,10 @@ late fees, the double-entry ledger, money in integer cents, payments and gateway
 receipts, charges put on a bill by other modules, and the fee reports.
 
 Offers to other domains: ``Bill`` (read a household's bills), ``yuan`` (format cents),
-``charge_household`` (put a one-off charge on the household's bill).
+``charge_household`` (put a one-off charge on the household's bill), ``apply_prepaid`` (pay
+bills from the prepaid balance), and for orders that belong to something other than a
+household (a parking ticket): ``OrderToPay``, ``new_order_number``, ``start_order_payment``,
+``receive_order_notification``, ``gateway_reply`` (``order_payments.py``).
 """
 from app.platform.exports import lazy_exports
 
@@ -13,4 +16,10 @@ __all__, __getattr__ = lazy_exports(__name__, {
     "Bill": "models",
     "yuan": "money",
     "charge_household": "charges",
+    "apply_prepaid": "payments",
+    "OrderToPay": "order_payments",
+    "new_order_number": "order_payments",
+    "start_order_payment": "order_payments",
+    "receive_order_notification": "order_payments",
+    "gateway_reply": "order_payments",
 })

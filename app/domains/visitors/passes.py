@@ -265,6 +265,17 @@ def effective_status(vp: VisitorPass, now: datetime | None = None) -> str:
     return "active"
 
 
+def pass_for_plate(session: Session, community_id: int, plate: str, now: datetime | None = None) -> dict | None:
+    """A pass valid now whose visitor comes by this car (parking's gate opens for it):
+    ``{"number", "household_id", "valid_until"}``, else None."""
+    for vp in session.scalars(select(VisitorPass).where(VisitorPass.community_id == community_id,
+                                                        VisitorPass.plate == plate)
+                              .order_by(VisitorPass.valid_until.desc())):
+        if effective_status(vp, now) == "active":
+            return {"number": vp.number, "household_id": vp.household_id, "valid_until": vp.valid_until}
+    return None
+
+
 def passes_of_household(session: Session, household_id: int, limit: int = 50) -> list[VisitorPass]:
     return list(session.scalars(select(VisitorPass).where(VisitorPass.household_id == household_id)
                                 .order_by(VisitorPass.id.desc()).limit(limit)))
