@@ -240,7 +240,9 @@ def handle_session_event(session: Session, event) -> ChargingSession | None:
             except ChargingError as exc:
                 log.warning("charging %s: budget stop failed: %s", cs.number, exc)
     elif status == "stopped":
-        finish(session, cs, reason=cs.stop_reason or "full", actor="charging-monitor")
+        # stopped by the charger itself: at the session's limit (the budget) or a full battery
+        at_budget = bool(cs.budget_cents) and fee_cents(cs.kwh, cs.unit_price) * 100 >= cs.budget_cents * 99
+        finish(session, cs, reason=cs.stop_reason or ("budget" if at_budget else "full"), actor="charging-monitor")
     elif status == "fault":
         finish(session, cs, reason="fault", actor="charging-monitor", status="fault")
         _repair_order(session, cs, device, "充电中报告故障")

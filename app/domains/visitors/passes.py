@@ -46,6 +46,7 @@ class PassError(ValueError):
 
     MESSAGES = {
         "name_required": ("请填写访客姓名。", "Enter the visitor's name."),
+        "bad_plate": ("车牌号码格式不正确（例如：京A12345）。", "That is not a valid plate number (e.g. 京A12345)."),
         "bad_phone": ("手机号格式不正确。", "The phone number is not valid."),
         "hours_range": ("有效期须为 1 到 {max} 小时。", "Validity must be 1 to {max} hours."),
         "entries_range": ("通行次数须为 1 到 {max} 次。", "Entries must be 1 to {max}."),
@@ -134,9 +135,19 @@ def _check_phone(phone: str | None) -> str | None:
     return phone
 
 
+def _check_plate(plate: str | None) -> str | None:
+    """A car plate as the parking gate reads it (separators dropped, upper case), or None."""
+    text = "".join(ch for ch in (plate or "") if ch not in " ·-.").upper()
+    if not text:
+        return None
+    if not 6 <= len(text) <= 9 or not text[1:].isalnum():
+        raise PassError("bad_plate")
+    return text
+
+
 def _new_pass(session: Session, *, community_id: int, household_id: int, visitor_name: str,
               visitor_phone: str | None, valid_from: datetime | None, hours: int, entries: int,
-              status: str, source: str, actor: str) -> VisitorPass:
+              status: str, source: str, actor: str, plate: str | None = None) -> VisitorPass:
     from app.platform.processes import module_enabled
 
     if not module_enabled(session, community_id, "visitors"):
@@ -146,6 +157,7 @@ def _new_pass(session: Session, *, community_id: int, household_id: int, visitor
     if not name or len(name) > 100:
         raise PassError("name_required")
     phone = _check_phone(visitor_phone)
+    plate = _check_plate(plate)
     max_hours, max_entries = int(settings["max_pass_hours"]), int(settings["max_entries"])
     if not 1 <= int(hours) <= max_hours:
         raise PassError("hours_range", max=max_hours)
@@ -158,7 +170,7 @@ def _new_pass(session: Session, *, community_id: int, household_id: int, visitor
     vp = VisitorPass(community_id=community_id, household_id=household_id, visitor_name=name,
                      visitor_phone=phone, valid_from=start, valid_until=start + timedelta(hours=int(hours)),
                      entries_allowed=int(entries), entries_used=0, token_id=secrets.token_hex(12),
-                     status=status, source=source, created_by=actor, created_at=now)
+                     status=status, source=source, created_by=actor, created_at=now, plate=plate)
     session.add(vp)
     session.flush()
     community = session.get(Community, community_id)
@@ -170,11 +182,13 @@ def _new_pass(session: Session, *, community_id: int, household_id: int, visitor
 
 
 def invite(session: Session, *, household: Household, visitor_name: str, visitor_phone: str | None = None,
-           valid_from: datetime | None = None, hours: int = 4, entries: int = 1, actor: str) -> VisitorPass:
-    """A resident invites a visitor: the pass is active at once."""
+           valid_from: datetime | None = None, hours: int = 4, entries: int = 1, actor: str,
+           plate: str | None = None) -> VisitorPass:
+    """A resident invites a visitor: the pass is active at once (``plate``: the visitor's car,
+    for the parking gate)."""
     return _new_pass(session, community_id=household.community_id, household_id=household.id,
                      visitor_name=visitor_name, visitor_phone=visitor_phone, valid_from=valid_from, hours=hours,
-                     entries=entries, status="active", source="invite", actor=actor)
+                     entries=entries, status="active", source="invite", actor=actor, plate=plate)
 
 
 def register_walk_in(session: Session, *, community_id: int, household_id: int, visitor_name: str,
