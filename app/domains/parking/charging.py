@@ -21,7 +21,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import ClassVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -135,6 +135,11 @@ def stop_session(session: Session, cs: ChargingSession, *, reason: str, actor: s
     if cs.status not in ACTIVE:
         raise ChargingError("not_active")
     device = session.get(Device, cs.device_id)
+    # the reason first (this takes the row): the charger's own "stopped" report, handled in
+    # another transaction, waits for ours and then finds the session settled
+    session.execute(update(ChargingSession).where(ChargingSession.id == cs.id).values(stop_reason=reason)
+                    .execution_options(synchronize_session=False))
+    cs.stop_reason = reason
     connector, code = _connector_state(session, device)
     ack = connector.send_command(code, device.address, profile_of(device).command_for("charger.stop").name,
                                  {"session_id": cs.number}, timeout=5.0)
@@ -159,12 +164,23 @@ def _meter(cs: ChargingSession, kwh: Decimal) -> bool:
 
 
 def finish(session: Session, cs: ChargingSession, *, reason: str, actor: str, status: str = "finished") -> None:
-    """End the session and settle it (once)."""
+    """End the session and settle it, once: the charger's own ``stopped`` report and the
+    stop command's answer may race from two transactions; an atomic claim on ``settled_at``
+    (the second writer waits for the first and then finds it set) lets only one bill it."""
     if cs.settled_at is not None:
         return
     from app.domains import fees
 
-    cs.status, cs.stop_reason, cs.stopped_at = status, reason, clock.now()
+    now = clock.now()
+    claimed = session.execute(update(ChargingSession).where(
+        ChargingSession.id == cs.id, ChargingSession.settled_at.is_(None)).values(settled_at=now)
+        .execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        session.refresh(cs)
+        log.info("charging %s already settled elsewhere", cs.number)
+        return
+    cs.settled_at = now
+    cs.status, cs.stop_reason, cs.stopped_at = status, reason, now
     cs.fee_cents = fee_cents(cs.kwh, cs.unit_price)
     if cs.fee_cents > 0:
         bill = fees.charge_household(
@@ -184,7 +200,6 @@ def finish(session: Session, cs: ChargingSession, *, reason: str, actor: str, st
 
         post_public_revenue(session, community_id=cs.community_id, source="charging", amount_cents=cs.fee_cents,
                             reference=cs.number)
-    cs.settled_at = clock.now()
     record(session, actor=actor, action="parking.charging_finished", target_type="charging_session",
            target_id=cs.number, community_id=cs.community_id,
            after={"reason": reason, "status": status, "kwh": str(cs.kwh), "fee_cents": cs.fee_cents,

@@ -127,6 +127,10 @@ def buy_permit(session: Session, *, household: Household, plate: str, kind: str,
                            created_by=actor, created_at=clock.now())
     session.add(permit)
     session.flush()
+    for waiting in session.scalars(select(ParkingWaitlist).where(
+            ParkingWaitlist.community_id == community_id, ParkingWaitlist.plate == normal,
+            ParkingWaitlist.status == "waiting")):
+        waiting.status, waiting.permit_id = "granted", permit.id
     if price > 0:
         label = "月租车位" if kind == "monthly" else "年租车位"
         bill = fees.charge_household(

@@ -160,7 +160,7 @@ class ParkingNotifyView(BaseView):
             notice = tk.receive_notification(db.session, gateway, dict(request.headers), body,
                                              remote_addr=request.remote_addr)
             db.session.commit()
-        except Exception:  # noqa: BLE001 - the gateway retries; never a half-written payment
+        except Exception:
             db.session.rollback()
             current_app.logger.exception("parking payment notification failed")
             return Response('{"code": "FAIL", "message": "internal error"}', status=500, mimetype="application/json")
