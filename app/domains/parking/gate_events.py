@@ -24,8 +24,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.domains.devices.models import Device
-from app.domains.devices.registry import apply_event, find_mqtt_device
-from app.domains.estate.models import Community
+from app.domains.devices.registry import apply_event
 from app.domains.parking.fee_rule import FeeRule, NegativeDuration, parking_fee
 from app.domains.parking.gate import open_gate
 from app.domains.parking.models import ParkingTicket, PlateEvent, PlateReview
@@ -82,15 +81,13 @@ def handle_plate_event(session: Session, event) -> PlateEvent | None:
     if event.profile != "barrier_gate":
         apply_event(session, event)
         return None
-    community = session.scalar(select(Community).where(Community.code == event.community))
-    device = find_mqtt_device(session, event.community, event.device)
-    apply_event(session, event)
-    if community is None or device is None or not module_enabled(session, community.id, MODULE_ID):
+    device = apply_event(session, event)  # last seen, last value; None for an unknown gate
+    if device is None or not module_enabled(session, device.community_id, MODULE_ID):
         return None
     p = event.payload
     now = clock.now()
     at = event.extra.get("at") or now
-    return record_read(session, community_id=community.id, device=device, raw_plate=p.get("plate"),
+    return record_read(session, community_id=device.community_id, device=device, raw_plate=p.get("plate"),
                        direction=p.get("direction"), confidence=Decimal(str(p.get("confidence", 0))),
                        at=at, opened=bool(p.get("opened")), snapshot=p.get("snapshot"))
 
