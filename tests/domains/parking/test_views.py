@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 
 from app.domains.fees.models import Bill
 from app.domains.parking.models import ParkingPermit, ParkingSpace, ParkingWaitlist
+
+# the pages read and write through the same services on both databases (tests/domains/parking);
+# one backend is enough here
+pytestmark = pytest.mark.parametrize("demo_db_url", ["sqlite"], indirect=True)
 
 
 def _db(demo_app):
