@@ -14,8 +14,10 @@ class ReviewSchema(Schema):
 
 @operation("parking.resolve_review", schema=ReviewSchema)
 def resolve_review(params: dict, ctx: OperationContext) -> dict:
-    """Carry out the guard's plate review: open the gate (reason audited), charge the corrected
-    plate's ticket, or keep it closed."""
+    """Carry out the guard's plate review: open the gate (reason audited), charge, or keep closed.
+
+    ``charge`` (an exit): the parked ticket of the corrected plate, or of the plate read, leaves
+    now and its fee is due on the QR page."""
     from app.engine.models import TaskRow
 
     actor = ctx.session.scalar(select(TaskRow.completed_by).where(
