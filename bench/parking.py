@@ -9,8 +9,8 @@ each exit's fee is computed and ``gate.open`` goes back over MQTT to the simulat
 
 Measured in one run:
 
-* **exit → gate command**: from publishing an exit read to the simulated gate receiving
-  ``open`` for that plate (exits that open at once: permits, stays inside the free minutes),
+* **exit → gate command**: from publishing an exit read to the simulated gate (a
+  separate process, like a real device) receiving ``open`` for that plate (exits that open at once: permits, stays inside the free minutes),
   p50/p95, with the reads offered at ``--rate`` per second (default 50/s, 10× the rush rate of
   3,000 reads in 10 minutes);
 * **payment → gate command** for the exits with a fee: each driver's signed sandbox
@@ -155,6 +155,50 @@ def workload(n: int, rng: random.Random, batch: str) -> tuple[list[dict], list[t
     return reads, parked, permit_exits * 2
 
 
+def _devices(mqtt_url: str, root: str, commands, answers) -> None:
+    """The gates, in their own process (real devices are not in the platform's process): they
+    publish the reads the parent asks for and note when ``open`` arrives for each plate."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from connectors.simulators.devices import SimulatedGate
+
+    opened_at: dict[str, list[float]] = {}
+    lock = threading.Lock()
+
+    class TimedGate(SimulatedGate):
+        def cmd_open(self, reason=None, plate=None):
+            with lock:
+                opened_at.setdefault(plate or "", []).append(time.time())
+            return super().cmd_open(reason=reason, plate=plate)
+
+    gates = {d: TimedGate(CODE, d, mqtt_url, root=root).start() for d in ("gate-in", "gate-out")}
+    answers.put("ready")
+    while True:
+        command, arg = commands.get()
+        if command == "stop":
+            break
+        if command == "opened":
+            with lock:
+                answers.put({k: list(v) for k, v in opened_at.items()})
+            continue
+        reads, rate = arg
+        published: dict[str, float] = {}
+        t0 = time.perf_counter()
+        for i, read in enumerate(reads):
+            if rate:
+                ahead = i / rate - (time.perf_counter() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+            at = datetime.now(UTC).replace(microsecond=0) + (timedelta(seconds=2) if read.get("duplicate") else timedelta())
+            gate = gates["gate-in" if read["direction"] == "in" else "gate-out"]
+            if not read.get("duplicate"):
+                published[read["plate"]] = time.time()
+            gate.publish_event("plate", wait=False, plate=read["plate"], direction=read["direction"],
+                               confidence=0.96, opened=False, at=at.isoformat())
+        answers.put(published)
+    for g in gates.values():
+        g.stop()
+
+
 def raw_round_trip(mqtt_url: str, count: int) -> list[float]:
     """The floor: a paho client publishes, another echoes on a second topic (QoS 1 both ways)."""
     import paho.mqtt.client as mqtt
@@ -222,7 +266,6 @@ def main(argv: list[str] | None = None) -> dict:
     from app.domains.parking import tickets
     from app.domains.parking.models import ParkingTicket, PlateEvent, PlateReview
     from app.settings import get_settings
-    from connectors.simulators.devices import SimulatedGate
 
     reads_a, parked_a, permits_a = workload(n, rng, "a")
     reads_b, parked_b, permits_b = workload(n, rng, "b")
@@ -234,36 +277,38 @@ def main(argv: list[str] | None = None) -> dict:
     root = f"bench-{uuid.uuid4().hex[:8]}"
     consumer = EventConsumer(factory, root=root, client_id=f"bench-pk-{uuid.uuid4().hex[:8]}",
                              persistent=False).start()
-    bus.use_connector(consumer.connector)
-    opened_at: dict[str, list[float]] = {}
-    lock = threading.Lock()
+    # commands go out on their own connection, as in production (``bus.connector_for``): the
+    # consumer's connection acknowledges events only after their commit, so under a flood its
+    # QoS 1 window is full of events and a gate's ack would wait behind them
+    from app.domains.devices.registry import SessionOutbox, mqtt_profile_lookup
+    from connectors.mqtt.client import MqttConnector
 
-    class TimedGate(SimulatedGate):
-        def cmd_open(self, reason=None, plate=None):
-            with lock:
-                opened_at.setdefault(plate or "", []).append(time.perf_counter())
-            return super().cmd_open(reason=reason, plate=plate)
+    with factory() as s:
+        profiles = mqtt_profile_lookup(s)
+    sender = MqttConnector(mqtt_url, client_id=f"bench-cmd-{uuid.uuid4().hex[:8]}", root=root, profiles=profiles,
+                           outbox=SessionOutbox(factory), persistent=False, owns_outbox=False).start()
+    bus.use_connector(sender)
+    import multiprocessing as mp
 
-    gates = {d: TimedGate(CODE, d, mqtt_url, root=root).start() for d in ("gate-in", "gate-out")}
+    ctx = mp.get_context("spawn")
+    commands, answers = ctx.Queue(), ctx.Queue()
+    devices = ctx.Process(target=_devices, args=(mqtt_url, root, commands, answers), daemon=True)
+    devices.start()
+    assert answers.get(timeout=60) == "ready"
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not all(consumer.connector.is_online(CODE, d) for d in gates):
+    while time.monotonic() < deadline and not all(consumer.connector.is_online(CODE, d) for d in ("gate-in", "gate-out")):
         time.sleep(0.05)
     published: dict[str, float] = {}
 
     def publish(reads: list[dict], rate: float) -> float:
-        t0 = time.perf_counter()
-        for i, read in enumerate(reads):
-            if rate:
-                ahead = i / rate - (time.perf_counter() - t0)
-                if ahead > 0:
-                    time.sleep(ahead)
-            at = datetime.now(UTC).replace(microsecond=0) + (timedelta(seconds=2) if read.get("duplicate") else timedelta())
-            gate = gates["gate-in" if read["direction"] == "in" else "gate-out"]
-            if not read.get("duplicate"):
-                published[read["plate"]] = time.perf_counter()
-            gate.publish_event("plate", wait=False, plate=read["plate"], direction=read["direction"],
-                               confidence=0.96, opened=False, at=at.isoformat())
+        t0 = time.time()
+        commands.put(("publish", (reads, rate)))
+        published.update(answers.get(timeout=3600))
         return t0
+
+    def opened() -> dict[str, list[float]]:
+        commands.put(("opened", None))
+        return answers.get(timeout=60)
 
     def stored() -> int:
         with factory() as s:
@@ -273,18 +318,19 @@ def main(argv: list[str] | None = None) -> dict:
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if stored() >= target:
-                return time.perf_counter()
+                return time.time()
             time.sleep(0.05)
-        return time.perf_counter()
+        return time.time()
 
     # phase A: latency at the offered rate
     publish(reads_a, args.rate)
     wait_stored(len(reads_a), 120 + len(reads_a) / 20)
     direct = [r["plate"] for r in reads_a if r["kind"] in ("permit", "free") and not r.get("duplicate")]
+    opened_at = opened()
     exit_ms = [(opened_at[p][0] - published[p]) * 1000 for p in direct if p in opened_at]
     # the drivers with a fee pay (the sandbox bank's signed notification), the gate opens
     bank = SandboxBank()
-    pay_ms: list[float] = []
+    paid_at: dict[str, float] = {}
     replays = []
     with factory() as s:
         due = list(s.scalars(select(ParkingTicket).where(ParkingTicket.status == "awaiting_payment")))
@@ -295,13 +341,14 @@ def main(argv: list[str] | None = None) -> dict:
             s.commit()
             order = {"o": t.out_trade_no, "a": t.fee_cents}
         headers, body = bank.signed_notification(order, f"SBX{t.number}")
-        t0 = time.perf_counter()
+        paid_at[t.plate] = time.time()
         with factory() as s:
             tickets.receive_notification(s, "sandbox", headers, body)
             s.commit()
-        if t.plate in opened_at:
-            pay_ms.append((opened_at[t.plate][-1] - t0) * 1000)
         replays.append((headers, body))
+    time.sleep(1.0)
+    opened_at = opened()
+    pay_ms = [(opened_at[p][-1] - t) * 1000 for p, t in paid_at.items() if p in opened_at]
     with factory() as s:  # every notification delivered again: nothing more is credited
         for headers, body in replays:
             tickets.receive_notification(s, "sandbox", headers, body)
@@ -327,9 +374,12 @@ def main(argv: list[str] | None = None) -> dict:
         orphans = s.scalar(select(func.count(PlateReview.id)).where(PlateReview.reason == "orphan_exit"))
         orphans_sent = sum(1 for r in reads_a + reads_b if r["kind"] == "orphan" and not r.get("duplicate"))
         paid = s.scalar(select(func.count(ParkingTicket.id)).where(ParkingTicket.status == "paid"))
-    for g in gates.values():
-        g.stop()
+        gate_status = dict(s.execute(select(PlateEvent.gate_status, func.count(PlateEvent.id))
+                                     .group_by(PlateEvent.gate_status)).all())
+    commands.put(("stop", None))
+    devices.join(30)
     bus.use_connector(None)
+    sender.stop()
     consumer.stop()
     engine.dispose()
     drop()
@@ -342,7 +392,7 @@ def main(argv: list[str] | None = None) -> dict:
         "baseline_p50_ms": pct(baseline, 0.5), "baseline_p95_ms": pct(baseline, 0.95),
         "lost": lost, "double_charged": double, "duplicates_sent": dups_sent,
         "duplicates_counted_once": dups_counted, "orphan_exits_sent": orphans_sent, "orphan_reviews": orphans,
-        "load_before": os.getloadavg()[0],
+        "gate_status": {str(k): v for k, v in gate_status.items()}, "load_after": round(os.getloadavg()[0], 1),
     }
     print(json.dumps(result, ensure_ascii=False))
     return result
