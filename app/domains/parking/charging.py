@@ -124,6 +124,10 @@ def start_session(session: Session, *, household: Household, device_id: int, mod
                                  params, timeout=5.0)
     if not ack.ok:
         raise ChargingError("refused", error=ack.error or ack.status)
+    # the charger's answer says it started (its own "started" report may arrive before this
+    # transaction commits, and is then ignored as a session it does not know yet)
+    cs.status = "charging"
+    cs.last_report_at = clock.now()
     record(session, actor=actor, action="parking.charging_started", target_type="charging_session",
            target_id=cs.number, community_id=cs.community_id,
            after={"charger": device.code, "mode": mode, "budget_cents": budget_cents, "unit_price": str(price)})
