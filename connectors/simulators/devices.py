@@ -179,6 +179,7 @@ class SimulatedGate(SimulatedDevice):
         super().__init__(*args, **kwargs)
         self.plates = set(plates or ())
         self.opened = 0
+        self.inside: set[str] = set()  # the scenario runner's cars in the lot
 
     def cmd_open(self, reason: str | None = None, plate: str | None = None) -> dict:
         self.opened += 1
@@ -221,19 +222,22 @@ class SimulatedHydrant(SimulatedDevice):
 
 
 class SimulatedCharger(SimulatedDevice):
-    """An AC charger: start/stop sessions, reports energy."""
+    """An AC charger (7 kW): start/stop sessions by command, energy reports while charging,
+    stops by itself at ``max_kwh`` or when the battery is full (``full()``), reports a fault."""
 
     profile = "ev_charger"
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args, kw: float = 7.0, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.session: str | None = None
         self.kwh = 0.0
+        self.kw = kw
+        self.max_kwh: float | None = None
 
     def cmd_start(self, session_id: str, max_kwh: float | None = None) -> dict:
         if self.session:
             raise ValueError(f"busy with session {self.session}")
-        self.session, self.kwh = session_id, 0.0
+        self.session, self.kwh, self.max_kwh = session_id, 0.0, max_kwh
         self.publish_event("session", wait=False, session_id=session_id, status="started", kwh=0.0)
         return {"session_id": session_id, "status": "started"}
 
@@ -246,10 +250,25 @@ class SimulatedCharger(SimulatedDevice):
         return {"session_id": session_id, "status": "stopped", "kwh": round(self.kwh, 2)}
 
     def tick(self, hours: float = 0.1) -> None:
+        if not self.session:
+            return
+        self.kwh += self.kw * hours
+        if self.max_kwh is not None and self.kwh >= self.max_kwh:
+            self.kwh = self.max_kwh
+            self.full()
+            return
+        self.publish_event("session", session_id=self.session, status="charging", kwh=round(self.kwh, 2))
+
+    def full(self) -> None:
+        """The battery is full (or the session's limit reached): the charger stops by itself."""
         if self.session:
-            self.kwh += 7.0 * hours
-            self.publish_event("session", session_id=self.session, status="charging",
-                               kwh=round(self.kwh, 2))
+            session, self.session = self.session, None
+            self.publish_event("session", session_id=session, status="stopped", kwh=round(self.kwh, 2))
+
+    def fault(self) -> None:
+        if self.session:
+            session, self.session = self.session, None
+            self.publish_event("session", session_id=session, status="fault", kwh=round(self.kwh, 2))
 
 
 SIMULATORS = {cls.profile: cls for cls in (SimulatedDoor, SimulatedGate, SimulatedCamera,

@@ -13,7 +13,6 @@ import random
 import signal
 import threading
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -49,8 +48,18 @@ def act(device: SimulatedDevice, spec: dict, rng: random.Random, elapsed: float)
         device.present(rng.choice(creds + ["UNKNOWN-" + str(rng.randint(1, 99))]),
                        rng.choice(["card", "card", "qr"]))
     elif kind == "barrier_gate":
-        plates = list(spec.get("plates") or []) + [f"京C{rng.randint(10000, 99999)}"]
-        device.vehicle(rng.choice(plates), rng.choice(["in", "out"]), round(rng.uniform(0.8, 0.99), 2))
+        # cars that entered leave later: an exit is of a car inside (orphan exits are the tests' job)
+        inside = device.inside
+        if inside and rng.random() < 0.5:
+            plate = rng.choice(sorted(inside))
+            inside.discard(plate)
+            device.vehicle(plate, "out", round(rng.uniform(0.85, 0.99), 2))
+        else:
+            plates = [p for p in list(spec.get("plates") or []) + [f"京C{rng.randint(10000, 99999)}"]
+                      if p not in inside]
+            plate = rng.choice(plates)
+            inside.add(plate)
+            device.vehicle(plate, "in", round(rng.uniform(0.85, 0.99), 2))
     elif kind == "ai_camera":
         device.alert(rng.choice(["thrown_object", "loitering", "illegal_parking"]),
                      round(rng.uniform(0.6, 0.98), 2))
@@ -58,10 +67,7 @@ def act(device: SimulatedDevice, spec: dict, rng: random.Random, elapsed: float)
         low = elapsed >= float(spec.get("drop_after", 1e12))
         device.report(round(rng.uniform(0.04, 0.08) if low else rng.uniform(0.28, 0.35), 3))
     elif kind == "ev_charger":
-        if device.session is None and rng.random() < 0.5:
-            device.cmd_start(f"S{uuid.uuid4().hex[:8]}")
-        else:
-            device.tick(0.25)
+        device.tick(0.25)  # sessions are started by the platform (a resident on the phone)
 
 
 class Simulation:

@@ -20,5 +20,5 @@ def seed(session: Session) -> None:
     if household is not None and household.residents \
             and not visitor_passes.passes_of_household(session, household.id):
         visitor_passes.invite(session, household=household, visitor_name="张阿姨（演示）",
-                              visitor_phone="13900000000", hours=24, entries=2, actor="demo")
+                              visitor_phone="13900000000", hours=24, entries=2, actor="demo", plate="京B67890")
     session.flush()

@@ -21,6 +21,7 @@ class VisitorPass(Model):
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
     visitor_name: Mapped[str] = mapped_column(String(100))
     visitor_phone: Mapped[str | None] = mapped_column(String(30))
+    plate: Mapped[str | None] = mapped_column(String(12), doc="the visitor's car: the parking gate opens for it")
     valid_from: Mapped[datetime] = mapped_column(DateTime)
     valid_until: Mapped[datetime] = mapped_column(DateTime)
     entries_allowed: Mapped[int] = mapped_column(Integer)

@@ -61,6 +61,7 @@ class PassError(ValueError):
         "bad_phone": ("请填写 11 位手机号码（如 13912345678）。",
                       "Enter an 11-digit mainland mobile phone number (such as 13912345678)."),
         "no_code": ("暂时无法生成通行码，请稍后再试。", "No pass code is free right now; try again shortly."),
+        "bad_plate": ("车牌号码格式不正确（例如：京A12345）。", "That is not a valid plate number (e.g. 京A12345)."),
         "hours_range": ("有效期须为 1 到 {max} 小时。", "Validity must be 1 to {max} hours."),
         "entries_range": ("通行次数须为 1 到 {max} 次。", "Entries must be 1 to {max}."),
         "start_range": ("开始时间不能早于现在 1 小时以前，也不能晚于 7 天后。",
@@ -162,9 +163,19 @@ def _free_code(session: Session, community_id: int, now: datetime) -> str:
     raise PassError("no_code")
 
 
+def _check_plate(plate: str | None) -> str | None:
+    """A car plate as the parking gate reads it (separators dropped, upper case), or None."""
+    text = "".join(ch for ch in (plate or "") if ch not in " ·-.").upper()
+    if not text:
+        return None
+    if not 6 <= len(text) <= 9 or not text[1:].isalnum():
+        raise PassError("bad_plate")
+    return text
+
+
 def _new_pass(session: Session, *, community_id: int, household_id: int, visitor_name: str,
               visitor_phone: str | None, valid_from: datetime | None, hours: int, entries: int,
-              status: str, source: str, actor: str) -> VisitorPass:
+              status: str, source: str, actor: str, plate: str | None = None) -> VisitorPass:
     from app.platform.processes import module_enabled
 
     if not module_enabled(session, community_id, "visitors"):
@@ -174,6 +185,7 @@ def _new_pass(session: Session, *, community_id: int, household_id: int, visitor
     if not name or len(name) > 100:
         raise PassError("name_required")
     phone = check_phone(visitor_phone)
+    plate = _check_plate(plate)
     max_hours, max_entries = int(settings["max_pass_hours"]), int(settings["max_entries"])
     if not 1 <= int(hours) <= max_hours:
         raise PassError("hours_range", max=max_hours)
@@ -187,7 +199,7 @@ def _new_pass(session: Session, *, community_id: int, household_id: int, visitor
                      visitor_phone=phone, valid_from=start, valid_until=start + timedelta(hours=int(hours)),
                      entries_allowed=int(entries), entries_used=0, token_id=secrets.token_hex(12),
                      short_code=_free_code(session, community_id, now),
-                     status=status, source=source, created_by=actor, created_at=now)
+                     status=status, source=source, created_by=actor, created_at=now, plate=plate)
     session.add(vp)
     session.flush()
     community = session.get(Community, community_id)
@@ -199,11 +211,13 @@ def _new_pass(session: Session, *, community_id: int, household_id: int, visitor
 
 
 def invite(session: Session, *, household: Household, visitor_name: str, visitor_phone: str | None = None,
-           valid_from: datetime | None = None, hours: int = 4, entries: int = 1, actor: str) -> VisitorPass:
-    """A resident invites a visitor: the pass is active at once."""
+           valid_from: datetime | None = None, hours: int = 4, entries: int = 1, actor: str,
+           plate: str | None = None) -> VisitorPass:
+    """A resident invites a visitor: the pass is active at once (``plate``: the visitor's car,
+    for the parking gate)."""
     return _new_pass(session, community_id=household.community_id, household_id=household.id,
                      visitor_name=visitor_name, visitor_phone=visitor_phone, valid_from=valid_from, hours=hours,
-                     entries=entries, status="active", source="invite", actor=actor)
+                     entries=entries, status="active", source="invite", actor=actor, plate=plate)
 
 
 def register_walk_in(session: Session, *, community_id: int, household_id: int, visitor_name: str,
@@ -292,6 +306,17 @@ def effective_status(vp: VisitorPass, now: datetime | None = None) -> str:
     if now >= vp.valid_until:
         return "expired"
     return "active"
+
+
+def pass_for_plate(session: Session, community_id: int, plate: str, now: datetime | None = None) -> dict | None:
+    """A pass valid now whose visitor comes by this car (parking's gate opens for it):
+    ``{"number", "household_id", "valid_until"}``, else None."""
+    for vp in session.scalars(select(VisitorPass).where(VisitorPass.community_id == community_id,
+                                                        VisitorPass.plate == plate)
+                              .order_by(VisitorPass.valid_until.desc())):
+        if effective_status(vp, now) == "active":
+            return {"number": vp.number, "household_id": vp.household_id, "valid_until": vp.valid_until}
+    return None
 
 
 def passes_of_household(session: Session, household_id: int, limit: int = 50) -> list[VisitorPass]:

@@ -109,7 +109,7 @@ class VisitorResidentView(BaseView):
                                 visitor_phone=form.get("visitor_phone"),
                                 valid_from=_datetime_local(form.get("valid_from")),
                                 hours=int(form.get("hours") or 0), entries=int(form.get("entries") or 0),
-                                actor=current_user.username)
+                                actor=current_user.username, plate=form.get("plate"))
                 db.session.commit()
                 return redirect(url_for("VisitorResidentView.show", pass_id=vp.id))
             except svc.PassError as exc:

@@ -39,6 +39,8 @@ PUBLIC = {
     "GatewayNotifyView.notify",  # payment gateways: signed callbacks
     "SandboxCashierView.pay",  # demo cashier page of one order (sandbox gateway only)
     "SandboxCashierView.cancel",
+    "ParkingDriverView.pay",  # the driver at the exit: the ticket's secret token from the QR code
+    "ParkingNotifyView.notify",  # payment gateways: signed callbacks for parking tickets
     # logging out writes only the caller's own token version (every session of theirs ends);
     # sending it here would end the sessions the other cases use. Tested in test_authentication.
     "AuthDBView.logout",
@@ -67,6 +69,8 @@ ALLOWED: dict[str, set[str]] = {
         "VisitorResidentView.invite", "VisitorResidentView.decide", "VisitorResidentView.revoke",
         # resident services: start one, complete a step assigned to them (never claim from a pool)
         "ResidentServicesView.start", "InboxView.complete",
+        "ParkingResidentView.buy_permit", "ParkingResidentView.start_charging",
+        "ParkingResidentView.stop_charging",
     },
     # technicians: their tasks and testing a device they maintain
     "tech_yc1": INBOX | PATROL | {"DevicePanelView.test"},

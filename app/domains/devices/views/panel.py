@@ -37,8 +37,9 @@ TEST_PARAMS = {
     "door.grant": {"credential": "TEST-CARD", "kind": "card"},
     "door.suspend": {"credential": "TEST-CARD", "reason": "test"},
     "door.restore": {"credential": "TEST-CARD"},
-    "charger.start": {},
-    "charger.stop": {},
+    # the charger needs a session id: the test session is stopped by the stop button
+    "charger.start": {"session_id": "DEVICE-TEST", "max_kwh": 0.1},
+    "charger.stop": {"session_id": "DEVICE-TEST"},
 }
 
 

@@ -1,0 +1,125 @@
+"""Parking journeys in chromium against the simulated north gate on the real broker and the
+platform's event consumer (SQLite; the event handling runs on both databases in
+tests/domains/parking):
+
+1. a temporary car leaves: the exit screen shows the fee and a QR code; the driver opens it on
+   a phone, pays at the sandbox cashier, the signed notification arrives and the gate opens;
+2. an exit without an entry: the guard gets the task with the snapshot, opens with a reason,
+   the gate opens and the board shows it.
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from playwright.sync_api import Page, expect
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
+
+from app.domains.devices import bus
+from app.domains.devices.event_consumer import EventConsumer
+from app.domains.devices.models import Device
+from app.domains.estate.models import Community
+from app.domains.parking.models import ParkingTicket, PlateReview
+from app.settings import get_settings
+from connectors.simulators.devices import TINY_PNG, SimulatedGate
+
+pytestmark = [pytest.mark.browser, pytest.mark.parametrize("demo_db_url", ["sqlite"], indirect=True)]
+
+
+@pytest.fixture(scope="module")
+def gate(live_server, demo_db_url):
+    root = f"eftest/{uuid.uuid4().hex[:10]}"
+    engine = create_engine(demo_db_url)
+    factory = sessionmaker(engine, expire_on_commit=False)
+    consumer = EventConsumer(factory, root=root, client_id=f"t-park-{uuid.uuid4().hex[:8]}",
+                             persistent=False).start()
+    bus.use_connector(consumer.connector)  # the live server's gate commands go out on this root
+    with factory() as s:
+        yc = s.scalar(select(Community.id).where(Community.code == "YC"))
+        device = s.scalars(select(Device).where(Device.community_id == yc, Device.profile == "barrier_gate")
+                           .order_by(Device.code)).first()
+    sim = SimulatedGate("YC", device.address, get_settings().mqtt_url, root=root).start()
+    assert _wait(lambda: consumer.connector.is_online("YC", device.address))
+    yield {"sim": sim, "factory": factory, "device_id": device.id}
+    sim.stop()
+    bus.use_connector(None)
+    consumer.stop()
+    engine.dispose()
+
+
+def _wait(predicate, timeout: float = 15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    return predicate()
+
+
+def _read(sim, plate, direction, minutes_ago=0.0, **extra):
+    at = (datetime.now(UTC) - timedelta(minutes=minutes_ago)).replace(microsecond=0).isoformat()
+    sim.publish_event("plate", plate=plate, direction=direction, confidence=0.96, opened=False, at=at, **extra)
+
+
+def test_driver_pays_at_the_exit_on_a_phone_and_the_gate_opens(phone_page: Page, live_server, gate):
+    page, sim, factory = phone_page, gate["sim"], gate["factory"]
+    _read(sim, "京K12345", "in", minutes_ago=100)
+    _read(sim, "京K12345", "out")
+
+    def due():
+        with factory() as s:
+            return s.scalar(select(ParkingTicket).where(ParkingTicket.plate == "京K12345",
+                                                        ParkingTicket.status == "awaiting_payment"))
+    ticket = _wait(due)
+    assert ticket is not None and ticket.fee_cents > 0
+    opened = sim.opened
+    page.goto(f"{live_server}/parking/t/exit/{gate['device_id']}")
+    expect(page.locator("#exit-plate")).to_have_text("京K12345")
+    expect(page.locator("#exit-qr")).to_be_visible()
+    with page.expect_navigation():
+        page.click("#exit-link")  # what scanning the QR code opens
+    expect(page.locator("#ticket-fee")).to_contain_text(f"{ticket.fee_cents // 100}.{ticket.fee_cents % 100:02d}")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scroll
+    with page.expect_navigation():
+        page.click("#ticket-pay")
+    assert "/sandbox-pay/" in page.url
+    with page.expect_navigation():
+        page.click("#sandbox-pay")
+    for _ in range(30):  # the bank's notification arrives asynchronously
+        if page.locator("#ticket-paid").count():
+            break
+        time.sleep(0.3)
+        page.reload()
+    expect(page.locator("#ticket-paid")).to_contain_text("已抬杆")
+    assert _wait(lambda: sim.opened == opened + 1)
+    assert sim.commands[-1]["params"]["plate"] == "京K12345"
+
+
+def test_guard_resolves_an_orphan_exit(page: Page, live_server, login, gate):
+    sim, factory = gate["sim"], gate["factory"]
+    _read(sim, "京L54321", "out", snapshot=TINY_PNG)
+
+    def review():
+        with factory() as s:
+            return s.scalar(select(PlateReview).where(PlateReview.plate == "京L54321",
+                                                      PlateReview.instance_id.is_not(None)))
+    assert _wait(review)
+    opened = sim.opened
+    login(page, live_server, "guard_yc")
+    page.goto(f"{live_server}/inbox/")
+    task = page.locator(".ef-task", has_text="京L54321")
+    with page.expect_navigation():
+        task.locator(".claim-btn").click()
+    expect(page.locator("#task-form img.ef-thumb")).to_be_visible()  # the gate's snapshot
+    expect(page.locator(".ef-context")).to_contain_text("出场无入场记录")
+    page.select_option("#f-decision", "open")
+    page.fill("#f-reason", "住户亲友，已电话核实")
+    with page.expect_navigation():
+        page.click("#task-form .ef-submit")
+    assert _wait(lambda: sim.opened == opened + 1)
+    page.goto(f"{live_server}/parking/")
+    expect(page.locator("#reviews tr", has_text="京L54321")).to_contain_text("保安已放行")
