@@ -142,3 +142,24 @@ def audit_note(params: dict, ctx: OperationContext) -> dict:
         after={"note": params["note"], "business_key": ctx.business_key, "element_id": ctx.element_id},
     )
     return {}
+
+
+class ModuleSettingsSchema(Schema):
+    prefix = fields.String(load_default="", metadata={
+        "description": "put before each name, e.g. `setting_` (empty: the settings' own names)"})
+
+
+@operation("module.settings", schema=ModuleSettingsSchema)
+def module_settings_op(params: dict, ctx: OperationContext) -> dict:
+    """Load this community's settings of the instance's module into the process data (each
+    setting under its own name), so a data-only module's deadlines, amounts and switches follow
+    its settings form: e.g. a timer `${"PT" + str(response_hours) + "H"}`."""
+    from app.engine.models import ProcessVersion
+    from app.forms import jsonable
+    from app.platform.module_settings import module_settings
+
+    version = ctx.session.get(ProcessVersion, ctx.instance.version_id)
+    if version is None or not version.module_id:
+        return {}
+    values = module_settings(ctx.session, ctx.community_id, version.module_id)
+    return {f"{params['prefix']}{name}": value for name, value in jsonable(values).items()}

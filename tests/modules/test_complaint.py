@@ -76,3 +76,25 @@ def test_suggestion_is_answered_without_escalation(session):
     assert done == ["submit", "reply_suggestion"]
     assert told(session, estate["homes"][0].id) == [
         ("complaint.suggestion_answered", "感谢您的建议。答复：已采纳，下周安装")]
+
+
+def test_the_response_deadline_follows_the_communitys_setting(session):
+    """The 24 hours are a module setting (read by the generic ``module.settings`` operation): a
+    community that sets 4 hours escalates after 4."""
+    from app.modules.activation import update_settings
+    from app.modules.catalog import load_catalog
+    from tests.support.module_flows import ROOT
+
+    estate = make_estate(session, ["complaint"], code="MS")
+    update_settings(session, catalog=load_catalog(ROOT), community_id=estate["community"].id,
+                    module_id="complaint", settings={"response_hours": 4}, actor="mgr")
+    session.commit()
+    flow = start(session, estate, "TS-004")
+    flow.do("submit", "tenant101", COMPLAINT)
+    flow.do("assign", "desk", {"department": "technician"})
+    clock.advance(timedelta(hours=3, minutes=59))
+    assert fire_due_timers(session) == 0
+    clock.advance(timedelta(minutes=2))
+    assert fire_due_timers(session) == 1
+    session.commit()
+    assert flow.inbox("mgr") == ["escalated"]
