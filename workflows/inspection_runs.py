@@ -7,17 +7,20 @@ and planned time that already have a run are skipped, so two workers start nothi
 """
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import flow
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from app.modules.models import ModuleActivation
 from app.platform.discovery import import_all_models
 from app.settings import get_settings
+from workflows._log import run_logger
 
 
-def start_due(database_url: str | None = None, now=None) -> dict[int, list[str]]:
-    """{community_id: numbers of the runs started}."""
+def start_due(database_url: str | None = None, now=None,
+              communities: list[str] | None = None) -> dict[int, list[str]]:
+    """{community_id: numbers of the runs started}; ``communities``: codes (the module schedule
+    passes its community), all with the module enabled when None."""
     from app.platform.discovery import load_operations
 
     load_operations()
@@ -28,9 +31,15 @@ def start_due(database_url: str | None = None, now=None) -> dict[int, list[str]]
     started: dict[int, list[str]] = {}
     try:
         with Session(engine) as session:
-            communities = list(session.scalars(select(ModuleActivation.community_id).where(
-                ModuleActivation.module_id == "inspection", ModuleActivation.enabled.is_(True))))
-        for community_id in communities:
+            query = select(ModuleActivation.community_id).where(
+                ModuleActivation.module_id == "inspection", ModuleActivation.enabled.is_(True))
+            if communities is not None:
+                from app.domains.estate.models import Community
+
+                query = query.where(ModuleActivation.community_id.in_(
+                    select(Community.id).where(Community.code.in_(communities))))
+            chosen = list(session.scalars(query))
+        for community_id in chosen:
             with Session(engine) as session:
                 started[community_id] = [r.number for r in start_due_runs(session, now, [community_id])]
                 session.commit()
@@ -40,10 +49,7 @@ def start_due(database_url: str | None = None, now=None) -> dict[int, list[str]]
 
 
 @flow(name="inspection_runs")
-def inspection_runs(database_url: str | None = None) -> dict[int, list[str]]:
-    started = start_due(database_url)
-    try:
-        get_run_logger().info("patrol runs started: %s", started)
-    except Exception:  # called as .fn() outside a flow run: no run logger
-        pass
+def inspection_runs(database_url: str | None = None, communities: list[str] | None = None) -> dict[int, list[str]]:
+    started = start_due(database_url, communities=communities)
+    run_logger().info("patrol runs started: %s", started)
     return started

@@ -33,10 +33,13 @@ def deploy_process(
     known_forms: set[str],
     known_operations: set[str] | None = None,
     known_roles: set[str] | None = None,
+    new_version: bool = False,
 ) -> ProcessVersion:
     """Validate and store ``data`` as the newest version of its process (no commit).
 
-    Raises :class:`AssetInvalid` with every error found.
+    Bytes deployed before reuse that version, unless ``new_version`` (the same BPMN with other
+    forms: see ``app.forms.versions.forms_changed``). Raises :class:`AssetInvalid` with every
+    error found.
     """
     ops = registered_operations() if known_operations is None else known_operations
     roles = set(KNOWN_ROLES) if known_roles is None else known_roles
@@ -50,9 +53,9 @@ def deploy_process(
         current = latest_version(session, definition.process_id)
     except ProcessNotFound:
         current = None
-    if current is not None and current.content_hash == digest:
+    if current is not None and current.content_hash == digest and not new_version:
         return current
-    if current is not None:  # bytes deployed before (the shipped file again after an upload)
+    if current is not None and not new_version:  # bytes deployed before (the shipped file again after an upload)
         earlier = session.scalars(select(ProcessVersion).where(
             ProcessVersion.process_id == definition.process_id, ProcessVersion.content_hash == digest)
             .order_by(ProcessVersion.version.desc()).limit(1)).first()

@@ -559,9 +559,8 @@ def upload_package(session: Session, files: dict[str, bytes], *, actor: str,
             f"\"{_next_patch(module.version)}\") and upload again")])
 
     from app.assets.errors import AssetInvalid
-    from app.engine import deploy_process
     from app.engine.errors import EngineError
-    from app.forms.versions import pin_forms
+    from app.forms.versions import deploy_with_forms
     from app.platform.audit import record
 
     nested = session.begin_nested()
@@ -575,8 +574,8 @@ def upload_package(session: Session, files: dict[str, bytes], *, actor: str,
         versions = []
         forms_root = Path(installation or _installation_root()) / "forms"
         for rel in module.processes:
-            version = deploy_process(session, rel, files[rel], module.id, actor, known)
-            pin_forms(session, version, forms_root, texts=check.forms, actor=actor)
+            version = deploy_with_forms(session, rel, files[rel], module.id, actor, known, forms_root,
+                                        texts=check.forms)
             versions.append(version)
         row.processes = {v.process_id: v.version for v in versions}
         session.flush()

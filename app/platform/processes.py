@@ -124,15 +124,15 @@ def deploy_module_processes(
     session: Session, module: ModuleDef, assets_root: Path, known_forms: set[str], actor: str
 ) -> list[ProcessVersion]:
     """Deploy every process a module ships (unchanged files keep their version)."""
-    from app.forms.versions import pin_forms
+    from app.forms.versions import deploy_with_forms
 
     versions = []
     if module.package_id is not None:
         return versions  # an uploaded package's processes were deployed when it was uploaded
     for rel in module.processes:
         path = assets_root / rel
-        version = deploy_process(session, rel, path.read_bytes(), module.id, actor, known_forms)
-        pin_forms(session, version, assets_root / "forms", actor=actor)
+        version = deploy_with_forms(session, rel, path.read_bytes(), module.id, actor, known_forms,
+                                    assets_root / "forms")
         versions.append(version)
     return versions
 

@@ -420,3 +420,36 @@ def test_a_device_profile_from_a_package_can_be_chosen_when_a_device_is_added(se
     clash[MENU] = files[MENU].replace(b'version: "1.0.0"', b'version: "1.0.1"')
     assert "connectors/profiles/hydrant_pressure_sensor.yaml:1: name: device profile 'hydrant_pressure_sensor' " \
            "ships with the installation" in " ".join(str(e) for e in check_package(clash).errors)
+
+
+def test_a_version_that_changes_only_a_form_reaches_new_instances(session, communities, files):
+    """1.0.1 changes a form and not the BPMN: the unchanged process still gets a new process
+    version pinned to the new form (else new instances would keep the old one); the instance
+    started before keeps its form."""
+    from app.forms.definitions import FormRegistry
+    from app.forms.versions import form_for_task
+    from app.modules.activation import upgrade_module
+
+    one, _ = communities
+    upload_package(session, files, actor="consultant")
+    enable_module(session, catalog=_catalog(session), community_id=one, module_id="lift_inspection",
+                  actor="manager")
+    old = start_process(session, community_id=one, process_id="lift_inspection", actor="m", business_key="OLD")
+    session.commit()
+    v101 = dict(files)
+    v101[MENU] = files[MENU].replace(b'version: "1.0.0"', b'version: "1.0.1"')
+    v101["forms/lift_inspection/certify.yaml"] = _version_two(files)["forms/lift_inspection/certify.yaml"]
+    assert v101["bpmn/lift_inspection/lift_inspection.bpmn"] == files["bpmn/lift_inspection/lift_inspection.bpmn"]
+    assert upload_package(session, v101, actor="consultant").errors == []
+    upgrade_module(session, catalog=_catalog(session), community_id=one, module_id="lift_inspection", actor="mgr")
+    session.commit()
+    new = start_process(session, community_id=one, process_id="lift_inspection", actor="m", business_key="NEW")
+    session.commit()
+    assert new.version_id != old.version_id
+
+    def certify_fields(instance):
+        form = form_for_task(session, instance.version_id, "lift_inspection/certify",
+                             FormRegistry(PROJECT_ROOT / "forms"))
+        return [f.name for f in form.fields]
+
+    assert "inspector" in certify_fields(new) and "inspector" not in certify_fields(old)
