@@ -98,6 +98,12 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
     from app.web.locale import init_locale
 
     init_locale(app)
+    from app.web import labels
+
+    labels.install(app)
+    from app.web import errors
+
+    errors.install(app)
 
     @app.template_filter("local_dt")
     def _local_dt(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:

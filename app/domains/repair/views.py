@@ -353,7 +353,7 @@ class RepairKpiView(BaseView):
 
 def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(RepairResidentView())
-    cat = {"category": "Work", "category_label": _l("Work")}
+    cat = {"category": "Repair", "category_label": _l("Repair")}
     appbuilder.add_view(RepairOrderView, "repair_orders", label=_l("Repair orders"), icon="fa-wrench", **cat)
     appbuilder.add_view(RepairKpiView, "repair_kpi", label=_l("Repair KPIs"), icon="fa-line-chart", **cat)
 
