@@ -25,4 +25,8 @@ class HomeView(IndexView):
                 select(Community).where(Community.id.in_(visible_community_ids())).order_by(Community.id)
             )
         )
+        from app.web import staff_home
+
+        if staff_home.is_field_staff(current_user):
+            return staff_home.render(self, communities)
         return self.render_template(self.index_template, communities=communities)

@@ -12,6 +12,10 @@ fallback every page can use without importing a domain.
 """
 from __future__ import annotations
 
+import json
+import re
+from datetime import datetime
+
 from flask_babel import lazy_gettext as _l
 
 CODE_LABELS: dict[str, str] = {
@@ -26,7 +30,7 @@ CODE_LABELS: dict[str, str] = {
     "online": _l("Online"), "offline": _l("Offline"), "fault": _l("Fault"), "good": _l("Good"),
     "bad": _l("Bad reading"), "suspect": _l("Suspect reading"), "stale": _l("No recent reading"),
     "acknowledged": _l("Acknowledged"), "escalated": _l("Escalated"), "resolved": _l("Resolved"),
-    "suspended": _l("Suspended"), "restored": _l("Restored"), "scheduled": _l("Scheduled"),
+    "watching": _l("Watching"), "suspended": _l("Suspended"), "restored": _l("Restored"), "scheduled": _l("Scheduled"),
     "monthly": _l("Monthly"), "quarterly": _l("Quarterly"), "yearly": _l("Yearly"),
     # bills and payments
     "issued": _l("Issued"), "paid": _l("Paid"), "partial": _l("Partly paid"), "overdue": _l("Overdue"),
@@ -60,6 +64,14 @@ CODE_LABELS: dict[str, str] = {
     "hydrant_alarm_opened": _l("Hydrant alarm raised"), "hydrant_alarm_closed": _l("Hydrant alarm cleared"),
     "hydrant_repaired": _l("Hydrant repaired"), "low_pressure": _l("Low pressure"), "silent": _l("Sensor silent"),
     "intrusion": _l("Intrusion"), "fire": _l("Fire"), "smoke": _l("Smoke"),
+    # device readings and capabilities (device panel)
+    "value": _l("Reading"), "unit": _l("Unit of measure"), "quality": _l("Quality"), "register": _l("Register"),
+    "out_of_range": _l("Out of range"), "backwards": _l("Went backwards"), "timeout": _l("No answer"),
+    "m3": "m³", "meter.read": _l("Read the meter"), "camera.alert": _l("Camera alert"),
+    "gate.open": _l("Open the gate"), "door.grant": _l("Grant access"), "door.suspend": _l("Suspend access"),
+    "door.restore": _l("Restore access"), "charger.start": _l("Start charging"), "charger.stop": _l("Stop charging"),
+    "pressure.read": _l("Read the pressure"), "snapshot": _l("Snapshot"),
+    "credential": _l("Credential"), "granted": _l("Granted"), "pressure": _l("Pressure"),
     # notifications
     "in_app": _l("In the app"), "sms": _l("SMS"), "email": _l("Email"), "wechat": _l("WeChat"),
     # engine, modules, dunning
@@ -110,6 +122,45 @@ def code_label_list(values) -> str:
     return "，".join(code_label(getattr(v, "name", v)) for v in values or [])
 
 
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+
+
+def readable_json(value) -> str:
+    """A JSON snapshot (audit before/after) for people: ISO times in the one local format."""
+    from app.localtime import local_format
+
+    def walk(v):
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, str) and _ISO.match(v):
+            try:
+                return local_format(datetime.fromisoformat(v))
+            except ValueError:
+                return v
+        return v
+
+    if value in (None, "", {}, []):
+        return "—"
+    return json.dumps(walk(value), ensure_ascii=False, default=str)
+
+
+def task_title(task) -> str:
+    """A user task's name in the current language: the BPMN ``name`` (Chinese) or its
+    ``name_en`` property, stored as ``title_en``; the element id when neither was given."""
+    from app.web.locale import current_locale
+
+    english = getattr(task, "title_en", None)
+    if current_locale() == "en" and english:
+        return english
+    return getattr(task, "title", None) or english or getattr(task, "element_id", "")
+
+
 def install(app) -> None:
     app.add_template_filter(code_label, "code_label")
     app.add_template_global(code_label, "code_label")
+    app.add_template_global(task_title, "task_title")
+    from app.web.cards import pending_work
+
+    app.add_template_global(pending_work, "pending_work")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from flask_appbuilder.baseviews import BaseCRUDView
 from flask_babel import lazy_gettext as _l
 
+from app.localtime import local_format
 from app.web.labels import code_label, code_label_list
 
 ORDER = ["Work", "Estate", "Fees", "Repair", "Safety", "Visitors", "Energy", "Parking", "Patrol"]
@@ -43,6 +44,13 @@ def arrange(appbuilder) -> None:
                 _polish(shown, labels.get(type(shown)))
 
 
+def _is_datetime(view: BaseCRUDView, column: str) -> bool:
+    try:
+        return bool(view.datamodel.is_datetime(column))
+    except Exception:  # noqa: BLE001 - a computed column (panel_link) has no type
+        return False
+
+
 def _polish(view: BaseCRUDView, label) -> None:
     """Titles from the menu label (not "List Household"); code columns shown as labels."""
     if label is not None and isinstance(view.list_title, str) and view.list_title.startswith("List "):
@@ -53,8 +61,12 @@ def _polish(view: BaseCRUDView, label) -> None:
     columns = set(view.list_columns or []) | set(view.show_columns or [])
     formatters = dict(view.formatters_columns or {})
     for column in columns:
-        if column in CODE_COLUMNS and column not in formatters:
+        if column in formatters:
+            continue
+        if column in CODE_COLUMNS:
             formatters[column] = code_label
+        elif _is_datetime(view, column):
+            formatters[column] = local_format  # one time format: local, minutes, no microseconds
     if "roles" in columns and "roles" not in formatters:
         formatters["roles"] = code_label_list
     if view.datamodel.obj.__name__ == "Role" and "name" not in formatters:

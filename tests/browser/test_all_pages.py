@@ -48,6 +48,8 @@ CODE_OK = {"qr", "id", "sla", "kpi", "pdf"}
 # Latin words allowed alone in Chinese chrome (product names, units, abbreviations).
 LATIN_OK = re.compile(r"^(estateflow|KPI|KPIs|SLA|QR|ID|PDF|CSV|BPMN|MQTT|Modbus|JSON|API|IP|OK|"
                       r"kWh|m³|MPa|No\.|[A-Z]{1,3}|[A-Z0-9-]+)$")
+# One time format for people: local "2026-12-01 09:30", never ISO "T" or microseconds.
+MACHINE_TIME = re.compile(r"\d{2}:\d{2}:\d{2}\.\d+|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 # What a thumb taps: buttons, table links, menu entries (inline links in a sentence are left out).
 TAPPABLE = ".btn, button, input[type=submit], td > a, .navbar-nav > li > a, .pagination a, .list-group-item"
 CHROME = "h1, h2, h3, h4, th, button, .btn, label, .navbar-nav > li > a, .dropdown-menu a, .panel-title, legend"
@@ -156,6 +158,9 @@ def _visit(page, url: str, locale: str, codes: set[str], errors: list[str], prob
         problems.append(f"{where}: {info['scroll']}px wide on a {info['client']}px screen ({', '.join(info['wide'])})")
     for message in errors:
         problems.append(f"{where}: console: {message[:160]}")
+    machine_times = sorted({m for t in info["texts"] for m in MACHINE_TIME.findall(t)})
+    if machine_times:
+        problems.append(f"{where}: machine time format: {machine_times[:3]}")
     if info["small"]:
         problems.append(f"{where}: tap targets under 44px: {info['small']}")
     # in English a plain lowercase word may be its own label ("technician"); compound codes
@@ -215,6 +220,8 @@ def test_every_page_of_every_role_fits_a_phone_in_both_languages(browser, live_s
         try:
             _login(page, base, username)
             start = page.url
+            if username == ROLES[0]:
+                _check_error_page(page, base, problems)
             for locale in ("zh", "en"):
                 _set_locale(page, base, locale)
                 landing = _visit(page, start, locale, codes, errors, problems, _shot(username, locale, start))
@@ -231,6 +238,17 @@ def test_every_page_of_every_role_fits_a_phone_in_both_languages(browser, live_s
             context.close()
     assert visited > 60, f"only {visited} pages visited: did the menus render?"
     assert not problems, f"{len(problems)} problems on {visited} pages:\n" + "\n".join(problems)
+
+
+def _check_error_page(page, base: str, problems: list[str]) -> None:
+    """A missing page: 404 in the app's layout, in the user's language, fitting the phone."""
+    for locale, words in (("zh", "页面不存在"), ("en", "Page not found")):
+        _set_locale(page, base, locale)
+        response = page.goto(f"{base}/no-such-page/")
+        shown = page.locator("#error-page").inner_text() if page.locator("#error-page").count() else ""
+        fits = page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        if response.status != 404 or words not in shown or not fits or page.locator(".navbar").count() == 0:
+            problems.append(f"[{locale}] 404 page: status {response.status}, text {shown[:60]!r}, fits {fits}")
 
 
 def _cached(route, assets: dict) -> None:

@@ -104,7 +104,7 @@ def test_meter_read_from_the_device_page(page: Page, live_server: str, login, ad
     value = match.group(1)
     assert float(value) >= 100, value  # the simulated meter starts at 100 m³
     expect(page.locator("#last-value")).to_contain_text(value)
-    expect(page.locator("#last-value")).to_contain_text("good")
+    expect(page.locator("#last-value")).to_have_attribute("data-quality", "good")
     expect(page.locator("#device-status")).to_have_attribute("data-status", "online")
     expect(page.locator("#last-seen")).not_to_have_text("—")
     assert meter_server.context.reads >= 1
