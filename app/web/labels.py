@@ -157,10 +157,19 @@ def task_title(task) -> str:
     return getattr(task, "title", None) or english or getattr(task, "element_id", "")
 
 
+def notification_text(n) -> tuple[str, str]:
+    """(title, body) of a stored notification in the current language."""
+    from app.domains.notifications.delivery import in_locale
+    from app.web.locale import current_locale
+
+    return in_locale(n, current_locale())
+
+
 def install(app) -> None:
     app.add_template_filter(code_label, "code_label")
     app.add_template_global(code_label, "code_label")
     app.add_template_global(task_title, "task_title")
+    app.add_template_global(notification_text, "notification_text")
     from app.web.cards import pending_work
 
     app.add_template_global(pending_work, "pending_work")

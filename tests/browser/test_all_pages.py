@@ -222,6 +222,8 @@ def test_every_page_of_every_role_fits_a_phone_in_both_languages(browser, live_s
             start = page.url
             if username == ROLES[0]:
                 _check_error_page(page, base, problems)
+                _check_installable(page, base, problems)
+            _check_landing(page, username, problems)
             for locale in ("zh", "en"):
                 _set_locale(page, base, locale)
                 landing = _visit(page, start, locale, codes, errors, problems, _shot(username, locale, start))
@@ -249,6 +251,33 @@ def _check_error_page(page, base: str, problems: list[str]) -> None:
         fits = page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
         if response.status != 404 or words not in shown or not fits or page.locator(".navbar").count() == 0:
             problems.append(f"[{locale}] 404 page: status {response.status}, text {shown[:60]!r}, fits {fits}")
+
+
+FIELD_STAFF = {"tech_yc1", "guard_yc", "frontdesk_yc"}
+
+
+def _check_landing(page, username: str, problems: list[str]) -> None:
+    """Field staff land on their work (cards, counters), with the pending-work badge on top."""
+    if username in FIELD_STAFF and page.locator("#staff-home").count() == 0:
+        problems.append(f"{username}: lands on {page.url}, not on the staff home")
+    if username in FIELD_STAFF and page.locator("#ef-pending .badge").count() == 0:
+        problems.append(f"{username}: no pending-work badge in the top bar")
+    if username == "resident_yc" and page.locator("#ef-pending").count():
+        problems.append("resident_yc: a staff inbox badge on a resident page")
+
+
+def _check_installable(page, base: str, problems: list[str]) -> None:
+    """The PWA manifest is linked and serves its icons, so staff can pin the app."""
+    href = page.locator("link[rel=manifest]").first.get_attribute("href") if page.locator("link[rel=manifest]").count() else None
+    if not href:
+        problems.append("no <link rel=manifest>")
+        return
+    manifest = page.request.get(base + href).json()
+    for icon in manifest.get("icons", []):
+        if page.request.get(base + icon["src"]).status != 200:
+            problems.append(f"manifest icon {icon['src']} missing")
+    if not {"192x192", "512x512"} <= {i.get("sizes") for i in manifest.get("icons", [])}:
+        problems.append("manifest lacks 192 and 512 px icons")
 
 
 def _cached(route, assets: dict) -> None:

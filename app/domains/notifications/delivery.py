@@ -50,6 +50,17 @@ def render(template: str, params: dict[str, Any], locale: str) -> tuple[str, str
     return spec["title"][lang].format_map(values), spec["body"][lang].format_map(values)
 
 
+def in_locale(n: Notification, locale: str) -> tuple[str, str]:
+    """A stored notification's title and body in the reader's language (rendered again from its
+    template and parameters); the stored text when the template is gone or was sent as is."""
+    if n.locale and locale.startswith(n.locale):
+        return n.title, n.body
+    try:
+        return render(n.template, n.params or {}, locale)
+    except (KeyError, ValueError, IndexError, AttributeError):
+        return n.title, n.body
+
+
 def _in_app(_: Notification) -> None:
     """Stored rows are the in-app inbox; nothing else to do."""
 
