@@ -160,7 +160,7 @@ def test_silent_meter_is_flagged_and_logged(page: Page, live_server: str, login,
     expect(flash).to_contain_text(re.compile(r"flagged|异常"))
     expect(flash).to_contain_text("timeout")
     expect(page.locator(".alert-success")).to_have_count(0)
-    expect(errors.locator("tr", has_text="timeout")).to_have_count(1)
+    expect(errors.locator("tr[data-kind=timeout]")).to_have_count(1)
     expect(page.locator("#device-status")).to_have_attribute("data-status", "offline")
     expect(page.locator("#last-value")).to_have_text("—")
 
