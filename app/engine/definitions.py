@@ -103,6 +103,7 @@ class UserTaskMeta:
     due: str | None  # ISO duration/datetime or ${expression}
     line: int
     assignee: str | None = None  # username or ${expression}: the task starts claimed by them
+    title_en: str | None = None  # <camunda:property name="name_en" value="..."/>; ``name`` is Chinese
 
 
 @dataclass(frozen=True)
@@ -157,8 +158,17 @@ def extract_user_tasks(root: etree._Element) -> dict[str, UserTaskMeta]:
             due=_cam(node, "dueDate"),
             line=node.sourceline or 1,
             assignee=(_cam(node, "assignee") or "").strip() or None,
+            title_en=_property(node, "name_en"),
         )
     return result
+
+
+def _property(node: etree._Element, name: str) -> str | None:
+    """A ``camunda:property`` of an element (what Camunda Modeler writes under Extensions)."""
+    for prop in node.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", NS):
+        if prop.get("name") == name:
+            return (prop.get("value") or "").strip() or None
+    return None
 
 
 def extract_service_tasks(root: etree._Element) -> dict[str, ServiceTaskMeta]:

@@ -69,7 +69,7 @@ def _notifications(session: Session, instance: ProcessInstance) -> list[dict]:
 
     return [{"at": n.created_at, "channel": n.channel, "template": n.template, "title": n.title,
              "body": n.body, "user_id": n.user_id, "household_id": n.household_id, "status": n.status,
-             "error": n.error}
+             "error": n.error, "params": n.params, "locale": n.locale}
             for n in instance_notifications(session, instance.community_id, instance.id)]
 
 

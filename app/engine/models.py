@@ -98,6 +98,7 @@ class TaskRow(Model):
     assignee: Mapped[str | None] = mapped_column(String(100))
     form_id: Mapped[str | None] = mapped_column(String(120))
     title: Mapped[str | None] = mapped_column(String(300))
+    title_en: Mapped[str | None] = mapped_column(String(300), doc="the BPMN camunda:property name_en")
     due_at: Mapped[datetime | None] = mapped_column(DateTime)
     business_key: Mapped[str | None] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(12), default=READY)

@@ -454,6 +454,15 @@ def _due_of(wf: BpmnWorkflow, task: Task, raw: str | None, created: datetime) ->
     return to_naive_utc(text)
 
 
+def _task_title(wf, task, title: str | None) -> str | None:
+    if title and "${" in title:
+        try:
+            return str(evaluate_param(wf, task, title))
+        except Exception:  # a title is a label: show it raw rather than fail the step
+            return title
+    return title
+
+
 def _assignee_of(wf: BpmnWorkflow, task: Task, raw: str | None) -> str | None:
     """``camunda:assignee``: a username, or ``${expr}`` over task data (empty = nobody)."""
     if not raw:
@@ -538,11 +547,7 @@ def sync_rows(
             continue
         meta = definition.user_tasks.get(task.task_spec.bpmn_id)
         title = (meta.title if meta else None) or task.task_spec.bpmn_name
-        if title and "${" in title:
-            try:
-                title = str(evaluate_param(wf, task, title))
-            except Exception:  # a title is a label: show it raw rather than fail the step
-                pass
+        title, title_en = (_task_title(wf, task, t) for t in (title, meta.title_en if meta else None))
         try:
             assignee = _assignee_of(wf, task, meta.assignee if meta else None)
             due = _due_of(wf, task, meta.due if meta else None, now)
@@ -561,6 +566,7 @@ def sync_rows(
             "community_id": instance.community_id, "role": meta.role if meta else None,
             "form_id": meta.form_id if meta else None,
             "title": title[:300] if title else None,
+            "title_en": title_en[:300] if title_en else None,
             "due_at": due,
             "business_key": instance.business_key, "created_at": now,
             "status": "claimed" if assignee else "ready", "assignee": assignee,

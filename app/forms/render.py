@@ -51,6 +51,13 @@ def display_value(value: Any, ftype: str | None = None) -> Any:
     return str(value)
 
 
+def _context_photos(value: Any, upload_url: str) -> list[dict]:
+    """Read-only evidence (a camera's snapshot): shown, never a field anyone can replace."""
+    refs = value if isinstance(value, list) else [value]
+    return [{"url": upload_url.replace("{sha256}", r["sha256"]), "name": str(r.get("name") or "")}
+            for r in refs if isinstance(r, dict) and isinstance(r.get("sha256"), str)]
+
+
 def _context_text(value: Any, locale: str) -> str:
     if isinstance(value, bool):
         return msg("yes" if value else "no", locale)
@@ -150,7 +157,8 @@ def render_form(
     form_errors = [m for k, v in errors.items() if k not in names for m in v]
     context = [
         {"label": localized(c.label, locale),
-         "value": _context_text((context_values or {}).get(c.name), locale)}
+         "value": _context_text((context_values or {}).get(c.name), locale),
+         "photos": _context_photos((context_values or {}).get(c.name), upload_url) if c.type == "photo" and upload_url else []}
         for c in form.context
     ]
     template = jinja_env().get_template("forms/form.html")

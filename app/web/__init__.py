@@ -100,6 +100,12 @@ def create_app(overrides: dict[str, Any] | None = None, settings: Settings | Non
 
     init_locale(app)
     install_navbar_cache(app)
+    from app.web import labels
+
+    labels.install(app)
+    from app.web import errors
+
+    errors.install(app)
 
     @app.template_filter("local_dt")
     def _local_dt(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:

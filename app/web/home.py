@@ -29,4 +29,8 @@ class HomeView(IndexView):
 
         if wants_today():  # managers and admins: what needs attention now (app/web/today.py)
             return render_today(self, communities)
+        from app.web import staff_home
+
+        if staff_home.is_field_staff(current_user):
+            return staff_home.render(self, communities)
         return self.render_template(self.index_template, communities=communities)

@@ -142,8 +142,8 @@ def test_manager_enables_repair_after_fixing_an_out_of_range_setting(page: Page,
     # the audit log records the change
     page.goto(f"{base}/audit/list/")
     table = page.locator(LIST_TABLE)
-    expect(table).to_contain_text("module.enable")
-    row = table.locator("tr", has_text="module.enable").filter(has_text="repair").first
+    expect(table).to_contain_text("模块 · 已启用")  # module.enable, in words
+    row = table.locator("tr", has_text="模块 · 已启用").filter(has_text="repair").first
     expect(row).to_contain_text("manager_yc")
 
 

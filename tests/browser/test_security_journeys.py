@@ -82,7 +82,7 @@ def _wait(predicate, timeout: float = 15.0):
 
 def _claim_and_open(page: Page, task) -> None:
     with page.expect_navigation():
-        task.locator(".claim-btn").click()
+        task.locator(".claim-btn, .open-btn").first.click()  # a follow-up may come already assigned
     expect(page.locator("#task-form form")).to_be_visible()
 
 

@@ -143,7 +143,8 @@ def record_reading(session: Session, device: Device, reading: Reading) -> MeterR
         log_device_error(session, device, reading.quality, reading.error or reading.quality, at=reading.at)
         return None
     device.last_seen = reading.at
-    device.status = "online"
+    # it answers, but a reading out of range or going backwards means the meter is faulty
+    device.status = "online" if reading.quality == "good" else "fault"
     device.last_value = {"value": str(reading.value), "unit": reading.unit,
                          "quality": reading.quality, "register": reading.register,
                          "at": reading.at.isoformat()}

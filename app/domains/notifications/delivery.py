@@ -52,6 +52,21 @@ def render(template: str, params: dict[str, Any], locale: str,
     return spec["title"][lang].format_map(values), spec["body"][lang].format_map(values)
 
 
+def in_locale(n: Notification | dict, locale: str) -> tuple[str, str]:
+    """A stored notification's title and body in the reader's language (rendered again from its
+    template and parameters); the stored text when the template is gone or was sent as is.
+    ``n`` is a row or its dict (``instance_history``)."""
+    get = n.get if isinstance(n, dict) else (lambda key: getattr(n, key, None))
+    stored = (get("title") or "", get("body") or "")
+    sent_in = get("locale")
+    if sent_in and locale.startswith(sent_in):
+        return stored
+    try:
+        return render(get("template") or "", get("params") or {}, locale)
+    except (KeyError, ValueError, IndexError, AttributeError):
+        return stored
+
+
 def _in_app(_: Notification) -> None:
     """Stored rows are the in-app inbox; nothing else to do."""
 

@@ -292,6 +292,21 @@ def _technician(order: RepairOrder) -> Staff | None:
 # --------------------------------------------------------------------------- staff pages
 
 
+def _open_tasks(instance: ProcessInstance | None) -> list:
+    """The order's open steps this user may act on (a manager's manual dispatch, say): the
+    order page links each one, so nobody hunts for it in the inbox."""
+    if instance is None:
+        return []
+    from app.engine.models import TaskRow
+    from app.web.views.inbox import user_role_keys
+
+    roles = user_role_keys()
+    rows = db.session.scalars(select(TaskRow).where(TaskRow.instance_id == instance.id,
+                                                    TaskRow.status.in_(("ready", "claimed"))).order_by(TaskRow.id))
+    return [t for t in rows if t.assignee == current_user.username or (t.status == "ready" and t.role in roles)
+            or is_platform_admin()]
+
+
 def _is_manager() -> bool:
     from app.web.views.inbox import user_role_keys
 
@@ -365,7 +380,7 @@ class RepairOrderView(BaseView):
                 .order_by(Staff.name)))
         instance = db.session.get(ProcessInstance, order.instance_id) if order.instance_id else None
         return self.render_template(
-            "repair/order.html", order=order, household=household, events=repair_orders.timeline(db.session, order),
+            "repair/order.html", open_tasks=_open_tasks(instance), order=order, household=household, events=repair_orders.timeline(db.session, order),
             location=repair_orders.location_text(db.session, order, locale), technician=_technician(order),
             sla=repair_orders.sla_state(order), dispatches=dispatches, staff_names=staff_names,
             technicians=technicians, can_reassign=_may_reassign() and order.status in ("dispatched", "accepted", "on_site"),
@@ -445,7 +460,7 @@ class RepairKpiView(BaseView):
 
 def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(RepairResidentView())
-    cat = {"category": "Work", "category_label": _l("Work")}
+    cat = {"category": "Repair", "category_label": _l("Repair")}
     appbuilder.add_view(RepairOrderView, "repair_orders", label=_l("Repair orders"), icon="fa-wrench", **cat)
     appbuilder.add_view(RepairKpiView, "repair_kpi", label=_l("Repair KPIs"), icon="fa-line-chart", **cat)
 

@@ -206,7 +206,8 @@ def _start_process(session: Session, incident: SecurityIncident) -> None:
     settings = module_settings(session, incident.community_id, "security")
     data = {
         "incident_id": incident.id, "incident_number": incident.number, "kind": incident.kind,
-        "kind_label": kind_label(incident.kind), "location": incident.location,
+        "kind_label": kind_label(incident.kind), "kind_label_en": kind_label(incident.kind, "en"),
+        "location": incident.location,
         "alert_time": local_time(incident.first_at), "device_code": incident.device_code,
         "plate": incident.plate or "", "ack_timer": f"PT{int(settings['ack_minutes'])}M",
     }

@@ -25,7 +25,7 @@ from app.web.locale import current_locale as _locale
 
 _VIEW = "^(SecurityView)$"
 _READ = "^can_(index|incident|hydrants|hydrant|doors|kpis|access)$"
-_MENU = ["^(Security|security_alerts|security_hydrants|security_doors|security_access|security_kpis)$",
+_MENU = ["^(Safety|security_alerts|security_hydrants|security_doors|security_access|security_kpis)$",
          "^menu_access$"]
 GRANTS = {
     "Guard": [[_VIEW, _READ], _MENU],
@@ -150,7 +150,7 @@ class SecurityView(BaseView):
 
 
 def register(appbuilder) -> None:
-    cat = {"category": "Security", "category_label": _l("Security")}
+    cat = {"category": "Safety", "category_label": _l("Safety")}
     appbuilder.add_view(SecurityView, "security_alerts", label=_l("Alerts"), icon="fa-bell-o", **cat)
     appbuilder.add_link("security_hydrants", label=_l("Hydrants"), href="/security/hydrants/", icon="fa-tint",
                         **cat)

@@ -70,3 +70,6 @@ def register_views(appbuilder: AppBuilder) -> None:
         register = getattr(module, "register", None)
         if register is not None:
             register(appbuilder)
+    from app.web.menus import arrange
+
+    arrange(appbuilder)

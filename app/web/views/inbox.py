@@ -19,6 +19,7 @@ from app.forms.versions import form_for_task
 from app.platform.uploads import grant_uploads, upload_refs
 from app.web.views.uploads import check_form_uploads
 from app.security.scope import is_platform_admin, visible_community_ids
+from app.web.cards import task_cards
 from app.web.catalog import get_forms
 from app.web.locale import current_locale as _locale
 
@@ -61,7 +62,8 @@ class InboxView(BaseView):
         tasks = list_inbox(db.session, visible_community_ids(), user_role_keys(),
                            current_user.username, order=order, limit=200)
         return self.render_template("engine/inbox.html", tasks=tasks, order=order,
-                                    me=current_user.username)
+                                    me=current_user.username,
+                                    cards=task_cards(db.session, tasks, _locale()))
 
     @expose("/task/<int:task_id>/claim", methods=["POST"])
     @has_access

@@ -56,7 +56,7 @@ def test_dependency_enforced_then_enable_is_audited(demo_app, login):
         )
         assert event.actor == "manager_fx" and event.community_id == yc
     audit_page = client.get("/audit/list/")
-    assert "module.enable" in audit_page.text
+    assert "模块 · 已启用" in audit_page.text  # the action in words (module.enable), never the code
 
 
 def test_other_community_menu_is_not_reachable(demo_app, login):

@@ -75,6 +75,7 @@ def test_read_meters_stores_good_readings_and_logs_the_rest(session, community, 
         by_code = {d.code: d for d in svc.capability_devices(session, community.id, "meter.read")}
         assert by_code["M1"].status == "online" and Decimal(by_code["M1"].last_value["value"]) == stored[0].value
         assert by_code["M4"].status == "offline" and "timeout" in by_code["M4"].last_error
+        assert by_code["M3"].status == "fault"  # answers, but the reading is out of range: 故障, not online
         # the meter now reads lower than the last good reading: backwards, not billable
         gw.meters[1].start -= 5
         second = svc.read_meters(session, community.id, timeout=0.2, retries=0)
@@ -82,6 +83,7 @@ def test_read_meters_stores_good_readings_and_logs_the_rest(session, community, 
     assert {r.device_code: r.quality for r in second}["M1"] == "backwards"
     assert len(svc.billable_readings(session, by_code["M1"])) == 1
     assert svc.device_errors(session, by_code["M1"])[0].kind == "backwards"
+    assert by_code["M1"].status == "fault"
 
 
 def test_events_update_device_state(session, community):

@@ -76,6 +76,8 @@ def test_acknowledge_then_record_the_outcome_closes_the_alert(session, estate):
     assert incident.status == "acknowledged" and incident.acknowledged_by == "guard_t"
     handle = _open_task(session, incident.instance_id)
     assert handle.element_id == "handle" and handle.form_id == "security/outcome"
+    # the follow-up goes to the guard who acknowledged, already in their hands
+    assert (handle.status, handle.assignee) == ("claimed", "guard_t")
     clock.advance(timedelta(minutes=8))
     claim_task(session, handle.id, "guard_t")
     complete_task(session, handle.id, {"outcome": "false_alarm", "outcome_note": "塑料袋被风吹落"}, "guard_t")

@@ -31,7 +31,7 @@ class CommunityView(ModelView):
     label_columns = {
         "code": _l("Code"), "name": _l("Name"), "name_en": _l("English name"),
         "company": _l("Property company"), "address": _l("Address"),
-        "latitude": _l("Latitude"), "longitude": _l("Longitude"),
+        "latitude": _l("Latitude"), "longitude": _l("Longitude"), "buildings": _l("Buildings"),
     }
 
     def pre_add(self, item) -> None:
@@ -54,7 +54,7 @@ class BuildingView(ScopedModelView):
     add_columns = edit_columns = ["community", "code", "name", "floors", "latitude", "longitude"]
     label_columns = {
         "community": _l("Community"), "code": _l("Code"), "name": _l("Name"),
-        "floors": _l("Floors"), "latitude": _l("Latitude"), "longitude": _l("Longitude"),
+        "floors": _l("Floors"), "latitude": _l("Latitude"), "longitude": _l("Longitude"), "units": _l("Units"),
     }
 
 
@@ -85,6 +85,7 @@ class HouseholdView(ScopedModelView):
         "head_name": _l("Head of household"), "phone": _l("Phone"), "move_in": _l("Moved in"),
         "active": _l("Active"), "elderly_alone": _l("Elderly living alone"),
         "medical_exemption": _l("Medical exemption"), "disability_exemption": _l("Disability exemption"),
+        "prepaid_balance_cents": _l("Prepaid balance (cents)"), "residents": _l("Residents"),
     }
 
 
@@ -97,7 +98,7 @@ class ResidentView(ScopedModelView):
     add_form_query_rel_fields = edit_form_query_rel_fields = {"household": _SCOPED_REL}
     label_columns = {
         "household": _l("Household"), "name": _l("Name"), "phone": _l("Phone"),
-        "relation": _l("Relation"), "card_number": _l("Access card"),
+        "relation": _l("Relation"), "card_number": _l("Access card"), "face_ref": _l("Face record"),
     }
 
     def pre_add(self, item) -> None:

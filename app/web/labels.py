@@ -1,0 +1,175 @@
+"""People's words for the codes the app stores (statuses, methods, kinds, roles, audit actions).
+
+One table and one Jinja filter, ``code_label``, so no page shows ``open``, ``cash`` or
+``module.settings``: ``{{ order.status | code_label }}``. The English text is a msgid, translated
+like every other string (zh in ``app/translations/extra/labels.zh.yaml``). A dotted code (an audit
+action such as ``payment.cash`` or ``repair.escalate.manager``) that has no entry of its own is
+read part by part ("Payment · Cash"). A code nobody labelled is returned as it is, and the
+all-pages browser test (``tests/browser/test_all_pages.py``) fails on it: add it here.
+
+Domains may keep richer labels of their own (repair's timeline sentences); this table is the
+fallback every page can use without importing a domain.
+"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+from flask_babel import lazy_gettext as _l
+
+CODE_LABELS: dict[str, str] = {
+    # generic statuses
+    "open": _l("Not closed"), "closed": _l("Closed"), "pending": _l("Pending"), "active": _l("In effect"),
+    "inactive": _l("Inactive"), "waiting": _l("Waiting"), "ready": _l("Ready"), "claimed": _l("Claimed"),
+    "completed": _l("Completed"), "cancelled": _l("Cancelled"), "failed": _l("Failed"), "sent": _l("Sent"),
+    "fired": _l("Fired"), "error": _l("Error"), "running": _l("Running"), "done": _l("Done"),
+    "draft": _l("Draft"), "published": _l("Published"), "unknown": _l("Unknown"), "other": _l("Other"),
+    "accepted": _l("Accepted"), "declined": _l("Declined"), "rejected": _l("Refused"),
+    "approved": _l("Approved"), "expired": _l("Expired"), "revoked": _l("Cancelled"),
+    "online": _l("Online"), "offline": _l("Offline"), "fault": _l("Fault"), "good": _l("Good"),
+    "bad": _l("Bad reading"), "suspect": _l("Suspect reading"), "stale": _l("No recent reading"),
+    "acknowledged": _l("Acknowledged"), "escalated": _l("Escalated"), "resolved": _l("Resolved"),
+    "watching": _l("Watching"), "suspended": _l("Suspended"), "restored": _l("Restored"), "scheduled": _l("Scheduled"),
+    "monthly": _l("Monthly"), "quarterly": _l("Quarterly"), "yearly": _l("Yearly"),
+    # bills and payments
+    "issued": _l("Issued"), "paid": _l("Paid"), "partial": _l("Partly paid"), "overdue": _l("Overdue"),
+    "refunded": _l("Refunded"), "void": _l("Void"), "unpaid": _l("Unpaid"), "cash": _l("Cash"),
+    "sandbox": _l("Online (sandbox)"), "wechatpay": _l("WeChat Pay"), "alipay": _l("Alipay"),
+    "bank_transfer": _l("Bank transfer"), "charge": _l("Charge"), "charged": _l("Charged"),
+    "payment": _l("Payment"), "gateway": _l("Payment gateway"), "order": _l("Order"), "callback_rejected": _l("Callback refused"),
+    "order_cancelled": _l("Order cancelled"), "refund": _l("Refund"), "late_fee": _l("Late fee"),
+    "accrue": _l("Accrued"), "billing": _l("Billing"),
+    # repair
+    "reported": _l("Reported"), "unassigned": _l("Waiting for dispatch"), "dispatched": _l("Dispatched"),
+    "on_site": _l("On site"), "arrived": _l("Arrived"), "confirmed": _l("Confirmed"),
+    "reopened": _l("Reopened"), "followed_up": _l("Followed up"), "called_back": _l("Called back"),
+    "offered": _l("Offered"), "auto": _l("Automatic"), "manual": _l("By hand"), "reassigned": _l("Reassigned"),
+    "reassign": _l("Reassigned"), "assign": _l("Assigned"), "report": _l("Reported"),
+    "escalate": _l("Escalated"), "escalated_manager": _l("Escalated to the manager"),
+    "escalated_reminded": _l("Technician reminded"), "escalated_resolution": _l("Resolution limit passed"),
+    "escalated_company": _l("Escalated to the company"), "reminded": _l("Reminded"),
+    "resolution": _l("Resolution limit"), "company": _l("Company"),
+    "plumbing": _l("Plumbing"), "electrical": _l("Electrical"), "lift": _l("Lift"),
+    "door_access": _l("Door access"), "public_area": _l("Public area"), "roof_leak": _l("Roof leak"),
+    "repair": _l("Repair"),
+    # security, doors, visitors
+    "card": _l("Card"), "face": _l("Face"), "qr": _l("QR code"), "pin": _l("PIN"), "remote": _l("Remote"),
+    "invite": _l("Invitation"), "walk_in": _l("Walk-in"), "decision": _l("Decision"),
+    "not_yet_valid": _l("Not yet valid"), "used_up": _l("Used up"), "pending_approval": _l("Waiting for approval"),
+    "security": _l("Safety"), "door": _l("Door"), "suspend": _l("Suspended"), "restore": _l("Restored"),
+    "access_sync": _l("Access list synced"), "move_out": _l("Moved out"), "visitors": _l("Visitors"),
+    "incident_opened": _l("Incident opened"), "incident_acknowledged": _l("Incident acknowledged"),
+    "incident_closed": _l("Incident closed"), "incident_escalated": _l("Incident escalated"),
+    "hydrant_alarm_opened": _l("Hydrant alarm raised"), "hydrant_alarm_closed": _l("Hydrant alarm cleared"),
+    "hydrant_repaired": _l("Hydrant repaired"), "low_pressure": _l("Low pressure"), "silent": _l("Sensor silent"),
+    "intrusion": _l("Intrusion"), "fire": _l("Fire"), "smoke": _l("Smoke"),
+    # device readings and capabilities (device panel)
+    "value": _l("Reading"), "unit": _l("Unit of measure"), "quality": _l("Quality"), "register": _l("Register"),
+    "out_of_range": _l("Out of range"), "backwards": _l("Went backwards"), "timeout": _l("No answer"),
+    "m3": "m³", "meter.read": _l("Read the meter"), "camera.alert": _l("Camera alert"),
+    "gate.open": _l("Open the gate"), "door.grant": _l("Grant access"), "door.suspend": _l("Suspend access"),
+    "door.restore": _l("Restore access"), "charger.start": _l("Start charging"), "charger.stop": _l("Stop charging"),
+    "pressure.read": _l("Read the pressure"), "snapshot": _l("Snapshot"),
+    "credential": _l("Credential"), "granted": _l("Granted"), "pressure": _l("Pressure"),
+    # notifications
+    "in_app": _l("In the app"), "sms": _l("SMS"), "email": _l("Email"), "wechat": _l("WeChat"),
+    # engine, modules, dunning
+    "process": _l("Process"), "process.start": _l("Process started"), "process.deploy": _l("Process version published"),
+    "start": _l("Started"), "deploy": _l("Published"), "task": _l("Task"),
+    "complete": _l("Completed"), "timer": _l("Timer"), "fire_timer": _l("Timer fired"),
+    "module": _l("Module"), "enable": _l("Enabled"), "disable": _l("Disabled"), "settings": _l("Settings changed"),
+    "upgrade": _l("Upgraded"), "package": _l("Package"), "module.package.upload": _l("Module package uploaded"),
+    "dunning": _l("Dunning"), "reminder": _l("Reminder"), "first": _l("first"), "second": _l("second"),
+    "third": _l("third"), "final": _l("final"), "suspension_cancelled": _l("Suspension cancelled"),
+    "suspension_check": _l("Suspension check"), "suspension_scheduled": _l("Suspension scheduled"),
+    "households": _l("Households"), "devices": _l("Devices"), "import": _l("Imported"),
+    # record types (audit log)
+    "bill": _l("Bill"), "billing_run": _l("Billing run"), "community": _l("Community"),
+    "gateway_notification": _l("Gateway notification"), "household": _l("Household"),
+    "hydrant_alarm": _l("Hydrant alarm"), "incident": _l("Incident"), "payment_order": _l("Payment order"),
+    "process_instance": _l("Process instance"), "process_version": _l("Process version"),
+    "repair_order": _l("Repair order"), "security_incident": _l("Security incident"),
+    "visitor_pass": _l("Visitor pass"), "device": _l("Device"),
+    # jobs and roles (staff job codes and FAB role names)
+    "manager": _l("Manager"), "accountant": _l("Accountant"), "technician": _l("Technician"),
+    "guard": _l("Guard"), "front_desk": _l("Front desk"), "resident": _l("Resident"),
+    "consultant": _l("Consultant"), "regulator": _l("Regulator"), "admin": _l("Admin"),
+    "Admin": _l("Platform admin"), "Manager": _l("Community manager"), "Accountant": _l("Accountant"),
+    "Technician": _l("Technician"), "Guard": _l("Guard"), "FrontDesk": _l("Front desk"),
+    "Resident": _l("Resident"), "Consultant": _l("Consultant"), "Regulator": _l("Regulator (read-only)"),
+    "Public": _l("Public"),
+}
+
+
+def code_label(value) -> str:
+    """The label of one stored code in the current language (the code itself if nobody labelled it)."""
+    if value is None or value == "":
+        return "—"
+    code = str(value)
+    label = CODE_LABELS.get(code)
+    if label is not None:
+        return str(label)
+    if "." in code or ":" in code:  # an audit action (payment.cash) or an actor (gateway:sandbox)
+        parts = code.replace(":", ".").split(".")
+        if all(p in CODE_LABELS for p in parts):
+            return " · ".join(str(CODE_LABELS[p]) for p in parts)
+    return code
+
+
+def code_label_list(values) -> str:
+    """Labels of several codes (a user's roles) joined for display."""
+    return "，".join(code_label(getattr(v, "name", v)) for v in values or [])
+
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+
+
+def readable_json(value) -> str:
+    """A JSON snapshot (audit before/after) for people: ISO times in the one local format."""
+    from app.localtime import local_format
+
+    def walk(v):
+        if isinstance(v, dict):
+            return {k: walk(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [walk(x) for x in v]
+        if isinstance(v, str) and _ISO.match(v):
+            try:
+                return local_format(datetime.fromisoformat(v))
+            except ValueError:
+                return v
+        return v
+
+    if value in (None, "", {}, []):
+        return "—"
+    return json.dumps(walk(value), ensure_ascii=False, default=str)
+
+
+def task_title(task) -> str:
+    """A user task's name in the current language: the BPMN ``name`` (Chinese) or its
+    ``name_en`` property, stored as ``title_en``; the element id when neither was given."""
+    from app.web.locale import current_locale
+
+    english = getattr(task, "title_en", None)
+    if current_locale() == "en" and english:
+        return english
+    return getattr(task, "title", None) or english or getattr(task, "element_id", "")
+
+
+def notification_text(n) -> tuple[str, str]:
+    """(title, body) of a stored notification in the current language."""
+    from app.domains.notifications.delivery import in_locale
+    from app.web.locale import current_locale
+
+    return in_locale(n, current_locale())
+
+
+def install(app) -> None:
+    app.add_template_filter(code_label, "code_label")
+    app.add_template_global(code_label, "code_label")
+    app.add_template_global(task_title, "task_title")
+    app.add_template_global(notification_text, "notification_text")
+    from app.web.cards import pending_work
+
+    app.add_template_global(pending_work, "pending_work")
