@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext as _l
 from app.localtime import local_format
 from app.web.labels import code_label, code_label_list
 
-ORDER = ["Work", "Estate", "Fees", "Repair", "Safety", "Visitors", "Energy", "Parking", "Patrol"]
+ORDER = ["Work", "Estate", "Fees", "Repair", "Safety", "Visitors", "Energy", "Parking", "Inspection"]
 SETTINGS = "Security"  # FAB's own category for users and roles, translated 系统设置
 SETTINGS_ITEMS = ("audit", "processes", "rejected_device_messages")
 CODE_COLUMNS = ("status", "state", "method", "kind", "action", "job", "channel", "mode", "outcome", "source",
