@@ -1,13 +1,13 @@
 """entered outcome figures for the renovation audit pack (figures from before the platform)
 
-Revision ID: 0010
-Revises: 0011
+Revision ID: 0008
+Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010"
-down_revision = "0011"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

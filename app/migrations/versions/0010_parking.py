@@ -1,13 +1,13 @@
 """parking: spaces, permits, waiting list, tickets, plate reads, plate reviews, charging
 sessions; visitor_pass.plate
 
-Revision ID: 0008
+Revision ID: 0010
 Revises: 0009
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None

@@ -1,13 +1,13 @@
 """wf_task.title_en: the English name of a user task (BPMN ``name`` is Chinese)
 
-Revision ID: 0012
-Revises: 0005
+Revision ID: 0011
+Revises: 0010
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0005"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 usage, findings, 公摊 apportionments and shares, public revenue ledger and disclosures,
 saving measures
 
-Revision ID: 0007
+Revision ID: 0006
 Revises: 0005
 """
 from datetime import date
@@ -10,7 +10,7 @@ from datetime import date
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None

@@ -1,14 +1,14 @@
 """resident side: repair quote acceptance, visitor pass 6-digit codes, the household a login
 acts for, the elderly-friendly mode
 
-Revision ID: 0011
-Revises: 0007
+Revision ID: 0007
+Revises: 0006
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0007"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
