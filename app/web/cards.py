@@ -65,7 +65,12 @@ def pending_work() -> int | None:
 
     if not current_user.is_authenticated or not current_app.appbuilder.sm.has_access("can_index", "InboxView"):
         return None
-    roles = list(role_keys_of([r.name for r in current_user.roles]))
+    from app.web.views.inbox import PERSONAL_ROLES
+
+    keys = role_keys_of([r.name for r in current_user.roles])
+    if not keys - PERSONAL_ROLES:
+        return None  # residents: their own steps are counted on their own pages (办事)
+    roles = list(keys - PERSONAL_ROLES)
     return db.session.scalar(select(func.count(TaskRow.id)).where(
         TaskRow.community_id.in_(list(visible_community_ids())),
         or_(and_(TaskRow.status == "ready", TaskRow.role.in_(roles)),

@@ -99,7 +99,24 @@ CODE_LABELS: dict[str, str] = {
     "Technician": _l("Technician"), "Guard": _l("Guard"), "FrontDesk": _l("Front desk"),
     "Resident": _l("Resident"), "Consultant": _l("Consultant"), "Regulator": _l("Regulator (read-only)"),
     "Public": _l("Public"),
+    # modules added later (module ids on the processes page, audit actions of their domains)
+    "fees": _l("Fees"), "notice": _l("Notices"), "energy": _l("Energy"), "parking": _l("Parking"),
+    "inspection": _l("Inspection"), "renovation": _l("Renovation"), "complaint": _l("Complaint"),
+    "item_pass": _l("Item pass"), "deposit": _l("Deposit"), "record": _l("Recorded"), "release": _l("Released"),
+    "finding_opened": _l("Finding opened"), "finding_closed": _l("Finding closed"),
+    "revenue_entry": _l("Revenue entry"), "revenue_correction": _l("Revenue correction"),
+    "revenue_published": _l("Revenue month published"), "apportioned": _l("Shared costs apportioned"),
+    "checked_in": _l("Checked in"), "run_started": _l("Patrol run started"), "run_finished": _l("Patrol run finished"),
+    "run_late": _l("Patrol run late"), "run_closed": _l("Patrol run closed"), "spot_check": _l("Spot check"),
+    "rectified": _l("Rectified"), "waitlisted": _l("On the waiting list"), "permit": _l("Permit"),
+    "ticket": _l("Ticket"), "gate_opened": _l("Gate opened"), "charging": _l("Charging"),
+    "demo": _l("Demo data"), "system": _l("System"), "engine": _l("Workflow engine"), "init": _l("Installation"),
+    "cli": _l("Command line"), "reconciliation": _l("Payment reconciliation"),
 }
+
+#: who did something, when it was not a person (the audit log's "who"): a person's login is shown as typed
+SYSTEM_ACTORS = {"demo", "system", "timer", "engine", "init", "cli", "gateway", "reconciliation",
+                 "fees", "repair", "security", "visitors", "dunning", "energy", "parking", "inspection"}
 
 
 def code_label(value) -> str:
@@ -115,6 +132,15 @@ def code_label(value) -> str:
         if all(p in CODE_LABELS for p in parts):
             return " · ".join(str(CODE_LABELS[p]) for p in parts)
     return code
+
+
+def actor_label(value) -> str:
+    """The audit log's "who": a person's login as typed, a system actor in words
+    (``demo`` → 演示数据, ``gateway:sandbox`` → 支付网关 · 在线支付（沙箱）)."""
+    text = str(value or "")
+    if text.split(":", 1)[0] in SYSTEM_ACTORS:
+        return code_label(text)
+    return text or "—"
 
 
 def code_label_list(values) -> str:

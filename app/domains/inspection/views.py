@@ -305,8 +305,10 @@ class InspectionView(BaseView):
         period = request.args.get("period") if request.args.get("period") in months else months[0]
         rows = compliance.overview(db.session, visible_community_ids(), period)
         can_spot = self.appbuilder.sm.has_access("can_spot_check", "InspectionView")
+        # a spot check is recorded where the module runs (elsewhere there is nothing to check)
+        spot_ok = {r.community_id for r in rows if module_enabled(db.session, r.community_id, "inspection")}
         return self.render_template("inspection/compliance.html", rows=rows, period=period, months=months,
-                                    can_spot=can_spot, **_helpers())
+                                    can_spot=can_spot, spot_ok=spot_ok, **_helpers())
 
     @expose("/compliance/<int:community_id>/report.<fmt>")
     @has_access

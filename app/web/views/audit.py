@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from app.platform.models import AuditEvent
 from app.security.scope import visible_community_ids
-from app.web.labels import readable_json
+from app.web.labels import actor_label, code_label, readable_json
 
 
 class AuditView(ModelView):
@@ -20,7 +20,9 @@ class AuditView(ModelView):
     list_columns = ["at", "actor", "action", "target_type", "target_id", "community_id"]
     show_columns = ["at", "actor", "action", "target_type", "target_id", "community_id", "before", "after"]
     search_columns = ["actor", "action", "target_type"]
-    formatters_columns = {"before": readable_json, "after": readable_json}
+    # a record named by a code (a module id for module.enable) reads in words; numbers as they are
+    formatters_columns = {"before": readable_json, "after": readable_json, "actor": actor_label,
+                          "target_id": code_label}
     label_columns = {
         "at": _l("When"), "actor": _l("Who"), "action": _l("Action"), "target_type": _l("Record type"),
         "target_id": _l("Record"), "community_id": _l("Community"), "before": _l("Before"), "after": _l("After"),
