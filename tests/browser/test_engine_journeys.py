@@ -299,6 +299,15 @@ def test_consultant_uploads_a_new_notice_version(page: Page, live_server: str, s
     assert _instance_version(page, base, old_id) == old_version
     expect(page.locator("#instance-status")).to_have_attribute("data-status", "completed")
 
+    # the upload is the notice module's next patch version: 怡翠花园 still starts the old one...
+    page.goto(f"{base}/instances/{demo_ids['YC']}/")
+    expect(page.locator("#start-process option[value=notice]")).to_have_text(f"notice v{old_version}")
+    # ...until the manager upgrades it on the module menu
+    page.goto(f"{base}/modules/{demo_ids['YC']}/")
+    upgrade = page.locator("#module-notice .module-upgrade")
+    expect(upgrade).to_be_visible()
+    with page.expect_navigation():
+        upgrade.locator(".upgrade-btn").click()
     # a new instance starts on the new version
     page.goto(f"{base}/instances/{demo_ids['YC']}/")
     expect(page.locator("#start-process option[value=notice]")).to_have_text(f"notice v{new_version}")

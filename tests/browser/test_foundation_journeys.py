@@ -143,7 +143,7 @@ def test_manager_enables_repair_after_fixing_an_out_of_range_setting(page: Page,
     page.goto(f"{base}/audit/list/")
     table = page.locator(LIST_TABLE)
     expect(table).to_contain_text("模块 · 已启用")  # module.enable, in words
-    row = table.locator("tr", has_text="模块 · 已启用").filter(has_text="repair").first
+    row = table.locator("tr", has_text="模块 · 已启用").filter(has_text="报修").first  # the module, in words
     expect(row).to_contain_text("manager_yc")
 
 
@@ -157,6 +157,7 @@ def test_dunning_needs_fees_first(page: Page, live_server: str, login):
     _open_module_menu_from_home(page, "YC")
     _ensure_not_enabled(page, "dunning")
     _ensure_not_enabled(page, "renovation")  # the demo's renovation permits depend on fees too
+    _ensure_not_enabled(page, "parking")  # so do parking permits and tickets
     _ensure_not_enabled(page, "fees")
 
     # the dunning card names its missing dependency

@@ -33,7 +33,7 @@ def write(tmp_path, body: str) -> Path:
 def test_shipped_items_are_valid_and_fx_overrides_waste_fee():
     assert validate_items_file(SHIPPED) == []
     yc, fx = load_items("YC", SHIPPED), load_items("FX", SHIPPED)
-    assert [i.id for i in yc.items] == ["property_fee", "waste_fee", "water", "parking", "one_off"]
+    assert [i.id for i in yc.items] == ["property_fee", "waste_fee", "water", "parking", "one_off", "shared_energy"]
     assert yc.get("waste_fee").params["amount"] == Decimal("3.00")
     assert fx.get("waste_fee").params["amount"] == Decimal("2.50")
     assert yc.get("water").tiers == Tiers("year", (Decimal(180), Decimal(260)),
