@@ -33,35 +33,61 @@ INBOX_KEEP_DAYS = 7
 
 class RefreshingProfiles:
     """``(community, device) -> Profile`` from the device table; reloaded when a device is
-    unknown (at most every ``min_interval`` seconds), so devices added later are heard."""
+    unknown and the table has changed since the last load (a cheap count/max-id probe, at most
+    every ``probe_interval`` seconds), or at most every ``min_interval`` seconds regardless — so a
+    device registered a moment ago is heard from its first message, and a flood of messages from
+    unknown devices costs one small query per probe interval, not a reload each."""
 
-    def __init__(self, session_factory: Callable[[], Session], min_interval: float = 5.0):
+    def __init__(self, session_factory: Callable[[], Session], min_interval: float = 5.0,
+                 probe_interval: float = 0.05):
         self._factory = session_factory
         self._min_interval = min_interval
+        self._probe_interval = probe_interval
         self._lookup: Callable[[str, str], Profile | None] = lambda _c, _d: None
         self._loaded = 0.0
+        self._probed = 0.0
+        self._signature: tuple | None = None
         self._lock = threading.Lock()
         self.reload()
+
+    def _table_signature(self, session: Session) -> tuple:
+        from sqlalchemy import func, select
+
+        from app.domains.devices.models import Device
+
+        return tuple(session.execute(select(func.count(Device.id), func.max(Device.id),
+                                            func.max(Device.profile))).one())
 
     def reload(self) -> None:
         from app.domains.devices.registry import mqtt_profile_lookup
 
         with self._factory() as s:
+            self._signature = self._table_signature(s)
             self._lookup = mqtt_profile_lookup(s)
-        self._loaded = time.monotonic()
+        self._loaded = self._probed = time.monotonic()
+
+    def _changed(self) -> bool:
+        with self._factory() as s:
+            return self._table_signature(s) != self._signature
 
     def __call__(self, community: str, device: str) -> Profile | None:
         found = self._lookup(community, device)
-        if found is None and time.monotonic() - self._loaded >= self._min_interval:
-            with self._lock:
-                if time.monotonic() - self._loaded >= self._min_interval:
-                    try:
-                        self.reload()
-                    except Exception:  # noqa: BLE001 - busy database: keep the table we have
-                        self._loaded = time.monotonic()
-                        log.warning("device table not readable now; profiles not reloaded", exc_info=True)
-            found = self._lookup(community, device)
-        return found
+        if found is not None:
+            return found
+        now = time.monotonic()
+        if now - self._probed < self._probe_interval and now - self._loaded < self._min_interval:
+            return None
+        with self._lock:
+            try:
+                now = time.monotonic()
+                if now - self._loaded >= self._min_interval or self._changed():
+                    self.reload()
+                else:
+                    self._probed = now
+            except Exception:  # noqa: BLE001 - busy database: keep the table we have
+                self._loaded = self._probed = time.monotonic()
+                log.warning("device table not readable now; profiles not reloaded", exc_info=True)
+        return self._lookup(community, device)
 
 
 class _Inbox:
