@@ -170,6 +170,44 @@ def db_create(admin_url: str | None) -> None:
         click.echo(line)
 
 
+@main.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Archive to write [default: var/backups/estateflow-backup-<time>.tar.gz].")
+def backup(output: Path | None) -> None:
+    """Save the database and the uploaded files (photos, evidence) into one archive."""
+    from app.backup import BackupError, create_backup, default_archive_name
+    from app.settings import get_settings
+
+    settings = get_settings()
+    output = output or settings.var_dir / "backups" / default_archive_name()
+    try:
+        manifest = create_backup(settings.database_url, settings.uploads_dir, output)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    rows = sum(manifest["tables"].values())
+    click.echo(f"backup written to {output}: {len(manifest['tables'])} tables, {rows} rows, "
+               f"{len(manifest['files'])} uploaded files, schema {manifest['revision']}")
+
+
+@main.command()
+@click.argument("archive", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Overwrite a database that already holds data.")
+def restore(archive: Path, replace: bool) -> None:
+    """Bring back an archive made by `estateflow backup` (stop serve and worker first), then
+    check every table's row count and every file's checksum against the archive."""
+    from app.backup import BackupError, restore_backup
+    from app.settings import get_settings
+
+    settings = get_settings()
+    try:
+        report = restore_backup(settings.database_url, settings.uploads_dir, archive, replace=replace)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"restored {archive}: {report.tables} tables, {report.rows} rows, {report.files} "
+               f"uploaded files, schema {report.revision} (row counts and checksums match the backup)")
+    click.echo("if this version is newer than the backup, run `estateflow init` to upgrade the schema")
+
+
 @main.group()
 def module() -> None:
     """Module packages: pack a module folder, validate it, upload it into the database."""
