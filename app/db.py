@@ -36,6 +36,7 @@ from sqlalchemy.engine import Engine as _Engine  # noqa: E402
 
 SQLITE_BUSY_TIMEOUT_MS = 8000
 BUSY_MESSAGE = "The system is busy, please try again in a moment."
+UNAVAILABLE_MESSAGE = "The database cannot be reached right now; please try again in a moment."
 _log = _logging.getLogger("estateflow.db")
 
 
@@ -67,6 +68,19 @@ def is_locked_error(exc: BaseException) -> bool:
             return True
     code = getattr(getattr(exc, "orig", None), "sqlstate", None)
     return code in ("40001", "40P01", "55P03", "57014")
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when the database server went away or cannot be reached (restart, network)."""
+    if not isinstance(exc, _exc.DBAPIError) or is_locked_error(exc):
+        return False
+    if exc.connection_invalidated or isinstance(exc, _exc.InterfaceError):
+        return True
+    code = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    text = str(getattr(exc, "orig", exc) or exc).lower()
+    return code.startswith("08") or code in ("57P01", "57P02", "57P03") or any(
+        hint in text for hint in ("connection refused", "server closed the connection", "could not connect",
+                                  "connection failed", "terminating connection", "the database system is"))
 
 
 def is_transient_error(exc: BaseException) -> bool:
@@ -132,12 +146,17 @@ def install_busy_handler(app) -> None:
     from flask_babel import gettext
 
     def busy(exc):
-        if not is_locked_error(exc):
+        if is_locked_error(exc):
+            text = BUSY_MESSAGE
+        elif is_connection_error(exc):  # PostgreSQL restarting: a clean 503, the pool reconnects
+            _log.warning("database unreachable: %s", str(getattr(exc, "orig", exc)).splitlines()[0][:200])
+            text = UNAVAILABLE_MESSAGE
+        else:
             raise exc
         try:
-            message = gettext(BUSY_MESSAGE)
+            message = gettext(text)
         except Exception:  # noqa: BLE001 - no Babel on this app: English
-            message = BUSY_MESSAGE
+            message = text
         if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
             response = jsonify(message=message)
         else:
@@ -150,4 +169,5 @@ def install_busy_handler(app) -> None:
         return response
 
     app.register_error_handler(_exc.OperationalError, busy)
+    app.register_error_handler(_exc.InterfaceError, busy)
     app.wsgi_app = _BusyRetry(app.wsgi_app)

@@ -32,6 +32,8 @@ def flask_config(settings: Settings) -> dict[str, Any]:
     return {
         "SQLALCHEMY_DATABASE_URI": settings.database_url,
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        # a pooled connection that died with a database restart is replaced, not handed out
+        "SQLALCHEMY_ENGINE_OPTIONS": {} if settings.database_url.startswith("sqlite") else {"pool_pre_ping": True},
         "SECRET_KEY": settings.secret_key,
         "APP_NAME": "estateflow 智慧物业",
         "AUTH_TYPE": AUTH_DB,
