@@ -160,6 +160,7 @@ class MqttConnector:
         self.flush_timeout = flush_timeout
         self.stats: Counter[str] = Counter()
         self.online: dict[tuple[str, str], bool] = {}
+        self._flush_on_state: set[tuple[str, str]] = set()
         self._waiters: dict[str, _Waiter] = {}
         self._lock = threading.Lock()
         self._connected = threading.Event()
@@ -235,6 +236,8 @@ class MqttConnector:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected.clear()
         self._subscribed.clear()
+        # commands queued while we were away go out when each device's state arrives again
+        self._flush_on_state.update(key for key, online in self.online.items() if online)
         if not self._stopping:
             self.stats["disconnects"] += 1
             log.warning("MQTT disconnected (%s); paho reconnects with backoff", reason_code)
@@ -359,7 +362,8 @@ class MqttConnector:
                 self.on_state(community, device, online)
             except Exception:  # noqa: BLE001
                 log.exception("on_state hook failed for %s/%s", community, device)
-        if online and was is not True and self.owns_outbox:
+        if online and (was is not True or key in self._flush_on_state) and self.owns_outbox:
+            self._flush_on_state.discard(key)
             self._flush_q.put(key)
 
     # commands -----------------------------------------------------------------------------------
@@ -402,9 +406,13 @@ class MqttConnector:
         params = dict(params or {})
         self._check(community, device, command, params)
         item = OutboxItem(request_id or uuid.uuid4().hex, community, device, command, params)
-        if self.is_online(community, device) is False:
+        broker_away = not self.connected
+        if broker_away or self.is_online(community, device) is False:
+            # the device is offline, or the broker is (restarting): the outbox keeps the command
             self.outbox.add(item)
             self.stats["queued"] += 1
+            if broker_away:
+                return Ack(item.request_id, "queued", error="broker unreachable; queued for delivery")
             # it may have come back between our check and the add: flush to be safe
             if self.is_online(community, device) and self.owns_outbox:
                 self._flush_q.put((community, device))
