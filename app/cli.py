@@ -208,6 +208,51 @@ def restore(archive: Path, replace: bool) -> None:
     click.echo("if this version is newer than the backup, run `estateflow init` to upgrade the schema")
 
 
+@main.command()
+@click.option("--port", default=8080, show_default=True, type=int, help="nginx, the address people use.")
+@click.option("--web-port", default=8001, show_default=True, type=int, help="gunicorn, behind nginx.")
+@click.option("--mqtt-port", default=1884, show_default=True, type=int, help="The stack's own Mosquitto.")
+@click.option("--prefect-port", default=4200, show_default=True, type=int)
+@click.option("--web-workers", default=2, show_default=True, type=int, help="gunicorn processes.")
+@click.option("--workers", default=2, show_default=True, type=int, help="Engine worker processes.")
+@click.option("--state-dir", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Logs, broker persistence, Prefect's home [default: var/stack].")
+@click.option("--demo", is_flag=True, help="Load the demo estate on first start.")
+@click.option("--admin-url", default=None, help="PostgreSQL superuser URL for `db create` "
+              "[default: the postgres user on the server of ESTATEFLOW_DATABASE_URL].")
+def stack(port: int, web_port: int, mqtt_port: int, prefect_port: int, web_workers: int, workers: int,
+          state_dir: Path | None, demo: bool, admin_url: str | None) -> None:
+    """The whole stack on this machine in the foreground: PostgreSQL database, Mosquitto, gunicorn
+    behind nginx, engine workers, a Prefect server and work pool running the module schedules."""
+    import signal as _signal
+
+    from app.settings import get_settings
+    from app.stack import Ports, Stack, StackError
+
+    running = Stack(state_dir or get_settings().var_dir / "stack", Ports(port, web_port, mqtt_port, prefect_port),
+                    web_workers=web_workers, engine_workers=workers, demo=demo, admin_url=admin_url)
+
+    def _stop(*_args):
+        _signal.signal(_signal.SIGTERM, _signal.SIG_IGN)  # a second signal must not cut the shutdown short
+        _signal.signal(_signal.SIGINT, _signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    _signal.signal(_signal.SIGTERM, _stop)
+    _signal.signal(_signal.SIGINT, _stop)
+    try:
+        running.start(say=click.echo)
+        click.echo(f"estateflow stack is up: {running.base_url()}/ (Prefect UI http://127.0.0.1:{prefect_port}/)")
+        running.supervise(say=click.echo)
+    except StackError as exc:
+        click.echo(f"estateflow: {exc}", err=True)
+        running.stop()
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("stopping the stack")
+        running.stop()
+        click.echo("stopped")
+
+
 @main.group()
 def module() -> None:
     """Module packages: pack a module folder, validate it, upload it into the database."""

@@ -43,6 +43,13 @@ if ! port_open 1883; then
   fi
 fi
 
+# nginx for `estateflow stack` and its test (tests/app/test_stack.py); the distribution's own
+# site on port 80 is not wanted here: stop it if the package started it.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  apt_install nginx
+  (nginx -s stop || pkill -x nginx) >/dev/null 2>&1 || true
+fi
+
 # Chromium (Playwright's own browser download does not work offline)
 if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium

@@ -10,7 +10,11 @@ its run history stays. Deployments without our tag are left alone.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from app.modules.schedules import DEPLOYMENT_TAG, DeploymentSpec
+
+INSTALLATION = Path(__file__).resolve().parents[1]
 
 
 def to_pause(plan: list[DeploymentSpec], live: dict[str, bool]) -> list[str]:
@@ -35,7 +39,10 @@ def sync(plan: list[DeploymentSpec], work_pool: str = "estateflow") -> dict[str,
             continue
         deployment = flows[spec.flow].to_deployment(
             spec.name, schedules=[Cron(spec.cron, timezone=spec.timezone)], parameters=spec.parameters,
-            tags=list(spec.tags), paused=False, work_pool_name=work_pool)
+            tags=list(spec.tags), paused=False, work_pool_name=work_pool,
+            # the process worker runs each flow in the installation folder, where its entrypoint
+            # (workflows/<flow>.py) and the app are; otherwise it starts in a temporary folder
+            job_variables={"working_dir": str(INSTALLATION)})
         deployment.apply(work_pool_name=work_pool)
         applied.append(spec.name)
     with get_client(sync_client=True) as client:

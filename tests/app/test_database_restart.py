@@ -29,7 +29,7 @@ from app.engine.models import ProcessInstance, TimerRow
 from app.platform.models import AuditEvent
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)), Path("/usr/lib/postgresql/15/bin"))
 FIXTURES = ROOT / "tests" / "app" / "engine" / "fixtures"
 INSTANCES = 200
 
@@ -71,7 +71,7 @@ class PrivateServer:
 @pytest.fixture
 def server():
     if not (PG_BIN / "initdb").exists():
-        pytest.fail("PostgreSQL 15 server binaries are part of the suite (scripts/services.sh installs them)")
+        pytest.fail("PostgreSQL server binaries are part of the suite (scripts/services.sh installs them)")
     # outside pytest's private (0700, root-owned) temp tree, which the postgres user cannot enter
     folder = Path(tempfile.mkdtemp(prefix="estateflow-pg-"))
     pg = PrivateServer(folder)
