@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from app.platform.discovery import load_operations
@@ -36,16 +36,31 @@ class ProcessNotAllowed(Exception):
         return f"该流程所属模块（{self.module_id}）未在本小区启用。"
 
 
+_ENABLED_MEMO = "estateflow.enabled_modules"
+
+
+def enabled_modules(session: Session, community_id: int) -> frozenset[str]:
+    """The modules on in a community. A page asks this for every tile and menu entry, so the
+    answer is kept on the session until its next flush or the end of its transaction."""
+    memo = session.info.setdefault(_ENABLED_MEMO, {})
+    if community_id not in memo:
+        memo[community_id] = frozenset(session.scalars(select(ModuleActivation.module_id).where(
+            ModuleActivation.community_id == community_id, ModuleActivation.enabled.is_(True))))
+    return memo[community_id]
+
+
+@event.listens_for(Session, "after_flush")
+@event.listens_for(Session, "after_transaction_end")
+def _forget_enabled_modules(session, *_args) -> None:
+    session.info.pop(_ENABLED_MEMO, None)
+
+
 def module_enabled(session: Session, community_id: int, module_id: str | None) -> bool:
     """Whether a module is on in a community. A process with no module is on nowhere: every
     process belongs to a module and starts only where that module is enabled."""
     if module_id is None:
         return False
-    return bool(session.scalar(
-        select(ModuleActivation.enabled).where(
-            ModuleActivation.community_id == community_id, ModuleActivation.module_id == module_id
-        )
-    ))
+    return module_id in enabled_modules(session, community_id)
 
 
 def community_version(session: Session, community_id: int, version: ProcessVersion) -> ProcessVersion:
@@ -111,13 +126,38 @@ def start_process(
                           actor=actor, data=data, version=version)
 
 
+# (community id, fingerprint) -> ids of the versions that community runs; see startable_processes
+_STARTABLE: dict[tuple, list[int]] = {}
+
+
 def startable_processes(session: Session, community_id: int) -> list[ProcessVersion]:
-    """Newest version of every deployed process whose module is enabled here."""
-    newest: dict[str, ProcessVersion] = {}
-    for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.version)):
-        newest[version.process_id] = version
-    return [community_version(session, community_id, v) for v in newest.values()
-            if module_enabled(session, community_id, v.module_id)]
+    """The version this community runs of every deployed process whose module is enabled here.
+
+    It is on every resident home and process list, and working it out takes a few queries per
+    process; the answer is kept per community under a fingerprint that any change to it moves
+    (the community's activations, the newest process version, the newest package), so a
+    request costs two small queries and one load of the versions it shows."""
+    from app.modules.models import ModulePackage
+
+    activations = tuple(sorted(session.execute(
+        select(ModuleActivation.module_id, ModuleActivation.version, ModuleActivation.enabled)
+        .where(ModuleActivation.community_id == community_id)).all()))
+    newest_ids = session.execute(select(func.max(ProcessVersion.id),
+                                        select(func.max(ModulePackage.id)).scalar_subquery())).one()
+    key = (community_id, activations, tuple(newest_ids))
+    ids = _STARTABLE.get(key)
+    if ids is None:
+        enabled = {module for module, _version, on in activations if on}
+        newest: dict[str, ProcessVersion] = {}
+        for version in session.scalars(select(ProcessVersion).where(ProcessVersion.module_id.in_(enabled))
+                                       .order_by(ProcessVersion.version)):
+            newest[version.process_id] = version
+        ids = [community_version(session, community_id, v).id for v in newest.values()]
+        if len(_STARTABLE) > 1000:
+            _STARTABLE.clear()
+        _STARTABLE[key] = ids
+    by_id = {v.id: v for v in session.scalars(select(ProcessVersion).where(ProcessVersion.id.in_(ids)))}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def deploy_module_processes(
