@@ -101,6 +101,7 @@ class EnergyView(BaseView):
         threshold = (row.detail or {}).get("threshold")
         chart = charts.svg_chart(findings.chart_points(db.session, row), threshold=threshold)
         return self.render_template("energy/finding.html", row=row, meter=meter, chart=chart,
+                                    order_status=findings.work_order_status(db.session, row),
                                     summary=findings.describe(row, meter, _locale()), **_helpers())
 
     def _apportion_page(self, community: Community, period: str, kind: str):

@@ -124,3 +124,57 @@ def test_readings_are_grouped_by_local_day(session):
     store(session, [Incoming(meter.id, from_local(datetime(2026, 11, 20, 1, 0)), Decimal("1"))])  # 17:00 UTC the day before
     day = session.scalar(select(local_day(session)).where(EnergyReading.meter_id == meter.id))
     assert str(day) == "2026-11-20"
+
+
+def test_repair_order_of_a_finding_closes_when_consumption_is_normal_again(session):
+    """The leak opens a repair order; the leak stops: the finding and its order close by themselves,
+    the order's process is cancelled (no technician task left) and its timeline says why."""
+    from app.domains.repair.models import RepairEvent, RepairOrder
+    from app.engine.models import TaskRow
+
+    estate = build(session, modules=("repair", "energy"))
+    m = estate.meters
+    for key in ("w1", "w2"):
+        write_series(session, m[key], START, 20 * 24, household_water)
+    write_series(session, m["w0"], START, 20 * 24, lambda t: household_water(t) + 0.03)
+    run_detection(session, estate.community.id, NOW)
+    leak = session.scalar(select(EnergyFinding).where(EnergyFinding.community_id == estate.community.id,
+                                                      EnergyFinding.kind == "leak"))
+    order = session.scalar(select(RepairOrder).where(RepairOrder.number == leak.work_order))
+    assert order.status in ("reported", "dispatched", "unassigned")
+    write_series(session, m["w0"], NOW, 24, household_water, start_value=str(_last(session, m["w0"].id)))
+    run_detection(session, estate.community.id, NOW + timedelta(hours=24))
+    session.refresh(order)
+    session.refresh(leak)
+    assert leak.status == "closed"
+    assert order.status == "closed" and order.closed_at is not None
+    event = session.scalar(select(RepairEvent).where(RepairEvent.order_id == order.id, RepairEvent.kind == "resolved"))
+    assert event is not None and leak.number in event.note and "正常" in event.note
+    open_tasks = session.scalar(select(func.count()).select_from(TaskRow).where(
+        TaskRow.instance_id == order.instance_id, TaskRow.status.in_(("ready", "claimed"))))
+    assert open_tasks == 0
+    from app.engine.models import ProcessInstance
+
+    assert session.get(ProcessInstance, order.instance_id).status == "cancelled"
+    # a later run changes nothing: no new finding, the order stays closed
+    assert run_detection(session, estate.community.id, NOW + timedelta(hours=25))["opened"] == 0
+    session.refresh(order)
+    assert order.status == "closed"
+
+
+def test_a_finished_repair_order_only_gets_a_note(session):
+    from app.domains.repair import resolve_order
+    from app.domains.repair.models import RepairEvent, RepairOrder
+
+    estate = build(session, modules=("repair", "energy"))
+    write_series(session, estate.meters["w0"], START, 20 * 24, lambda t: household_water(t) + 0.03)
+    run_detection(session, estate.community.id, NOW)
+    leak = session.scalar(select(EnergyFinding).where(EnergyFinding.community_id == estate.community.id,
+                                                      EnergyFinding.kind == "leak"))
+    order = session.scalar(select(RepairOrder).where(RepairOrder.number == leak.work_order))
+    order.status = "completed"
+    assert resolve_order(session, order.number, community_id=estate.community.id + 999, note="x", actor="t") is None
+    resolve_order(session, order.number, community_id=estate.community.id, note="用量已恢复正常", actor="t")
+    assert order.status == "completed"
+    kinds = session.scalars(select(RepairEvent.kind).where(RepairEvent.order_id == order.id)).all()
+    assert "resolved_note" in kinds and "resolved" not in kinds
