@@ -6,7 +6,8 @@ Measures, each against a module setting:
 - **spike**: the last day's use above the meter's own 28-day median + k·MAD (robust: one
   odd day does not move the median, unlike mean and standard deviation);
 - **silent**: a remote meter with no reading for ``silent_hours``;
-- **stuck**: a meter that normally moves shows one value for ``stuck_hours``;
+- **stuck**: a meter that normally moves shows one value for ``stuck_hours`` (in its good
+  readings, or its newest readings were flagged ``stuck`` when stored);
 - **loss**: a building's master meter above the sum of its sub-meters by more than the
   loss limit this month (and **sub_above_master** when the sub-meters exceed it);
 - **lighting**: a public lighting meter drawing power between 10 a.m. and 3 p.m.
@@ -142,6 +143,8 @@ def analyse(session: Session, community_id: int, now: datetime, settings: dict |
                                       {"value": float(values.iloc[0]), "hours": stuck_h,
                                        "usual_day_use": round(median(past), 3), "unit": m.unit}))
 
+    found.extend(_flagged_stuck(session, meters, now, {d.meter_id for d in found if d.kind == "stuck"}, stuck_h))
+
     # silent: remote meters without any reading for silent_hours (only those ever read)
     silent_h = int(settings["silent_hours"])
     remote = [i for i, m in meters.items() if m.device_id is not None and not m.handheld]
@@ -160,6 +163,30 @@ def analyse(session: Session, community_id: int, now: datetime, settings: dict |
 
     found.extend(losses(session, community_id, f"{to_local(now):%Y-%m}", meters, settings))
     return found
+
+
+def _flagged_stuck(session: Session, meters: dict[int, EnergyMeter], now: datetime, known: set[int],
+                   stuck_h: int) -> list[Detected]:
+    """Meters whose newest reading of the last day was flagged ``stuck`` (none good since)."""
+    flags = session.execute(select(EnergyFlaggedReading.meter_id, func.max(EnergyFlaggedReading.at),
+                                   func.max(EnergyFlaggedReading.value))
+                            .where(EnergyFlaggedReading.meter_id.in_(list(meters)),
+                                   EnergyFlaggedReading.quality == "stuck",
+                                   EnergyFlaggedReading.at >= now - timedelta(hours=24), EnergyFlaggedReading.at < now)
+                            .group_by(EnergyFlaggedReading.meter_id)).all()
+    flags = [f for f in flags if f[0] not in known]
+    if not flags:
+        return []
+    good = dict(session.execute(select(EnergyReading.meter_id, func.max(EnergyReading.at))
+                                .where(EnergyReading.meter_id.in_([f[0] for f in flags]), EnergyReading.at < now)
+                                .group_by(EnergyReading.meter_id)).all())
+    out = []
+    for meter_id, at, value in flags:
+        if good.get(meter_id) is None or good[meter_id] < at:
+            m = meters[meter_id]
+            out.append(Detected("stuck", f"stuck:{meter_id}", meter_id, m.building_id,
+                                {"value": float(value), "hours": stuck_h, "flagged": True, "unit": m.unit}))
+    return out
 
 
 def losses(session: Session, community_id: int, period: str, meters: dict[int, EnergyMeter],

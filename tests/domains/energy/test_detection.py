@@ -178,3 +178,40 @@ def test_a_finished_repair_order_only_gets_a_note(session):
     assert order.status == "completed"
     kinds = session.scalars(select(RepairEvent.kind).where(RepairEvent.order_id == order.id)).all()
     assert "resolved_note" in kinds and "resolved" not in kinds
+
+
+def test_stuck_readings_are_flagged_apart_from_billable_ones(session):
+    """A remote meter that moved before and then shows one value for stuck_hours: those readings go
+    to the flagged table as 'stuck' (not billed), the detection reports the meter stuck (not
+    silent), and the first moving reading is good again and closes the finding."""
+    estate = build(session)
+    meter = estate.meters["w1"]
+    last = write_series(session, meter, START, 19 * 24, household_water)
+    stuck_from = START + timedelta(hours=19 * 24)
+    counts = store(session, [Incoming(meter.id, stuck_from + timedelta(hours=h), last) for h in range(1, 25)],
+                   stuck_hours=6)
+    assert counts == {"good": 5, "stuck": 19}  # 1–5 h unchanged is normal; from the 6th hour on: stuck
+    flagged = session.scalars(select(EnergyFlaggedReading).where(EnergyFlaggedReading.meter_id == meter.id)
+                              .order_by(EnergyFlaggedReading.at)).all()
+    assert {f.quality for f in flagged} == {"stuck"} and len(flagged) == 19
+    assert "unchanged since" in flagged[0].reason
+    assert session.scalar(select(func.max(EnergyReading.at)).where(EnergyReading.meter_id == meter.id)) \
+        == stuck_from + timedelta(hours=5)
+    # a later batch goes on flagging while the value does not move
+    later = [Incoming(meter.id, stuck_from + timedelta(hours=h), last) for h in range(25, 55)]
+    assert store(session, later, stuck_hours=6) == {"stuck": 30}
+    now = stuck_from + timedelta(hours=54, minutes=10)  # no good reading in the last day: the flags tell
+    run_detection(session, estate.community.id, now)
+    rows = session.execute(select(EnergyFinding.kind, EnergyFinding.detail).where(
+        EnergyFinding.community_id == estate.community.id, EnergyFinding.meter_id == meter.id,
+        EnergyFinding.status == "open")).all()
+    assert [r[0] for r in rows] == ["stuck"] and rows[0][1]["flagged"] is True
+    # a meter that never moved (an empty flat) is not stuck; the meter moves again: good, finding closed
+    idle = estate.meters["w2"]
+    assert store(session, [Incoming(idle.id, START + timedelta(hours=h), Decimal("7")) for h in range(30)],
+                 stuck_hours=6) == {"good": 30}
+    assert store(session, [Incoming(meter.id, now + timedelta(hours=1), last + Decimal("0.5"))], stuck_hours=6) \
+        == {"good": 1}
+    run_detection(session, estate.community.id, now + timedelta(hours=2))
+    assert session.scalar(select(EnergyFinding.status).where(EnergyFinding.community_id == estate.community.id,
+                                                             EnergyFinding.kind == "stuck")) == "closed"
