@@ -39,8 +39,8 @@ def _dec(value) -> Decimal:
     return Decimal(str(value)).quantize(_PLACES)
 
 
-def derive_month(session: Session, community_id: int, period: str) -> int:
-    """Derive (or re-derive) ``period`` for every meter of the community; returns rows written.
+def compute_month(session: Session, community_id: int, period: str) -> list[dict]:
+    """The month's usage rows of every meter of the community, computed and not stored (reads only).
 
     One scan of the month's readings in the database (window functions, SQLite and
     PostgreSQL alike: on PostgreSQL only that month's partition is read) plus one index
@@ -48,14 +48,12 @@ def derive_month(session: Session, community_id: int, period: str) -> int:
     start, end = bounds(period)
     meters = {m.id: m for m in session.scalars(select(EnergyMeter).where(EnergyMeter.community_id == community_id))}
     if not meters:
-        return 0
+        return []
     before = (select(EnergyReading.value).where(EnergyReading.meter_id == EnergyMeter.id, EnergyReading.at < start)
               .order_by(EnergyReading.at.desc()).limit(1).correlate(EnergyMeter).scalar_subquery())
     boundary = dict(session.execute(select(EnergyMeter.id, before)
                                     .where(EnergyMeter.community_id == community_id)).all())
     rows = session.execute(_MONTH_SQL, {"community": community_id, "start": start, "end": end}).all()
-    session.execute(delete(EnergyMonthlyUsage).where(EnergyMonthlyUsage.community_id == community_id,
-                                                     EnergyMonthlyUsage.period == period))
     out = []
     for meter_id, n, inner, first, first_source, last in rows:
         # SQLite computes in floating point: back to the column's 4 decimals
@@ -69,10 +67,45 @@ def derive_month(session: Session, community_id: int, period: str) -> int:
                     "building_id": meters[meter_id].building_id, "period": period,
                     "start_value": prev if prev is not None else first, "end_value": last, "usage": usage,
                     "readings": int(n), "derived_at": utcnow()})
+    return out
+
+
+def derive_month(session: Session, community_id: int, period: str) -> int:
+    """Derive (or re-derive) ``period`` for every meter of the community and store it (replacing
+    the month's rows); returns rows written."""
+    out = compute_month(session, community_id, period)
+    session.execute(delete(EnergyMonthlyUsage).where(EnergyMonthlyUsage.community_id == community_id,
+                                                     EnergyMonthlyUsage.period == period))
     if out:
         session.execute(insert(EnergyMonthlyUsage), out)
     session.flush()
     return len(out)
+
+
+def _stored(session: Session, community_id: int, period: str) -> list[dict]:
+    return [r._asdict() for r in session.execute(select(
+        EnergyMonthlyUsage.meter_id, EnergyMonthlyUsage.unit_id, EnergyMonthlyUsage.start_value,
+        EnergyMonthlyUsage.end_value, EnergyMonthlyUsage.usage, EnergyMonthlyUsage.derived_at).where(
+        EnergyMonthlyUsage.community_id == community_id, EnergyMonthlyUsage.period == period)).all()]
+
+
+def month_rows(session: Session, community_id: int, period: str, *, store: bool = False) -> list[dict]:
+    """The month's usage rows: the stored ones when derived after the month ended (derived
+    once: the nightly run does it the night after), else computed now — and stored only with
+    ``store`` (a preview or a page view writes nothing)."""
+    _, end = bounds(period)
+    stored = _stored(session, community_id, period)
+    if stored and min(r["derived_at"] for r in stored) >= end:
+        return stored
+    if store:
+        derive_month(session, community_id, period)
+        return _stored(session, community_id, period)
+    return compute_month(session, community_id, period)
+
+
+def month_usage(session: Session, community_id: int, period: str, *, store: bool = False) -> dict[int, Decimal]:
+    """meter id → usage of the month (:func:`month_rows`)."""
+    return {r["meter_id"]: r["usage"] for r in month_rows(session, community_id, period, store=store)}
 
 
 def usage_of(session: Session, community_id: int, period: str) -> dict[int, Decimal]:
@@ -95,3 +128,48 @@ def monthly_usage(session: Session, community_id: int, period: str, kind: str = 
     for unit_id, usage in rows:
         out[unit_id] = out.get(unit_id, Decimal(0)) + usage
     return out
+
+
+def _kind_of_profile(session: Session, community_id: int, profile: str) -> str | None:
+    """The energy kind a fee item's meter profile measures: that of the community's energy
+    meters on devices of the profile, else read from the profile's name."""
+    from app.domains.devices.models import Device
+
+    kinds = set(session.scalars(select(EnergyMeter.kind).join(Device, Device.id == EnergyMeter.device_id).where(
+        EnergyMeter.community_id == community_id, Device.profile == profile)))
+    if len(kinds) == 1:
+        return kinds.pop()
+    name = (profile or "").lower()
+    return "water" if "water" in name else "electricity" if ("electric" in name or "power" in name) else None
+
+
+def billing_usage(session: Session, community_id: int, period: str, meter_profile: str) -> list[dict] | None:
+    """What fees' tiered usage items bill (energy enabled): per unit with household meters of
+    the profile's kind, the month's derived usage (``energy_monthly_usage``, see
+    :func:`month_rows`: computed in memory when not yet derived after the month ended, so a
+    bill or its preview writes nothing here) with its start and end values; ``usage`` None
+    where a meter has no reading in the month. None when the profile is no energy kind (fees then reads its own meter readings)."""
+    kind = _kind_of_profile(session, community_id, meter_profile)
+    if kind is None:
+        return None
+    start, end = bounds(period)
+    meters = {m.id: m for m in session.scalars(select(EnergyMeter).where(
+        EnergyMeter.community_id == community_id, EnergyMeter.kind == kind, EnergyMeter.role == "household",
+        EnergyMeter.active.is_(True), EnergyMeter.unit_id.is_not(None)))}
+    if not meters:
+        return None
+    by_meter = {r["meter_id"]: r for r in month_rows(session, community_id, period) if r["meter_id"] in meters}
+    out: dict[int, dict] = {}
+    for meter_id, meter in sorted(meters.items(), key=lambda kv: kv[1].code):
+        row = by_meter.get(meter_id)
+        unit = out.setdefault(meter.unit_id, {"unit_id": meter.unit_id, "meters": [], "start_value": None,
+                                              "end_value": None, "usage": Decimal(0), "period_start": start,
+                                              "period_end": end, "kind": kind, "unit": meter.unit})
+        unit["meters"].append(meter.code)
+        if row is None or unit["usage"] is None:
+            unit["usage"] = None
+            continue
+        unit["usage"] += row["usage"]
+        unit["start_value"] = row["start_value"] if unit["start_value"] is None else unit["start_value"] + row["start_value"]
+        unit["end_value"] = row["end_value"] if unit["end_value"] is None else unit["end_value"] + row["end_value"]
+    return list(out.values())

@@ -107,10 +107,8 @@ class EnergyView(BaseView):
     def _apportion_page(self, community: Community, period: str, kind: str):
         plans, error = [], None
         try:
-            plans = apportionment.plan(db.session, community.id, period, kind)
-            db.session.commit()  # the derived usage (and a negative-remainder finding) are kept
+            plans = apportionment.plan(db.session, community.id, period, kind)  # writes nothing
         except EnergyError as exc:
-            db.session.commit()
             error = exc.message(_locale())
         done = apportionment.existing(db.session, community.id, period, kind)
         return self.render_template("energy/apportion.html", community=community, period=period, kind=kind,
@@ -143,7 +141,7 @@ class EnergyView(BaseView):
             db.session.rollback()
             if exc.code == "negative_remainder":  # keep the finding for the manager
                 try:
-                    apportionment.plan(db.session, community.id, period, kind)
+                    apportionment.plan(db.session, community.id, period, kind, record_findings=True)
                 except EnergyError:
                     db.session.commit()
             flash(exc.message(_locale()), "warning" if exc.code == "already_apportioned" else "danger")

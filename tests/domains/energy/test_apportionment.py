@@ -114,3 +114,50 @@ def test_billing_run_puts_each_share_on_the_bill_with_its_explanation(session):
     assert "按建筑面积：本户 80 m² / 合计 200 m²" in lines[2][2] and "最大余数法 +0.01 元" in lines[2][2]
     assert session.scalar(select(func.count(FeeCharge.id)).where(
         FeeCharge.community_id == estate.community.id, FeeCharge.bill_id.is_(None))) == 0  # billed once
+
+
+def test_preview_writes_nothing_even_when_sub_meters_exceed_the_master(session):
+    """plan() (the preview) computes the month in memory: no derived-usage row, no finding; the
+    issuing run stores the month and records the finding."""
+    from app.domains.energy.models import EnergyMonthlyUsage
+
+    estate = build(session)
+    _readings(session, estate, master=("0", "200"), subs=("100", "80", "90"))
+    with pytest.raises(EnergyError):
+        apportionment.plan(session, estate.community.id, "2026-10", "water")
+    assert apportionment.plan(session, estate.community.id, "2026-10", "electricity")[0].total_cents > 0
+    assert session.scalar(select(func.count(EnergyMonthlyUsage.id)).where(
+        EnergyMonthlyUsage.community_id == estate.community.id)) == 0
+    assert session.scalar(select(func.count(EnergyFinding.id)).where(
+        EnergyFinding.community_id == estate.community.id)) == 0
+
+
+def test_tiered_water_bills_the_energy_modules_derived_month(session):
+    """Energy enabled: the water line's usage and tiers come from energy's derived month per unit
+    (no meter_reading at all here: the old path would bill no water line)."""
+    from app.domains.fees import billing
+    from app.domains.fees.models import Bill, BillLine
+
+    estate = build(session, modules=("fees", "energy"))
+    m = estate.meters
+    t0, t1 = from_local(datetime(2026, 10, 1, 0, 30)), from_local(datetime(2026, 10, 31, 23, 0))
+    mid = from_local(datetime(2026, 10, 15, 12, 0))
+    # 101: 200 m³ in the month (crosses the yearly 180 m³ tier), with a backwards reading kept apart
+    store(session, [Incoming(m["w0"].id, t0, Decimal("1000")), Incoming(m["w0"].id, mid, Decimal("1100")),
+                    Incoming(m["w0"].id, mid.replace(hour=13), Decimal("900")),
+                    Incoming(m["w0"].id, t1, Decimal("1200"))])
+    store(session, [Incoming(m["w1"].id, t0, Decimal("10")), Incoming(m["w1"].id, t1, Decimal("22.5"))])
+    result = billing.issue(session, estate.community.id, "2026-10", actor="accountant", accept_anomalies=True)
+    assert result is not None
+    lines = {hh: (q, a, e) for hh, q, a, e in session.execute(
+        select(Bill.household_id, BillLine.quantity, BillLine.amount_cents, BillLine.explanation)
+        .join(BillLine, BillLine.bill_id == Bill.id)
+        .where(Bill.community_id == estate.community.id, BillLine.item == "water")).all()}
+    h0, h1, h2 = (h.id for h in estate.households)
+    assert Decimal(lines[h0][0]) == Decimal("200") and Decimal(lines[h1][0]) == Decimal("12.5")
+    # 180 m³ × 5.00 + 20 m³ × 7.00 = 1040.00 yuan; 12.5 × 5.00 = 62.50
+    assert lines[h0][1] == 104000 and lines[h1][1] == 6250
+    tiers = lines[h0][2]["tiers"]
+    assert [(int(t["tier"]), Decimal(t["quantity"])) for t in tiers] == [(1, Decimal("180")), (2, Decimal("20"))]
+    assert lines[h0][2]["reading_start"]["value"] == "1000" and lines[h0][2]["reading_end"]["value"] == "1200"
+    assert h2 not in lines  # no reading in the month: an anomaly, not a zero bill
