@@ -8,10 +8,10 @@ is reported). Buildings of 50 households; each building has a master water meter
 households' water meters and a public stairwell meter; the rest are household meters.
 
 Measured:
-- ``seconds`` (backfill): for each month of the year, the monthly usage of every meter
-  (``monthly.derive_month``: one window-function scan of the month's partition in the
-  database) and the daily use per meter (the detection's history) — streamed month by
-  month, never the year at once;
+- ``seconds`` (backfill): for each month of the year, the monthly usage of every meter stored
+  and the daily use per meter (the detection's history), both from ONE window-function scan of
+  the month's partition grouped by meter and local day in the database
+  (``monthly.derive_month_and_days``) — streamed month by month, never the year at once;
 - ``nightly_seconds``: ``detection.analyse`` for the last day (24 h window, 28-day
   history, month-so-far master/sub-meter balance, silent meters);
 - ``apportionment_seconds``: ``apportionment.issue`` of the last month (every household,
@@ -19,6 +19,10 @@ Measured:
 - ``limit_seconds``: ``COPY (SELECT meter_id, at, value FROM energy_reading) TO STDOUT``
   read to the end by the client; ``ratio`` = seconds / limit_seconds.
 - ``peak_mb``: the bench process's peak RSS (the PostgreSQL server's memory is not in it).
+
+- ``night_min_pandas_vs_sql``: the leak measure (night minimum flow per meter and local day)
+  computed the app's way (readings out, rates in pandas: ``detection._window``) and in SQL
+  (window function + GROUP BY in PostgreSQL), over the last day and the last 30 days.
 
 Last line: JSON. Targets (full size): ratio ≤ 3, peak < 2 GB, nightly < 10 s, apportionment < 5 s.
 """
@@ -159,7 +163,7 @@ def _seed(engine, rows) -> float:
                 values = np.round(100 + np.cumsum(use), 4)
                 copy.write("".join(f"{meter_id}\t{s}\t{v:.4f}\tgood\tiot\n" for s, v in zip(stamps, values.tolist())))
         raw.commit()
-        cur.execute("ANALYZE energy_reading")
+        cur.execute("ANALYZE")  # every table (as autovacuum would): the planner needs the meters' stats too
         raw.commit()
     finally:
         raw.close()
@@ -256,10 +260,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     from app import clock
     from app.domains.energy import apportionment
-    from app.domains.energy.detection import _daily, analyse
-    from app.domains.energy.monthly import derive_month
+    from app.domains.energy.detection import analyse
+    from app.domains.energy.monthly import derive_month_and_days
     from app.domains.energy.partitions import ensure_partitions
-    from app.domains.energy.periods import bounds
     from app.platform.discovery import import_all_models
 
     name, url = _database()
@@ -280,9 +283,7 @@ def main(argv: list[str] | None = None) -> dict:
         ids = [r[0] for r in rows]
         with Session(engine) as s:
             for period in _months():
-                derive_month(s, cid, period)
-                start, end = bounds(period)
-                _daily(s, ids, start, end)
+                derive_month_and_days(s, cid, period)  # one scan: the month stored + the daily history
                 s.commit()
         backfill_s = time.perf_counter() - t0
 

@@ -32,6 +32,22 @@ GROUP BY meter_id
 """)
 
 
+#: the same scan grouped by meter and local day: the month's figures and each day's use at once
+_DAYS_SQL = """
+SELECT meter_id, {day} AS day, count(*) AS n,
+       sum(CASE WHEN prev IS NOT NULL AND source <> 'replaced' AND value >= prev THEN value - prev ELSE 0 END) AS inner_use,
+       max(CASE WHEN prev IS NULL THEN value END) AS first_value,
+       max(CASE WHEN prev IS NULL THEN source END) AS first_source,
+       max(CASE WHEN nxt IS NULL THEN value END) AS last_value,
+       max(value) - min(value) AS day_use
+FROM (SELECT r.meter_id, r.at, r.value, r.source,
+             lag(r.value) OVER (PARTITION BY r.meter_id ORDER BY r.at) AS prev,
+             lead(r.value) OVER (PARTITION BY r.meter_id ORDER BY r.at) AS nxt
+      FROM energy_reading r JOIN energy_meter m ON m.id = r.meter_id
+      WHERE m.community_id = :community AND r.at >= :start AND r.at < :end) d
+GROUP BY meter_id, {day}
+"""
+
 _PLACES = Decimal("0.0001")
 
 
@@ -39,21 +55,14 @@ def _dec(value) -> Decimal:
     return Decimal(str(value)).quantize(_PLACES)
 
 
-def compute_month(session: Session, community_id: int, period: str) -> list[dict]:
-    """The month's usage rows of every meter of the community, computed and not stored (reads only).
-
-    One scan of the month's readings in the database (window functions, SQLite and
-    PostgreSQL alike: on PostgreSQL only that month's partition is read) plus one index
-    probe per meter for the last reading before the month."""
-    start, end = bounds(period)
-    meters = {m.id: m for m in session.scalars(select(EnergyMeter).where(EnergyMeter.community_id == community_id))}
-    if not meters:
-        return []
+def _boundary(session: Session, community_id: int, start) -> dict[int, Decimal | None]:
+    """Per meter: its last good reading before ``start`` (one index probe per meter)."""
     before = (select(EnergyReading.value).where(EnergyReading.meter_id == EnergyMeter.id, EnergyReading.at < start)
               .order_by(EnergyReading.at.desc()).limit(1).correlate(EnergyMeter).scalar_subquery())
-    boundary = dict(session.execute(select(EnergyMeter.id, before)
-                                    .where(EnergyMeter.community_id == community_id)).all())
-    rows = session.execute(_MONTH_SQL, {"community": community_id, "start": start, "end": end}).all()
+    return dict(session.execute(select(EnergyMeter.id, before).where(EnergyMeter.community_id == community_id)).all())
+
+
+def _month_rows(community_id: int, period: str, meters: dict, boundary: dict, rows) -> list[dict]:
     out = []
     for meter_id, n, inner, first, first_source, last in rows:
         # SQLite computes in floating point: back to the column's 4 decimals
@@ -70,15 +79,67 @@ def compute_month(session: Session, community_id: int, period: str) -> list[dict
     return out
 
 
-def derive_month(session: Session, community_id: int, period: str) -> int:
-    """Derive (or re-derive) ``period`` for every meter of the community and store it (replacing
-    the month's rows); returns rows written."""
-    out = compute_month(session, community_id, period)
+def compute_month(session: Session, community_id: int, period: str) -> list[dict]:
+    """The month's usage rows of every meter of the community, computed and not stored (reads only).
+
+    One scan of the month's readings in the database (window functions, SQLite and
+    PostgreSQL alike: on PostgreSQL only that month's partition is read) plus one index
+    probe per meter for the last reading before the month."""
+    start, end = bounds(period)
+    meters = {m.id: m for m in session.scalars(select(EnergyMeter).where(EnergyMeter.community_id == community_id))}
+    if not meters:
+        return []
+    boundary = _boundary(session, community_id, start)
+    rows = session.execute(_MONTH_SQL, {"community": community_id, "start": start, "end": end}).all()
+    return _month_rows(community_id, period, meters, boundary, rows)
+
+
+def _replace(session: Session, community_id: int, period: str, out: list[dict]) -> None:
     session.execute(delete(EnergyMonthlyUsage).where(EnergyMonthlyUsage.community_id == community_id,
                                                      EnergyMonthlyUsage.period == period))
     if out:
         session.execute(insert(EnergyMonthlyUsage), out)
     session.flush()
+
+
+def derive_month_and_days(session: Session, community_id: int, period: str) -> dict[int, list[float]]:
+    """A backfill's step: derive and store ``period`` like :func:`derive_month` and return each
+    meter's daily use (max − min per local day, the detection's history) — from ONE scan of the
+    month, grouped by meter and local day, so a year's backfill reads each reading once."""
+    from app.localtime import offset
+
+    start, end = bounds(period)
+    meters = {m.id: m for m in session.scalars(select(EnergyMeter).where(EnergyMeter.community_id == community_id))}
+    if not meters:
+        return {}
+    minutes = int(offset(end).total_seconds() // 60)
+    day = (f"date(at + interval '{minutes} minutes')" if session.connection().dialect.name == "postgresql"
+           else f"date(at, '{minutes:+d} minutes')")
+    rows = session.execute(text(_DAYS_SQL.format(day=day)),
+                           {"community": community_id, "start": start, "end": end}).all()
+    per_meter: dict[int, list] = {}
+    daily: dict[int, list[float]] = {}
+    for meter_id, _day, n, inner, first, first_source, last, day_use in rows:
+        agg = per_meter.get(meter_id)
+        if agg is None:
+            agg = per_meter[meter_id] = [meter_id, 0, 0, None, None, None]
+        agg[1] += n
+        agg[2] += inner or 0
+        if first is not None:
+            agg[3], agg[4] = first, first_source
+        if last is not None:
+            agg[5] = last
+        daily.setdefault(meter_id, []).append(float(day_use))
+    _replace(session, community_id, period,
+             _month_rows(community_id, period, meters, _boundary(session, community_id, start), per_meter.values()))
+    return daily
+
+
+def derive_month(session: Session, community_id: int, period: str) -> int:
+    """Derive (or re-derive) ``period`` for every meter of the community and store it (replacing
+    the month's rows); returns rows written."""
+    out = compute_month(session, community_id, period)
+    _replace(session, community_id, period, out)
     return len(out)
 
 

@@ -11,7 +11,7 @@ from app.domains.energy import apportionment
 from app.domains.energy.apportionment import largest_remainder
 from app.domains.energy.errors import EnergyError
 from app.domains.energy.meters import register_meter
-from app.domains.energy.models import EnergyApportionment, EnergyFinding, EnergyShare
+from app.domains.energy.models import EnergyApportionment, EnergyFinding, EnergyMeter, EnergyShare
 from app.domains.energy.readings import Incoming, store
 from app.domains.fees.models import FeeCharge
 from app.localtime import from_local
@@ -161,3 +161,41 @@ def test_tiered_water_bills_the_energy_modules_derived_month(session):
     assert [(int(t["tier"]), Decimal(t["quantity"])) for t in tiers] == [(1, Decimal("180")), (2, Decimal("20"))]
     assert lines[h0][2]["reading_start"]["value"] == "1000" and lines[h0][2]["reading_end"]["value"] == "1200"
     assert h2 not in lines  # no reading in the month: an anomaly, not a zero bill
+
+
+def test_bad_input_messages_name_what_is_wrong_in_both_languages(session):
+    """The issue's bad input, each refused with a message naming the meter or period, nothing written:
+    a household meter without a unit, a public meter in no building (the preview says so too), a
+    period already apportioned, a handheld reading lower than the last."""
+    from app.domains.energy import handheld
+    from app.domains.energy.models import EnergyMonthlyUsage, EnergyReading
+
+    estate = build(session, settings={"energy": {"apportion_by_building": True, "electricity_price": "0.5"}})
+    cid = estate.community.id
+    with pytest.raises(EnergyError) as err:
+        register_meter(session, cid, "WM-NOUNIT", name="无房屋水表", kind="water", role="household")
+    assert "WM-NOUNIT" in err.value.message("zh") and "房屋" in err.value.message("zh")
+    assert "WM-NOUNIT" in err.value.message("en") and "unit" in err.value.message("en")
+    register_meter(session, cid, "EM-NOBLD", name="水泵电表", kind="electricity", role="public")
+    _readings(session, estate)
+    with pytest.raises(EnergyError) as err:
+        apportionment.plan(session, cid, "2026-10", "electricity")  # the preview page shows this message
+    assert err.value.code == "no_building" and "EM-NOBLD" in err.value.message("zh") and "楼栋" in err.value.message("zh")
+    assert session.scalar(select(func.count(EnergyMonthlyUsage.id)).where(EnergyMonthlyUsage.community_id == cid)) == 0
+    session.scalar(select(EnergyMeter).where(EnergyMeter.code == "EM-NOBLD")).building_id = estate.building.id
+    apportionment.issue(session, cid, "2026-10", "electricity", actor="manager")
+    charges = session.scalar(select(func.count(FeeCharge.id)).where(FeeCharge.community_id == cid))
+    with pytest.raises(EnergyError) as err:
+        apportionment.issue(session, cid, "2026-10", "electricity", actor="manager")
+    assert err.value.code == "already_apportioned" and "2026-10" in err.value.message("zh")
+    assert "not repeated" in err.value.message("en")
+    assert session.scalar(select(func.count(FeeCharge.id)).where(FeeCharge.community_id == cid)) == charges
+    meter = estate.meters["w0"]
+    count = session.scalar(select(func.count()).select_from(EnergyReading).where(EnergyReading.meter_id == meter.id))
+    ref = [{"sha256": "b" * 64, "name": "dial.png", "content_type": "image/png"}]
+    with pytest.raises(EnergyError) as err:
+        handheld.submit(session, meter.id, "1", ref, "tech")
+    assert err.value.code == "backwards" and "是否换表" in err.value.message("zh")
+    assert "replaced" in err.value.message("en")
+    assert session.scalar(select(func.count()).select_from(EnergyReading).where(
+        EnergyReading.meter_id == meter.id)) == count

@@ -215,3 +215,34 @@ def test_stuck_readings_are_flagged_apart_from_billable_ones(session):
     run_detection(session, estate.community.id, now + timedelta(hours=2))
     assert session.scalar(select(EnergyFinding.status).where(EnergyFinding.community_id == estate.community.id,
                                                              EnergyFinding.kind == "stuck")) == "closed"
+
+
+def test_backfill_step_derives_the_month_and_the_daily_use_in_one_scan(session):
+    """derive_month_and_days stores the same month as derive_month and returns the same daily use
+    as the detection's history query."""
+    from app.domains.energy.detection import _daily
+    from app.domains.energy.models import EnergyMonthlyUsage
+    from app.domains.energy.monthly import derive_month, derive_month_and_days
+    from app.domains.energy.periods import bounds
+
+    estate = build(session)
+    m = estate.meters
+    write_series(session, m["w0"], START, 20 * 24, lambda t: household_water(t) + 0.03)
+    write_series(session, m["stair"], START, 20 * 24, lambda t: 0.5)
+    store(session, [Incoming(m["w1"].id, START, Decimal("50")),
+                    Incoming(m["w1"].id, START + timedelta(days=3), Decimal("2"), source="replaced"),
+                    Incoming(m["w1"].id, START + timedelta(days=4), Decimal("5"))])
+    cid, period = estate.community.id, "2026-11"
+
+    def stored():
+        return {r.meter_id: (r.start_value, r.end_value, r.usage, r.readings) for r in session.scalars(
+            select(EnergyMonthlyUsage).where(EnergyMonthlyUsage.community_id == cid))}
+
+    derive_month(session, cid, period)
+    expected = stored()
+    daily = derive_month_and_days(session, cid, period)
+    assert stored() == expected and expected[m["w1"].id][2] == Decimal("3")
+    start, end = bounds(period)
+    history = _daily(session, list(daily), start, end)
+    assert {k: sorted(round(x, 4) for x in v) for k, v in daily.items()} == \
+        {k: sorted(round(x, 4) for x in v) for k, v in history.items()}
