@@ -8,10 +8,10 @@ is reported). Buildings of 50 households; each building has a master water meter
 households' water meters and a public stairwell meter; the rest are household meters.
 
 Measured:
-- ``seconds`` (backfill): for each month of the year, the monthly usage of every meter
-  (``monthly.derive_month``: one window-function scan of the month's partition in the
-  database) and the daily use per meter (the detection's history) — streamed month by
-  month, never the year at once;
+- ``seconds`` (backfill): for each month of the year, the monthly usage of every meter stored
+  and the daily use per meter (the detection's history), both from ONE window-function scan of
+  the month's partition grouped by meter and local day in the database
+  (``monthly.derive_month_and_days``) — streamed month by month, never the year at once;
 - ``nightly_seconds``: ``detection.analyse`` for the last day (24 h window, 28-day
   history, month-so-far master/sub-meter balance, silent meters);
 - ``apportionment_seconds``: ``apportionment.issue`` of the last month (every household,
@@ -19,6 +19,11 @@ Measured:
 - ``limit_seconds``: ``COPY (SELECT meter_id, at, value FROM energy_reading) TO STDOUT``
   read to the end by the client; ``ratio`` = seconds / limit_seconds.
 - ``peak_mb``: the bench process's peak RSS (the PostgreSQL server's memory is not in it).
+
+- ``night_min_pandas_vs_sql``: the leak measure (night minimum flow per meter and local day)
+  computed the app's way (readings out, rates in pandas: ``detection._window``) and in SQL
+  (window function + GROUP BY in PostgreSQL), over the last day (every meter) and the last 30
+  days (the first 1,000 meters).
 
 Last line: JSON. Targets (full size): ratio ≤ 3, peak < 2 GB, nightly < 10 s, apportionment < 5 s.
 """
@@ -159,7 +164,7 @@ def _seed(engine, rows) -> float:
                 values = np.round(100 + np.cumsum(use), 4)
                 copy.write("".join(f"{meter_id}\t{s}\t{v:.4f}\tgood\tiot\n" for s, v in zip(stamps, values.tolist())))
         raw.commit()
-        cur.execute("ANALYZE energy_reading")
+        cur.execute("ANALYZE")  # every table (as autovacuum would): the planner needs the meters' stats too
         raw.commit()
     finally:
         raw.close()
@@ -181,6 +186,64 @@ def _limit(engine) -> tuple[float, int]:
         raw.close()
 
 
+_NIGHT_SQL = """
+SELECT meter_id, local_day, min(rate) FROM (
+  SELECT meter_id, date(at + interval '{m} minutes') AS local_day,
+         (value - lag(value) OVER w) / (extract(epoch FROM at - lag(at) OVER w) / 3600) AS rate,
+         extract(epoch FROM (at + interval '{m} minutes')::time) / 3600 AS end_hour,
+         extract(epoch FROM (lag(at) OVER w + interval '{m} minutes')::time) / 3600 AS start_hour
+  FROM energy_reading WHERE meter_id = ANY(:ids) AND at >= :since AND at < :until
+  WINDOW w AS (PARTITION BY meter_id ORDER BY at)) d
+WHERE rate IS NOT NULL AND start_hour >= 2 AND end_hour <= 5 AND end_hour > start_hour
+GROUP BY meter_id, local_day
+"""
+
+
+def _night_pandas(session, ids, since, until) -> dict:
+    """Night minimum flow (2–5 a.m. local) per meter and local day, the app's way: one query for
+    the readings, the rates and the filter in pandas (``detection._window``)."""
+    from app.domains.energy.detection import _window
+    from app.localtime import offset
+
+    import pandas as pd
+
+    frame = _window(session, ids, since, until)
+    night = frame[(frame["start_hour"] >= 2 - 1e-9) & (frame["local_hour"] <= 5 + 1e-9) & frame["rate"].notna()]
+    day = (night["at"] + pd.Timedelta(offset(until))).dt.date
+    return {k: round(v, 6) for k, v in night.groupby([night["meter_id"], day])["rate"].min().items()}
+
+
+def _night_sql(session, ids, since, until) -> dict:
+    """The same measure computed in PostgreSQL (window function + GROUP BY); rows out only."""
+    from sqlalchemy import text
+
+    from app.localtime import offset
+
+    minutes = int(offset(until).total_seconds() // 60)
+    rows = session.execute(text(_NIGHT_SQL.format(m=minutes)), {"ids": ids, "since": since, "until": until}).all()
+    return {(m, d): round(float(v), 6) for m, d, v in rows}
+
+
+def _pandas_vs_sql(session, ids, end_at) -> dict:
+    """Both ways over the last day (the nightly case, every meter) and the last 30 days (a
+    backfill month, the first 1,000 meters)."""
+    out = {}
+    for label, days in (("day", 1), ("month", 30)):
+        since = end_at - timedelta(days=days)
+        ids = ids if days == 1 else ids[:1000]  # a month of 1,000 meters (720,000 rows) in pandas at most
+        timings = {}
+        results = {}
+        for way, fn in (("pandas", _night_pandas), ("sql", _night_sql)):
+            t0 = time.perf_counter()
+            results[way] = fn(session, ids, since, end_at + timedelta(seconds=1))
+            timings[way] = round(time.perf_counter() - t0, 3)
+        same = results["pandas"].keys() == results["sql"].keys() and all(
+            abs(results["pandas"][k] - results["sql"][k]) < 1e-4 for k in results["sql"])
+        out[label] = {**timings, "same_result": same, "groups": len(results["sql"]),
+                      "sql_speedup": round(timings["pandas"] / max(timings["sql"], 1e-6), 2)}
+    return out
+
+
 def _months() -> list[str]:
     return [f"{(YEAR_START.year * 12 + YEAR_START.month - 1 + i) // 12}-"
             f"{(YEAR_START.month - 1 + i) % 12 + 1:02d}" for i in range(12)]
@@ -200,13 +263,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     from app import clock
     from app.domains.energy import apportionment
-    from app.domains.energy.detection import _daily, analyse
-    from app.domains.energy.monthly import derive_month
+    from app.domains.energy.detection import analyse
+    from app.domains.energy.monthly import derive_month_and_days
     from app.domains.energy.partitions import ensure_partitions
-    from app.domains.energy.periods import bounds
     from app.platform.discovery import import_all_models
 
     name, url = _database()
+    if args.keep:
+        print(f"database: {name}", file=sys.stderr)
     engine = create_engine(url)
     try:
         import_all_models().create_all(engine)
@@ -222,9 +286,7 @@ def main(argv: list[str] | None = None) -> dict:
         ids = [r[0] for r in rows]
         with Session(engine) as s:
             for period in _months():
-                derive_month(s, cid, period)
-                start, end = bounds(period)
-                _daily(s, ids, start, end)
+                derive_month_and_days(s, cid, period)  # one scan: the month stored + the daily history
                 s.commit()
         backfill_s = time.perf_counter() - t0
 
@@ -241,6 +303,10 @@ def main(argv: list[str] | None = None) -> dict:
             s.commit()
             apportion_s = time.perf_counter() - t0
             households = sum(a.households for a in made)
+        peak = _peak_mb()  # the measured work; the comparison below loads a month in pandas
+        with Session(engine) as s:
+            night = _pandas_vs_sql(s, ids, end_at)
+            s.rollback()
         clock.reset()
     finally:
         engine.dispose()
@@ -252,7 +318,8 @@ def main(argv: list[str] | None = None) -> dict:
               "nightly_seconds": round(nightly_s, 2), "nightly_findings": len(found),
               "nightly_kinds": dict(sorted(Counter(f.kind for f in found).items())),
               "apportionment_seconds": round(apportion_s, 2), "apportioned_households": households,
-              "peak_mb": _peak_mb(), "load_avg": os.getloadavg()[0]}
+              "night_min_pandas_vs_sql": night, "peak_mb": peak,
+              "peak_mb_with_comparison": _peak_mb(), "load_avg": os.getloadavg()[0]}
     print(json.dumps(result))
     return result
 

@@ -9,13 +9,14 @@ apportionments (largest-remainder shares, put on the bill as charges of the fee 
 ``shared_energy`` through ``fees.add_period_charges``) and the public revenue ledger.
 
 Offers to other domains: ``post_public_revenue`` (e.g. parking posts its income),
-``monthly_usage`` (a community's derived consumption per unit and month, e.g. for tiered
-water), ``public_energy_by_month`` (the dashboard's KPI).
+``monthly_usage`` (a community's derived consumption per unit and month), ``billing_usage``
+(what fees' tiered water bills when energy is enabled: the derived month per unit), ``public_energy_by_month`` (the dashboard's KPI).
 """
 from app.platform.exports import lazy_exports
 
 __all__, __getattr__ = lazy_exports(__name__, {
     "post_public_revenue": "revenue",
     "monthly_usage": "monthly",
+    "billing_usage": "monthly",
     "public_energy_by_month": "kpis",
 })

@@ -26,7 +26,7 @@ from app import clock
 from app.domains.energy.detection import Detected
 from app.domains.energy.errors import EnergyError
 from app.domains.energy.models import EnergyApportionment, EnergyMeter, EnergyShare
-from app.domains.energy.monthly import derive_month, usage_of
+from app.domains.energy.monthly import month_usage
 from app.domains.estate.models import Building, Household, Unit
 from app.platform.audit import record
 
@@ -105,11 +105,13 @@ def _households(session: Session, community_id: int, building_id: int | None) ->
     return [tuple(r) for r in session.execute(q.order_by(Household.code)).all()]
 
 
-def plan(session: Session, community_id: int, period: str, kind: str = "electricity") -> list[Plan]:
-    """What would be apportioned (no writes except the month's derived usage)."""
+def plan(session: Session, community_id: int, period: str, kind: str = "electricity", *,
+         record_findings: bool = False) -> list[Plan]:
+    """What would be apportioned. Writes nothing (the month's usage is the stored derived one,
+    or computed in memory), unless ``record_findings``: then a month not yet derived is stored
+    and sub-meters above their master are recorded as a finding (the issuing run does that)."""
     settings = _settings(session, community_id)
-    derive_month(session, community_id, period)
-    usage = usage_of(session, community_id, period)
+    usage = month_usage(session, community_id, period, store=record_findings)
     meters = [m for m in session.scalars(select(EnergyMeter).where(
         EnergyMeter.community_id == community_id, EnergyMeter.kind == kind, EnergyMeter.active.is_(True)))]
     by_building = bool(settings["apportion_by_building"])
@@ -140,7 +142,8 @@ def plan(session: Session, community_id: int, period: str, kind: str = "electric
             own = usage.get(master.id, Decimal(0))
             subs_public = sum((usage.get(s.id, Decimal(0)) for s in subs if s.role in ("public", "lighting")), Decimal(0))
             if sub_sum > own:
-                _negative_finding(session, community_id, master, period, own, sub_sum)
+                if record_findings:
+                    _negative_finding(session, community_id, master, period, own, sub_sum)
                 raise EnergyError("negative_remainder", scope=scope_label, subs=sub_sum, master=own)
             remainder = own - sub_sum
             quantity += remainder
@@ -207,7 +210,7 @@ def issue(session: Session, community_id: int, period: str, kind: str, actor: st
         raise EnergyError("already_apportioned", period=period, kind=KIND_LABELS[kind]["zh"],
                           at=f"{done[0].created_at:%Y-%m-%d %H:%M}",
                           total=f"{Decimal(sum(a.total_cents for a in done)) / 100:.2f}")
-    plans = plan(session, community_id, period, kind)
+    plans = plan(session, community_id, period, kind, record_findings=True)
     fees = importlib.import_module("app.domains.fees")
     unit = "kWh" if kind == "electricity" else "m³"
     rows = []

@@ -4,8 +4,9 @@ per finding, closed by itself when the readings are normal again.
 The work order is a repair order (category ``public_area``, or ``plumbing`` for a leak in a
 home) through repair's public ``create_order`` when repair is enabled in the community,
 with the chart of the readings as its photo; otherwise a task for the manager through the
-``energy_finding`` process. Closing a finding does not close the repair order (the
-technician closes it after the visit); the finding page says it was closed and why.
+``energy_finding`` process. A finding that closes itself (consumption normal again) closes its
+repair order through repair's ``resolve_order`` when nobody has finished it yet (a finished one
+gets the note on its timeline); the finding page says it was closed and why.
 """
 from __future__ import annotations
 
@@ -107,7 +108,36 @@ def close(session: Session, finding: EnergyFinding, reason: str, now: datetime |
     finding.status, finding.closed_at, finding.close_reason = "closed", now or clock.now(), reason[:200]
     record(session, actor=ACTOR, action="energy.finding_closed", target_type="energy_finding",
            target_id=finding.number, community_id=finding.community_id, after={"reason": reason})
+    if finding.work_order:
+        _resolve_work_order(session, finding, reason)
     return finding
+
+
+def work_order_status(session: Session, finding: EnergyFinding) -> str | None:
+    """The repair order's status (repair's ``get_order``), for the finding page."""
+    if not finding.work_order:
+        return None
+    try:
+        repair = importlib.import_module("app.domains.repair")
+    except ImportError:
+        return None
+    order = repair.get_order(session, finding.work_order, [finding.community_id])
+    return order.status if order is not None else None
+
+
+def _resolve_work_order(session: Session, finding: EnergyFinding, reason: str) -> None:
+    """Close the finding's repair order (repair's ``resolve_order``); a refusal keeps the finding closed."""
+    try:
+        repair = importlib.import_module("app.domains.repair")
+    except ImportError:
+        return
+    note = f"【能耗异常 {finding.number}】{reason}"
+    try:
+        with session.begin_nested():
+            repair.resolve_order(session, finding.work_order, community_id=finding.community_id,
+                                 note=note, actor=ACTOR)
+    except Exception as exc:  # noqa: BLE001 - the order stays as it is; the technician closes it
+        log.warning("repair order %s of %s not resolved (%s)", finding.work_order, finding.number, exc)
 
 
 def apply(session: Session, community_id: int, detected: list[Detected], now: datetime) -> dict[str, int]:

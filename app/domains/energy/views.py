@@ -101,15 +101,14 @@ class EnergyView(BaseView):
         threshold = (row.detail or {}).get("threshold")
         chart = charts.svg_chart(findings.chart_points(db.session, row), threshold=threshold)
         return self.render_template("energy/finding.html", row=row, meter=meter, chart=chart,
+                                    order_status=findings.work_order_status(db.session, row),
                                     summary=findings.describe(row, meter, _locale()), **_helpers())
 
     def _apportion_page(self, community: Community, period: str, kind: str):
         plans, error = [], None
         try:
-            plans = apportionment.plan(db.session, community.id, period, kind)
-            db.session.commit()  # the derived usage (and a negative-remainder finding) are kept
+            plans = apportionment.plan(db.session, community.id, period, kind)  # writes nothing
         except EnergyError as exc:
-            db.session.commit()
             error = exc.message(_locale())
         done = apportionment.existing(db.session, community.id, period, kind)
         return self.render_template("energy/apportion.html", community=community, period=period, kind=kind,
@@ -142,7 +141,7 @@ class EnergyView(BaseView):
             db.session.rollback()
             if exc.code == "negative_remainder":  # keep the finding for the manager
                 try:
-                    apportionment.plan(db.session, community.id, period, kind)
+                    apportionment.plan(db.session, community.id, period, kind, record_findings=True)
                 except EnergyError:
                     db.session.commit()
             flash(exc.message(_locale()), "warning" if exc.code == "already_apportioned" else "danger")

@@ -22,6 +22,7 @@ from app.domains.fees.fee_items import (
     tier_breakdown,
 )
 from app.domains.fees.models import Bill, BillLine, FeeCharge, FeePermit
+from app.localtime import to_local
 from connectors.models import MeterReading
 
 
@@ -107,12 +108,39 @@ def _meter_readings(session: Session, meter_filter: tuple, start: datetime, end:
                   _METER_COLUMNS, objects=_READING_COLUMNS)
 
 
+def _energy_usage(session: Session, community_id: int, item: FeeItem, period: str) -> pd.DataFrame | None:
+    """With the energy module enabled: its derived monthly usage per unit (energy's
+    ``billing_usage``, reached by name), in the meter columns plus ``derived_usage``; None
+    otherwise (the bill then reads ``meter_reading``)."""
+    import importlib
+
+    from app.platform.processes import module_enabled
+
+    if not item.meter_profile or not module_enabled(session, community_id, "energy"):
+        return None
+    try:
+        energy = importlib.import_module("app.domains.energy")
+    except ImportError:
+        return None
+    rows = energy.billing_usage(session, community_id, period, item.meter_profile)
+    if rows is None:
+        return None
+    stamp = lambda t: to_local(t).strftime("%Y-%m-%d %H:%M")  # noqa: E731
+    return _frame([(None, "、".join(r["meters"]), r["unit_id"], r["start_value"], stamp(r["period_start"]),
+                    r["end_value"], stamp(r["period_end"]), r["usage"]) for r in rows],
+                  [*_METER_COLUMNS, "derived_usage"], objects=(*_READING_COLUMNS, "derived_usage"))
+
+
 def _usage_inputs(session: Session, item: FeeItem, homes: pd.DataFrame, period: str,
                   start: datetime, end: datetime, anomalies: list[dict]) -> pd.DataFrame:
     community_id = homes.attrs["community_id"]
     meter_filter = (Device.community_id == community_id, Device.profile == item.meter_profile,
                     Device.unit_id.is_not(None))
-    meters = _meter_readings(session, meter_filter, start, end)
+    meters = _meter_readings(session, meter_filter, start, end).assign(derived=False, derived_usage=None)
+    derived = _energy_usage(session, community_id, item, period)
+    if derived is not None:  # units with energy meters bill energy's month; the others their readings
+        meters = pd.concat([derived.assign(derived=True),
+                            meters[~meters["unit_id"].isin(set(derived["unit_id"].tolist()))]], ignore_index=True)
     frame = homes[["household_id", "code", "unit_id"]].merge(meters, on="unit_id", how="inner")
     if frame.empty:
         return frame.assign(usage=_obj([]), prior_usage=_obj([]), _explain=_obj([]))
@@ -121,9 +149,17 @@ def _usage_inputs(session: Session, item: FeeItem, homes: pd.DataFrame, period: 
     backwards: list[dict] = []
     keep: list[int] = []
     usages: list[Decimal] = []
-    for i, (code, meter, v0, v1, t1) in enumerate(zip(
+    for i, (code, meter, v0, v1, t1, from_energy, du) in enumerate(zip(
             frame["code"].tolist(), frame["meter"].tolist(), frame["v0"].tolist(), frame["v1"].tolist(),
-            frame["t1"].tolist())):
+            frame["t1"].tolist(), frame["derived"].tolist(), frame["derived_usage"].tolist())):
+        if from_energy:  # energy's derived month: flagged readings are already kept apart there
+            if du is None:
+                missing.append({"kind": "missing_reading", "item": item.id, "household": code, "device": meter,
+                                "detail": "no reading in the period"})
+                continue
+            keep.append(i)
+            usages.append(Decimal(du))
+            continue
         if v0 is None or v1 is None or t1 < start:
             missing.append({"kind": "missing_reading", "item": item.id, "household": code, "device": meter,
                             "detail": "no reading before the period" if v0 is None

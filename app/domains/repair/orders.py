@@ -405,6 +405,37 @@ def task_actor(session: Session, order: RepairOrder, element_id: str) -> str | N
         TaskRow.status == "completed").order_by(TaskRow.id.desc()).limit(1))
 
 
+def resolve_order(session: Session, number: str, *, community_id: int, note: str, actor: str) -> RepairOrder | None:
+    """The cause went away by itself (e.g. energy's finding: consumption normal again).
+
+    An order nobody has finished yet is closed with the note (its process is cancelled, so no
+    technician task or SLA timer is left); a finished or closed order only gets the note on its
+    timeline (the resident's confirmation runs as usual). Returns the order, or None when there
+    is no such order in the community. Never commits.
+    """
+    from app.domains.repair.dispatch import close_offer
+    from app.domains.repair.models import ACTIVE_STATUSES
+
+    order = session.scalar(select(RepairOrder).where(RepairOrder.number == number,
+                                                     RepairOrder.community_id == community_id))
+    if order is None:
+        return None
+    note = (note or "").strip()[:500] or None
+    if order.status not in ACTIVE_STATUSES or order.status == "completed":
+        add_event(session, order, "resolved_note", actor=actor, note=note)
+        return order
+    if order.instance_id is not None:
+        from app.engine.runtime import cancel_instance
+
+        cancel_instance(session, order.instance_id, actor, reason=note or "resolved")
+    close_offer(session, order, "cancelled")
+    order.closed_at = clock.now()
+    add_event(session, order, "resolved", actor=actor, status="closed", note=note)
+    audit(session, actor=actor, action="repair.resolved", target_type="repair_order", target_id=order.number,
+          community_id=community_id, after={"status": "closed", "note": note})
+    return order
+
+
 # --------------------------------------------------------------------------- SLA escalation
 
 ESCALATIONS = ("reminded", "manager", "company", "resolution")

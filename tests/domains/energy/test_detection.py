@@ -124,3 +124,125 @@ def test_readings_are_grouped_by_local_day(session):
     store(session, [Incoming(meter.id, from_local(datetime(2026, 11, 20, 1, 0)), Decimal("1"))])  # 17:00 UTC the day before
     day = session.scalar(select(local_day(session)).where(EnergyReading.meter_id == meter.id))
     assert str(day) == "2026-11-20"
+
+
+def test_repair_order_of_a_finding_closes_when_consumption_is_normal_again(session):
+    """The leak opens a repair order; the leak stops: the finding and its order close by themselves,
+    the order's process is cancelled (no technician task left) and its timeline says why."""
+    from app.domains.repair.models import RepairEvent, RepairOrder
+    from app.engine.models import TaskRow
+
+    estate = build(session, modules=("repair", "energy"))
+    m = estate.meters
+    for key in ("w1", "w2"):
+        write_series(session, m[key], START, 20 * 24, household_water)
+    write_series(session, m["w0"], START, 20 * 24, lambda t: household_water(t) + 0.03)
+    run_detection(session, estate.community.id, NOW)
+    leak = session.scalar(select(EnergyFinding).where(EnergyFinding.community_id == estate.community.id,
+                                                      EnergyFinding.kind == "leak"))
+    order = session.scalar(select(RepairOrder).where(RepairOrder.number == leak.work_order))
+    assert order.status in ("reported", "dispatched", "unassigned")
+    write_series(session, m["w0"], NOW, 24, household_water, start_value=str(_last(session, m["w0"].id)))
+    run_detection(session, estate.community.id, NOW + timedelta(hours=24))
+    session.refresh(order)
+    session.refresh(leak)
+    assert leak.status == "closed"
+    assert order.status == "closed" and order.closed_at is not None
+    event = session.scalar(select(RepairEvent).where(RepairEvent.order_id == order.id, RepairEvent.kind == "resolved"))
+    assert event is not None and leak.number in event.note and "正常" in event.note
+    open_tasks = session.scalar(select(func.count()).select_from(TaskRow).where(
+        TaskRow.instance_id == order.instance_id, TaskRow.status.in_(("ready", "claimed"))))
+    assert open_tasks == 0
+    from app.engine.models import ProcessInstance
+
+    assert session.get(ProcessInstance, order.instance_id).status == "cancelled"
+    # a later run changes nothing: no new finding, the order stays closed
+    assert run_detection(session, estate.community.id, NOW + timedelta(hours=25))["opened"] == 0
+    session.refresh(order)
+    assert order.status == "closed"
+
+
+def test_a_finished_repair_order_only_gets_a_note(session):
+    from app.domains.repair import resolve_order
+    from app.domains.repair.models import RepairEvent, RepairOrder
+
+    estate = build(session, modules=("repair", "energy"))
+    write_series(session, estate.meters["w0"], START, 20 * 24, lambda t: household_water(t) + 0.03)
+    run_detection(session, estate.community.id, NOW)
+    leak = session.scalar(select(EnergyFinding).where(EnergyFinding.community_id == estate.community.id,
+                                                      EnergyFinding.kind == "leak"))
+    order = session.scalar(select(RepairOrder).where(RepairOrder.number == leak.work_order))
+    order.status = "completed"
+    assert resolve_order(session, order.number, community_id=estate.community.id + 999, note="x", actor="t") is None
+    resolve_order(session, order.number, community_id=estate.community.id, note="用量已恢复正常", actor="t")
+    assert order.status == "completed"
+    kinds = session.scalars(select(RepairEvent.kind).where(RepairEvent.order_id == order.id)).all()
+    assert "resolved_note" in kinds and "resolved" not in kinds
+
+
+def test_stuck_readings_are_flagged_apart_from_billable_ones(session):
+    """A remote meter that moved before and then shows one value for stuck_hours: those readings go
+    to the flagged table as 'stuck' (not billed), the detection reports the meter stuck (not
+    silent), and the first moving reading is good again and closes the finding."""
+    estate = build(session)
+    meter = estate.meters["w1"]
+    last = write_series(session, meter, START, 19 * 24, household_water)
+    stuck_from = START + timedelta(hours=19 * 24)
+    counts = store(session, [Incoming(meter.id, stuck_from + timedelta(hours=h), last) for h in range(1, 25)],
+                   stuck_hours=6)
+    assert counts == {"good": 5, "stuck": 19}  # 1–5 h unchanged is normal; from the 6th hour on: stuck
+    flagged = session.scalars(select(EnergyFlaggedReading).where(EnergyFlaggedReading.meter_id == meter.id)
+                              .order_by(EnergyFlaggedReading.at)).all()
+    assert {f.quality for f in flagged} == {"stuck"} and len(flagged) == 19
+    assert "unchanged since" in flagged[0].reason
+    assert session.scalar(select(func.max(EnergyReading.at)).where(EnergyReading.meter_id == meter.id)) \
+        == stuck_from + timedelta(hours=5)
+    # a later batch goes on flagging while the value does not move
+    later = [Incoming(meter.id, stuck_from + timedelta(hours=h), last) for h in range(25, 55)]
+    assert store(session, later, stuck_hours=6) == {"stuck": 30}
+    now = stuck_from + timedelta(hours=54, minutes=10)  # no good reading in the last day: the flags tell
+    run_detection(session, estate.community.id, now)
+    rows = session.execute(select(EnergyFinding.kind, EnergyFinding.detail).where(
+        EnergyFinding.community_id == estate.community.id, EnergyFinding.meter_id == meter.id,
+        EnergyFinding.status == "open")).all()
+    assert [r[0] for r in rows] == ["stuck"] and rows[0][1]["flagged"] is True
+    # a meter that never moved (an empty flat) is not stuck; the meter moves again: good, finding closed
+    idle = estate.meters["w2"]
+    assert store(session, [Incoming(idle.id, START + timedelta(hours=h), Decimal("7")) for h in range(30)],
+                 stuck_hours=6) == {"good": 30}
+    assert store(session, [Incoming(meter.id, now + timedelta(hours=1), last + Decimal("0.5"))], stuck_hours=6) \
+        == {"good": 1}
+    run_detection(session, estate.community.id, now + timedelta(hours=2))
+    assert session.scalar(select(EnergyFinding.status).where(EnergyFinding.community_id == estate.community.id,
+                                                             EnergyFinding.kind == "stuck")) == "closed"
+
+
+def test_backfill_step_derives_the_month_and_the_daily_use_in_one_scan(session):
+    """derive_month_and_days stores the same month as derive_month and returns the same daily use
+    as the detection's history query."""
+    from app.domains.energy.detection import _daily
+    from app.domains.energy.models import EnergyMonthlyUsage
+    from app.domains.energy.monthly import derive_month, derive_month_and_days
+    from app.domains.energy.periods import bounds
+
+    estate = build(session)
+    m = estate.meters
+    write_series(session, m["w0"], START, 20 * 24, lambda t: household_water(t) + 0.03)
+    write_series(session, m["stair"], START, 20 * 24, lambda t: 0.5)
+    store(session, [Incoming(m["w1"].id, START, Decimal("50")),
+                    Incoming(m["w1"].id, START + timedelta(days=3), Decimal("2"), source="replaced"),
+                    Incoming(m["w1"].id, START + timedelta(days=4), Decimal("5"))])
+    cid, period = estate.community.id, "2026-11"
+
+    def stored():
+        return {r.meter_id: (r.start_value, r.end_value, r.usage, r.readings) for r in session.scalars(
+            select(EnergyMonthlyUsage).where(EnergyMonthlyUsage.community_id == cid))}
+
+    derive_month(session, cid, period)
+    expected = stored()
+    daily = derive_month_and_days(session, cid, period)
+    assert stored() == expected and expected[m["w1"].id][2] == Decimal("3")
+    start, end = bounds(period)
+    history = _daily(session, list(daily), start, end)
+    assert {k: sorted(round(x, 4) for x in v) for k, v in daily.items()} == \
+        {k: sorted(round(x, 4) for x in v) for k, v in history.items()}

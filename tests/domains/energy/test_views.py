@@ -41,3 +41,36 @@ def test_demo_findings_orders_apportionment_and_disclosure(demo_db_url, login):
     assert link, listing[:500]
     shown = resident.get(link.group(1)).get_data(as_text=True)
     assert "停车" in shown and 'id="owners-share"' in shown
+
+
+def test_viewing_the_apportionment_preview_writes_nothing(demo_db_url, login):
+    """A read-only role (regulator) and the manager open the 公摊 preview of a month nobody derived
+    yet: the page shows the plan, and no derived-usage, finding, apportionment or audit row is written."""
+    from sqlalchemy import func
+
+    from app.domains.energy.models import EnergyApportionment, EnergyMonthlyUsage
+    from app.platform.models import AuditEvent
+
+    engine = create_engine(demo_db_url)
+
+    def counts():
+        with Session(engine) as s:
+            return {t.__name__: (s.scalar(select(func.count()).select_from(t)), s.scalar(select(func.max(t.id))))
+                    for t in (EnergyMonthlyUsage, EnergyFinding, EnergyApportionment, AuditEvent)}
+
+    with Session(engine) as s:
+        periods = set(s.scalars(select(EnergyMonthlyUsage.period)))
+    from app import clock
+    from app.domains.energy.periods import previous
+    from app.localtime import to_local
+
+    period = previous(f"{to_local(clock.now()):%Y-%m}")  # the demo's readings reach into it; not derived
+    assert period not in periods, periods
+    before = counts()
+    for role in ("regulator", "manager_yc"):
+        page = login(role).get(f"/energy/apportion?kind=electricity&period={period}")
+        assert page.status_code == 200, role
+        text_ = page.get_data(as_text=True)
+        assert 'id="preview"' in text_ or "没有" in text_ or "nothing" in text_.lower(), text_[:300]
+    assert counts() == before
+    engine.dispose()
