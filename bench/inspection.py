@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> dict:
     days = args.days or (60 if args.quick else 365)
     from app.migrate import upgrade
 
-    name = f"ef_bench_{uuid.uuid4().hex[:8]}"
+    name = f"ef_inspbench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -261,6 +261,14 @@ def mark_late(session: Session, run_id: int, community_id: int | None = None) ->
     return run
 
 
-def runs_of(session: Session, community_ids: list[int], limit: int = 100) -> list[InspectionRun]:
-    return list(session.scalars(select(InspectionRun).where(InspectionRun.community_id.in_(community_ids))
-                                .order_by(InspectionRun.planned_at.desc(), InspectionRun.id.desc()).limit(limit)))
+def runs_of(session: Session, community_ids: list[int], limit: int = 100, flag: str | None = None,
+            now: datetime | None = None) -> list[InspectionRun]:
+    """The latest runs; ``flag``: only the late ones (flagged, or open past their deadline) or
+    those that missed points (the dashboard's figures link here)."""
+    q = select(InspectionRun).where(InspectionRun.community_id.in_(community_ids))
+    if flag == "late":
+        q = q.where(or_(InspectionRun.late.is_(True),
+                        and_(InspectionRun.status == OPEN, InspectionRun.due_at < (now or clock.now()))))
+    elif flag == "missed":
+        q = q.where(InspectionRun.status == "closed")
+    return list(session.scalars(q.order_by(InspectionRun.planned_at.desc(), InspectionRun.id.desc()).limit(limit)))

@@ -114,7 +114,8 @@ class InspectionView(BaseView):
     @has_access
     def index(self):
         ids = visible_community_ids()
-        rows = runs.runs_of(db.session, ids, limit=100)
+        flag = request.args.get("flag") if request.args.get("flag") in ("late", "missed") else None
+        rows = runs.runs_of(db.session, ids, limit=100, flag=flag)
         routes = {r.id: r for r in db.session.scalars(select(InspectionRoute).where(
             InspectionRoute.community_id.in_(ids)).order_by(InspectionRoute.community_id, InspectionRoute.id))}
         done = dict(db.session.execute(
@@ -123,7 +124,7 @@ class InspectionView(BaseView):
             if rows else {}
         can_start = self.appbuilder.sm.has_access("can_start", "InspectionView")
         return self.render_template("inspection/runs.html", rows=rows, routes=routes, done=done,
-                                    can_start=can_start, csrf=generate_csrf(), **_helpers())
+                                    can_start=can_start, flag=flag, csrf=generate_csrf(), **_helpers())
 
     @expose("/routes/<int:route_id>/start", methods=["POST"])
     @has_access
