@@ -125,3 +125,18 @@ def test_manager_adds_a_point_and_a_route_unknown_codes_refused(login, db):
     assert ok.status_code == 302
     listing = manager.get("/inspection/routes/list/").get_data(as_text=True)
     assert "夜班" in listing and "夜间巡查" in listing
+
+
+def test_the_run_task_in_the_inbox_links_the_run_page(login, db):
+    """The technician's inbox card of a patrol run: route, progress, deadline, and the run page
+    (where the points are scanned) one tap away; another community's technician has no such card."""
+    with db() as s:
+        route = s.scalar(select(InspectionRoute).where(InspectionRoute.name == "月度电梯检查"))
+    started = login("manager_yc").post(f"/inspection/routes/{route.id}/start")
+    run_path = "/inspection/runs/" + started.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+    technician = login("tech_yc2")
+    inbox = technician.get("/inbox/").get_data(as_text=True)
+    card = inbox[inbox.index(f'href="{run_path}"') - 600:inbox.index(f'href="{run_path}"') + 200]
+    assert "打开巡查页面" in card and "月度电梯检查 · 0 / 1" in card
+    assert technician.get(run_path).status_code == 200
+    assert f'href="{run_path}"' not in login("tech_fx1").get("/inbox/").get_data(as_text=True)
