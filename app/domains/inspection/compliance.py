@@ -5,7 +5,8 @@ checked and failed; findings opened, rectified on time, overdue, still open. Eve
 grouped aggregate over the check-in and finding tables (``items_checked`` / ``items_failed``
 are stored on each check-in), so the regulator's overview of hundreds of communities is a
 handful of queries (see bench/inspection.py for the figures against a naive loop).
-The report exports as PDF and Excel with Chinese headers.
+The report (with the month's self-inspection plan, ``plans.py``) exports as PDF and Excel with
+Chinese headers.
 """
 from __future__ import annotations
 
@@ -196,7 +197,17 @@ def monthly_report(session: Session, community_id: int, period: str | None = Non
          "是否按期": ("是" if x.rectified_at <= x.deadline_at else "否") if x.rectified_at else ""}
         for x in session.scalars(select(f).where(f.community_id == community_id, f.opened_at >= start,
                                                  f.opened_at < end).order_by(f.opened_at, f.id).limit(2000))]
-    return {"period": period, "status": status, "by_point": by_point, "findings": finding_rows}
+    from app.domains.inspection.plans import checklist_rows, plan_status
+
+    plan = plan_status(session, community_id, period)
+    plan_rows = [{"检查表": row["title"], "检查项数": row["items"], "计划检查次数": row["tally"].due,
+                  "已完成": row["tally"].done, "漏检": row["tally"].missed, "待检查": row["tally"].upcoming,
+                  "依据条款": "；".join(row["clauses"])} for row in checklist_rows(plan, "zh")]
+    return {"period": period, "status": status, "by_point": by_point, "findings": finding_rows,
+            "plan": plan, "plan_rows": plan_rows}
+
+
+PLAN_HEADERS = ["检查表", "检查项数", "计划检查次数", "已完成", "漏检", "待检查", "依据条款"]
 
 
 def report_excel(report: dict) -> bytes:
@@ -214,6 +225,7 @@ def report_excel(report: dict) -> bytes:
         pd.DataFrame(report["findings"], columns=["整改编号", "来源", "问题", "依据条款", "严重程度", "发现时间",
                                                   "整改期限", "整改时间", "状态", "是否按期"]) \
             .to_excel(writer, sheet_name="问题整改", index=False)
+        pd.DataFrame(report["plan_rows"], columns=PLAN_HEADERS).to_excel(writer, sheet_name="自查计划", index=False)
     return buffer.getvalue()
 
 
@@ -248,6 +260,18 @@ def report_pdf(report: dict) -> bytes:
     for key, zh in SUMMARY_HEADERS:
         line(f"{zh}：{getattr(s, key)}")
     line(f"按期整改率：{s.on_time_rate if s.on_time_rate is not None else '—'}%", 10, 9)
+    plan = report["plan"]
+    line(f"本月自查计划（{'已下达' if plan.issued is not None else '草案，按当前路线'}）：计划 {plan.total.due} 次，"
+         f"已完成 {plan.total.done}，漏检 {plan.total.missed}，待检查 {plan.total.upcoming}", 12, 8)
+    for row in report["plan_rows"]:
+        line(f"{row['检查表']}：计划 {row['计划检查次数']}，已完成 {row['已完成']}，漏检 {row['漏检']}，待检查 {row['待检查']}", 9, 5)
+        if row["依据条款"]:
+            line(f"    依据：{row['依据条款'][:70]}", 8, 5)
+    if plan.not_planned:
+        from app.domains.inspection.checklists import all_checklists
+
+        known = all_checklists()
+        line("未列入本月计划的检查表：" + "、".join(known[c].label("zh") for c in plan.not_planned if c in known), 9, 7)
     line("问题整改清单", 12, 8)
     for row in report["findings"][:200]:
         line(f"{row['整改编号']}  {row['严重程度']}  {row['状态']}  期限 {row['整改期限']}  {row['是否按期']}", 9, 5)

@@ -73,7 +73,8 @@ def start_run(session: Session, route: InspectionRoute, actor: str, planned_at: 
     return run
 
 
-def _occurs_on(route: InspectionRoute, day) -> bool:
+def occurs_on(route: InspectionRoute, day) -> bool:
+    """Whether the route's schedule has a run on the local ``day``."""
     if route.frequency == "weekly":
         return day.isoweekday() == (route.weekday or 1)
     if route.frequency == "monthly":
@@ -95,7 +96,7 @@ def due_routes(session: Session, now: datetime | None = None,
         q = q.where(InspectionRoute.community_id.in_(community_ids))
     due = []
     for route in session.scalars(q.order_by(InspectionRoute.id)):
-        if not _occurs_on(route, today):
+        if not occurs_on(route, today):
             continue
         try:
             hh, mm = (int(x) for x in (route.start_time or "09:00").split(":"))

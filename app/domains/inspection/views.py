@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.domains.estate.models import Community
-from app.domains.inspection import checklists, compliance, findings, points, runs
+from app.domains.inspection import checklists, compliance, findings, plans, points, runs
 from app.domains.inspection.errors import InspectionError
 from app.domains.inspection.models import (
     InspectionCheckIn,
@@ -96,7 +96,7 @@ class InspectionView(BaseView):
         # every read page shares the index permission (the menu checks ``can_index``)
         "index": "index", "run": "index", "scan": "index", "point": "index", "findings": "index",
         "finding": "index", "compliance": "index", "report": "index", "labels": "index",
-        "service_worker": "index",
+        "service_worker": "index", "plan": "index",
         "check_in": "check_in", "close": "check_in", "start": "start",
         "spot_check_page": "spot_check", "record_spot_check": "spot_check",
     }
@@ -310,6 +310,22 @@ class InspectionView(BaseView):
         spot_ok = {r.community_id for r in rows if module_enabled(db.session, r.community_id, "inspection")}
         return self.render_template("inspection/compliance.html", rows=rows, period=period, months=months,
                                     can_spot=can_spot, spot_ok=spot_ok, **_helpers())
+
+    @expose("/plan/<int:community_id>")
+    @has_access
+    def plan(self, community_id: int):
+        """The month's self-inspection plan of one community: due, done, missed, upcoming."""
+        require_community(community_id)
+        community = db.session.get(Community, community_id)
+        months = compliance.months_back(6)
+        period = request.args.get("period") if request.args.get("period") in months else months[0]
+        locale = _locale()
+        status = plans.plan_status(db.session, community_id, period)
+        known = checklists.all_checklists()
+        return self.render_template(
+            "inspection/plan.html", community=community, period=period, months=months, status=status,
+            rows=plans.checklist_rows(status, locale), frequency=_FREQUENCY, shift=_SHIFT, role=_ROLE,
+            not_planned=[known[c].label(locale) for c in status.not_planned if c in known], **_helpers())
 
     @expose("/compliance/<int:community_id>/report.<fmt>")
     @has_access

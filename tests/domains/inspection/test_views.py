@@ -84,7 +84,7 @@ def test_labels_report_and_the_regulators_spot_check(login, db):
     xlsx = regulator.get(f"/inspection/compliance/{yc}/report.xlsx")
     import openpyxl
 
-    assert openpyxl.load_workbook(io.BytesIO(xlsx.data)).sheetnames == ["汇总", "点位", "问题整改"]
+    assert openpyxl.load_workbook(io.BytesIO(xlsx.data)).sheetnames == ["汇总", "点位", "问题整改", "自查计划"]
     assert regulator.get(f"/inspection/compliance/{yc}/report.pdf").data.startswith(b"%PDF")
     overview = regulator.get("/inspection/compliance/").get_data(as_text=True)
     assert "怡翠花园" in overview and "spot-check-link" in overview
@@ -140,3 +140,16 @@ def test_the_run_task_in_the_inbox_links_the_run_page(login, db):
     assert "打开巡查页面" in card and "月度电梯检查 · 0 / 1" in card
     assert technician.get(run_path).status_code == 200
     assert f'href="{run_path}"' not in login("tech_fx1").get("/inbox/").get_data(as_text=True)
+
+
+def test_manager_and_regulator_see_the_monthly_plan(login, db):
+    with db() as s:
+        yc = s.scalar(select(Community.id).where(Community.code == "YC"))
+    for who in ("manager_yc", "regulator"):
+        compliance_page = login(who).get("/inspection/compliance/").get_data(as_text=True)
+        assert f"/inspection/plan/{yc}?period=" in compliance_page, who
+        page = login(who).get(f"/inspection/plan/{yc}")
+        text = page.get_data(as_text=True)
+        assert page.status_code == 200 and "自查计划" in text and "日间消防巡查" in text and "消防通道畅通" in text, who
+        assert "《消防法》第二十八条" in text
+    assert login("manager_fx").get(f"/inspection/plan/{yc}").status_code == 404
