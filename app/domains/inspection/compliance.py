@@ -197,14 +197,16 @@ def monthly_report(session: Session, community_id: int, period: str | None = Non
          "是否按期": ("是" if x.rectified_at <= x.deadline_at else "否") if x.rectified_at else ""}
         for x in session.scalars(select(f).where(f.community_id == community_id, f.opened_at >= start,
                                                  f.opened_at < end).order_by(f.opened_at, f.id).limit(2000))]
+    from app.domains.inspection.checklists import all_checklists
     from app.domains.inspection.plans import checklist_rows, plan_status
 
     plan = plan_status(session, community_id, period)
+    known = all_checklists(session)
     plan_rows = [{"检查表": row["title"], "检查项数": row["items"], "计划检查次数": row["tally"].due,
                   "已完成": row["tally"].done, "漏检": row["tally"].missed, "待检查": row["tally"].upcoming,
-                  "依据条款": "；".join(row["clauses"])} for row in checklist_rows(plan, "zh")]
+                  "依据条款": "；".join(row["clauses"])} for row in checklist_rows(session, plan, "zh")]
     return {"period": period, "status": status, "by_point": by_point, "findings": finding_rows,
-            "plan": plan, "plan_rows": plan_rows}
+            "plan": plan, "plan_rows": plan_rows, "not_planned": [known[c].label("zh") for c in plan.not_planned]}
 
 
 PLAN_HEADERS = ["检查表", "检查项数", "计划检查次数", "已完成", "漏检", "待检查", "依据条款"]
@@ -268,10 +270,7 @@ def report_pdf(report: dict) -> bytes:
         if row["依据条款"]:
             line(f"    依据：{row['依据条款'][:70]}", 8, 5)
     if plan.not_planned:
-        from app.domains.inspection.checklists import all_checklists
-
-        known = all_checklists()
-        line("未列入本月计划的检查表：" + "、".join(known[c].label("zh") for c in plan.not_planned if c in known), 9, 7)
+        line("未列入本月计划的检查表：" + "、".join(report["not_planned"]), 9, 7)
     line("问题整改清单", 12, 8)
     for row in report["findings"][:200]:
         line(f"{row['整改编号']}  {row['严重程度']}  {row['状态']}  期限 {row['整改期限']}  {row['是否按期']}", 9, 5)

@@ -133,13 +133,16 @@ def plan_status(session: Session, community_id: int, period: str | None = None,
                     state = "missed" if over else "upcoming"
                 for tally in (status.total, route_tally, status.by_checklist.setdefault(point["checklist"], Tally())):
                     tally.add(state)
-    status.not_planned = [cid for cid in checklists.all_checklists() if cid not in status.by_checklist]
+    from app.platform.processes import module_enabled
+
+    status.not_planned = [cid for cid, c in checklists.all_checklists(session).items() if cid not in status.by_checklist
+                          and (c.module == "inspection" or module_enabled(session, community_id, c.module))]
     return status
 
 
-def checklist_rows(status: PlanStatus, locale: str) -> list[dict]:
+def checklist_rows(session: Session, status: PlanStatus, locale: str) -> list[dict]:
     """One row per checklist of the plan: title, the clauses its items serve, the tally."""
-    known = checklists.all_checklists()
+    known = checklists.all_checklists(session)
     rows = []
     for cid, tally in status.by_checklist.items():
         found = known.get(cid)

@@ -159,7 +159,7 @@ def check_in(session: Session, run: InspectionRun, point: InspectionPoint, answe
     if at < run.planned_at - timedelta(minutes=5):
         raise InspectionError("before_run", planned=local_format(run.planned_at))
     try:
-        checklist = checklists.get_checklist(point.checklist)
+        checklist = checklists.get_checklist(point.checklist, session)
     except KeyError:
         raise InspectionError("no_checklist", code=point.code, checklist=point.checklist) from None
     done = checkins_of(session, run)

@@ -72,7 +72,7 @@ _SHIFT = {"day": _l("Day shift"), "night": _l("Night shift")}
 
 
 def _checklist_title(checklist_id: str) -> str:
-    found = checklists.all_checklists().get(checklist_id)
+    found = checklists.all_checklists(db.session).get(checklist_id)
     return found.label(_locale()) if found else checklist_id
 
 
@@ -178,7 +178,7 @@ class InspectionView(BaseView):
         locale = _locale()
         try:
             runs.point_for_checkin(db.session, run, point.code)
-            checklist = checklists.get_checklist(point.checklist)
+            checklist = checklists.get_checklist(point.checklist, db.session)
         except InspectionError as err:
             flash(err.message(locale), "danger")
             return redirect(url_for("InspectionView.run", run_id=run.id))
@@ -321,10 +321,10 @@ class InspectionView(BaseView):
         period = request.args.get("period") if request.args.get("period") in months else months[0]
         locale = _locale()
         status = plans.plan_status(db.session, community_id, period)
-        known = checklists.all_checklists()
+        known = checklists.all_checklists(db.session)
         return self.render_template(
             "inspection/plan.html", community=community, period=period, months=months, status=status,
-            rows=plans.checklist_rows(status, locale), frequency=_FREQUENCY, shift=_SHIFT, role=_ROLE,
+            rows=plans.checklist_rows(db.session, status, locale), frequency=_FREQUENCY, shift=_SHIFT, role=_ROLE,
             not_planned=[known[c].label(locale) for c in status.not_planned if c in known], **_helpers())
 
     @expose("/compliance/<int:community_id>/report.<fmt>")
@@ -410,8 +410,8 @@ class InspectionPointView(ScopedModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": SelectField(_l("Kind"), choices=[(k, v["zh"] + " " + v["en"]) for k, v in points.KINDS.items()],
                             widget=Select2Widget()),
-        "checklist": SelectField(_l("Checklist"), widget=Select2Widget(), choices=[
-            (c.id, f"{c.title['zh']} {c.title['en']}") for c in checklists.all_checklists().values()]),
+        "checklist": SelectField(_l("Checklist"), widget=Select2Widget(), choices=lambda: [
+            (c.id, f"{c.title['zh']} {c.title['en']}") for c in checklists.all_checklists(db.session).values()]),
     }
 
     def pre_add(self, item) -> None:
@@ -419,8 +419,22 @@ class InspectionPointView(ScopedModelView):
         # FAB shows a refusal raised here as a message and writes nothing
         if item.kind not in points.KINDS:
             raise ValueError(_("Unknown kind of point."))
-        if item.checklist not in checklists.all_checklists():
-            raise ValueError(_("Unknown checklist."))
+        _check_checklist(item)
+
+    def pre_update(self, item) -> None:
+        super().pre_update(item)
+        _check_checklist(item)
+
+
+def _check_checklist(item: InspectionPoint) -> None:
+    """A shipped checklist, or one of an uploaded package whose module this community runs."""
+    found = checklists.all_checklists(db.session).get(item.checklist)
+    if found is None:
+        raise ValueError(_("Unknown checklist."))
+    community_id = item.community.id if item.community is not None else item.community_id
+    if found.module != "inspection" and not module_enabled(db.session, community_id, found.module):
+        raise ValueError(_("The checklist comes with module %(module)s, which is not enabled in this community.",
+                           module=found.module))
 
 
 class InspectionRouteView(ScopedModelView):
