@@ -6,6 +6,7 @@ spot checks (抽查); it changes nothing else. Rules live in runs.py, findings.p
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from flask import Response, abort, flash, redirect, request, url_for
@@ -96,7 +97,7 @@ class InspectionView(BaseView):
         # every read page shares the index permission (the menu checks ``can_index``)
         "index": "index", "run": "index", "scan": "index", "point": "index", "findings": "index",
         "finding": "index", "compliance": "index", "report": "index", "labels": "index",
-        "service_worker": "index", "plan": "index",
+        "service_worker": "index", "plan": "index", "token": "index",
         "check_in": "check_in", "close": "check_in", "start": "start",
         "spot_check_page": "spot_check", "record_spot_check": "spot_check",
     }
@@ -260,6 +261,15 @@ class InspectionView(BaseView):
         body = self.render_template("inspection/sw.js", text=text)
         return Response(body, mimetype="application/javascript",
                         headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/inspection/"})
+
+    @expose("/token")
+    @has_access
+    def token(self):
+        """A fresh CSRF token for the offline queue: a check-in queued longer than the token's
+        lifetime is replayed with this one (the session still authenticates it; a signed-out
+        phone gets the login redirect and keeps its queue)."""
+        return Response(json.dumps({"csrf_token": generate_csrf()}), mimetype="application/json",
+                        headers={"Cache-Control": "no-store"})
 
     # ----------------------------------------------------------------- points
 
