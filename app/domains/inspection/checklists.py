@@ -245,6 +245,20 @@ def _package_checklist(module_id: str, rel: str, text: str) -> dict[str, Checkli
     return {checklist.id: replace(checklist, module=module_id)} if checklist is not None else {}
 
 
+def usable_in(session: Session, checklist_id: str, community_id: int) -> Checklist:
+    """The checklist a point of this community may use: shipped, or from an uploaded package
+    whose module the community has enabled. ``LookupError`` (unknown) or ``PermissionError``
+    (the package's module is off here), each with the module id as its argument."""
+    from app.platform.processes import module_enabled
+
+    found = all_checklists(session).get(checklist_id)
+    if found is None:
+        raise LookupError(checklist_id)
+    if found.module != "inspection" and not module_enabled(session, community_id, found.module):
+        raise PermissionError(found.module)
+    return found
+
+
 def get_checklist(checklist_id: str, session: Session | None = None) -> Checklist:
     """``KeyError`` when there is no such (valid) checklist."""
     return all_checklists(session)[checklist_id]

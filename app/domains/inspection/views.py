@@ -438,13 +438,14 @@ class InspectionPointView(ScopedModelView):
 
 def _check_checklist(item: InspectionPoint) -> None:
     """A shipped checklist, or one of an uploaded package whose module this community runs."""
-    found = checklists.all_checklists(db.session).get(item.checklist)
-    if found is None:
-        raise ValueError(_("Unknown checklist."))
     community_id = item.community.id if item.community is not None else item.community_id
-    if found.module != "inspection" and not module_enabled(db.session, community_id, found.module):
+    try:
+        checklists.usable_in(db.session, item.checklist, community_id)
+    except LookupError:
+        raise ValueError(_("Unknown checklist.")) from None
+    except PermissionError as off:
         raise ValueError(_("The checklist comes with module %(module)s, which is not enabled in this community.",
-                           module=found.module))
+                           module=off.args[0])) from None
 
 
 class InspectionRouteView(ScopedModelView):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
@@ -51,12 +52,17 @@ def test_an_uploaded_packages_checklist_is_walked_at_a_point(session, patrol):
     found = checklists.all_checklists(session)
     assert found["escalator"].module == "lift_inspection" and "escalator" not in checklists.all_checklists()
     cid = patrol.community.id
+    with pytest.raises(PermissionError):  # the package's module is not enabled here yet
+        checklists.usable_in(session, "escalator", cid)
+    with pytest.raises(LookupError):
+        checklists.usable_in(session, "nope", cid)
     session.add(ModuleActivation(community_id=cid, module_id="lift_inspection", version="1.0.0", enabled=True,
                                  settings={}))
     session.add(InspectionPoint(community_id=cid, code="ES-01", name="商业区扶梯", kind="lift", location="",
                                 checklist="escalator"))
     patrol.route.point_codes = "FL-01 FH-01 ER-01 ES-01"
     session.flush()
+    assert checklists.usable_in(session, "escalator", cid).module == "lift_inspection"
     run = runs.start_run(session, patrol.route, actor="mgr")
     point = runs.point_for_checkin(session, run, "ES-01")
     checkin = runs.check_in(session, run, point, {"stop_button": False, "handrail_speed": "1.5"}, by="guard1")
