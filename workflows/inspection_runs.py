@@ -27,7 +27,8 @@ def start_due(database_url: str | None = None, now=None,
     load_operations()
     import_all_models()
     from app import clock
-    from app.domains.inspection.plans import ensure_plan, period_of
+    from app.domains.inspection.periods import period_of
+    from app.domains.inspection.plans import ensure_plan
     from app.domains.inspection.runs import start_due_runs
 
     engine = create_engine(database_url or get_settings().database_url)

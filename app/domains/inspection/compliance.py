@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.domains.estate.models import Community
 from app.domains.inspection.models import InspectionCheckIn, InspectionFinding, InspectionPoint, InspectionRun
-from app.localtime import from_local, local_today
+from app.domains.inspection.periods import month_bounds, months_back  # noqa: F401 - callers use compliance.*
 
 
 @dataclass
@@ -49,19 +49,6 @@ class Status:
     def zero_problem(self) -> bool:
         """No finding still open and none rectified late this month."""
         return self.open_findings == 0 and self.rectified_late == 0 and self.points_missed == 0
-
-
-def month_bounds(period: str | None = None) -> tuple[str, datetime, datetime]:
-    """``YYYY-MM`` (default this month, local) → (period, start, end) as naive UTC."""
-    if not period:
-        today = local_today()
-        period = f"{today.year:04d}-{today.month:02d}"
-    year, month = (int(x) for x in period.split("-"))
-    if not (2000 <= year <= 2100 and 1 <= month <= 12):
-        raise ValueError(period)
-    start = from_local(datetime(year, month, 1))
-    end = from_local(datetime(year + (month == 12), month % 12 + 1, 1))
-    return f"{year:04d}-{month:02d}", start, end
 
 
 def overview(session: Session, community_ids: list[int], period: str | None = None,
@@ -197,14 +184,13 @@ def monthly_report(session: Session, community_id: int, period: str | None = Non
          "是否按期": ("是" if x.rectified_at <= x.deadline_at else "否") if x.rectified_at else ""}
         for x in session.scalars(select(f).where(f.community_id == community_id, f.opened_at >= start,
                                                  f.opened_at < end).order_by(f.opened_at, f.id).limit(2000))]
-    from app.domains.inspection.checklists import all_checklists
     from app.domains.inspection.plans import checklist_rows, plan_status
 
     plan = plan_status(session, community_id, period)
-    known = all_checklists(session)
+    known = plan.known
     plan_rows = [{"检查表": row["title"], "检查项数": row["items"], "计划检查次数": row["tally"].due,
                   "已完成": row["tally"].done, "漏检": row["tally"].missed, "待检查": row["tally"].upcoming,
-                  "依据条款": "；".join(row["clauses"])} for row in checklist_rows(session, plan, "zh")]
+                  "依据条款": "；".join(row["clauses"])} for row in checklist_rows(plan, "zh")]
     return {"period": period, "status": status, "by_point": by_point, "findings": finding_rows,
             "plan": plan, "plan_rows": plan_rows, "not_planned": [known[c].label("zh") for c in plan.not_planned]}
 
@@ -277,14 +263,3 @@ def report_pdf(report: dict) -> bytes:
         line(f"    {row['问题'][:60]}", 8, 5)
     c.save()
     return buf.getvalue()
-
-
-def months_back(n: int = 6) -> list[str]:
-    today: date = local_today()
-    out, y, m = [], today.year, today.month
-    for _ in range(n):
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
-    return out
-
-

@@ -20,16 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.domains.inspection import checklists, compliance, points
+from app.domains.inspection import checklists, points
 from app.domains.inspection.errors import InspectionError
 from app.domains.inspection.models import InspectionCheckIn, InspectionPlan, InspectionRoute, InspectionRun
+from app.domains.inspection.periods import month_bounds, period_of
 from app.localtime import to_local
 from app.platform.audit import record
-
-
-def period_of(at: datetime) -> str:
-    """The local month ``YYYY-MM`` holding the UTC time ``at``."""
-    return to_local(at).strftime("%Y-%m")
 
 
 def _days(period: str) -> list[date]:
@@ -42,7 +38,7 @@ def plan_lines(session: Session, community_id: int, period: str) -> list[dict]:
     its page already says why)."""
     from app.domains.inspection.runs import occurs_on
 
-    period = compliance.month_bounds(period)[0]
+    period = month_bounds(period)[0]
     lines = []
     for route in session.scalars(select(InspectionRoute).where(
             InspectionRoute.community_id == community_id, InspectionRoute.active.is_(True)).order_by(InspectionRoute.id)):
@@ -60,7 +56,7 @@ def plan_lines(session: Session, community_id: int, period: str) -> list[dict]:
 def ensure_plan(session: Session, community_id: int, period: str | None = None,
                 actor: str = "schedule") -> InspectionPlan:
     """The month's issued plan, issuing it now if there is none (idempotent)."""
-    period = compliance.month_bounds(period or period_of(clock.now()))[0]
+    period = month_bounds(period or period_of(clock.now()))[0]
     plan = session.scalar(select(InspectionPlan).where(InspectionPlan.community_id == community_id,
                                                        InspectionPlan.period == period))
     if plan is not None:
@@ -82,9 +78,9 @@ class Tally:
     missed: int = 0
     upcoming: int = 0
 
-    def add(self, state: str) -> None:
-        self.due += 1
-        setattr(self, state, getattr(self, state) + 1)
+    def add(self, state: str, n: int = 1) -> None:
+        self.due += n
+        setattr(self, state, getattr(self, state) + n)
 
 
 @dataclass
@@ -99,50 +95,61 @@ class PlanStatus:
     by_route: dict[int, Tally] = field(default_factory=dict)
     #: checklists no route of the plan uses
     not_planned: list[str] = field(default_factory=list)
+    #: every checklist this community may use (id → checklist), read once
+    known: dict = field(default_factory=dict)
 
 
 def plan_status(session: Session, community_id: int, period: str | None = None,
                 now: datetime | None = None) -> PlanStatus:
     """The plan of the month (issued, else a draft from the routes) with every check's state."""
-    period, start, end = compliance.month_bounds(period)
+    period, start, end = month_bounds(period)
     now = now or clock.now()
     issued = session.scalar(select(InspectionPlan).where(InspectionPlan.community_id == community_id,
                                                          InspectionPlan.period == period))
     lines = issued.lines if issued is not None else plan_lines(session, community_id, period)
     status = PlanStatus(period, issued, lines)
     r = InspectionRun
+    conn = session.connection()  # plain rows: no ORM loading for a thousand pairs
     runs_by_day: dict[tuple[int, str], list[tuple[int, str]]] = {}
-    for run_id, route_id, planned_at, run_status in session.execute(
+    for run_id, route_id, planned_at, run_status in conn.execute(
             select(r.id, r.route_id, r.planned_at, r.status).where(
                 r.community_id == community_id, r.planned_at >= start, r.planned_at < end)):
         runs_by_day.setdefault((route_id, to_local(planned_at).date().isoformat()), []).append((run_id, run_status))
-    checked = set(session.execute(select(InspectionCheckIn.run_id, InspectionCheckIn.point_id).join(
-        r, r.id == InspectionCheckIn.run_id).where(
-        r.community_id == community_id, r.planned_at >= start, r.planned_at < end)).all())
+    # by the (run_id, point_id) index: the month's runs are a few dozen, their check-ins ~1,000
+    run_ids = [run_id for day_runs in runs_by_day.values() for run_id, _ in day_runs]
+    checked: dict[int, set[int]] = {}
+    if run_ids:
+        for run_id, point_id in conn.execute(select(InspectionCheckIn.run_id, InspectionCheckIn.point_id).where(
+                InspectionCheckIn.run_id.in_(run_ids))):
+            checked.setdefault(run_id, set()).add(point_id)
     today = to_local(now).date().isoformat()
+    counts: dict[tuple[int, str, str], int] = {}  # (route, checklist, state) → checks
     for line in lines:
-        route_tally = status.by_route.setdefault(line["route_id"], Tally())
+        pts = [(p["id"], p["checklist"]) for p in line["points"]]
         for day in line["dates"]:
             day_runs = runs_by_day.get((line["route_id"], day), [])
+            done = set().union(*(checked.get(run_id, set()) for run_id, _ in day_runs))
             # over: no run of that day can still check it (all finished, or none and the day is past)
             over = all(s != "open" for _, s in day_runs) if day_runs else day < today
-            for point in line["points"]:
-                if any((run_id, point["id"]) in checked for run_id, _ in day_runs):
-                    state = "done"
-                else:
-                    state = "missed" if over else "upcoming"
-                for tally in (status.total, route_tally, status.by_checklist.setdefault(point["checklist"], Tally())):
-                    tally.add(state)
+            other = "missed" if over else "upcoming"
+            for point_id, checklist_id in pts:
+                key = (line["route_id"], checklist_id, "done" if point_id in done else other)
+                counts[key] = counts.get(key, 0) + 1
+        status.by_route.setdefault(line["route_id"], Tally())
+    for (route_id, checklist_id, state), n in counts.items():
+        for tally in (status.total, status.by_route[route_id], status.by_checklist.setdefault(checklist_id, Tally())):
+            tally.add(state, n)
     from app.platform.processes import module_enabled
 
-    status.not_planned = [cid for cid, c in checklists.all_checklists(session).items() if cid not in status.by_checklist
+    status.known = checklists.all_checklists(session)
+    status.not_planned = [cid for cid, c in status.known.items() if cid not in status.by_checklist
                           and (c.module == "inspection" or module_enabled(session, community_id, c.module))]
     return status
 
 
-def checklist_rows(session: Session, status: PlanStatus, locale: str) -> list[dict]:
+def checklist_rows(status: PlanStatus, locale: str) -> list[dict]:
     """One row per checklist of the plan: title, the clauses its items serve, the tally."""
-    known = checklists.all_checklists(session)
+    known = status.known
     rows = []
     for cid, tally in status.by_checklist.items():
         found = known.get(cid)

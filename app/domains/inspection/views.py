@@ -331,10 +331,10 @@ class InspectionView(BaseView):
         period = request.args.get("period") if request.args.get("period") in months else months[0]
         locale = _locale()
         status = plans.plan_status(db.session, community_id, period)
-        known = checklists.all_checklists(db.session)
+        known = status.known
         return self.render_template(
             "inspection/plan.html", community=community, period=period, months=months, status=status,
-            rows=plans.checklist_rows(db.session, status, locale), frequency=_FREQUENCY, shift=_SHIFT, role=_ROLE,
+            rows=plans.checklist_rows(status, locale), frequency=_FREQUENCY, shift=_SHIFT, role=_ROLE,
             not_planned=[known[c].label(locale) for c in status.not_planned if c in known], **_helpers())
 
     @expose("/compliance/<int:community_id>/report.<fmt>")
