@@ -153,3 +153,15 @@ def test_manager_and_regulator_see_the_monthly_plan(login, db):
         assert page.status_code == 200 and "自查计划" in text and "日间消防巡查" in text and "消防通道畅通" in text, who
         assert "《消防法》第二十八条" in text
     assert login("manager_fx").get(f"/inspection/plan/{yc}").status_code == 404
+
+
+def test_the_dashboard_and_the_managers_home_show_late_runs_and_missed_points(login, db):
+    manager = login("manager_yc")
+    dashboard = manager.get("/dashboard/")
+    text = dashboard.get_data(as_text=True)
+    assert dashboard.status_code == 200 and "超时巡查" in text and "漏检点位" in text
+    assert "/inspection/?flag=late" in text and "/inspection/?flag=missed" in text
+    home = manager.get("/").get_data(as_text=True)
+    assert "今日超时巡查" in home and "今日漏检点位" in home
+    late = manager.get("/inspection/?flag=late").get_data(as_text=True)
+    assert "仅显示超时的巡查" in late
