@@ -7,11 +7,13 @@ a finding (most rectified on time, some late, some still open), a few runs close
 
 Measured in one run, on the same database:
 * ``report``: ``compliance.monthly_report`` of one community for one month (status, failures by
-  point, findings list) — p50/p95 over 50 runs;
+  point, findings list, the self-inspection plan with each check done / missed) — p50/p95 over
+  50 runs;
 * ``overview``: ``compliance.overview`` of every community for one month (the regulator's page)
   — p50/p95 over 50 runs;
 * the baseline: ``compliance.overview_naive`` (an ORM loop loading every run, check-in and finding
-  row) for the same community and for all communities, once each; the figures must be equal.
+  row) for the same community (with ``plan_naive``: the plan's checks looked up one by one) and
+  for all communities, once each; the figures must be equal.
 
 Target (issue #16): p95 under 200 ms for both. Usage: python bench/inspection.py [--quick]
 (quick: 20 communities × 40 points × 60 days). Needs PostgreSQL at ``ESTATEFLOW_TEST_PG_URL``
@@ -140,6 +142,32 @@ def seed(url: str, communities: int, days: int, rnd: random.Random) -> dict:
     return counts
 
 
+def plan_naive(session, community_id: int, period: str, now: datetime) -> tuple[int, int, int, int]:
+    """The plan's (due, done, missed, upcoming) by an ORM loop: per route, day and point, the
+    day's runs and a check-in looked up one by one (the baseline for the report's plan part)."""
+    from app.domains.inspection.models import InspectionCheckIn, InspectionRun
+    from app.domains.inspection.plans import plan_lines
+    from app.localtime import from_local, to_local
+
+    due = done = missed = upcoming = 0
+    today = to_local(now).date().isoformat()
+    for line in plan_lines(session, community_id, period):
+        for day in line["dates"]:
+            start = from_local(datetime.fromisoformat(day))
+            day_runs = list(session.scalars(select(InspectionRun).where(
+                InspectionRun.route_id == line["route_id"], InspectionRun.planned_at >= start,
+                InspectionRun.planned_at < start + timedelta(days=1))))
+            over = all(r.status != "open" for r in day_runs) if day_runs else day < today
+            for point in line["points"]:
+                due += 1
+                hit = any(session.scalar(select(InspectionCheckIn).where(
+                    InspectionCheckIn.run_id == r.id, InspectionCheckIn.point_id == point["id"])) for r in day_runs)
+                done += hit
+                missed += (not hit) and over
+                upcoming += (not hit) and not over
+    return due, done, missed, upcoming
+
+
 def measure(url: str, ids: list[int], repeats: int) -> dict:
     from app.domains.inspection import compliance
 
@@ -160,7 +188,10 @@ def measure(url: str, ids: list[int], repeats: int) -> dict:
             s.expire_all()
         t = time.perf_counter()
         naive_one = compliance.overview_naive(s, [one], PERIOD, now=NOW)
+        naive_plan = plan_naive(s, one, PERIOD, NOW)
         naive_report_ms = (time.perf_counter() - t) * 1000
+        plan = report["plan"].total
+        assert naive_plan == (plan.due, plan.done, plan.missed, plan.upcoming), (naive_plan, plan)
         s.expire_all()
         t = time.perf_counter()
         naive_all = compliance.overview_naive(s, ids, PERIOD, now=NOW)
@@ -173,6 +204,7 @@ def measure(url: str, ids: list[int], repeats: int) -> dict:
             "overview_p50_ms": _p(overview_ms, 0.5), "overview_p95_ms": _p(overview_ms, 0.95),
             "naive_report_ms": round(naive_report_ms, 1), "naive_overview_ms": round(naive_overview_ms, 1),
             "report_findings": len(report["findings"]), "report_points": len(report["by_point"]),
+            "report_plan_checks": plan.due, "report_plan_missed": plan.missed,
             "month_checkins_all": sum(x.checkins for x in fast),
             "report_mean_ms": round(statistics.mean(report_ms), 2),
         }
@@ -191,7 +223,7 @@ def main(argv: list[str] | None = None) -> dict:
     days = args.days or (60 if args.quick else 365)
     from app.migrate import upgrade
 
-    name = f"ef_bench_{uuid.uuid4().hex[:8]}"
+    name = f"ef_inspbench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -2,7 +2,8 @@
 
 For every community with the inspection module enabled, each active route whose schedule has
 a run today (daily; weekly on its weekday; monthly on its day) and whose start time has come
-gets one ``inspection_run`` process, in the community's own transaction. Idempotent: a route
+gets one ``inspection_run`` process, in the community's own transaction; the first pass of a
+month also issues the community's monthly self-inspection plan (``plans.ensure_plan``). Idempotent: a route
 and planned time that already have a run are skipped, so two workers start nothing twice.
 """
 from __future__ import annotations
@@ -25,6 +26,9 @@ def start_due(database_url: str | None = None, now=None,
 
     load_operations()
     import_all_models()
+    from app import clock
+    from app.domains.inspection.periods import period_of
+    from app.domains.inspection.plans import ensure_plan
     from app.domains.inspection.runs import start_due_runs
 
     engine = create_engine(database_url or get_settings().database_url)
@@ -41,6 +45,8 @@ def start_due(database_url: str | None = None, now=None,
             chosen = list(session.scalars(query))
         for community_id in chosen:
             with Session(engine) as session:
+                # the month's self-inspection plan is issued on the month's first pass
+                ensure_plan(session, community_id, period_of(now or clock.now()))
                 started[community_id] = [r.number for r in start_due_runs(session, now, [community_id])]
                 session.commit()
     finally:

@@ -7,6 +7,8 @@ A package is a set of files under these package-relative paths::
                                        package's semantic version)
     bpmn/<id>/*.bpmn                   the processes (each listed under ``processes:``)
     forms/<id>/*.yaml                  the forms (each listed under ``forms:``)
+    forms/<id>/checklists/*.yaml       patrol checklists, optional (checked by the validator the
+                                       inspection domain registers; points may then use them)
     menus/notifications/<id>.yaml      notification templates (keys ``<id>.*``), optional
     connectors/profiles/*.yaml         device profiles, optional
 
@@ -46,10 +48,11 @@ _PATTERNS = {
     "notifications": re.compile(rf"^menus/notifications/(?P<id>{_NAME})\.yaml$"),
     "bpmn": re.compile(rf"^bpmn/(?P<id>{_NAME})/{_NAME}\.bpmn$"),
     "form": re.compile(rf"^forms/(?P<id>{_NAME})/{_NAME}\.yaml$"),
+    "checklist": re.compile(rf"^forms/(?P<id>{_NAME})/checklists/{_NAME}\.yaml$"),
     "profile": re.compile(rf"^connectors/profiles/{_NAME}\.yaml$"),
 }
 _TOP = ("menus", "bpmn", "forms", "connectors")
-_LAYOUT = ("menus/<id>.yaml, bpmn/<id>/*.bpmn, forms/<id>/*.yaml, "
+_LAYOUT = ("menus/<id>.yaml, bpmn/<id>/*.bpmn, forms/<id>/*.yaml, forms/<id>/checklists/*.yaml, "
            "menus/notifications/<id>.yaml or connectors/profiles/*.yaml")
 
 
@@ -314,7 +317,7 @@ def check_package(
 
     if module_id:
         for rel, kind in kinds.items():
-            if kind in ("bpmn", "form", "notifications"):
+            if kind in ("bpmn", "form", "checklist", "notifications"):
                 owner = _PATTERNS[kind].match(rel).group("id")
                 if owner != module_id:
                     errors.append(AssetError(rel, 0, "file",
@@ -377,6 +380,8 @@ def check_package(
             if kind == "notifications":
                 errors.extend(validate_template_file(scratch / rel))
                 errors.extend(_check_template_keys(rel, files[rel], module_id))
+            elif kind == "checklist":
+                errors.extend(_check_checklist(scratch, rel, installation, session, module_id))
             elif kind == "profile":
                 errors.extend(validate_profile_file(scratch / rel))
                 if (installation / rel).is_file():
@@ -391,6 +396,23 @@ def check_package(
     result.warnings = [e for e in found if e.is_warning]
     result.content_hash = content_hash({p: files[p] for p in files})
     return result
+
+
+def _check_checklist(scratch: Path, rel: str, installation: Path, session: Session | None,
+                     module_id: str | None) -> list[AssetError]:
+    """A package's checklist: its own validator (``DATA_VALIDATORS['checklists']``), and an id no
+    shipped checklist or other package already uses (points name checklists by id)."""
+    from app.assets.validate import _validate_module_data
+
+    errors = _validate_module_data(scratch / rel, scratch)
+    stem = PurePosixPath(rel).stem
+    taken = [p.relative_to(installation).as_posix() for p in installation.glob(f"forms/*/checklists/{stem}.yaml")]
+    taken += [f"module {row.module_id!r}" for row in stored_packages(session) if row.module_id != module_id
+              and any(_kind(p) == "checklist" and PurePosixPath(p).stem == stem for p in row.files)]
+    if taken:
+        errors.append(AssetError(rel, 1, "id", f"checklist {stem!r} already exists ({taken[0]}); "
+                                 "choose another file name"))
+    return errors
 
 
 def _relocate(errors: list[AssetError], scratch: Path, prefix: str) -> list[AssetError]:

@@ -4,7 +4,8 @@ The engine knows a task's title, role and due time; the domain behind the task k
 repair order's SLA deadline, address, the resident's phone, the first photo). Each domain may
 offer ``task_cards(session, tasks, locale) -> {task id: {...}}`` in its ``cards.py`` (found by
 name, ``app/platform/discovery.py``); the keys used are ``due_at`` (naive UTC), ``address``,
-``phone``, ``photo`` (an upload sha256) and ``summary``. ``overdue`` is computed here.
+``phone``, ``photo`` (an upload sha256), ``summary`` and ``link`` (``{href, label}``: the page
+the work is done on, e.g. a patrol run's page). ``overdue`` is computed here.
 """
 from __future__ import annotations
 

@@ -109,6 +109,7 @@ CODE_LABELS: dict[str, str] = {
     "checked_in": _l("Checked in"), "run_started": _l("Patrol run started"), "run_finished": _l("Patrol run finished"),
     "run_late": _l("Patrol run late"), "run_closed": _l("Patrol run closed"), "spot_check": _l("Spot check"),
     "rectified": _l("Rectified"), "waitlisted": _l("On the waiting list"), "permit": _l("Permit"),
+    "plan_issued": _l("Self-inspection plan issued"),
     "ticket": _l("Ticket"), "gate_opened": _l("Gate opened"), "charging": _l("Charging"),
     "demo": _l("Demo data"), "system": _l("System"), "engine": _l("Workflow engine"), "init": _l("Installation"),
     "cli": _l("Command line"), "reconciliation": _l("Payment reconciliation"),

@@ -7,7 +7,9 @@ proved on SQLite and PostgreSQL in tests/domains/inspection):
 2. the technician rectifies the finding in the inbox with an after photo, the manager accepts;
    the finding shows its before and after photos;
 3. the regulator sees the compliance status and records a spot check, whose finding lands on
-   the company's rectification list; the regulator sees no write control of the company's.
+   the company's rectification list; the regulator sees no write control of the company's;
+4. an offline phone keeps a check-in with its time and sends it when back, also when it stayed
+   offline longer than the CSRF token's lifetime (the service worker fetches a fresh token).
 """
 from __future__ import annotations
 
@@ -160,11 +162,11 @@ def test_regulator_records_a_spot_check(phone_page: Page, live_server: str, logi
     _fits(page)
 
 
-def test_an_offline_check_in_is_kept_with_its_time_and_sent_when_back(
-        phone_page: Page, live_server: str, login, logout, db_scalar):
+def _queue_offline_check_in(page: Page, base: str, login, logout, db_scalar) -> tuple[str, int]:
+    """The manager starts the day's run; the guard opens it (the service worker caches its point
+    pages), goes offline, checks the first point: the check-in is kept on the phone, none sent."""
     from app.domains.inspection.models import InspectionCheckIn
 
-    page, base = phone_page, live_server
     login(page, base, "manager_yc")
     page.goto(f"{base}/inspection/")
     with page.expect_navigation():
@@ -183,8 +185,7 @@ def test_an_offline_check_in_is_kept_with_its_time_and_sent_when_back(
     else:
         pytest.fail("the run's point pages were not cached")
     page.context.set_offline(True)
-    _check_offline = ROUTE[0]
-    page.fill("#code", _check_offline)
+    page.fill("#code", ROUTE[0])
     with page.expect_navigation():
         page.click("#code-go")
     expect(page.locator("#checklist form")).to_be_visible()
@@ -197,6 +198,12 @@ def test_an_offline_check_in_is_kept_with_its_time_and_sent_when_back(
     page.wait_for_timeout(1500)
     count = select(InspectionCheckIn.id).where(InspectionCheckIn.run_id == run_id)
     assert db_scalar(count) is None  # nothing reached the server
+    return run_url, run_id
+
+
+def _sent_when_back(page: Page, run_url: str, run_id: int, db_scalar) -> None:
+    from app.domains.inspection.models import InspectionCheckIn
+
     page.context.set_offline(False)
     page.goto(run_url)
     expect(page.locator(f"#run-points [data-point='{ROUTE[0]}']")).to_have_attribute("data-state", "done",
@@ -204,3 +211,49 @@ def test_an_offline_check_in_is_kept_with_its_time_and_sent_when_back(
     at = db_scalar(select(InspectionCheckIn.at).where(InspectionCheckIn.run_id == run_id))
     received = db_scalar(select(InspectionCheckIn.received_at).where(InspectionCheckIn.run_id == run_id))
     assert at < received  # the phone's time of the check-in, not the upload's
+
+
+def test_an_offline_check_in_is_kept_with_its_time_and_sent_when_back(
+        phone_page: Page, live_server: str, login, logout, db_scalar):
+    run_url, run_id = _queue_offline_check_in(phone_page, live_server, login, logout, db_scalar)
+    _sent_when_back(phone_page, run_url, run_id, db_scalar)
+
+
+def _live_app(base: str):
+    """The Flask app behind ``live_server`` (same process, its own thread): the one whose public
+    base URL is this server's."""
+    import gc
+    import weakref
+
+    from flask import Flask
+
+    found = [o for o in gc.get_objects() if isinstance(o, Flask) and not isinstance(o, weakref.ProxyTypes)
+             and o.config.get("ESTATEFLOW_PUBLIC_BASE_URL") == base]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_an_offline_check_in_older_than_the_csrf_token_is_still_accepted(
+        phone_page: Page, live_server: str, login, logout, db_scalar):
+    """The queued form carries the token of the page cached while online; the phone stays offline
+    longer than the token's lifetime (made 2 s here; an hour by default): the service worker
+    fetches a fresh token before replaying, so the check-in is accepted, not refused as expired."""
+    app = _live_app(live_server)
+    before = app.config.get("WTF_CSRF_TIME_LIMIT", 3600)
+    run_url, run_id = _queue_offline_check_in(phone_page, live_server, login, logout, db_scalar)
+    app.config["WTF_CSRF_TIME_LIMIT"] = 2
+    try:
+        phone_page.wait_for_timeout(3000)  # the queued token is now expired
+        queued = phone_page.evaluate("""async () => {
+            const db = await new Promise(r => { const o = indexedDB.open('inspection-queue', 1); o.onsuccess = () => r(o.result); });
+            const items = await new Promise(r => { const q = db.transaction('checkins').objectStore('checkins').getAll();
+                                                   q.onsuccess = () => r(q.result); });
+            return items.map(i => ({url: i.url, token: i.fields.find(f => f[0] === 'csrf_token')[1]})); }""")
+        assert len(queued) == 1 and queued[0]["token"]
+        # the token the queued form carries is refused now (this request bypasses the service worker)
+        refused = phone_page.request.post(live_server + queued[0]["url"], form={"csrf_token": queued[0]["token"]},
+                                          max_redirects=0)
+        assert refused.status == 400
+        _sent_when_back(phone_page, run_url, run_id, db_scalar)
+    finally:
+        app.config["WTF_CSRF_TIME_LIMIT"] = before

@@ -1,4 +1,5 @@
-"""The inspection schedule flow starts each due patrol run once, per community, and commits."""
+"""The inspection schedule flow starts each due patrol run once, per community, and commits; its
+first pass of a month issues the community's monthly self-inspection plan (once)."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.domains.inspection.models import InspectionRoute, InspectionRun
+from app.domains.inspection.models import InspectionPlan, InspectionRoute, InspectionRun
 from app.engine.models import TaskRow
 
 pytestmark = pytest.mark.parametrize("db_engine", ["sqlite"], indirect=True)
@@ -40,6 +41,11 @@ def test_flow_starts_due_runs_once(session, db_engine, tmp_path, monkeypatch):
             run = s.scalar(select(InspectionRun))
             assert s.get(InspectionRoute, run.route_id).name == "早班"
             assert s.scalar(select(TaskRow.role).where(TaskRow.instance_id == run.instance_id)) == "guard"
+            # the month's self-inspection plan was issued once, from both routes' schedules
+            plans = list(s.scalars(select(InspectionPlan)))
+            assert [(p.community_id, p.period) for p in plans] == [(estate.community.id, "2026-06")]
+            assert [(x["route"], len(x["dates"]), [p["code"] for p in x["points"]]) for x in plans[0].lines] == \
+                [("早班", 30, ["G-1"]), ("夜班", 30, ["G-1"])]
     finally:
         clock.reset()
         get_settings.cache_clear()

@@ -11,18 +11,23 @@ and optionally ``clause`` (the policy clause the item serves), ``severity`` (low
 high: sets the rectification deadline) and ``role`` (who rectifies: technician or guard).
 A checklist becomes an ordinary form (``as_form``), so the phone renders and parses it like
 every other form. ``estateflow validate`` checks these files (``validate_checklist_file``) and
-names file, line and item for every problem.
+names file, line and item for every problem. An uploaded module package may bring more
+(``forms/<module>/checklists/*.yaml``, checked the same way at upload); points of a community
+where that module is enabled can use them.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from app.assets.errors import AssetError, AssetInvalid
-from app.assets.yaml_lines import LineDict, LineList, load_yaml_file
+from app.assets.yaml_lines import LineDict, LineList, load_yaml_file, load_yaml_text
 from app.forms.definitions import FieldDef, FormDef, localized
 
 ITEM_TYPES = ("yes_no", "number", "photo", "text")
@@ -67,6 +72,8 @@ class Checklist:
     title: dict
     items: tuple[Item, ...]
     file: str = ""
+    #: the module that brings it: ``inspection`` (shipped) or an uploaded package's module id
+    module: str = "inspection"
 
     def as_form(self) -> FormDef:
         """The checklist as a form: yes/no and number required, photos as the item says."""
@@ -107,11 +114,13 @@ def _decimal(value: Any) -> Decimal | None:
         return None
 
 
-def parse_checklist(path: Path, display: str | None = None) -> tuple[Checklist | None, list[AssetError]]:
-    """The checklist in ``path`` and every problem in it (``file:line: element: reason``)."""
+def parse_checklist(path: Path | PurePosixPath, display: str | None = None,
+                    text: str | None = None) -> tuple[Checklist | None, list[AssetError]]:
+    """The checklist in ``path`` (or ``text``, a stored package's file named ``path``) and every
+    problem in it (``file:line: element: reason``)."""
     name = display or str(path)
     try:
-        node = load_yaml_file(path, name)
+        node = load_yaml_text(text, name) if text is not None else load_yaml_file(path, name)
     except AssetInvalid as exc:
         return None, exc.errors
     errors: list[AssetError] = []
@@ -210,14 +219,49 @@ def _load_all(folder: str) -> dict[str, Checklist]:
     return found
 
 
-def all_checklists() -> dict[str, Checklist]:
-    """Every valid checklist shipped (a broken file is left out; validate reports it)."""
-    return _load_all(str(checklists_dir()))
+def all_checklists(session: Session | None = None) -> dict[str, Checklist]:
+    """Every valid checklist shipped (a broken file is left out; validate reports it), and with a
+    ``session`` those of uploaded module packages (``forms/<module>/checklists/*.yaml``, the
+    newest version of each package; their ids never clash with shipped ones, the upload checks)."""
+    shipped = _load_all(str(checklists_dir()))
+    if session is None:
+        return shipped
+    from app.modules.packages import stored_packages
+
+    found: dict[str, Checklist] = {}
+    for row in stored_packages(session):
+        for rel, text in sorted((row.files or {}).items()):
+            if _PACKAGE_FILE.match(rel):
+                found.update(_package_checklist(row.module_id, rel, text))
+    return {**found, **shipped}
 
 
-def get_checklist(checklist_id: str) -> Checklist:
+_PACKAGE_FILE = re.compile(r"^forms/[a-z0-9][a-z0-9_\-]*/checklists/[a-z0-9][a-z0-9_\-]*\.yaml$")
+
+
+@lru_cache(maxsize=256)
+def _package_checklist(module_id: str, rel: str, text: str) -> dict[str, Checklist]:
+    checklist, _errors = parse_checklist(PurePosixPath(rel), display=rel, text=text)
+    return {checklist.id: replace(checklist, module=module_id)} if checklist is not None else {}
+
+
+def usable_in(session: Session, checklist_id: str, community_id: int) -> Checklist:
+    """The checklist a point of this community may use: shipped, or from an uploaded package
+    whose module the community has enabled. ``LookupError`` (unknown) or ``PermissionError``
+    (the package's module is off here), each with the module id as its argument."""
+    from app.platform.processes import module_enabled
+
+    found = all_checklists(session).get(checklist_id)
+    if found is None:
+        raise LookupError(checklist_id)
+    if found.module != "inspection" and not module_enabled(session, community_id, found.module):
+        raise PermissionError(found.module)
+    return found
+
+
+def get_checklist(checklist_id: str, session: Session | None = None) -> Checklist:
     """``KeyError`` when there is no such (valid) checklist."""
-    return all_checklists()[checklist_id]
+    return all_checklists(session)[checklist_id]
 
 
 def _register_validator() -> None:

@@ -5,13 +5,14 @@ checked and failed; findings opened, rectified on time, overdue, still open. Eve
 grouped aggregate over the check-in and finding tables (``items_checked`` / ``items_failed``
 are stored on each check-in), so the regulator's overview of hundreds of communities is a
 handful of queries (see bench/inspection.py for the figures against a naive loop).
-The report exports as PDF and Excel with Chinese headers.
+The report (with the month's self-inspection plan, ``plans.py``) exports as PDF and Excel with
+Chinese headers.
 """
 from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.domains.estate.models import Community
 from app.domains.inspection.models import InspectionCheckIn, InspectionFinding, InspectionPoint, InspectionRun
-from app.localtime import from_local, local_today
+from app.domains.inspection.periods import month_bounds, months_back  # noqa: F401 - callers use compliance.*
 
 
 @dataclass
@@ -48,19 +49,6 @@ class Status:
     def zero_problem(self) -> bool:
         """No finding still open and none rectified late this month."""
         return self.open_findings == 0 and self.rectified_late == 0 and self.points_missed == 0
-
-
-def month_bounds(period: str | None = None) -> tuple[str, datetime, datetime]:
-    """``YYYY-MM`` (default this month, local) → (period, start, end) as naive UTC."""
-    if not period:
-        today = local_today()
-        period = f"{today.year:04d}-{today.month:02d}"
-    year, month = (int(x) for x in period.split("-"))
-    if not (2000 <= year <= 2100 and 1 <= month <= 12):
-        raise ValueError(period)
-    start = from_local(datetime(year, month, 1))
-    end = from_local(datetime(year + (month == 12), month % 12 + 1, 1))
-    return f"{year:04d}-{month:02d}", start, end
 
 
 def overview(session: Session, community_ids: list[int], period: str | None = None,
@@ -196,7 +184,18 @@ def monthly_report(session: Session, community_id: int, period: str | None = Non
          "是否按期": ("是" if x.rectified_at <= x.deadline_at else "否") if x.rectified_at else ""}
         for x in session.scalars(select(f).where(f.community_id == community_id, f.opened_at >= start,
                                                  f.opened_at < end).order_by(f.opened_at, f.id).limit(2000))]
-    return {"period": period, "status": status, "by_point": by_point, "findings": finding_rows}
+    from app.domains.inspection.plans import checklist_rows, plan_status
+
+    plan = plan_status(session, community_id, period)
+    known = plan.known
+    plan_rows = [{"检查表": row["title"], "检查项数": row["items"], "计划检查次数": row["tally"].due,
+                  "已完成": row["tally"].done, "漏检": row["tally"].missed, "待检查": row["tally"].upcoming,
+                  "依据条款": "；".join(row["clauses"])} for row in checklist_rows(plan, "zh")]
+    return {"period": period, "status": status, "by_point": by_point, "findings": finding_rows,
+            "plan": plan, "plan_rows": plan_rows, "not_planned": [known[c].label("zh") for c in plan.not_planned]}
+
+
+PLAN_HEADERS = ["检查表", "检查项数", "计划检查次数", "已完成", "漏检", "待检查", "依据条款"]
 
 
 def report_excel(report: dict) -> bytes:
@@ -214,6 +213,7 @@ def report_excel(report: dict) -> bytes:
         pd.DataFrame(report["findings"], columns=["整改编号", "来源", "问题", "依据条款", "严重程度", "发现时间",
                                                   "整改期限", "整改时间", "状态", "是否按期"]) \
             .to_excel(writer, sheet_name="问题整改", index=False)
+        pd.DataFrame(report["plan_rows"], columns=PLAN_HEADERS).to_excel(writer, sheet_name="自查计划", index=False)
     return buffer.getvalue()
 
 
@@ -248,20 +248,18 @@ def report_pdf(report: dict) -> bytes:
     for key, zh in SUMMARY_HEADERS:
         line(f"{zh}：{getattr(s, key)}")
     line(f"按期整改率：{s.on_time_rate if s.on_time_rate is not None else '—'}%", 10, 9)
+    plan = report["plan"]
+    line(f"本月自查计划（{'已下达' if plan.issued is not None else '草案，按当前路线'}）：计划 {plan.total.due} 次，"
+         f"已完成 {plan.total.done}，漏检 {plan.total.missed}，待检查 {plan.total.upcoming}", 12, 8)
+    for row in report["plan_rows"]:
+        line(f"{row['检查表']}：计划 {row['计划检查次数']}，已完成 {row['已完成']}，漏检 {row['漏检']}，待检查 {row['待检查']}", 9, 5)
+        if row["依据条款"]:
+            line(f"    依据：{row['依据条款'][:70]}", 8, 5)
+    if plan.not_planned:
+        line("未列入本月计划的检查表：" + "、".join(report["not_planned"]), 9, 7)
     line("问题整改清单", 12, 8)
     for row in report["findings"][:200]:
         line(f"{row['整改编号']}  {row['严重程度']}  {row['状态']}  期限 {row['整改期限']}  {row['是否按期']}", 9, 5)
         line(f"    {row['问题'][:60]}", 8, 5)
     c.save()
     return buf.getvalue()
-
-
-def months_back(n: int = 6) -> list[str]:
-    today: date = local_today()
-    out, y, m = [], today.year, today.month
-    for _ in range(n):
-        out.append(f"{y:04d}-{m:02d}")
-        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
-    return out
-
-

@@ -153,3 +153,20 @@ class InspectionFinding(Model):
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime)
     accepted_by: Mapped[str | None] = mapped_column(String(100))
     instance_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class InspectionPlan(Model):
+    """The month's self-inspection plan (自查计划) of a community, issued at the month's start
+    from its routes' schedules and the checklists they use: which points are due on which days.
+    Kept as issued (``lines``), so a route changed mid-month does not rewrite the plan; what was
+    done and missed is read against it (``plans.plan_status``)."""
+
+    __tablename__ = "inspection_plan"
+    __table_args__ = (UniqueConstraint("community_id", "period"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    period: Mapped[str] = mapped_column(String(7), doc="local month YYYY-MM")
+    generated_at: Mapped[datetime] = mapped_column(DateTime)
+    generated_by: Mapped[str] = mapped_column(String(100))
+    lines: Mapped[list] = mapped_column(JSON, doc="per route: dates due and points with their checklist")

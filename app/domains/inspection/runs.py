@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -73,7 +73,8 @@ def start_run(session: Session, route: InspectionRoute, actor: str, planned_at: 
     return run
 
 
-def _occurs_on(route: InspectionRoute, day) -> bool:
+def occurs_on(route: InspectionRoute, day) -> bool:
+    """Whether the route's schedule has a run on the local ``day``."""
     if route.frequency == "weekly":
         return day.isoweekday() == (route.weekday or 1)
     if route.frequency == "monthly":
@@ -95,7 +96,7 @@ def due_routes(session: Session, now: datetime | None = None,
         q = q.where(InspectionRoute.community_id.in_(community_ids))
     due = []
     for route in session.scalars(q.order_by(InspectionRoute.id)):
-        if not _occurs_on(route, today):
+        if not occurs_on(route, today):
             continue
         try:
             hh, mm = (int(x) for x in (route.start_time or "09:00").split(":"))
@@ -158,7 +159,7 @@ def check_in(session: Session, run: InspectionRun, point: InspectionPoint, answe
     if at < run.planned_at - timedelta(minutes=5):
         raise InspectionError("before_run", planned=local_format(run.planned_at))
     try:
-        checklist = checklists.get_checklist(point.checklist)
+        checklist = checklists.get_checklist(point.checklist, session)
     except KeyError:
         raise InspectionError("no_checklist", code=point.code, checklist=point.checklist) from None
     done = checkins_of(session, run)
@@ -261,6 +262,14 @@ def mark_late(session: Session, run_id: int, community_id: int | None = None) ->
     return run
 
 
-def runs_of(session: Session, community_ids: list[int], limit: int = 100) -> list[InspectionRun]:
-    return list(session.scalars(select(InspectionRun).where(InspectionRun.community_id.in_(community_ids))
-                                .order_by(InspectionRun.planned_at.desc(), InspectionRun.id.desc()).limit(limit)))
+def runs_of(session: Session, community_ids: list[int], limit: int = 100, flag: str | None = None,
+            now: datetime | None = None) -> list[InspectionRun]:
+    """The latest runs; ``flag``: only the late ones (flagged, or open past their deadline) or
+    those that missed points (the dashboard's figures link here)."""
+    q = select(InspectionRun).where(InspectionRun.community_id.in_(community_ids))
+    if flag == "late":
+        q = q.where(or_(InspectionRun.late.is_(True),
+                        and_(InspectionRun.status == OPEN, InspectionRun.due_at < (now or clock.now()))))
+    elif flag == "missed":
+        q = q.where(InspectionRun.status == "closed")
+    return list(session.scalars(q.order_by(InspectionRun.planned_at.desc(), InspectionRun.id.desc()).limit(limit)))

@@ -6,6 +6,7 @@ spot checks (抽查); it changes nothing else. Rules live in runs.py, findings.p
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 from flask import Response, abort, flash, redirect, request, url_for
@@ -22,7 +23,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.domains.estate.models import Community
-from app.domains.inspection import checklists, compliance, findings, points, runs
+from app.domains.inspection import checklists, compliance, findings, plans, points, runs
 from app.domains.inspection.errors import InspectionError
 from app.domains.inspection.models import (
     InspectionCheckIn,
@@ -72,7 +73,7 @@ _SHIFT = {"day": _l("Day shift"), "night": _l("Night shift")}
 
 
 def _checklist_title(checklist_id: str) -> str:
-    found = checklists.all_checklists().get(checklist_id)
+    found = checklists.all_checklists(db.session).get(checklist_id)
     return found.label(_locale()) if found else checklist_id
 
 
@@ -96,7 +97,7 @@ class InspectionView(BaseView):
         # every read page shares the index permission (the menu checks ``can_index``)
         "index": "index", "run": "index", "scan": "index", "point": "index", "findings": "index",
         "finding": "index", "compliance": "index", "report": "index", "labels": "index",
-        "service_worker": "index",
+        "service_worker": "index", "plan": "index", "token": "index",
         "check_in": "check_in", "close": "check_in", "start": "start",
         "spot_check_page": "spot_check", "record_spot_check": "spot_check",
     }
@@ -114,7 +115,8 @@ class InspectionView(BaseView):
     @has_access
     def index(self):
         ids = visible_community_ids()
-        rows = runs.runs_of(db.session, ids, limit=100)
+        flag = request.args.get("flag") if request.args.get("flag") in ("late", "missed") else None
+        rows = runs.runs_of(db.session, ids, limit=100, flag=flag)
         routes = {r.id: r for r in db.session.scalars(select(InspectionRoute).where(
             InspectionRoute.community_id.in_(ids)).order_by(InspectionRoute.community_id, InspectionRoute.id))}
         done = dict(db.session.execute(
@@ -123,7 +125,7 @@ class InspectionView(BaseView):
             if rows else {}
         can_start = self.appbuilder.sm.has_access("can_start", "InspectionView")
         return self.render_template("inspection/runs.html", rows=rows, routes=routes, done=done,
-                                    can_start=can_start, csrf=generate_csrf(), **_helpers())
+                                    can_start=can_start, flag=flag, csrf=generate_csrf(), **_helpers())
 
     @expose("/routes/<int:route_id>/start", methods=["POST"])
     @has_access
@@ -177,7 +179,7 @@ class InspectionView(BaseView):
         locale = _locale()
         try:
             runs.point_for_checkin(db.session, run, point.code)
-            checklist = checklists.get_checklist(point.checklist)
+            checklist = checklists.get_checklist(point.checklist, db.session)
         except InspectionError as err:
             flash(err.message(locale), "danger")
             return redirect(url_for("InspectionView.run", run_id=run.id))
@@ -260,6 +262,15 @@ class InspectionView(BaseView):
         return Response(body, mimetype="application/javascript",
                         headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/inspection/"})
 
+    @expose("/token")
+    @has_access
+    def token(self):
+        """A fresh CSRF token for the offline queue: a check-in queued longer than the token's
+        lifetime is replayed with this one (the session still authenticates it; a signed-out
+        phone gets the login redirect and keeps its queue)."""
+        return Response(json.dumps({"csrf_token": generate_csrf()}), mimetype="application/json",
+                        headers={"Cache-Control": "no-store"})
+
     # ----------------------------------------------------------------- points
 
     @expose("/labels.pdf")
@@ -309,6 +320,22 @@ class InspectionView(BaseView):
         spot_ok = {r.community_id for r in rows if module_enabled(db.session, r.community_id, "inspection")}
         return self.render_template("inspection/compliance.html", rows=rows, period=period, months=months,
                                     can_spot=can_spot, spot_ok=spot_ok, **_helpers())
+
+    @expose("/plan/<int:community_id>")
+    @has_access
+    def plan(self, community_id: int):
+        """The month's self-inspection plan of one community: due, done, missed, upcoming."""
+        require_community(community_id)
+        community = db.session.get(Community, community_id)
+        months = compliance.months_back(6)
+        period = request.args.get("period") if request.args.get("period") in months else months[0]
+        locale = _locale()
+        status = plans.plan_status(db.session, community_id, period)
+        known = status.known
+        return self.render_template(
+            "inspection/plan.html", community=community, period=period, months=months, status=status,
+            rows=plans.checklist_rows(status, locale), frequency=_FREQUENCY, shift=_SHIFT, role=_ROLE,
+            not_planned=[known[c].label(locale) for c in status.not_planned if c in known], **_helpers())
 
     @expose("/compliance/<int:community_id>/report.<fmt>")
     @has_access
@@ -393,8 +420,8 @@ class InspectionPointView(ScopedModelView):
     add_form_extra_fields = edit_form_extra_fields = {
         "kind": SelectField(_l("Kind"), choices=[(k, v["zh"] + " " + v["en"]) for k, v in points.KINDS.items()],
                             widget=Select2Widget()),
-        "checklist": SelectField(_l("Checklist"), widget=Select2Widget(), choices=[
-            (c.id, f"{c.title['zh']} {c.title['en']}") for c in checklists.all_checklists().values()]),
+        "checklist": SelectField(_l("Checklist"), widget=Select2Widget(), choices=lambda: [
+            (c.id, f"{c.title['zh']} {c.title['en']}") for c in checklists.all_checklists(db.session).values()]),
     }
 
     def pre_add(self, item) -> None:
@@ -402,8 +429,23 @@ class InspectionPointView(ScopedModelView):
         # FAB shows a refusal raised here as a message and writes nothing
         if item.kind not in points.KINDS:
             raise ValueError(_("Unknown kind of point."))
-        if item.checklist not in checklists.all_checklists():
-            raise ValueError(_("Unknown checklist."))
+        _check_checklist(item)
+
+    def pre_update(self, item) -> None:
+        super().pre_update(item)
+        _check_checklist(item)
+
+
+def _check_checklist(item: InspectionPoint) -> None:
+    """A shipped checklist, or one of an uploaded package whose module this community runs."""
+    community_id = item.community.id if item.community is not None else item.community_id
+    try:
+        checklists.usable_in(db.session, item.checklist, community_id)
+    except LookupError:
+        raise ValueError(_("Unknown checklist.")) from None
+    except PermissionError as off:
+        raise ValueError(_("The checklist comes with module %(module)s, which is not enabled in this community.",
+                           module=off.args[0])) from None
 
 
 class InspectionRouteView(ScopedModelView):

@@ -1,7 +1,8 @@
 // Offline queue for patrol check-ins (served at /inspection/sw.js, scope /inspection/).
 // Pages of a run and its points are cached while online; a check-in posted without a network is
 // kept in IndexedDB with everything typed and photographed, including the phone's time of the
-// check-in (the form's checked_at field), and sent when the network is back.
+// check-in (the form's checked_at field), and sent when the network is back — with a fresh CSRF
+// token (GET /inspection/token), so a check-in kept longer than the token's lifetime is not refused.
 const CACHE = 'inspection-pages-v1';
 const DB = 'inspection-queue', STORE = 'checkins';
 const TEXT = {{ text|tojson }};
@@ -34,12 +35,27 @@ async function tell(sent) {
 
 let running = null, lastDelivered = 0;
 
+// A fresh CSRF token from the signed-in session; null when offline or signed out (keep the queue).
+async function freshToken() {
+  try {
+    const r = await fetch('/inspection/token', {credentials: 'same-origin', cache: 'no-store', redirect: 'manual'});
+    return (r.ok && r.type !== 'opaqueredirect') ? (await r.json()).csrf_token : null;
+  } catch (e) { return null; }
+}
+
 // One flush at a time (the page's request, the online event and Background Sync may overlap).
 function flush() {
   running = running || (async () => {
-    for (const item of await all()) {
+    const items = await all();
+    const token = items.length ? await freshToken() : null;
+    if (!token) { return; }  // offline or signed out: everything stays queued
+    for (const item of items) {
       const body = new FormData();
-      for (const [k, v, name] of item.fields) { name ? body.append(k, v, name) : body.append(k, v); }
+      for (const [k, v, name] of item.fields) {
+        if (k === 'csrf_token') { continue; }
+        name ? body.append(k, v, name) : body.append(k, v);
+      }
+      body.append('csrf_token', token);
       try {
         await fetch(item.url, {method: 'POST', body, credentials: 'same-origin', redirect: 'manual'});
       } catch (e) { break; }  // still offline: keep the rest

@@ -158,6 +158,6 @@ def test_monthly_report_exports(session, patrol):
     import openpyxl
 
     book = openpyxl.load_workbook(io.BytesIO(compliance.report_excel(report)))
-    assert book.sheetnames == ["汇总", "点位", "问题整改"]
+    assert book.sheetnames == ["汇总", "点位", "问题整改", "自查计划"]
     assert book["汇总"]["A1"].value == "小区"
     assert compliance.overview_naive(session, [patrol.community.id], "2026-05")[0] == report["status"]

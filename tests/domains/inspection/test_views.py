@@ -84,7 +84,7 @@ def test_labels_report_and_the_regulators_spot_check(login, db):
     xlsx = regulator.get(f"/inspection/compliance/{yc}/report.xlsx")
     import openpyxl
 
-    assert openpyxl.load_workbook(io.BytesIO(xlsx.data)).sheetnames == ["汇总", "点位", "问题整改"]
+    assert openpyxl.load_workbook(io.BytesIO(xlsx.data)).sheetnames == ["汇总", "点位", "问题整改", "自查计划"]
     assert regulator.get(f"/inspection/compliance/{yc}/report.pdf").data.startswith(b"%PDF")
     overview = regulator.get("/inspection/compliance/").get_data(as_text=True)
     assert "怡翠花园" in overview and "spot-check-link" in overview
@@ -125,3 +125,43 @@ def test_manager_adds_a_point_and_a_route_unknown_codes_refused(login, db):
     assert ok.status_code == 302
     listing = manager.get("/inspection/routes/list/").get_data(as_text=True)
     assert "夜班" in listing and "夜间巡查" in listing
+
+
+def test_the_run_task_in_the_inbox_links_the_run_page(login, db):
+    """The technician's inbox card of a patrol run: route, progress, deadline, and the run page
+    (where the points are scanned) one tap away; another community's technician has no such card."""
+    with db() as s:
+        route = s.scalar(select(InspectionRoute).where(InspectionRoute.name == "月度电梯检查"))
+    started = login("manager_yc").post(f"/inspection/routes/{route.id}/start")
+    run_path = "/inspection/runs/" + started.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+    technician = login("tech_yc2")
+    inbox = technician.get("/inbox/").get_data(as_text=True)
+    card = inbox[inbox.index(f'href="{run_path}"') - 600:inbox.index(f'href="{run_path}"') + 200]
+    assert "打开巡查页面" in card and "月度电梯检查 · 0 / 1" in card
+    assert technician.get(run_path).status_code == 200
+    assert f'href="{run_path}"' not in login("tech_fx1").get("/inbox/").get_data(as_text=True)
+
+
+def test_manager_and_regulator_see_the_monthly_plan(login, db):
+    with db() as s:
+        yc = s.scalar(select(Community.id).where(Community.code == "YC"))
+    for who in ("manager_yc", "regulator"):
+        compliance_page = login(who).get("/inspection/compliance/").get_data(as_text=True)
+        assert f"/inspection/plan/{yc}?period=" in compliance_page, who
+        page = login(who).get(f"/inspection/plan/{yc}")
+        text = page.get_data(as_text=True)
+        assert page.status_code == 200 and "自查计划" in text and "日间消防巡查" in text and "消防通道畅通" in text, who
+        assert "《消防法》第二十八条" in text
+    assert login("manager_fx").get(f"/inspection/plan/{yc}").status_code == 404
+
+
+def test_the_dashboard_and_the_managers_home_show_late_runs_and_missed_points(login, db):
+    manager = login("manager_yc")
+    dashboard = manager.get("/dashboard/")
+    text = dashboard.get_data(as_text=True)
+    assert dashboard.status_code == 200 and "超时巡查" in text and "漏检点位" in text
+    assert "/inspection/?flag=late" in text and "/inspection/?flag=missed" in text
+    home = manager.get("/").get_data(as_text=True)
+    assert "今日超时巡查" in home and "今日漏检点位" in home
+    late = manager.get("/inspection/?flag=late").get_data(as_text=True)
+    assert "仅显示超时的巡查" in late
