@@ -96,6 +96,9 @@ CHANNELS: dict[str, Channel] = {
 }
 EXTERNAL = ("sms", "wechat")
 """Channels that leave the platform: only with the person's consent, sent by the outbox sweep."""
+RESIDENT_CHANNELS = ("in_app", "sms", "wechat")
+"""What residents' notices (repair updates, fee reminders) go by: in the app always, by SMS and
+WeChat to those who turned them on."""
 
 CHANNEL_LABELS: dict[str, dict[str, str]] = {
     "in_app": {"zh": "站内通知（收件人的通知页）", "en": "In-app (the recipient's notification page)"},

@@ -255,3 +255,42 @@ def test_unconfigured_sms_fails_visibly_not_silently(session, monkeypatch):
     assert session.scalar(select(Notification).where(Notification.user_id == people["li"],
                                                      Notification.channel == "in_app")).status == "sent"
     get_message_settings.cache_clear()
+
+
+def test_a_dunning_reminder_reaches_a_consenting_resident_by_sms_and_wechat_and_threatens_no_utility(
+        session, providers, monkeypatch):
+    """The dunning ladder sends through the channels; what it sends never speaks of cutting
+    water, power, gas or heat (Civil Code art. 944, DOMAIN-NOTES)."""
+    from app.domains.dunning import ladder
+    from app.domains.notifications.delivery import templates
+    from tests.support import fees_estate as fe
+
+    sms, wx = providers
+    monkeypatch.setenv("ESTATEFLOW_MSG_SMS_TEMPLATES",
+                       '{"dunning.reminder.second": {"id": "900001", "params": ["bill", "amount", "days"]}}')
+    monkeypatch.setenv("ESTATEFLOW_MSG_WECHAT_TEMPLATES", '{"dunning.reminder.second": {"id": "TMPL_REPAIR", '
+                       '"data": {"character_string1": "bill", "amount2": "amount", "thing3": "title"}}}')
+    get_message_settings.cache_clear()
+    community, homes = fe.make_estate(session, "DN", dunning=False, door=False)
+    user = User(first_name="zhao", last_name="-", username="zhao", email="zhao@t.local", active=True)
+    session.add(user)
+    session.flush()
+    session.add(Resident(community_id=community.id, household_id=homes[0].id, user_id=user.id, name="赵",
+                         phone="13700137000"))
+    bind_with_code(session, user.id, wx.login_code("oZHAO"))
+    preferences.set_channels(session, user.id, sms=True, wechat=True)
+    bill = fe.make_bill(session, homes[0], 8500, due=T0.date() - timedelta(days=10))
+    session.commit()
+    ladder.remind(session, community_id=community.id, bill_number=bill.number, tier="second",
+                  channels=("in_app", "sms", "wechat"))
+    session.commit()
+    deliver_due(session)
+    [text] = sms.sent
+    assert text["phone"] == "+8613700137000" and text["params"] == [bill.number, "85.00", "10"]
+    [message] = wx.sent
+    assert message["touser"] == "oZHAO" and message["data"]["amount2"] == {"value": "85.00"}
+    for template_id, spec in templates().items():
+        if template_id.startswith("dunning."):
+            words = spec["title"]["zh"] + spec["body"]["zh"]
+            assert not any(w in words for w in ("停水", "停电", "停气", "停暖", "断水", "断电", "断气")), template_id
+            assert "cut" not in (spec["title"]["en"] + spec["body"]["en"]).lower(), template_id
