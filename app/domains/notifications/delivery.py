@@ -166,7 +166,7 @@ def notify(
                                body=body, locale=locale, created_at=now, attempts=0)
             if channel_name in EXTERNAL:
                 if channel_name == "sms":
-                    row.phone = phone or _phone_of(session, user_id, hh_id)
+                    row.phone = phone or phone_of(session, user_id, hh_id)
                 row.status, row.next_attempt_at = "queued", now
                 session.add(row)
                 rows.append(row)
@@ -183,7 +183,7 @@ def notify(
     return rows
 
 
-def _phone_of(session: Session, user_id: int | None, household_id: int | None) -> str | None:
+def phone_of(session: Session, user_id: int | None, household_id: int | None) -> str | None:
     """The login's mobile number: its resident row in the household (any of its rows otherwise)."""
     if user_id is None:
         return None
