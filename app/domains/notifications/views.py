@@ -6,6 +6,7 @@ from flask import flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app.db import db
@@ -22,11 +23,16 @@ GRANTS["Manager"] = [[_ALL, "^can_(index|read|community)$"]]
 GRANTS["Resident"] = GRANTS["Resident"] + [["^(MessageSettingsView)$", "^can_(index|message_settings)$"]]
 
 
+DELIVERY_STATUS = {"queued": _l("Waiting to be sent"), "retrying": _l("Retrying"), "sent": _l("Sent"),
+                   "failed": _l("Not delivered")}
+"""A delivery's state in words (its own: the generic "failed" label reads as a failed check)."""
+
+
 def delivery_line(n) -> dict:
     """What a page says about one SMS/WeChat row: its state, why it failed, when it is tried again
     (the provider's codes stay in the row for staff; the page shows words)."""
     reason = REASONS.get(n.reason or "")
-    return {"status": n.status, "reason": str(reason) if reason else "", "attempts": n.attempts or 0,
+    return {"status": str(DELIVERY_STATUS.get(n.status, n.status)), "reason": str(reason) if reason else "", "attempts": n.attempts or 0,
             "next": n.next_attempt_at, "sent_at": n.sent_at}
 
 
