@@ -18,12 +18,14 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from app.platform.local_fake import LocalHttpFake, reply
 
 
 @dataclass
-class FakeWechatApi:
+class FakeWechatApi(LocalHttpFake):
     """``with FakeWechatApi(appid=…, secret=…) as fake:`` serves on 127.0.0.1 at ``fake.url``."""
 
     appid: str = "wx_fake_app"
@@ -39,7 +41,6 @@ class FakeWechatApi:
     token_requests: int = 0
     sent: list[dict] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- what the tests drive -----------------------------------------------------------------
@@ -55,11 +56,6 @@ class FakeWechatApi:
     def expire_tokens(self) -> None:
         with self._lock:
             self.tokens = {t: 0.0 for t in self.tokens}
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "use the fake as a context manager"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     # --- the API ------------------------------------------------------------------------------
     def _jscode2session(self, q: dict) -> dict:
@@ -125,13 +121,7 @@ class FakeWechatApi:
                 pass
 
             def _reply(self, data: dict) -> None:
-                status = fake.http_status or 200
-                body = json.dumps(data, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                reply(self, fake.http_status or 200, json.dumps(data, ensure_ascii=False).encode())
 
             def do_GET(self) -> None:  # noqa: N802
                 parts = urlsplit(self.path)
@@ -154,11 +144,5 @@ class FakeWechatApi:
                 else:
                     self._reply({"errcode": 404, "errmsg": "not found"})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._serve(Handler)
         return self
-
-    def __exit__(self, *exc) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 from datetime import timedelta
 
@@ -61,20 +60,18 @@ def providers(live_server):
             "ESTATEFLOW_MSG_RETRY_BASE_SECONDS": "60", "ESTATEFLOW_MSG_DELIVERY_ATTEMPTS": "2",
             "ESTATEFLOW_WECHAT_APPID": wx.appid, "ESTATEFLOW_WECHAT_SECRET": wx.secret,
             "ESTATEFLOW_WECHAT_API_BASE": wx.url}
-        saved = {key: os.environ.get(key) for key in env}
-        os.environ.update(env)
-        get_message_settings.cache_clear()
-        get_wechat_settings.cache_clear()
-        channels.forget_tokens()
-        yield sms, wx
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_message_settings.cache_clear()
-        get_wechat_settings.cache_clear()
-        channels.forget_tokens()
+        with pytest.MonkeyPatch.context() as mp:
+            for key, value in env.items():
+                mp.setenv(key, value)
+            _forget_settings()
+            yield sms, wx
+        _forget_settings()
+
+
+def _forget_settings() -> None:
+    get_message_settings.cache_clear()
+    get_wechat_settings.cache_clear()
+    channels.forget_tokens()
 
 
 @pytest.fixture

@@ -17,15 +17,16 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from app.domains.notifications.channels import SMS_ACTION, SMS_SERVICE, SMS_VERSION, tc3_canonical_request, tc3_signature
+from app.platform.local_fake import LocalHttpFake, reply
 
 _AUTH = re.compile(r"TC3-HMAC-SHA256 Credential=([^/]+)/([^,]+), SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$")
 
 
 @dataclass
-class FakeTencentSms:
+class FakeTencentSms(LocalHttpFake):
     """``with FakeTencentSms(secret_id=…, secret_key=…) as fake:`` serves at ``fake.url``."""
 
     secret_id: str = "AKIDfake"
@@ -37,13 +38,7 @@ class FakeTencentSms:
     http_status: int | None = None
     sent: list[dict] = field(default_factory=list)
     requests: list[dict] = field(default_factory=list)
-    _server: ThreadingHTTPServer | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "use the fake as a context manager"
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def _error(self, code: str, message: str) -> dict:
         return {"Response": {"Error": {"Code": code, "Message": message}, "RequestId": secrets.token_hex(8)}}
@@ -124,17 +119,7 @@ class FakeTencentSms:
                         fake.requests.append({"headers": dict(self.headers), "body": body, "refused": True})
                 else:
                     data, status = json.dumps(fake._send(self.headers, body), ensure_ascii=False).encode(), 200
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                reply(self, status, data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._serve(Handler)
         return self
-
-    def __exit__(self, *exc) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()

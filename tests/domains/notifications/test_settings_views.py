@@ -15,21 +15,13 @@ OPENID = "oRESIDENT_YC_SECRET_OPENID"
 @pytest.fixture(scope="module")
 def wechat(demo_app):
     """The fake WeChat API, and the app configured to use it (for this module)."""
-    import os
-
-    with FakeWechatApi(appid="wx_settings_app", secret="s3") as fake:
-        saved = {k: os.environ.get(k) for k in ("ESTATEFLOW_WECHAT_APPID", "ESTATEFLOW_WECHAT_SECRET",
-                                                 "ESTATEFLOW_WECHAT_API_BASE")}
-        os.environ.update({"ESTATEFLOW_WECHAT_APPID": fake.appid, "ESTATEFLOW_WECHAT_SECRET": fake.secret,
-                           "ESTATEFLOW_WECHAT_API_BASE": fake.url})
+    with FakeWechatApi(appid="wx_settings_app", secret="s3") as fake, pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ESTATEFLOW_WECHAT_APPID", fake.appid)
+        mp.setenv("ESTATEFLOW_WECHAT_SECRET", fake.secret)
+        mp.setenv("ESTATEFLOW_WECHAT_API_BASE", fake.url)
         get_wechat_settings.cache_clear()
         yield fake
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_wechat_settings.cache_clear()
+    get_wechat_settings.cache_clear()
 
 
 @pytest.fixture(scope="module")
