@@ -115,6 +115,8 @@ def send_sms(row: Notification, settings: MessageSettings | None = None) -> None
     template = settings.sms_templates.get(row.template)
     if not template or not template.get("id"):
         raise ChannelError("no_template", f"no SMS template for {row.template}")
+    if not (row.phone or "").strip():
+        raise ChannelError("no_phone", "no mobile number on file")
     number = e164(row.phone)
     values = _values(row)
     payload = json.dumps({"PhoneNumberSet": [number], "SmsSdkAppId": settings.sms_sdk_app_id,

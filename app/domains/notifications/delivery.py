@@ -108,6 +108,7 @@ CHANNEL_LABELS: dict[str, dict[str, str]] = {
     "wechat": {"zh": "微信订阅消息（仅发给绑定微信并同意接收的住户，失败自动重试）",
                "en": "WeChat subscription message (only to residents who bound WeChat and agreed; failures retried)"},
 }
+"""What each channel means, for the consultants' reference (docs/authoring.md)."""
 
 REASONS: dict[str, object] = {
     "not_configured": _l("This channel is not set up by the property company yet."),
@@ -121,7 +122,6 @@ REASONS: dict[str, object] = {
     "unavailable": _l("The provider could not be reached."),
 }
 """Why a delivery failed, in words (the row keeps the provider's code in ``error`` for staff)."""
-"""What each channel means, for the consultants' reference (docs/authoring.md)."""
 
 
 def register_channel(name: str, channel: Channel) -> None:

@@ -57,6 +57,7 @@ class NotificationView(BaseView):
         require_community(community_id)
         rows = community_notifications(db.session, community_id)
         return self.render_template("notifications_community.html", rows=rows, reasons=REASONS,
+                                    delivery_status=DELIVERY_STATUS,
                                     community=db.session.get(Community, community_id))
 
     @expose("/read", methods=["POST"])

@@ -294,3 +294,15 @@ def test_a_dunning_reminder_reaches_a_consenting_resident_by_sms_and_wechat_and_
             words = spec["title"]["zh"] + spec["body"]["zh"]
             assert not any(w in words for w in ("停水", "停电", "停气", "停暖", "断水", "断电", "断气")), template_id
             assert "cut" not in (spec["title"]["en"] + spec["body"]["en"]).lower(), template_id
+
+
+def test_a_resident_without_a_mobile_number_gets_a_reason_not_a_crash(session, providers):
+    sms, _ = providers
+    community, home, people = _estate(session)
+    session.execute(Resident.__table__.update().where(Resident.user_id == people["li"]).values(phone=None))
+    preferences.set_channels(session, people["li"], sms=True, wechat=False)
+    session.commit()
+    _send(session, community, home)
+    deliver_due(session)
+    [row] = deliveries(session, people["li"])
+    assert (row.status, row.reason, row.attempts) == ("failed", "no_phone", 1) and sms.requests == []

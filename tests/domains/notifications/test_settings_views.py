@@ -119,3 +119,21 @@ def test_staff_have_no_resident_message_settings(demo_app, login):
     for username in ("frontdesk_yc", "regulator"):
         response = login(username).get("/notifications/settings/")
         assert response.status_code in (302, 403), username
+
+
+def test_the_manager_sees_a_failed_delivery_in_words(demo_app, login):
+    """The community's notification list says what happened to an SMS without its raw code."""
+    from app.db import db
+    from app.domains.estate.models import Community
+    from app.domains.notifications.models import Notification
+
+    with demo_app.app_context():
+        yc = db.session.scalar(select(Community.id).where(Community.code == "YC"))
+        db.session.add(Notification(community_id=yc, user_id=None, channel="sms", template="repair.dispatched",
+                                    params={}, title="已派单：YC-TEST", body="-", status="failed", attempts=3,
+                                    reason="unavailable", error="HTTP 502"))
+        db.session.commit()
+    page = login("manager_yc").get(f"/notifications/community/{yc}/")
+    row = page.text[page.text.index("已派单：YC-TEST"):][:600]
+    assert "未送达" in row and "暂时连不上服务商" in row and "共 3 次" in row
+    assert ">HTTP 502<" not in row and "unavailable" not in row
