@@ -71,6 +71,9 @@ def start_background_services(simulators: bool = True) -> list[Callable[[], None
         except Exception as exc:  # e.g. the Modbus port is taken by another demo
             log.warning("simulated devices not started: %s", exc)
             print(f"warning: simulated devices not started: {exc}")
+    from app.domains.notifications.demo_providers import start_demo_providers
+
+    stops.append(start_demo_providers())  # local SMS provider and WeChat API, unless real ones are set
     stop_event = threading.Event()
     thread = threading.Thread(target=run_worker, kwargs={"stop_event": stop_event}, daemon=True)
     thread.start()

@@ -9,7 +9,9 @@ WeChat:
 * ``POST /cgi-bin/message/subscribe/send?access_token=…`` — checks the token, the template id,
   that ``touser`` is an openid it issued and that every ``data`` value is a ``{"value": …}``;
   answers ``{"errcode": 0, "errmsg": "ok", "msgid": …}``; ``fail_with`` makes it answer an
-  errcode (43101: the user did not subscribe) or ``http_status`` an HTTP error.
+  errcode (43101: the user did not subscribe) or ``http_status`` an HTTP error;
+* ``GET /demo/wx.login?return=…`` (only with ``demo_logins``, and only back to a message settings
+  page) — the demo's stand-in for the mini-program: a fresh login code, sent back to the page.
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ class FakeWechatApi(LocalHttpFake):
     secret: str = "fake-secret"
     templates: set[str] = field(default_factory=set)
     token_ttl: int = 7200
+    demo_logins: bool = False
     fail_with: int | None = None
     http_status: int | None = None
     codes: dict[str, tuple[str, str | None]] = field(default_factory=dict)
@@ -131,6 +134,13 @@ class FakeWechatApi(LocalHttpFake):
                     self._reply(fake._jscode2session(q))
                 elif parts.path == "/cgi-bin/token":
                     self._reply(fake._token(q))
+                elif parts.path == "/demo/wx.login" and fake.demo_logins and \
+                        urlsplit(q.get("return", "")).path == "/notifications/settings/":
+                    # the demo's stand-in for a mini-program: wx.login() and back to the page
+                    self.send_response(302)
+                    self.send_header("Location", f"{q['return']}?code={fake.login_code()}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                 else:
                     self._reply({"errcode": 404, "errmsg": "not found"})
 

@@ -38,16 +38,27 @@ class WechatSettings(BaseSettings):
     api_base: str = Field(default="https://api.weixin.qq.com",
                           description="WeChat server API address (a local fake in tests and the demo).")
     timeout_seconds: float = Field(default=5.0, description="Timeout of one request to the WeChat API.")
+    demo: bool = Field(default=False, description="The API is the demo's local fake: the settings page "
+                       "offers a simulated mini-program login (set by `estateflow demo`, never in production).")
 
     @property
     def configured(self) -> bool:
         return bool(self.appid and self.secret)
 
 
+_override: list[WechatSettings] = []
+
+
+def use_wechat_settings(settings: WechatSettings | None) -> None:
+    """Replace the environment's settings in this process (the demo's fakes); None: back to them."""
+    _override[:] = [settings] if settings is not None else []
+    get_wechat_settings.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def get_wechat_settings() -> WechatSettings:
     """Process-wide WeChat settings (tests call ``get_wechat_settings.cache_clear()``)."""
-    return WechatSettings()
+    return _override[0] if _override else WechatSettings()
 
 
 class UserWechatIdentity(Model):

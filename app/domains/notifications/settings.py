@@ -48,7 +48,16 @@ class MessageSettings(BaseSettings):
                                       "doubled after each failed attempt.")
 
 
+_override: list[MessageSettings] = []
+
+
+def use_message_settings(settings: MessageSettings | None) -> None:
+    """Replace the environment's settings in this process (the demo's fakes); None: back to them."""
+    _override[:] = [settings] if settings is not None else []
+    get_message_settings.cache_clear()
+
+
 @lru_cache(maxsize=1)
 def get_message_settings() -> MessageSettings:
     """Process-wide message settings (tests call ``get_message_settings.cache_clear()``)."""
-    return MessageSettings()
+    return _override[0] if _override else MessageSettings()

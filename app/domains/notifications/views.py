@@ -78,6 +78,16 @@ def _masked(phone: str | None) -> str:
     return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else ""
 
 
+def _demo_login(wechat) -> str:
+    """The demo fake's stand-in for the mini-program's wx.login() (demo only)."""
+    if not (wechat.demo and wechat.configured):
+        return ""
+    from urllib.parse import urlencode
+
+    back = url_for("MessageSettingsView.index", _external=True)
+    return f"{wechat.api_base.rstrip('/')}/demo/wx.login?{urlencode({'return': back})}"
+
+
 class MessageSettingsView(BaseView):
     """消息设置: how a resident hears from the property company. Every route reads and writes the
     caller's own rows only (keyed by ``current_user``, never by an id in the request), and no
@@ -98,7 +108,8 @@ class MessageSettingsView(BaseView):
         return self.render_template(
             "notifications/settings.html", pref=preference(db.session, current_user.id),
             wechat_on=wechat.configured, bound_at=bound_since(db.session, current_user.id) if wechat.configured else None,
-            login_code=code, phone=_masked(phone_of(db.session, current_user.id, None)))
+            login_code=code, phone=_masked(phone_of(db.session, current_user.id, None)),
+            demo_login=_demo_login(wechat))
 
     @expose("/channels", methods=["POST"])
     @has_access

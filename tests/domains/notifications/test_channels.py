@@ -306,3 +306,41 @@ def test_a_resident_without_a_mobile_number_gets_a_reason_not_a_crash(session, p
     deliver_due(session)
     [row] = deliveries(session, people["li"])
     assert (row.status, row.reason, row.attempts) == ("failed", "no_phone", 1) and sms.requests == []
+
+
+def test_the_demo_runs_on_the_local_fakes_end_to_end(session, monkeypatch):
+    """``estateflow demo`` starts both fakes when nothing real is configured: a simulated
+    mini-program login binds WeChat, and a repair update goes out by SMS and WeChat."""
+    import httpx
+
+    from app.domains.notifications.demo_providers import start_demo_providers
+
+    for key in ("ESTATEFLOW_MSG_SMS_PROVIDER", "ESTATEFLOW_WECHAT_APPID", "ESTATEFLOW_WECHAT_SECRET"):
+        monkeypatch.delenv(key, raising=False)
+    get_message_settings.cache_clear()
+    get_wechat_settings.cache_clear()
+    channels.forget_tokens()
+    stop = start_demo_providers()
+    try:
+        wechat = get_wechat_settings()
+        assert wechat.demo and wechat.configured and get_message_settings().sms_provider == "tencent"
+        elsewhere = httpx.get(f"{wechat.api_base}/demo/wx.login", params={"return": "http://evil.example/"})
+        assert elsewhere.status_code == 200 and elsewhere.json()["errcode"] == 404  # only back to the page
+        back = httpx.get(f"{wechat.api_base}/demo/wx.login",
+                         params={"return": "http://127.0.0.1:5000/notifications/settings/"})
+        assert back.status_code == 302
+        code = back.headers["location"].split("?code=")[1]
+        community, home, people = _estate(session)
+        bind_with_code(session, people["wang"], code)
+        preferences.set_channels(session, people["wang"], sms=True, wechat=True)
+        session.commit()
+        notify(session, template="repair.dispatched", params={"order_number": "YC-R-1", "technician": "李师傅"},
+               community_id=community.id, household_id=home.id, channels=("in_app", "sms", "wechat"))
+        session.commit()
+        deliver_due(session)
+        assert {(r.channel, r.status) for r in deliveries(session, people["wang"])} == {("sms", "sent"),
+                                                                                       ("wechat", "sent")}
+    finally:
+        stop()
+        channels.forget_tokens()
+    assert not get_wechat_settings().demo and get_message_settings().sms_provider == ""
