@@ -344,3 +344,35 @@ def test_the_demo_runs_on_the_local_fakes_end_to_end(session, monkeypatch):
         stop()
         channels.forget_tokens()
     assert not get_wechat_settings().demo and get_message_settings().sms_provider == ""
+
+
+def test_two_workers_sweeping_at_once_send_each_message_once(session, providers, db_engine):
+    """PostgreSQL: rows are locked with SKIP LOCKED, so two sweeps share the outbox."""
+    import threading
+
+    from sqlalchemy.orm import Session
+
+    if db_engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has one writer at a time; the production database is PostgreSQL")
+    sms, _ = providers
+    community, home, people = _estate(session)
+    for uid in people.values():
+        preferences.set_channels(session, uid, sms=True, wechat=False)
+    session.commit()
+    for _ in range(15):
+        _send(session, community, home, ("in_app", "sms"))
+    start = threading.Barrier(2)
+
+    def sweep() -> None:
+        with Session(db_engine) as own:
+            start.wait()
+            deliver_due(own)
+
+    workers = [threading.Thread(target=sweep) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    rows = session.scalars(select(Notification).where(Notification.channel == "sms")).all()
+    assert len(rows) == 30 and len(sms.sent) == 30
+    assert {(r.status, r.attempts) for r in rows} == {("sent", 1)}
