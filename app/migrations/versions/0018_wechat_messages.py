@@ -3,13 +3,13 @@ subscription messages; never shown. notification: delivery attempts (the SMS/WeC
 notification_preference: each login's channels and consent.
 
 Revision ID: 0018
-Revises: 0011
+Revises: 0015
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0011"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
