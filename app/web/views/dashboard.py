@@ -79,6 +79,18 @@ def href(link) -> str | None:
         return None
 
 
+def freshness(as_of) -> str | None:
+    """"Rolled up at 14:30 (12 min ago)": how fresh a figure read from the roll-ups is."""
+    if as_of is None:
+        return None
+    from app.localtime import to_local
+
+    minutes = max(0, int((clock.now() - as_of).total_seconds() // 60))
+    local = to_local(as_of)
+    when = local.strftime("%H:%M") if local.date() == to_local(clock.now()).date() else local.strftime("%Y-%m-%d %H:%M")
+    return _("Rolled up at %(when)s (%(minutes)s min ago); refreshed every 15 minutes", when=when, minutes=minutes)
+
+
 def present(fig: Figure) -> dict:
     """A figure as the page shows it: the number (or why there is none), its basis, its link."""
     count = None
@@ -159,7 +171,7 @@ class DashboardView(BaseView):
                 Building.community_id == selection.community.id).order_by(func.length(Building.code), Building.code)))
         tiles = [{"id": b.tile.id, "title": str(b.tile.title), "figures": [present(f) for f in b.data.figures],
                   "chart": _chart(b), "note": empty_text(b.data.note) if b.data.note else None,
-                  "whole_community": b.whole_community} for b in built]
+                  "whole_community": b.whole_community, "as_of": freshness(b.data.as_of)} for b in built]
         return self.render_template("dashboard/index.html", tiles=tiles, selection=selection, months=MONTHS,
                                     communities=communities, buildings=buildings, title=_title(selection),
                                     period=f"{scope.months[0]} – {scope.months[-1]}",
@@ -181,11 +193,11 @@ class DashboardView(BaseView):
                 elif value is not None and f.unit == "yuan_cents":
                     value = Decimal(int(value)) / 100
                 rows.append([str(b.tile.title), str(f.label), value, f.count, str(BASIS.get(f.basis, f.basis or "")),
-                             empty_text(f.empty) if f.value is None else ""])
+                             empty_text(f.empty) if f.value is None else "", freshness(b.data.as_of) or _("live")])
                 units.append(f.unit)
         columns = [Column(_("Tile"), "text", 26), Column(_("Figure"), "text", 36), Column(_("Value"), "by_row", 14),
                    Column(_("Records behind it"), "int", 14), Column(_("Records"), "text", 12),
-                   Column(_("Why empty"), "text", 26)]
+                   Column(_("Why empty"), "text", 26), Column(_("As of"), "text", 30)]
         sheet = Sheet(_("Dashboard"), columns, rows, row_kinds=[UNIT_KINDS.get(u, "text") for u in units])
         data = workbook([sheet], title=_("Dashboard: %(where)s, %(period)s", where=_title(selection),
                                          period=f"{scope.months[0]} – {scope.months[-1]}"))
