@@ -25,7 +25,7 @@ from app.platform.kpi import (
     percentile_sql,
     deciseconds,
     quantile,
-    read_rollup,
+    read_rollups,
     rollup_wanted,
     rounded,
     sql_statistics,
@@ -53,14 +53,13 @@ def _result(tasks: int, staff: int, staff_days: int, on_task_median, months: dic
 def staff_efficiency(session: Session, scope: Scope) -> dict:
     """Tasks closed by staff in the window, the staff-days they were closed on, per local month."""
     if rollup_wanted(scope):
-        rolled = read_rollup(session, scope, "engine.staff")
-        if rolled is not None:
-            people = read_rollup(session, scope, "engine.staff_people")
-            if people is not None:
-                out = _result(rolled.total.n, len(people.total.members), len(rolled.total.members),
-                              rolled.total.quantile(0.5, 60),
-                              {m: (r.n, len(r.members)) for m, r in rolled.months.items()}, scope)
-                return {**out, "as_of": min(rolled.as_of, people.as_of)}
+        found = read_rollups(session, scope, ("engine.staff", "engine.staff_people"))
+        if found is not None:
+            rolled, people = found["engine.staff"], found["engine.staff_people"]
+            out = _result(rolled.total.n, len(people.total.members), len(rolled.total.members),
+                          rolled.total.quantile(0.5, 60),
+                          {m: (r.n, len(r.members)) for m, r in rolled.months.items()}, scope)
+            return {**out, "as_of": min(rolled.as_of, people.as_of)}
     if sql_statistics(session):
         return _staff_efficiency_sql(session, scope)
     rows = session.execute(select(TaskRow.completed_by, TaskRow.completed_at, TaskRow.claimed_at,

@@ -427,38 +427,62 @@ class RolledUp:
     as_of: datetime
 
 
+def _distinct(values):
+    """Sorted distinct values of an int64 array (a sort and a neighbour compare: faster here
+    than ``numpy.unique``'s hash path on a few hundred thousand members)."""
+    import numpy as np
+
+    if len(values) < 2:
+        return values
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 def _merge(rows: list[tuple[int, int, int, bytes, bytes]]) -> Merged:
     import numpy as np
 
     samples = np.sort(np.frombuffer(b"".join(r[3] for r in rows), dtype="<i4"))
-    members = np.unique(np.frombuffer(b"".join(r[4] for r in rows), dtype="<i8"))
+    members = _distinct(np.frombuffer(b"".join(r[4] for r in rows), dtype="<i8"))
     return Merged(sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows), samples, members)
 
 
 def read_rollup(session: Session, scope: Scope, metric: str) -> RolledUp | None:
     """``metric`` over the scope from the roll-ups, merged per month and in total; None when
     some community of the scope has no refresh covering every month of the scope."""
+    found = read_rollups(session, scope, (metric,))
+    return found[metric] if found else None
+
+
+def read_rollups(session: Session, scope: Scope, metrics: Sequence[str]) -> dict[str, RolledUp] | None:
+    """Several metrics in one query (markers and month rows together); None unless every
+    community of the scope has a refresh of each covering every month of the scope."""
     import numpy as np
     from sqlalchemy import select
 
     from app.platform.models import KpiRollup
 
-    ids = list(scope.community_ids)
-    markers = {cid: (covered, at) for cid, covered, at in session.execute(
-        select(KpiRollup.community_id, KpiRollup.members, KpiRollup.refreshed_at).where(
-            KpiRollup.metric == metric, KpiRollup.month == "*", KpiRollup.community_id.in_(ids)))}
+    ids = set(scope.community_ids)
     wanted = {int(m.replace("-", "")) for m in scope.months}
-    if len(markers) < len(set(ids)) or any(
-            not wanted <= set(np.frombuffer(covered or b"", dtype="<i8").tolist()) for covered, _at in markers.values()):
+    markers: dict[str, dict[int, datetime]] = {m: {} for m in metrics}
+    rows: dict[str, dict[str, list]] = {m: {month: [] for month in scope.months} for m in metrics}
+    for cid, metric, month, n, a, b, samples, members, at in session.execute(
+            select(KpiRollup.community_id, KpiRollup.metric, KpiRollup.month, KpiRollup.n, KpiRollup.a, KpiRollup.b,
+                   KpiRollup.samples, KpiRollup.members, KpiRollup.refreshed_at)
+            .where(KpiRollup.metric.in_(list(metrics)), KpiRollup.community_id.in_(list(ids)),
+                   KpiRollup.month.in_([*scope.months, "*"]))):
+        if month == "*":
+            if wanted <= set(np.frombuffer(members or b"", dtype="<i8").tolist()):
+                markers[metric][cid] = at
+        else:
+            rows[metric][month].append((int(n), int(a), int(b), bytes(samples or b""), bytes(members or b"")))
+    if any(len(markers[m]) < len(ids) for m in metrics):
         return None
-    by_month: dict[str, list] = {m: [] for m in scope.months}
-    for month, *row in session.execute(
-            select(KpiRollup.month, KpiRollup.n, KpiRollup.a, KpiRollup.b, KpiRollup.samples, KpiRollup.members)
-            .where(KpiRollup.metric == metric, KpiRollup.community_id.in_(ids), KpiRollup.month.in_(scope.months))):
-        by_month[month].append((int(row[0]), int(row[1]), int(row[2]), bytes(row[3] or b""), bytes(row[4] or b"")))
-    return RolledUp({m: _merge(rows) for m, rows in by_month.items()},
-                    _merge([r for rows in by_month.values() for r in rows]),
-                    min(at for _covered, at in markers.values()))
+    return {m: RolledUp({month: _merge(r) for month, r in rows[m].items()},
+                        _merge([r for month_rows in rows[m].values() for r in month_rows]),
+                        min(markers[m].values())) for m in metrics}
 
 
 def refresh_rollups(session: Session, community_id: int, now: datetime) -> dict[str, int]:

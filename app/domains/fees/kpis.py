@@ -125,11 +125,16 @@ TILES = [Tile("fees.collection", _l("Fee collection"), collection_tile, module="
 
 
 def _today_arrears(session: Session, community_id: int, now) -> Figure:
+    """Households owing more than the attention amount on overdue bills: the same list the
+    arrears page shows (:func:`app.domains.fees.aging.household_aging`), which the count links to."""
+    from app.domains.fees.aging import household_aging
+    from app.localtime import to_local
+
     limit = attention_threshold_cents(session, community_id)
-    rows = arrears_households(session, [community_id], limit)
+    rows = household_aging(session, community_id, to_local(now).date(), limit)
     return Figure("fees.arrears", _l("Households owing more than the attention amount"), len(rows), count=len(rows),
-                  basis="households", numerator=sum(r["owed_cents"] for r in rows), denominator=limit,
-                  link=("FeesView.bills", {"community_id": community_id, "status": "overdue"}))
+                  basis="households", numerator=sum(r.owed_cents for r in rows), denominator=limit,
+                  link=("ArrearsView.index", {"community_id": community_id, "min": f"{limit / 100:.2f}"}))
 
 
 TODAY = [Attention("fees.arrears", _l("Households owing more than the attention amount"), _today_arrears,

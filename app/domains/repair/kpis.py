@@ -35,7 +35,7 @@ from app.platform.kpi import (
     month_sql,
     percentile_sql,
     quantile,
-    read_rollup,
+    read_rollups,
     rollup_wanted,
     rounded,
     sql_statistics,
@@ -246,10 +246,10 @@ def _response_rollups(session: Session, scope) -> tuple[dict[str, Rolled], dict[
 
 def _timeliness_rolled(session: Session, scope) -> dict | None:
     """:func:`timeliness` from the roll-ups (company level); None where they do not cover it."""
-    response = read_rollup(session, scope, "repair.response")
-    resolution = read_rollup(session, scope, "repair.resolution") if response else None
-    if response is None or resolution is None:
+    found = read_rollups(session, scope, ("repair.response", "repair.resolution"))
+    if found is None:
         return None
+    response, resolution = found["repair.response"], found["repair.resolution"]
     r, done = response.total, resolution.total
     months = [{"month": m, "accepted": len(per.samples), "median_response_min": rounded(per.quantile(0.5, 60)),
                "p90_response_min": rounded(per.quantile(0.9, 60))}
@@ -313,7 +313,9 @@ def density_by_building(session: Session, scope) -> list[dict]:
     """Orders reported in the window per building that has map coordinates (the heat map)."""
     q = (select(Building.id, Building.name, Building.latitude, Building.longitude, func.count(RepairOrder.id))
          .outerjoin(RepairOrder, (RepairOrder.building_id == Building.id) & (RepairOrder.reported_at >= scope.start)
-                    & (RepairOrder.reported_at < scope.end))
+                    & (RepairOrder.reported_at < scope.end)
+                    # the community's orders through its index (repair_order has none on building_id)
+                    & RepairOrder.community_id.in_(list(scope.community_ids)))
          .where(Building.community_id.in_(list(scope.community_ids)), Building.latitude.is_not(None),
                 Building.longitude.is_not(None))
          .group_by(Building.id, Building.name, Building.latitude, Building.longitude).order_by(Building.id))

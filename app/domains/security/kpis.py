@@ -21,7 +21,7 @@ from app.platform.kpi import (
     TileData,
     deciseconds,
     quantile,
-    read_rollup,
+    read_rollups,
     rollup_wanted,
     rounded,
 )
@@ -118,9 +118,9 @@ def alerts_overview(session: Session, scope) -> dict:
     still_open = session.scalar(select(func.count(SecurityIncident.id)).where(
         SecurityIncident.community_id.in_(ids), SecurityIncident.status != "closed")) or 0
     if rollup_wanted(scope):
-        ack_r = read_rollup(session, scope, "security.acknowledged")
-        close_r = read_rollup(session, scope, "security.closed") if ack_r else None
-        if ack_r is not None and close_r is not None:
+        found = read_rollups(session, scope, ("security.acknowledged", "security.closed"))
+        if found is not None:
+            ack_r, close_r = found["security.acknowledged"], found["security.closed"]
             return {"incidents": ack_r.total.n, "alerts": ack_r.total.a, "open": int(still_open),
                     "acknowledged": len(ack_r.total.samples), "closed": len(close_r.total.samples),
                     "median_acknowledge_min": rounded(ack_r.total.quantile(0.5, 60)),
