@@ -111,10 +111,30 @@ def _staff_efficiency_sql(session: Session, scope: Scope) -> dict:
 
 
 def _instances_link(scope: Scope):
-    """The community's processes, whose pages list each task and who closed it (one community)."""
+    """The records behind the figure: for one community its processes (each task and who closed
+    it); for several, the dashboard's staff page (per community and person, each linking to that
+    community's processes)."""
     if scope.single_community is None:
-        return None
+        since, until = scope.local_dates()
+        return "DashboardView.staff", {"since": since, "until": until}
     return "InstanceView.index", {"community_id": scope.single_community}
+
+
+def staff_by_person(session: Session, scope: Scope) -> list[dict]:
+    """Per community and person: tasks closed in the window, the staff-days they were closed on,
+    tasks per staff-day and the median time on task — the records behind the staff tile."""
+    rows = session.execute(select(TaskRow.community_id, TaskRow.completed_by, TaskRow.completed_at,
+                                  TaskRow.claimed_at, TaskRow.created_at).where(*_done(scope))).all()
+    groups: dict[tuple[int, str], dict] = {}
+    for r, day in zip(rows, local_days([r.completed_at for r in rows])):
+        g = groups.setdefault((r.community_id, r.completed_by), {"tasks": 0, "days": set(), "on_task": []})
+        g["tasks"] += 1
+        g["days"].add(day)
+        g["on_task"].append((r.completed_at - (r.claimed_at or r.created_at)).total_seconds() / 60)
+    out = [{"community_id": cid, "who": who, "tasks": g["tasks"], "staff_days": len(g["days"]),
+            "tasks_per_staff_day": rounded(g["tasks"] / len(g["days"]), 2),
+            "median_on_task_min": rounded(quantile(g["on_task"], 0.5))} for (cid, who), g in groups.items()]
+    return sorted(out, key=lambda r: (r["community_id"], -r["tasks"], r["who"]))
 
 
 def efficiency_tile(session: Session, scope: Scope) -> TileData:

@@ -6,6 +6,7 @@ The tiles come from the KPI registry (``app/platform/kpi.py``) that each domain 
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import ClassVar
 
@@ -31,7 +32,7 @@ MONTHS = (3, 6, 12)
 #: a figure's unit → the spreadsheet cell format (app/platform/excel.py)
 UNIT_KINDS = {"percent": "percent", "yuan_cents": "money", "minutes": "decimal1", "hours": "decimal1",
               "per_day": "decimal2", "count": "int"}
-_READ = "^(can_index|can_export|can_audit|can_audit_xlsx|can_audit_pdf)$"
+_READ = "^(can_index|can_export|can_staff|can_audit|can_audit_xlsx|can_audit_pdf)$"
 GRANTS = {
     "Manager": [["^(DashboardView)$", ".*"], ["^(DashboardApi)$", "^can_get$"]],
     "Regulator": [["^(DashboardView)$", _READ], ["^(DashboardApi)$", "^can_get$"]],
@@ -204,6 +205,38 @@ class DashboardView(BaseView):
         return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": 'attachment; filename="dashboard.xlsx"'})
 
+
+    @expose("/staff/")
+    @has_access
+    def staff(self):
+        """The records behind staff efficiency at company level: per community and person, each
+        community linking to its processes (every task and who closed it)."""
+        from datetime import date, datetime
+
+        from app.engine.kpis import staff_by_person
+        from app.localtime import from_local
+
+        ids = [c for c in visible_community_ids()]
+        community_id = request.args.get("community_id", type=int)
+        if community_id:
+            require_community(community_id)
+            ids = [community_id]
+        today = clock.now().date()
+        try:
+            since = date.fromisoformat(request.args.get("since") or today.replace(day=1).isoformat())
+            until = date.fromisoformat(request.args.get("until") or today.isoformat())
+        except ValueError:
+            abort(400)
+        if until <= since:
+            abort(400)
+        start = from_local(datetime(since.year, since.month, since.day))
+        end = from_local(datetime(until.year, until.month, until.day))
+        scope = Scope(tuple(ids), start, end, (since.isoformat()[:7],))
+        rows = staff_by_person(db.session, scope)
+        names = {c.id: (c.name if current_locale() == "zh" else (c.name_en or c.name)) for c in db.session.scalars(
+            select(Community).where(Community.id.in_(ids)))}
+        return self.render_template("dashboard/staff.html", rows=rows, names=names, since=since,
+                                    until=until - timedelta(days=1), total=sum(r["tasks"] for r in rows))
 
     # -- the renovation audit pack ----------------------------------------------------------
 

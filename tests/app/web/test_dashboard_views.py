@@ -73,3 +73,16 @@ def test_audit_pack_entry_and_documents(login):
     pdf = client.get(f"/dashboard/audit/pack.pdf?{args}")
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert login("accountant_yc").get(f"/dashboard/audit/?{args}").status_code in (302, 403)
+
+
+def test_company_level_staff_figure_links_to_its_records(login):
+    client = login("admin")  # sees every community: the company level
+    html = client.get("/dashboard/").text
+    tile = html[html.index('data-tile="engine.staff"'):]
+    href = re.search(r'class="ef-figure-value" href="([^"]+)"', tile).group(1).replace("&amp;", "&")
+    assert href.startswith("/dashboard/staff/")
+    page = client.get(href)
+    assert page.status_code == 200 and 'id="staff-rows"' in page.text
+    assert re.search(r'href="/instances?/\d+/"', page.text) or "完成任务数" in page.text
+    assert login("regulator").get(href).status_code == 200  # read-only role may read it
+    assert client.get("/dashboard/staff/?since=2026-12-01&until=2026-01-01").status_code == 400
