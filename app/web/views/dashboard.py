@@ -278,7 +278,9 @@ class DashboardView(BaseView):
         labels = {k: (v[1] if lang == "en" else v[0]) for k, v in OUTCOMES.items()}
         communities = list(db.session.scalars(select(Community).where(
             Community.id.in_(visible_community_ids())).order_by(Community.id)))
+        trends = {r.outcome: _trend_chart(r, lang) for r in rows}
         return self.render_template("dashboard/audit.html", community=community, rows=rows, values=values,
+                                    trends=trends,
                                     labels=labels, units={k: v[2] for k, v in OUTCOMES.items()},
                                     error=error or arg_error, communities=communities,
                                     may_enter=self.appbuilder.sm.has_access("can_enter", "DashboardView")), status
@@ -324,6 +326,20 @@ class DashboardView(BaseView):
         data = pdf_bytes(outcomes(db.session, community.id, before, after, clock.now()), community.name, before, after)
         return Response(data, mimetype="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="audit-{community.code}.pdf"'})
+
+
+def _trend_chart(row, lang: str) -> dict | None:
+    """An outcome's months over both periods as the page's line chart (before and after as two
+    series); None when no month was measured."""
+    from app.platform.audit_pack import OUTCOMES
+
+    if not any(p.value is not None for p in row.trend):
+        return None
+    unit = OUTCOMES[row.outcome][2]
+    return {"kind": "line", "unit": "percent" if unit == "percent" else "count", "x": [p.month for p in row.trend],
+            "series": [{"name": str(_l("Before")), "data": [p.value if p.period == "before" else None for p in row.trend]},
+                       {"name": str(_l("After")), "data": [p.value if p.period == "after" else None for p in row.trend]}],
+            "empty": str(_("No data in this period"))}
 
 
 class DashboardApi(BaseApi):
