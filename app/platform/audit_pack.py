@@ -340,13 +340,8 @@ def pdf_bytes(rows: list[OutcomeRow], community_name: str, before: tuple[str, st
     c = canvas.Canvas(buf, pagesize=A4)
     b, a = f"{before[0]}–{before[1]}", f"{after[0]}–{after[1]}"
     c.setTitle(f"{community_name} 改造成效报告")
-    y = height - 20 * mm
-    c.setFont(font, 16)
-    c.drawCentredString(width / 2, y, f"{community_name} 改造成效报告")
-    y -= 6 * mm
-    c.setFont(font, 9)
-    c.drawCentredString(width / 2, y, f"Renovation outcomes | 改造前 before {b} | 改造后 after {a}")
-    y -= 12 * mm
+    y = _heading(c, font, f"{community_name} 改造成效报告", 16,
+                 f"Renovation outcomes | 改造前 before {b} | 改造后 after {a}", 9) - 12 * mm
     for r in rows:
         unit = OUTCOMES[r.outcome][2]
         c.setFont(font, 11)
@@ -385,6 +380,21 @@ def pdf_bytes(rows: list[OutcomeRow], community_name: str, before: tuple[str, st
     return buf.getvalue()
 
 
+def _heading(c, font: str, title: str, size: int, subtitle: str, subsize: int) -> float:
+    """A page's centred title and subtitle; returns the height below them."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+
+    width, height = A4
+    y = height - 20 * mm
+    c.setFont(font, size)
+    c.drawCentredString(width / 2, y, title)
+    y -= 6 * mm
+    c.setFont(font, subsize)
+    c.drawCentredString(width / 2, y, subtitle)
+    return y
+
+
 def _trend_page(c, rows: list[OutcomeRow], community_name: str, b: str, a: str, font: str) -> None:
     """Page 2: each outcome month by month over both periods (blue before, green after), with
     the records behind each month as the x labels' second line."""
@@ -396,14 +406,9 @@ def _trend_page(c, rows: list[OutcomeRow], community_name: str, b: str, a: str, 
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
 
-    width, height = A4
-    y = height - 20 * mm
-    c.setFont(font, 14)
-    c.drawCentredString(width / 2, y, f"{community_name} 月度趋势 Monthly trends")
-    y -= 6 * mm
-    c.setFont(font, 8)
-    c.drawCentredString(width / 2, y, f"蓝色 改造前 before {b} | 绿色 改造后 after {a} | 缺口 = 该月无数据 gap = no data")
-    y -= 8 * mm
+    width, _height = A4
+    y = _heading(c, font, f"{community_name} 月度趋势 Monthly trends", 14,
+                 f"蓝色 改造前 before {b} | 绿色 改造后 after {a} | 缺口 = 该月无数据 gap = no data", 8) - 8 * mm
     for r in rows:
         unit = OUTCOMES[r.outcome][2]
         points = r.trend
