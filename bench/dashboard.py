@@ -14,9 +14,14 @@ Measured:
   community (bills, orders, devices and their errors, incidents, tasks) and summed in Python,
   once.
 
+* ``rollup``: the ``kpi_rollup`` flow's refresh of every community (once, timed), which the
+  company level then reads; ``company_raw``: the company level on the raw tables (a few runs,
+  the figure before the roll-ups).
+
 Targets (issue #15): company p95 < 300 ms, community p95 < 100 ms for 200 communities, 100,000
-households, 1 M bills, 200,000 orders, 5 M device events. Raw queries on the domain tables, no
-roll-up tables (see bench/RESULTS.md for why and what the figures were).
+households, 1 M bills, 200,000 orders, 5 M device events. Company level reads the roll-ups
+(per community × month, ``kpi_rollup`` table); community level the raw tables (see
+bench/RESULTS.md for why and what the figures were).
 Usage: python bench/dashboard.py [--quick]  (quick: 20 communities, 10,000 households).
 Needs PostgreSQL at ``ESTATEFLOW_TEST_PG_URL``. Last line of output: one JSON object.
 """
@@ -42,6 +47,8 @@ PG_ADMIN_URL = os.environ.get("ESTATEFLOW_TEST_PG_URL", "postgresql+psycopg://po
 NOW = datetime(2026, 11, 20, 4, 0)
 MONTHS = [f"2026-{m:02d}" for m in range(2, 12)]  # ten months of bills and orders
 MODULES = ("fees", "repair", "security", "visitors")
+#: the tiles the company level reads from roll-ups
+ROLLED = ("fees.collection", "repair.response", "devices.health", "security.alerts", "engine.staff")
 FULL = {"communities": 200, "households": 100_000, "orders": 200_000, "device_events": 5_000_000,
         "incidents": 20_000, "tasks": 200_000, "devices_per_community": 50}
 QUICK = {"communities": 20, "households": 10_000, "orders": 20_000, "device_events": 200_000,
@@ -181,8 +188,10 @@ def _timed(fn, runs: int) -> dict:
             "p95_ms": round(times[min(len(times) - 1, round(0.95 * len(times)) - 1)], 1)}
 
 
-def naive(session: Session, community_ids: list[int], scope) -> dict:
-    """The same company-level figures the obvious way: ORM objects per community, Python sums."""
+def naive(session: Session, community_ids: list[int], scope, budget_s: float | None = None) -> dict:
+    """The same company-level figures the obvious way: ORM objects per community, Python sums.
+    ``budget_s``: stop after the community during which the budget ran out (``done`` says how
+    many were summed; the caller extrapolates and compares on those)."""
     from app.domains.devices.models import Device
     from app.domains.fees.models import Bill
     from app.domains.repair.models import RepairOrder
@@ -193,7 +202,12 @@ def naive(session: Session, community_ids: list[int], scope) -> dict:
     billed = collected = accepted = 0
     response: list[float] = []
     online = devices = failed = incidents = tasks = 0
+    started = time.perf_counter()
+    done: list[int] = []
     for cid in community_ids:
+        if budget_s is not None and done and time.perf_counter() - started > budget_s:
+            break
+        done.append(cid)
         for bill in session.scalars(select(Bill).where(Bill.community_id == cid)):
             if bill.period in scope.months and bill.status != "cancelled":
                 billed += bill.amount_cents
@@ -212,7 +226,7 @@ def naive(session: Session, community_ids: list[int], scope) -> dict:
         tasks += sum(1 for t in session.scalars(select(TaskRow).where(TaskRow.community_id == cid))
                      if t.completed_at and scope.start <= t.completed_at < scope.end)
         session.expunge_all()
-    return {"billed": billed, "collected": collected, "accepted": accepted,
+    return {"done": done, "billed": billed, "collected": collected, "accepted": accepted,
             "median_response": statistics.median(response) if response else None,
             "devices": devices, "online": online, "failed": failed, "incidents": incidents, "tasks": tasks}
 
@@ -221,6 +235,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--raw-runs", type=int, default=5, help="runs of the company level on raw tables")
+    parser.add_argument("--naive-budget", type=float, default=None,
+                        help="seconds for the naive loop; past them it stops after the current community and "
+                             "the time for all is extrapolated (the figures are compared on those done)")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
     os.environ.setdefault("ESTATEFLOW_VAR_DIR", "/tmp/estateflow-bench-dashboard")
@@ -241,17 +259,39 @@ def main() -> None:
             ids = list(session.scalars(text("SELECT id FROM community ORDER BY id")))
             company = month_scope(ids, 6, NOW)
             community = month_scope(ids[:1], 6, NOW)
-            tiles = [t.tile.id for t in build_dashboard(session, company)]
-            print(f"tiles: {tiles}", flush=True)
+            raw_t = _timed(lambda: build_dashboard(session, company), args.raw_runs)
+            print(f"company level, raw tables (no roll-ups yet): {raw_t}", flush=True)
+            raw = {b.tile.id: {f.key: f.value for f in b.data.figures} for b in build_dashboard(session, company)}
+            from workflows.kpi_rollup import refresh
+
+            t = time.perf_counter()
+            refresh(url, fresh_minutes=0)
+            rollup_s = round(time.perf_counter() - t, 1)
+            print(f"roll-ups refreshed for {len(ids)} communities in {rollup_s} s", flush=True)
+            built = build_dashboard(session, company)
+            assert all(b.data.as_of is not None for b in built if b.tile.id in ROLLED), "tiles not from roll-ups"
+            print(f"tiles: {[b.tile.id for b in built]}", flush=True)
             company_t = _timed(lambda: build_dashboard(session, company), args.runs)
             print(f"company level: {company_t}", flush=True)
             community_t = _timed(lambda: build_dashboard(session, community), args.runs)
             print(f"community level: {community_t}", flush=True)
             fast = {b.tile.id: {f.key: f.value for f in b.data.figures} for b in build_dashboard(session, company)}
+            rolled_company = fast
+            # roll-ups and raw tables agree (times to within a tenth of a second per sample)
+            for tile, figures in raw.items():
+                for key, value in figures.items():
+                    got = rolled_company[tile][key]
+                    assert got == value or (isinstance(value, float) and abs(got - value) <= 0.11), (tile, key, got, value)
             t = time.perf_counter()
-            slow = naive(session, ids, company)
+            slow = naive(session, ids, company, args.naive_budget)
             naive_s = round(time.perf_counter() - t, 2)
-            print(f"naive ORM loop: {naive_s} s", flush=True)
+            naive_done = len(slow["done"])
+            naive_all_s = round(naive_s * len(ids) / naive_done, 1)
+            print(f"naive ORM loop: {naive_s} s for {naive_done} of {len(ids)} communities"
+                  f" (all: {naive_all_s} s{'' if naive_done == len(ids) else ', extrapolated'})", flush=True)
+            if naive_done < len(ids):  # compare on the communities the loop summed
+                subset = month_scope(slow["done"], 6, NOW)
+                fast = {b.tile.id: {f.key: f.value for f in b.data.figures} for b in build_dashboard(session, subset)}
             # the two paths agree on what they both compute
             from app.platform.kpi import percent
 
@@ -267,7 +307,9 @@ def main() -> None:
     print(json.dumps({"bench": "dashboard", "quick": args.quick, **counts, "runs": args.runs,
                       "company_p50_ms": company_t["p50_ms"], "company_p95_ms": company_t["p95_ms"],
                       "community_p50_ms": community_t["p50_ms"], "community_p95_ms": community_t["p95_ms"],
-                      "naive_seconds": naive_s, "seed_seconds": seed_s, "load": round(load, 2)}))
+                      "company_raw_p50_ms": raw_t["p50_ms"], "company_raw_p95_ms": raw_t["p95_ms"],
+                      "naive_seconds": naive_all_s, "naive_measured_seconds": naive_s,
+                      "naive_communities": naive_done, "seed_seconds": seed_s, "rollup_seconds": rollup_s, "load": round(load, 2)}))
 
 
 if __name__ == "__main__":

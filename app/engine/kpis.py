@@ -12,15 +12,21 @@ from app.engine.models import TaskRow
 from app.platform.kpi import (
     Attention,
     Figure,
+    Rolled,
+    Rollup,
     Scope,
     Tile,
     TileData,
     local_days,
     local_sql,
+    member,
     minutes_sql,
     month_sql,
     percentile_sql,
+    deciseconds,
     quantile,
+    read_rollups,
+    rollup_wanted,
     rounded,
     sql_statistics,
 )
@@ -46,6 +52,14 @@ def _result(tasks: int, staff: int, staff_days: int, on_task_median, months: dic
 
 def staff_efficiency(session: Session, scope: Scope) -> dict:
     """Tasks closed by staff in the window, the staff-days they were closed on, per local month."""
+    if rollup_wanted(scope):
+        found = read_rollups(session, scope, ("engine.staff", "engine.staff_people"))
+        if found is not None:
+            rolled, people = found["engine.staff"], found["engine.staff_people"]
+            out = _result(rolled.total.n, len(people.total.members), len(rolled.total.members),
+                          rolled.total.quantile(0.5, 60),
+                          {m: (r.n, len(r.members)) for m, r in rolled.months.items()}, scope)
+            return {**out, "as_of": min(rolled.as_of, people.as_of)}
     if sql_statistics(session):
         return _staff_efficiency_sql(session, scope)
     rows = session.execute(select(TaskRow.completed_by, TaskRow.completed_at, TaskRow.claimed_at,
@@ -60,6 +74,24 @@ def staff_efficiency(session: Session, scope: Scope) -> dict:
     staff_days = {(r.completed_by, d) for r, d in zip(rows, days)}
     return _result(len(rows), len({r.completed_by for r in rows}), len(staff_days), quantile(on_task, 0.5),
                    {m: (n, len(seen)) for m, (n, seen) in months.items()}, scope)
+
+
+def _staff_rollups(session: Session, scope: Scope) -> tuple[dict[str, Rolled], dict[str, Rolled]]:
+    """One community per local month: tasks closed by staff (n), their staff-days (members:
+    hashes of ``who|date``) and time on task (samples, deciseconds); and the people (members:
+    hashes of who) — distinct counts that stay exact when communities are merged."""
+    rows = session.execute(select(TaskRow.completed_by, TaskRow.completed_at, TaskRow.claimed_at,
+                                  TaskRow.created_at).where(*_done(scope))).all()
+    tasks: dict[str, Rolled] = {}
+    people: dict[str, Rolled] = {}
+    for r, day in zip(rows, local_days([r.completed_at for r in rows])):
+        month = scope.month_of(r.completed_at)
+        entry = tasks.setdefault(month, Rolled())
+        entry.n += 1
+        entry.members.add(member(f"{r.completed_by}|{day.isoformat()}"))
+        entry.samples.append(deciseconds(r.claimed_at or r.created_at, r.completed_at))
+        people.setdefault(month, Rolled()).members.add(member(r.completed_by))
+    return tasks, people
 
 
 def _staff_efficiency_sql(session: Session, scope: Scope) -> dict:
@@ -79,10 +111,30 @@ def _staff_efficiency_sql(session: Session, scope: Scope) -> dict:
 
 
 def _instances_link(scope: Scope):
-    """The community's processes, whose pages list each task and who closed it (one community)."""
+    """The records behind the figure: for one community its processes (each task and who closed
+    it); for several, the dashboard's staff page (per community and person, each linking to that
+    community's processes)."""
     if scope.single_community is None:
-        return None
+        since, until = scope.local_dates()
+        return "DashboardView.staff", {"since": since, "until": until}
     return "InstanceView.index", {"community_id": scope.single_community}
+
+
+def staff_by_person(session: Session, scope: Scope) -> list[dict]:
+    """Per community and person: tasks closed in the window, the staff-days they were closed on,
+    tasks per staff-day and the median time on task — the records behind the staff tile."""
+    rows = session.execute(select(TaskRow.community_id, TaskRow.completed_by, TaskRow.completed_at,
+                                  TaskRow.claimed_at, TaskRow.created_at).where(*_done(scope))).all()
+    groups: dict[tuple[int, str], dict] = {}
+    for r, day in zip(rows, local_days([r.completed_at for r in rows])):
+        g = groups.setdefault((r.community_id, r.completed_by), {"tasks": 0, "days": set(), "on_task": []})
+        g["tasks"] += 1
+        g["days"].add(day)
+        g["on_task"].append((r.completed_at - (r.claimed_at or r.created_at)).total_seconds() / 60)
+    out = [{"community_id": cid, "who": who, "tasks": g["tasks"], "staff_days": len(g["days"]),
+            "tasks_per_staff_day": rounded(g["tasks"] / len(g["days"]), 2),
+            "median_on_task_min": rounded(quantile(g["on_task"], 0.5))} for (cid, who), g in groups.items()]
+    return sorted(out, key=lambda r: (r["community_id"], -r["tasks"], r["who"]))
 
 
 def efficiency_tile(session: Session, scope: Scope) -> TileData:
@@ -98,9 +150,11 @@ def efficiency_tile(session: Session, scope: Scope) -> TileData:
     chart = {"kind": "bar", "unit": "per_day", "x": [m["month"] for m in s["months"]],
              "series": [{"name": str(_l("Tasks closed per staff-day")),
                          "data": [m["tasks_per_staff_day"] for m in s["months"]]}]}
-    return TileData(figures=figures, chart=chart)
+    return TileData(figures=figures, chart=chart, as_of=s.get("as_of"))
 
 
+ROLLUPS = [Rollup("engine.staff", lambda session, scope: _staff_rollups(session, scope)[0]),
+           Rollup("engine.staff_people", lambda session, scope: _staff_rollups(session, scope)[1])]
 TILES = [Tile("engine.staff", _l("Staff efficiency"), efficiency_tile, module=None, order=60)]
 
 

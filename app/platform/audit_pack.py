@@ -11,7 +11,7 @@ enters it with its source (:class:`app.platform.models.EnteredFigure`), and the 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -71,10 +71,23 @@ class Cell:
 
 
 @dataclass
+class TrendPoint:
+    """One month of an outcome's trend: which period it belongs to, the figure, its count."""
+
+    month: str
+    period: str  # "before" or "after"
+    value: float | None
+    count: int | None = None
+
+
+@dataclass
 class OutcomeRow:
     outcome: str
     before: Cell
     after: Cell
+    #: the outcome month by month over both periods (measured months only; entered figures
+    #: cover a whole period and have no monthly values)
+    trend: list[TrendPoint] = field(default_factory=list)
 
     @property
     def change(self) -> float | None:
@@ -83,15 +96,42 @@ class OutcomeRow:
         return float(self.after.value) - float(self.before.value)
 
 
-def _measured(session: Session, community_id: int, period: tuple[str, str], now: datetime) -> dict[str, Figure]:
+def _measured(session: Session, community_id: int, period: tuple[str, str], now: datetime,
+              only: list[str] | None = None, tiles_seen: set[str] | None = None) -> dict[str, Figure]:
     first, last = period
     scope = month_scope([community_id], months_between(first, last), now, until=last)
     found: dict[str, Figure] = {}
-    for built in build_dashboard(session, scope):
+    for built in build_dashboard(session, scope, only=only):
         for fig in built.data.figures:
             if fig.outcome and fig.outcome not in found:
                 found[fig.outcome] = fig
+                if tiles_seen is not None:
+                    tiles_seen.add(built.tile.id)
     return found
+
+
+def period_months(period: tuple[str, str]) -> list[str]:
+    first, last = period
+    y, m = int(first[:4]), int(first[5:])
+    out = []
+    for _ in range(months_between(first, last)):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+def _trends(session: Session, community_id: int, periods: list[tuple[str, str]], now: datetime,
+            tiles: set[str]) -> dict[str, list[TrendPoint]]:
+    """Each outcome month by month: the same tiles (same query path) over one-month windows."""
+    out: dict[str, list[TrendPoint]] = {o: [] for o in OUTCOMES}
+    for tag, period in zip(("before", "after"), periods):
+        for month in period_months(period):
+            found = _measured(session, community_id, (month, month), now, only=sorted(tiles)) if tiles else {}
+            for o in OUTCOMES:
+                fig = found.get(o)
+                out[o].append(TrendPoint(month, tag, None if fig is None or fig.value is None else float(fig.value),
+                                         fig.count if fig is not None else None))
+    return out
 
 
 def _entered(session: Session, community_id: int, period: tuple[str, str]) -> dict[str, EnteredFigure]:
@@ -115,10 +155,13 @@ def outcomes(session: Session, community_id: int, before: tuple[str, str], after
     """The four outcomes for both periods: measured where the platform has data, else entered."""
     periods = [(parse_month(a), parse_month(b)) for a, b in (before, after)]
     cells = []
+    tiles: set[str] = set()
     for period in periods:
-        measured, entered = _measured(session, community_id, period, now), _entered(session, community_id, period)
+        measured = _measured(session, community_id, period, now, tiles_seen=tiles)
+        entered = _entered(session, community_id, period)
         cells.append({o: _cell(measured.get(o), entered.get(o)) for o in OUTCOMES})
-    return [OutcomeRow(o, cells[0][o], cells[1][o]) for o in OUTCOMES]
+    trend = _trends(session, community_id, periods, now, tiles)
+    return [OutcomeRow(o, cells[0][o], cells[1][o], trend[o]) for o in OUTCOMES]
 
 
 def enter_figure(session: Session, community_id: int, outcome: str, period: tuple[str, str], value: str,
@@ -217,7 +260,63 @@ def workbook_bytes(rows: list[OutcomeRow], community_name: str, before: tuple[st
             else "* marks a figure entered by the manager with its source, not measured by the platform.")
     title = (f"{community_name} 改造成效报告（{b} 对比 {a}）" if zh
              else f"{community_name}: renovation outcomes ({b} vs {a})")
-    return workbook([Sheet("改造成效" if zh else "Outcomes", head, body, row_kinds=row_kinds, note=note)], title)
+    trend_sheet = _trend_sheet(rows, lang)
+    data = workbook([Sheet("改造成效" if zh else "Outcomes", head, body, row_kinds=row_kinds, note=note), trend_sheet],
+                    title)
+    return _with_trend_charts(data, trend_sheet.name, rows, lang)
+
+
+_TREND_KINDS = {"percent": "percent", "minutes": "decimal1", "kwh": "decimal1", "per_day": "decimal2"}
+
+
+def _trend_sheet(rows: list[OutcomeRow], lang: str):
+    """Month by month over both periods: each outcome's figure and the records behind it."""
+    from app.platform.excel import Column, Sheet
+
+    zh = lang == "zh"
+    columns = [Column("月份" if zh else "Month", "text", 10), Column("期间" if zh else "Period", "text", 10)]
+    for r in rows:
+        columns += [Column(_label(r.outcome, lang), _TREND_KINDS[OUTCOMES[r.outcome][2]], 18),
+                    Column("依据记录数" if zh else "Records", "int", 10)]
+    body = []
+    for i, point in enumerate(rows[0].trend if rows else []):
+        line = [point.month, ("改造前" if zh else "Before") if point.period == "before" else ("改造后" if zh else "After")]
+        for r in rows:
+            p = r.trend[i]
+            unit = OUTCOMES[r.outcome][2]
+            line += [None if p.value is None else (p.value / 100 if unit == "percent" else p.value), p.count]
+        body.append(line)
+    note = ("每月数值由系统测量（与看板同一查询）；空白表示该月无数据或为人工录入的整段数值。" if zh
+            else "Monthly figures measured by the platform (the dashboard's queries); blank: no data that month, or "
+                 "the period's figure was entered.")
+    return Sheet("月度趋势" if zh else "Monthly trends", columns, body, note=note)
+
+
+def _with_trend_charts(data: bytes, sheet_name: str, rows: list[OutcomeRow], lang: str) -> bytes:
+    """One line chart per outcome on the trend sheet, over both periods' months."""
+    from openpyxl import load_workbook
+    from openpyxl.chart import LineChart, Reference
+
+    book = load_workbook(io.BytesIO(data))
+    ws = book[sheet_name]
+    header = next(r for r in range(1, 5) if ws.cell(row=r, column=1).value in ("月份", "Month"))
+    last = header + len(rows[0].trend) if rows else header
+    if last > header:
+        months = Reference(ws, min_col=1, min_row=header + 1, max_row=last)
+        for i, r in enumerate(rows):
+            col = 3 + 2 * i
+            chart = LineChart()
+            chart.title = _label(r.outcome, lang)
+            chart.height, chart.width = 6.5, 14
+            chart.legend = None
+            chart.add_data(Reference(ws, min_col=col, min_row=header, max_row=last), titles_from_data=True)
+            chart.set_categories(months)
+            if OUTCOMES[r.outcome][2] == "percent":
+                chart.y_axis.number_format = "0%"
+            ws.add_chart(chart, f"{chr(ord('A') + 2 + 2 * len(rows) + 1)}{header + 15 * i}")
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def pdf_bytes(rows: list[OutcomeRow], community_name: str, before: tuple[str, str], after: tuple[str, str]) -> bytes:
@@ -241,13 +340,8 @@ def pdf_bytes(rows: list[OutcomeRow], community_name: str, before: tuple[str, st
     c = canvas.Canvas(buf, pagesize=A4)
     b, a = f"{before[0]}–{before[1]}", f"{after[0]}–{after[1]}"
     c.setTitle(f"{community_name} 改造成效报告")
-    y = height - 20 * mm
-    c.setFont(font, 16)
-    c.drawCentredString(width / 2, y, f"{community_name} 改造成效报告")
-    y -= 6 * mm
-    c.setFont(font, 9)
-    c.drawCentredString(width / 2, y, f"Renovation outcomes | 改造前 before {b} | 改造后 after {a}")
-    y -= 12 * mm
+    y = _heading(c, font, f"{community_name} 改造成效报告", 16,
+                 f"Renovation outcomes | 改造前 before {b} | 改造后 after {a}", 9) - 12 * mm
     for r in rows:
         unit = OUTCOMES[r.outcome][2]
         c.setFont(font, 11)
@@ -281,5 +375,77 @@ def pdf_bytes(rows: list[OutcomeRow], community_name: str, before: tuple[str, st
     c.setFont(font, 8)
     c.drawString(15 * mm, max(y, 15 * mm), "* 人工录入（注明来源），非系统测量 / entered by the manager with its source, not measured")
     c.showPage()
+    _trend_page(c, rows, community_name, b, a, font)
     c.save()
     return buf.getvalue()
+
+
+def _heading(c, font: str, title: str, size: int, subtitle: str, subsize: int) -> float:
+    """A page's centred title and subtitle; returns the height below them."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+
+    width, height = A4
+    y = height - 20 * mm
+    c.setFont(font, size)
+    c.drawCentredString(width / 2, y, title)
+    y -= 6 * mm
+    c.setFont(font, subsize)
+    c.drawCentredString(width / 2, y, subtitle)
+    return y
+
+
+def _trend_page(c, rows: list[OutcomeRow], community_name: str, b: str, a: str, font: str) -> None:
+    """Page 2: each outcome month by month over both periods (blue before, green after), with
+    the records behind each month as the x labels' second line."""
+    from reportlab.graphics import renderPDF
+    from reportlab.graphics.charts.linecharts import HorizontalLineChart
+    from reportlab.graphics.shapes import Drawing, String
+    from reportlab.graphics.widgets.markers import makeMarker
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+
+    width, _height = A4
+    y = _heading(c, font, f"{community_name} 月度趋势 Monthly trends", 14,
+                 f"蓝色 改造前 before {b} | 绿色 改造后 after {a} | 缺口 = 该月无数据 gap = no data", 8) - 8 * mm
+    for r in rows:
+        unit = OUTCOMES[r.outcome][2]
+        points = r.trend
+        c.setFont(font, 10)
+        c.drawString(15 * mm, y, f"{_label(r.outcome, 'zh')}  {_label(r.outcome, 'en')}")
+        drawing = Drawing(width - 30 * mm, 50 * mm)
+        if not points or all(p.value is None for p in points):
+            drawing.add(String(10 * mm, 25 * mm, "两个期间均无按月测量的数据 no monthly figures measured in either period",
+                               fontName=font, fontSize=8))
+        else:
+            chart = HorizontalLineChart()
+            chart.x, chart.y, chart.width, chart.height = 12 * mm, 10 * mm, width - 50 * mm, 34 * mm
+            series = [([p.value if p.period == tag else None for p in points], colour)
+                      for tag, colour in (("before", "#5470c6"), ("after", "#91cc75"))]
+            series = [(data, colour) for data, colour in series if any(v is not None for v in data)]
+            chart.data = [data for data, _colour in series]
+            chart.categoryAxis.categoryNames = [f"{p.month[2:]}\n{p.count if p.count is not None else '—'}"
+                                                for p in points]
+            chart.categoryAxis.labels.fontName = font
+            chart.categoryAxis.labels.fontSize = 5.5
+            chart.valueAxis.labels.fontSize = 6
+            values = [p.value for p in points if p.value is not None]
+            chart.valueAxis.valueMin = 0
+            chart.valueAxis.valueMax = max(values + [1]) * 1.15
+            chart.joinedLines = 1
+            for i, (data, colour) in enumerate(series):
+                line = chart.lines[i]
+                line.symbol = makeMarker("FilledCircle", size=3, fillColor=colors.HexColor(colour),
+                                         strokeColor=colors.HexColor(colour))
+                # a line needs two months; a single measured month is its dot
+                line.strokeColor = colors.HexColor(colour) if sum(v is not None for v in data) > 1 else None
+                line.strokeWidth = 1.5
+            drawing.add(chart)
+            drawing.add(String(12 * mm, 46 * mm, {"percent": "%", "minutes": "分钟 min", "kwh": "kWh",
+                                                  "per_day": "件/人日 per staff-day"}[unit], fontName=font, fontSize=6))
+            drawing.add(String(width - 80 * mm, 3 * mm, "x: 月份 / 依据记录数 month / records", fontName=font,
+                               fontSize=5.5))
+        renderPDF.draw(drawing, c, 15 * mm, y - 52 * mm)
+        y -= 60 * mm
+    c.showPage()

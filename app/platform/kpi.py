@@ -136,9 +136,12 @@ class TileData:
     #: ``{"kind": "line"|"bar"|"map", "x": [...], "series": [{"name", "data"}], "target": {...}}``
     chart: dict | None = None
     note: str | None = None
+    #: the figures come from roll-ups refreshed at this time (naive UTC); None: read live
+    as_of: datetime | None = None
 
     def as_dict(self) -> dict:
-        return {"figures": [f.as_dict() for f in self.figures], "chart": self.chart, "note": self.note}
+        return {"figures": [f.as_dict() for f in self.figures], "chart": self.chart, "note": self.note,
+                "as_of": self.as_of.isoformat() + "Z" if self.as_of else None}
 
 
 @dataclass(frozen=True)
@@ -334,3 +337,192 @@ def month_sql(scope: Scope, column):
 
     starts = _month_starts(scope.months)[1:] + [scope.end]
     return case(*[(column < start, literal(month)) for month, start in zip(scope.months, starts)], else_=None)
+
+
+# --------------------------------------------------------------------------- roll-ups
+# At company level (many communities, no building) the big tiles read per community × month
+# roll-ups instead of scanning every bill, order, task and device event (bench/dashboard.py:
+# the raw queries grow with the rows in the window). The ``kpi_rollup`` flow
+# (workflows/kpi_rollup.py) refreshes them; a tile built from them carries ``as_of`` and the
+# page says how fresh it is. Community and building level, and any scope a roll-up does not
+# cover (a community never refreshed, a month begun since), read the raw tables: same figures.
+
+ROLLUP_MONTHS = 12  # the longest period filter of the dashboard
+
+
+@dataclass
+class Rolled:
+    """What a roll-up computes for one community and month: sums, samples for a median or
+    p90 (integers: deciseconds), members of a distinct count (integers: ids or
+    :func:`member` hashes)."""
+
+    n: int = 0
+    a: int = 0
+    b: int = 0
+    samples: list[int] = field(default_factory=list)
+    members: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A domain's roll-up: ``compute(session, scope)`` for one community over the scope's
+    months returns ``{month: Rolled}`` (months without records may be left out)."""
+
+    metric: str
+    compute: Callable[[Session, Scope], dict[str, Rolled]]
+
+
+def rollups() -> list[Rollup]:
+    """Every roll-up: the engine's and each domain's ``kpis.ROLLUPS``."""
+    import app.engine.kpis as engine_kpis
+    from app.platform.discovery import domain_parts
+
+    found: list[Rollup] = list(getattr(engine_kpis, "ROLLUPS", []))
+    for module in domain_parts("kpis"):
+        found.extend(getattr(module, "ROLLUPS", []))
+    return found
+
+
+def rollup_wanted(scope: Scope) -> bool:
+    """Roll-ups serve the company level: several communities, no building filter."""
+    return len(scope.community_ids) > 1 and scope.building_id is None
+
+
+def member(text: str) -> int:
+    """A stable signed 64-bit hash of ``text`` (a staff-day ``who|date``) for a distinct count
+    across communities; collisions are negligible (~1e-9 for a million members)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little", signed=True)
+
+
+@dataclass
+class Merged:
+    """One metric merged over communities: per month and in total."""
+
+    n: int
+    a: int
+    b: int
+    samples: Any  # numpy int32 array, sorted
+    members: Any  # numpy int64 array, distinct
+
+    def quantile(self, p: float, per: float) -> float | None:
+        """The ``p`` quantile of the samples (deciseconds) in units of ``per`` seconds
+        (the same linear interpolation as :func:`quantile`)."""
+        data = self.samples
+        if not len(data):
+            return None
+        pos = (len(data) - 1) * p
+        low = math.floor(pos)
+        high = min(low + 1, len(data) - 1)
+        value = float(data[low]) + (float(data[high]) - float(data[low])) * (pos - low)
+        return value / 10 / per
+
+
+@dataclass
+class RolledUp:
+    months: dict[str, Merged]
+    total: Merged
+    #: the oldest refresh among the communities read: the figure is at least this fresh
+    as_of: datetime
+
+
+def _distinct(values):
+    """Sorted distinct values of an int64 array (a sort and a neighbour compare: faster here
+    than ``numpy.unique``'s hash path on a few hundred thousand members)."""
+    import numpy as np
+
+    if len(values) < 2:
+        return values
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def _merge(rows: list[tuple[int, int, int, bytes, bytes]]) -> Merged:
+    import numpy as np
+
+    samples = np.sort(np.frombuffer(b"".join(r[3] for r in rows), dtype="<i4"))
+    members = _distinct(np.frombuffer(b"".join(r[4] for r in rows), dtype="<i8"))
+    return Merged(sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows), samples, members)
+
+
+def read_rollup(session: Session, scope: Scope, metric: str) -> RolledUp | None:
+    """``metric`` over the scope from the roll-ups, merged per month and in total; None when
+    some community of the scope has no refresh covering every month of the scope."""
+    found = read_rollups(session, scope, (metric,))
+    return found[metric] if found else None
+
+
+def read_rollups(session: Session, scope: Scope, metrics: Sequence[str]) -> dict[str, RolledUp] | None:
+    """Several metrics in one query (markers and month rows together); None unless every
+    community of the scope has a refresh of each covering every month of the scope."""
+    import numpy as np
+    from sqlalchemy import select
+
+    from app.platform.models import KpiRollup
+
+    ids = set(scope.community_ids)
+    wanted = {int(m.replace("-", "")) for m in scope.months}
+    markers: dict[str, dict[int, datetime]] = {m: {} for m in metrics}
+    rows: dict[str, dict[str, list]] = {m: {month: [] for month in scope.months} for m in metrics}
+    for cid, metric, month, n, a, b, samples, members, at in session.execute(
+            select(KpiRollup.community_id, KpiRollup.metric, KpiRollup.month, KpiRollup.n, KpiRollup.a, KpiRollup.b,
+                   KpiRollup.samples, KpiRollup.members, KpiRollup.refreshed_at)
+            .where(KpiRollup.metric.in_(list(metrics)), KpiRollup.community_id.in_(list(ids)),
+                   KpiRollup.month.in_([*scope.months, "*"]))):
+        if month == "*":
+            if wanted <= set(np.frombuffer(members or b"", dtype="<i8").tolist()):
+                markers[metric][cid] = at
+        else:
+            rows[metric][month].append((int(n), int(a), int(b), bytes(samples or b""), bytes(members or b"")))
+    if any(len(markers[m]) < len(ids) for m in metrics):
+        return None
+    return {m: RolledUp({month: _merge(r) for month, r in rows[m].items()},
+                        _merge([r for month_rows in rows[m].values() for r in month_rows]),
+                        min(markers[m].values())) for m in metrics}
+
+
+def refresh_rollups(session: Session, community_id: int, now: datetime) -> dict[str, int]:
+    """Recompute every roll-up of one community for the last :data:`ROLLUP_MONTHS` local
+    months (rows replaced, a marker with the months and the time). Returns rows per metric."""
+    import numpy as np
+    from sqlalchemy import delete
+
+    from app.platform.models import KpiRollup
+
+    scope = month_scope([community_id], ROLLUP_MONTHS, now)
+    covered = np.array([int(m.replace("-", "")) for m in scope.months], dtype="<i8").tobytes()
+    out = {}
+    for rollup in rollups():
+        values = {m: v for m, v in rollup.compute(session, scope).items() if m in scope.months}
+        session.execute(delete(KpiRollup).where(KpiRollup.community_id == community_id,
+                                                KpiRollup.metric == rollup.metric))
+        session.add_all([KpiRollup(community_id=community_id, metric=rollup.metric, month=month, n=v.n, a=v.a, b=v.b,
+                                   samples=np.sort(np.array(v.samples, dtype="<i4")).tobytes(),
+                                   members=np.unique(np.array(sorted(v.members), dtype="<i8")).tobytes(),
+                                   refreshed_at=now)
+                         for month, v in values.items()])
+        session.add(KpiRollup(community_id=community_id, metric=rollup.metric, month="*", n=0, a=0, b=0,
+                              samples=b"", members=covered, refreshed_at=now))
+        out[rollup.metric] = len(values)
+    session.flush()
+    return out
+
+
+def last_refresh(session: Session, community_id: int) -> datetime | None:
+    from sqlalchemy import func, select
+
+    from app.platform.models import KpiRollup
+
+    return session.scalar(select(func.min(KpiRollup.refreshed_at)).where(
+        KpiRollup.community_id == community_id, KpiRollup.month == "*"))
+
+
+def deciseconds(a: datetime | None, b: datetime | None) -> int | None:
+    """b − a in tenths of a second (a roll-up's integer sample)."""
+    if a is None or b is None:
+        return None
+    return round((b - a).total_seconds() * 10)

@@ -6,10 +6,12 @@ from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
     Index,
+    LargeBinary,
     Numeric,
     String,
     UniqueConstraint,
@@ -98,3 +100,25 @@ class EnteredFigure(Model):
     source: Mapped[str] = mapped_column(String(300))
     entered_by: Mapped[str] = mapped_column(String(100))
     entered_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class KpiRollup(Model):
+    """One dashboard figure's inputs for one community and local month, computed ahead by the
+    ``kpi_rollup`` flow so the company level does not scan every bill, order and event
+    (bench/dashboard.py). ``n``/``a``/``b`` are sums, ``samples`` the sorted values a median
+    or p90 needs (int32, e.g. deciseconds), ``members`` those of a distinct count (int64: device ids,
+    hashes of staff-days), both packed so 200 communities' rows decode in microseconds. The
+    row of month ``*`` marks a refresh: ``members`` = the months it covered (``YYYYMM``),
+    ``refreshed_at`` when (the page says how fresh the figure is)."""
+
+    __tablename__ = "kpi_rollup"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(40), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True, doc="YYYY-MM, or * for the refresh marker")
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    a: Mapped[int] = mapped_column(BigInteger, default=0)
+    b: Mapped[int] = mapped_column(BigInteger, default=0)
+    samples: Mapped[bytes] = mapped_column(LargeBinary, default=b"", doc="sorted int32, little-endian")
+    members: Mapped[bytes] = mapped_column(LargeBinary, default=b"", doc="sorted int64, little-endian")
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -7,7 +7,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.domains.devices.models import Device
-from app.platform.kpi import Attention, Figure, Scope, Tile, TileData, percent
+from app.platform.kpi import (
+    Attention,
+    Figure,
+    Rolled,
+    Rollup,
+    Scope,
+    Tile,
+    TileData,
+    month_sql,
+    percent,
+    read_rollup,
+    rollup_wanted,
+)
 from connectors.models import DeviceError
 
 
@@ -19,14 +31,39 @@ def health(session: Session, scope: Scope) -> dict:
     by_status = {s: int(n) for s, n in session.execute(
         select(Device.status, func.count(Device.id)).where(*where).group_by(Device.status))}
     total = sum(by_status.values())
+    rolled = read_rollup(session, scope, "devices.faulted") if rollup_wanted(scope) else None
+    if rolled is not None:
+        import numpy as np
+
+        ids = np.fromiter(session.scalars(select(Device.id).where(*where)), dtype="<i8")
+        failed = len(np.intersect1d(rolled.total.members, ids, assume_unique=True))
+        return _health(by_status, total, failed) | {"as_of": rolled.as_of}
     # one probe of the (device_id, at) index per device, however many events were logged
     faulted = select(DeviceError.id).where(DeviceError.device_id == Device.id, DeviceError.at >= scope.start,
                                            DeviceError.at < scope.end).exists()
     failed = session.scalar(select(func.count(Device.id)).where(*where, faulted)) or 0
+    return _health(by_status, total, int(failed))
+
+
+def _health(by_status: dict[str, int], total: int, failed: int) -> dict:
     online = by_status.get("online", 0)
     return {"devices": total, "online": online, "offline": by_status.get("offline", 0),
             "error": by_status.get("error", 0), "unknown": by_status.get("unknown", 0),
             "failed": int(failed), "online_rate": percent(online, total), "failure_rate": percent(int(failed), total)}
+
+
+def _faulted_rollup(session: Session, scope: Scope) -> dict[str, Rolled]:
+    """One community per local month: the devices (ids as keys) that logged a fault."""
+    month = month_sql(scope, DeviceError.at)
+    out: dict[str, Rolled] = {}
+    for m, device_id in session.execute(
+            select(month, DeviceError.device_id).join(Device, Device.id == DeviceError.device_id)
+            .where(Device.community_id.in_(list(scope.community_ids)), DeviceError.at >= scope.start,
+                   DeviceError.at < scope.end).group_by(month, DeviceError.device_id)):
+        entry = out.setdefault(m, Rolled())
+        entry.members.add(int(device_id))
+        entry.n = len(entry.members)
+    return out
 
 
 def health_tile(session: Session, scope: Scope) -> TileData:
@@ -48,9 +85,10 @@ def health_tile(session: Session, scope: Scope) -> TileData:
     labels = {"online": _l("Online"), "offline": _l("Offline"), "error": _l("Fault"), "unknown": _l("Not yet seen")}
     chart = {"kind": "pie", "unit": "count",
              "series": [{"name": str(labels[k]), "data": h[k]} for k in labels if h[k]]}
-    return TileData(figures=figures, chart=chart)
+    return TileData(figures=figures, chart=chart, as_of=h.get("as_of"))
 
 
+ROLLUPS = [Rollup("devices.faulted", _faulted_rollup)]
 TILES = [Tile("devices.health", _l("Devices"), health_tile, module=None, order=30, per_building=True)]
 
 

@@ -1,8 +1,10 @@
 """The printable arrears notice (最后催告) staff print and deliver; door suspensions list."""
 from __future__ import annotations
 
-from flask import abort
+from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -14,8 +16,9 @@ from app.domains.fees import Bill, yuan
 from app.security.scope import require_community, visible_community_ids
 
 _ALL = "^(DunningView)$"
-_READ = "^can_(notice|suspensions)$"  # the module has no write route; grant reads by name
-GRANTS = {"Manager": [[_ALL, _READ]], "FrontDesk": [[_ALL, _READ]], "Accountant": [[_ALL, _READ]],
+_READ = "^can_(notice|suspensions)$"  # grant reads by name
+_CHASE = "^can_(notice|suspensions|chase)$"  # 催缴 from the arrears list (accountant, manager)
+GRANTS = {"Manager": [[_ALL, _CHASE]], "FrontDesk": [[_ALL, _READ]], "Accountant": [[_ALL, _CHASE]],
           "Regulator": [[_ALL, _READ]]}
 
 
@@ -43,6 +46,30 @@ class DunningView(BaseView):
         homes = {h.id: h for h in db.session.scalars(select(Household).where(
             Household.id.in_([r.household_id for r in rows])))} if rows else {}
         return self.render_template("payments/suspensions.html", rows=rows, homes=homes)
+
+    @expose("/chase/<int:community_id>/<int:household_id>", methods=["POST"])
+    @has_access
+    @permission_name("chase")
+    def chase(self, community_id: int, household_id: int):
+        """催缴 one household from the arrears list: start or advance its dunning, back to the list."""
+        from flask_login import current_user
+
+        from app.domains.dunning.chase import ChaseError, chase_household
+        from app.web.locale import current_locale
+
+        require_community(community_id)
+        back = url_for("ArrearsView.index", community_id=community_id, as_of=request.form.get("as_of") or None)
+        try:
+            done = chase_household(db.session, community_id=community_id, household_id=household_id,
+                                   actor=current_user.username)
+            db.session.commit()
+        except ChaseError as err:
+            db.session.rollback()
+            flash(err.message(current_locale()), "danger")
+            return redirect(back)
+        flash(_("Dunning started for %(started)s bill(s), reminder sent now for %(reminded)s bill(s).",
+                started=len(done["started"]), reminded=len(done["reminded"])), "success")
+        return redirect(back)
 
 
 def register(appbuilder) -> None:

@@ -14,14 +14,25 @@ from sqlalchemy.orm import Session
 
 from app.domains.estate.models import Household, Unit
 from app.domains.fees.models import Bill
-from app.platform.kpi import Attention, Figure, Scope, Tile, TileData, percent
+from app.platform.kpi import (
+    Attention,
+    Figure,
+    Rolled,
+    Rollup,
+    Scope,
+    Tile,
+    TileData,
+    percent,
+    read_rollup,
+    rollup_wanted,
+)
 
 TARGET_PERCENT = Decimal(90)
 OPEN = ("open", "partially_paid")
 
 
-def collection_by_month(session: Session, community_ids, months, building_id: int | None = None) -> list[dict]:
-    """One row per month in ``months`` (``YYYY-MM``): bills, billed, collected, rate (percent)."""
+def _collection_found(session: Session, community_ids, months, building_id: int | None = None) -> dict:
+    """period → (bills, billed cents, collected cents), from the bills."""
     q = (select(Bill.period, func.count(Bill.id), func.coalesce(func.sum(Bill.amount_cents), 0),
                 func.coalesce(func.sum(Bill.paid_cents), 0))
          .where(Bill.community_id.in_(list(community_ids)), Bill.status != "cancelled",
@@ -30,7 +41,15 @@ def collection_by_month(session: Session, community_ids, months, building_id: in
     if building_id is not None:
         q = (q.join(Household, Household.id == Bill.household_id).join(Unit, Unit.id == Household.unit_id)
              .where(Unit.building_id == building_id))
-    found = {p: (int(n), int(b), int(c)) for p, n, b, c in session.execute(q)}
+    return {p: (int(n), int(b), int(c)) for p, n, b, c in session.execute(q)}
+
+
+def collection_by_month(session: Session, community_ids, months, building_id: int | None = None,
+                        found: dict | None = None) -> list[dict]:
+    """One row per month in ``months`` (``YYYY-MM``): bills, billed, collected, rate (percent).
+    ``found``: the per-period sums already read (from the roll-ups)."""
+    if found is None:
+        found = _collection_found(session, community_ids, months, building_id)
     rows = []
     for month in months:
         n, billed, collected = found.get(month, (0, 0, 0))
@@ -67,8 +86,15 @@ def _bills_link(scope: Scope, **args) -> tuple[str, dict]:
     return "FeesView.index", {}
 
 
+def _collection_rollup(session: Session, scope: Scope) -> dict[str, Rolled]:
+    """Per period: n = bills, a = billed cents, b = collected cents (one community)."""
+    return {p: Rolled(n, b, c) for p, (n, b, c) in _collection_found(session, scope.community_ids, scope.months).items()}
+
+
 def collection_tile(session: Session, scope: Scope) -> TileData:
-    rows = collection_by_month(session, scope.community_ids, scope.months, scope.building_id)
+    rolled = read_rollup(session, scope, "fees.collection") if rollup_wanted(scope) else None
+    found = {m: (r.n, r.a, r.b) for m, r in rolled.months.items() if r.n} if rolled else None
+    rows = collection_by_month(session, scope.community_ids, scope.months, scope.building_id, found)
     billed = sum(r["billed_cents"] for r in rows)
     collected = sum(r["collected_cents"] for r in rows)
     bills = sum(r["bills"] for r in rows)
@@ -91,18 +117,24 @@ def collection_tile(session: Session, scope: Scope) -> TileData:
                          "data": [float(r["rate"]) if r["rate"] is not None else None for r in rows]}],
              "target": {"value": float(TARGET_PERCENT), "label": str(_l("Target 90%"))},
              "links": [list(_bills_link(scope, period=r["period"])) for r in rows]}
-    return TileData(figures=figures, chart=chart)
+    return TileData(figures=figures, chart=chart, as_of=rolled.as_of if rolled else None)
 
 
+ROLLUPS = [Rollup("fees.collection", _collection_rollup)]
 TILES = [Tile("fees.collection", _l("Fee collection"), collection_tile, module="fees", order=10, per_building=True)]
 
 
 def _today_arrears(session: Session, community_id: int, now) -> Figure:
+    """Households owing more than the attention amount on overdue bills: the same list the
+    arrears page shows (:func:`app.domains.fees.aging.household_aging`), which the count links to."""
+    from app.domains.fees.aging import household_aging
+    from app.localtime import to_local
+
     limit = attention_threshold_cents(session, community_id)
-    rows = arrears_households(session, [community_id], limit)
+    rows = household_aging(session, community_id, to_local(now).date(), limit)
     return Figure("fees.arrears", _l("Households owing more than the attention amount"), len(rows), count=len(rows),
-                  basis="households", numerator=sum(r["owed_cents"] for r in rows), denominator=limit,
-                  link=("FeesView.bills", {"community_id": community_id, "status": "overdue"}))
+                  basis="households", numerator=sum(r.owed_cents for r in rows), denominator=limit,
+                  link=("ArrearsView.index", {"community_id": community_id, "min": f"{limit / 100:.2f}"}))
 
 
 TODAY = [Attention("fees.arrears", _l("Households owing more than the attention amount"), _today_arrears,

@@ -26,12 +26,17 @@ from app.localtime import offset as local_offset
 from app.platform.kpi import (
     Attention,
     Figure,
+    Rolled,
+    Rollup,
     Tile,
     TileData,
+    deciseconds,
     minutes_sql,
     month_sql,
     percentile_sql,
     quantile,
+    read_rollups,
+    rollup_wanted,
     rounded,
     sql_statistics,
 )
@@ -185,6 +190,10 @@ def timeliness(session: Session, scope) -> dict:
     """Response (reported → accepted, minutes) and resolution (reported → completed, hours) of
     the orders reported in the scope's window, median and p90, with the counts behind them, and
     per local month the median response. Orders never accepted/completed are counted apart."""
+    if rollup_wanted(scope):
+        rolled = _timeliness_rolled(session, scope)
+        if rolled is not None:
+            return rolled
     if sql_statistics(session):
         return _timeliness_sql(session, scope)
     rows = session.execute(_in_scope(
@@ -210,6 +219,46 @@ def timeliness(session: Session, scope) -> dict:
                     "median_response_min": rounded(quantile(by_month.get(m, []), 0.5)),
                     "p90_response_min": rounded(quantile(by_month.get(m, []), 0.9))} for m in scope.months],
     }
+
+
+def _response_rollups(session: Session, scope) -> tuple[dict[str, Rolled], dict[str, Rolled]]:
+    """One community's orders per local month: response (n orders, a accepted, b within the
+    target, samples deciseconds) and resolution (n completed, samples deciseconds)."""
+    response: dict[str, Rolled] = {}
+    resolution: dict[str, Rolled] = {}
+    for reported, accepted, completed in session.execute(_in_scope(
+            select(RepairOrder.reported_at, RepairOrder.accepted_at, RepairOrder.completed_at)
+            .where(RepairOrder.reported_at >= scope.start, RepairOrder.reported_at < scope.end,
+                   RepairOrder.status != "cancelled"), scope)):
+        month = scope.month_of(reported)
+        r = response.setdefault(month, Rolled())
+        r.n += 1
+        if accepted is not None:
+            r.a += 1
+            r.samples.append(deciseconds(reported, accepted))
+            r.b += (accepted - reported).total_seconds() / 60 <= RESPONSE_TARGET_MIN
+        if completed is not None:
+            done = resolution.setdefault(month, Rolled())
+            done.n += 1
+            done.samples.append(deciseconds(reported, completed))
+    return response, resolution
+
+
+def _timeliness_rolled(session: Session, scope) -> dict | None:
+    """:func:`timeliness` from the roll-ups (company level); None where they do not cover it."""
+    found = read_rollups(session, scope, ("repair.response", "repair.resolution"))
+    if found is None:
+        return None
+    response, resolution = found["repair.response"], found["repair.resolution"]
+    r, done = response.total, resolution.total
+    months = [{"month": m, "accepted": len(per.samples), "median_response_min": rounded(per.quantile(0.5, 60)),
+               "p90_response_min": rounded(per.quantile(0.9, 60))}
+              for m, per in response.months.items()]
+    return {"orders": r.n, "accepted": r.a, "completed": done.n,
+            "median_response_min": rounded(r.quantile(0.5, 60)), "p90_response_min": rounded(r.quantile(0.9, 60)),
+            "median_resolution_h": rounded(done.quantile(0.5, 3600)),
+            "p90_resolution_h": rounded(done.quantile(0.9, 3600)),
+            "within_target": r.b, "months": months, "as_of": min(response.as_of, resolution.as_of)}
 
 
 def _timeliness_sql(session: Session, scope) -> dict:
@@ -241,13 +290,13 @@ def _timeliness_sql(session: Session, scope) -> dict:
 def backlog(session: Session, community_ids, now, building_id: int | None = None) -> dict:
     """Orders alive now: open (not yet confirmed/closed/cancelled), unassigned, and overdue —
     past their response limit unaccepted or past their resolution limit uncompleted."""
-    base = select(func.count(RepairOrder.id)).where(RepairOrder.community_id.in_(list(community_ids)),
-                                                   backlog_filter("open", now))
+    q = select(func.count(RepairOrder.id), func.count(RepairOrder.id).filter(RepairOrder.status == "unassigned"),
+               func.count(RepairOrder.id).filter(backlog_filter("overdue", now))).where(
+        RepairOrder.community_id.in_(list(community_ids)), backlog_filter("open", now))
     if building_id is not None:
-        base = base.where(RepairOrder.building_id == building_id)
-    return {"open": session.scalar(base) or 0,
-            "unassigned": session.scalar(base.where(RepairOrder.status == "unassigned")) or 0,
-            "overdue": session.scalar(base.where(backlog_filter("overdue", now))) or 0}
+        q = q.where(RepairOrder.building_id == building_id)
+    total, unassigned, overdue = session.execute(q).one()  # one pass over the live orders
+    return {"open": int(total or 0), "unassigned": int(unassigned or 0), "overdue": int(overdue or 0)}
 
 
 def backlog_filter(state: str, now):
@@ -264,7 +313,9 @@ def density_by_building(session: Session, scope) -> list[dict]:
     """Orders reported in the window per building that has map coordinates (the heat map)."""
     q = (select(Building.id, Building.name, Building.latitude, Building.longitude, func.count(RepairOrder.id))
          .outerjoin(RepairOrder, (RepairOrder.building_id == Building.id) & (RepairOrder.reported_at >= scope.start)
-                    & (RepairOrder.reported_at < scope.end))
+                    & (RepairOrder.reported_at < scope.end)
+                    # the community's orders through its index (repair_order has none on building_id)
+                    & RepairOrder.community_id.in_(list(scope.community_ids)))
          .where(Building.community_id.in_(list(scope.community_ids)), Building.latitude.is_not(None),
                 Building.longitude.is_not(None))
          .group_by(Building.id, Building.name, Building.latitude, Building.longitude).order_by(Building.id))
@@ -302,7 +353,7 @@ def timeliness_tile(session: Session, scope):
              "series": [{"name": str(_l("Median response (min)")), "data": [m["median_response_min"] for m in t["months"]]},
                         {"name": str(_l("P90 response (min)")), "data": [m["p90_response_min"] for m in t["months"]]}],
              "target": {"value": RESPONSE_TARGET_MIN, "label": str(_l("Target 1 h"))}}
-    return TileData(figures=figures, chart=chart)
+    return TileData(figures=figures, chart=chart, as_of=t.get("as_of"))
 
 
 def backlog_tile(session: Session, scope):
@@ -335,6 +386,8 @@ def density_tile(session: Session, scope):
     return TileData(figures=figures, chart=chart)
 
 
+ROLLUPS = [Rollup("repair.response", lambda session, scope: _response_rollups(session, scope)[0]),
+           Rollup("repair.resolution", lambda session, scope: _response_rollups(session, scope)[1])]
 TILES = [Tile("repair.response", _l("Repair response and resolution"), timeliness_tile, module="repair",
                  order=20, per_building=True),
          Tile("repair.backlog", _l("Open and overdue orders"), backlog_tile, module="repair", order=21,

@@ -15,9 +15,14 @@ from app.domains.security.models import DoorEvent, SecurityIncident
 from app.platform.kpi import (
     Attention,
     Figure,
+    Rolled,
+    Rollup,
     Tile,
     TileData,
+    deciseconds,
     quantile,
+    read_rollups,
+    rollup_wanted,
     rounded,
 )
 
@@ -110,6 +115,18 @@ def alerts_overview(session: Session, scope) -> dict:
     """Incidents that began in the scope's window (per local month), those still open now, and
     the handling times (first alert → acknowledged, → closed) in minutes."""
     ids = list(scope.community_ids)
+    still_open = session.scalar(select(func.count(SecurityIncident.id)).where(
+        SecurityIncident.community_id.in_(ids), SecurityIncident.status != "closed")) or 0
+    if rollup_wanted(scope):
+        found = read_rollups(session, scope, ("security.acknowledged", "security.closed"))
+        if found is not None:
+            ack_r, close_r = found["security.acknowledged"], found["security.closed"]
+            return {"incidents": ack_r.total.n, "alerts": ack_r.total.a, "open": int(still_open),
+                    "acknowledged": len(ack_r.total.samples), "closed": len(close_r.total.samples),
+                    "median_acknowledge_min": rounded(ack_r.total.quantile(0.5, 60)),
+                    "median_close_min": rounded(close_r.total.quantile(0.5, 60)),
+                    "months": [{"month": m, "incidents": r.n} for m, r in ack_r.months.items()],
+                    "as_of": min(ack_r.as_of, close_r.as_of)}
     rows = session.execute(_period(select(SecurityIncident.first_at, SecurityIncident.acknowledged_at,
                                           SecurityIncident.closed_at, SecurityIncident.alert_count)
                                    .where(SecurityIncident.community_id.in_(ids)),
@@ -121,12 +138,32 @@ def alerts_overview(session: Session, scope) -> dict:
         month = scope.month_of(r.first_at)
         if month is not None:
             per_month[month] += 1
-    still_open = session.scalar(select(func.count(SecurityIncident.id)).where(
-        SecurityIncident.community_id.in_(ids), SecurityIncident.status != "closed")) or 0
     return {"incidents": len(rows), "alerts": sum(int(r.alert_count or 0) for r in rows), "open": int(still_open),
             "acknowledged": len(ack), "closed": len(close),
             "median_acknowledge_min": rounded(quantile(ack, 0.5)), "median_close_min": rounded(quantile(close, 0.5)),
             "months": [{"month": m, "incidents": n} for m, n in per_month.items()]}
+
+
+def _alert_rollups(session: Session, scope) -> tuple[dict[str, Rolled], dict[str, Rolled]]:
+    """One community per local month of the first alert: incidents (n), alerts (a) and the
+    minutes to acknowledge (samples, deciseconds); and the closed ones' times to close."""
+    ack: dict[str, Rolled] = {}
+    close: dict[str, Rolled] = {}
+    for first, acknowledged, closed, alerts in session.execute(_period(
+            select(SecurityIncident.first_at, SecurityIncident.acknowledged_at, SecurityIncident.closed_at,
+                   SecurityIncident.alert_count).where(SecurityIncident.community_id.in_(list(scope.community_ids))),
+            SecurityIncident.first_at, scope.start, scope.end)):
+        month = scope.month_of(first)
+        entry = ack.setdefault(month, Rolled())
+        entry.n += 1
+        entry.a += int(alerts or 0)
+        if acknowledged is not None:
+            entry.samples.append(deciseconds(first, acknowledged))
+        if closed is not None:
+            done = close.setdefault(month, Rolled())
+            done.n += 1
+            done.samples.append(deciseconds(first, closed))
+    return ack, close
 
 
 def _window(scope, status: str) -> dict:
@@ -152,9 +189,11 @@ def alerts_tile(session: Session, scope):
     ]
     chart = {"kind": "bar", "unit": "count", "x": [m["month"] for m in a["months"]],
              "series": [{"name": str(_l("Incidents")), "data": [m["incidents"] for m in a["months"]]}]}
-    return TileData(figures=figures, chart=chart)
+    return TileData(figures=figures, chart=chart, as_of=a.get("as_of"))
 
 
+ROLLUPS = [Rollup("security.acknowledged", lambda session, scope: _alert_rollups(session, scope)[0]),
+           Rollup("security.closed", lambda session, scope: _alert_rollups(session, scope)[1])]
 TILES = [Tile("security.alerts", _l("Security alerts"), alerts_tile, module="security", order=40)]
 
 

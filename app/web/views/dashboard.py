@@ -6,6 +6,7 @@ The tiles come from the KPI registry (``app/platform/kpi.py``) that each domain 
 """
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import ClassVar
 
@@ -31,7 +32,7 @@ MONTHS = (3, 6, 12)
 #: a figure's unit → the spreadsheet cell format (app/platform/excel.py)
 UNIT_KINDS = {"percent": "percent", "yuan_cents": "money", "minutes": "decimal1", "hours": "decimal1",
               "per_day": "decimal2", "count": "int"}
-_READ = "^(can_index|can_export|can_audit|can_audit_xlsx|can_audit_pdf)$"
+_READ = "^(can_index|can_export|can_staff|can_audit|can_audit_xlsx|can_audit_pdf)$"
 GRANTS = {
     "Manager": [["^(DashboardView)$", ".*"], ["^(DashboardApi)$", "^can_get$"]],
     "Regulator": [["^(DashboardView)$", _READ], ["^(DashboardApi)$", "^can_get$"]],
@@ -77,6 +78,18 @@ def href(link) -> str | None:
         return url_for(endpoint, **args)
     except BuildError:
         return None
+
+
+def freshness(as_of) -> str | None:
+    """"Rolled up at 14:30 (12 min ago)": how fresh a figure read from the roll-ups is."""
+    if as_of is None:
+        return None
+    from app.localtime import to_local
+
+    minutes = max(0, int((clock.now() - as_of).total_seconds() // 60))
+    local = to_local(as_of)
+    when = local.strftime("%H:%M") if local.date() == to_local(clock.now()).date() else local.strftime("%Y-%m-%d %H:%M")
+    return _("Rolled up at %(when)s (%(minutes)s min ago); refreshed every 15 minutes", when=when, minutes=minutes)
 
 
 def present(fig: Figure) -> dict:
@@ -159,7 +172,7 @@ class DashboardView(BaseView):
                 Building.community_id == selection.community.id).order_by(func.length(Building.code), Building.code)))
         tiles = [{"id": b.tile.id, "title": str(b.tile.title), "figures": [present(f) for f in b.data.figures],
                   "chart": _chart(b), "note": empty_text(b.data.note) if b.data.note else None,
-                  "whole_community": b.whole_community} for b in built]
+                  "whole_community": b.whole_community, "as_of": freshness(b.data.as_of)} for b in built]
         return self.render_template("dashboard/index.html", tiles=tiles, selection=selection, months=MONTHS,
                                     communities=communities, buildings=buildings, title=_title(selection),
                                     period=f"{scope.months[0]} – {scope.months[-1]}",
@@ -181,17 +194,49 @@ class DashboardView(BaseView):
                 elif value is not None and f.unit == "yuan_cents":
                     value = Decimal(int(value)) / 100
                 rows.append([str(b.tile.title), str(f.label), value, f.count, str(BASIS.get(f.basis, f.basis or "")),
-                             empty_text(f.empty) if f.value is None else ""])
+                             empty_text(f.empty) if f.value is None else "", freshness(b.data.as_of) or _("live")])
                 units.append(f.unit)
         columns = [Column(_("Tile"), "text", 26), Column(_("Figure"), "text", 36), Column(_("Value"), "by_row", 14),
                    Column(_("Records behind it"), "int", 14), Column(_("Records"), "text", 12),
-                   Column(_("Why empty"), "text", 26)]
+                   Column(_("Why empty"), "text", 26), Column(_("As of"), "text", 30)]
         sheet = Sheet(_("Dashboard"), columns, rows, row_kinds=[UNIT_KINDS.get(u, "text") for u in units])
         data = workbook([sheet], title=_("Dashboard: %(where)s, %(period)s", where=_title(selection),
                                          period=f"{scope.months[0]} – {scope.months[-1]}"))
         return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                         headers={"Content-Disposition": 'attachment; filename="dashboard.xlsx"'})
 
+
+    @expose("/staff/")
+    @has_access
+    def staff(self):
+        """The records behind staff efficiency at company level: per community and person, each
+        community linking to its processes (every task and who closed it)."""
+        from datetime import date, datetime
+
+        from app.engine.kpis import staff_by_person
+        from app.localtime import from_local
+
+        ids = [c for c in visible_community_ids()]
+        community_id = request.args.get("community_id", type=int)
+        if community_id:
+            require_community(community_id)
+            ids = [community_id]
+        today = clock.now().date()
+        try:
+            since = date.fromisoformat(request.args.get("since") or today.replace(day=1).isoformat())
+            until = date.fromisoformat(request.args.get("until") or today.isoformat())
+        except ValueError:
+            abort(400)
+        if until <= since:
+            abort(400)
+        start = from_local(datetime(since.year, since.month, since.day))
+        end = from_local(datetime(until.year, until.month, until.day))
+        scope = Scope(tuple(ids), start, end, (since.isoformat()[:7],))
+        rows = staff_by_person(db.session, scope)
+        names = {c.id: (c.name if current_locale() == "zh" else (c.name_en or c.name)) for c in db.session.scalars(
+            select(Community).where(Community.id.in_(ids)))}
+        return self.render_template("dashboard/staff.html", rows=rows, names=names, since=since,
+                                    until=until - timedelta(days=1), total=sum(r["tasks"] for r in rows))
 
     # -- the renovation audit pack ----------------------------------------------------------
 
@@ -233,7 +278,9 @@ class DashboardView(BaseView):
         labels = {k: (v[1] if lang == "en" else v[0]) for k, v in OUTCOMES.items()}
         communities = list(db.session.scalars(select(Community).where(
             Community.id.in_(visible_community_ids())).order_by(Community.id)))
+        trends = {r.outcome: _trend_chart(r, lang) for r in rows}
         return self.render_template("dashboard/audit.html", community=community, rows=rows, values=values,
+                                    trends=trends,
                                     labels=labels, units={k: v[2] for k, v in OUTCOMES.items()},
                                     error=error or arg_error, communities=communities,
                                     may_enter=self.appbuilder.sm.has_access("can_enter", "DashboardView")), status
@@ -279,6 +326,20 @@ class DashboardView(BaseView):
         data = pdf_bytes(outcomes(db.session, community.id, before, after, clock.now()), community.name, before, after)
         return Response(data, mimetype="application/pdf",
                         headers={"Content-Disposition": f'attachment; filename="audit-{community.code}.pdf"'})
+
+
+def _trend_chart(row, lang: str) -> dict | None:
+    """An outcome's months over both periods as the page's line chart (before and after as two
+    series); None when no month was measured."""
+    from app.platform.audit_pack import OUTCOMES
+
+    if not any(p.value is not None for p in row.trend):
+        return None
+    unit = OUTCOMES[row.outcome][2]
+    return {"kind": "line", "unit": "percent" if unit == "percent" else "count", "x": [p.month for p in row.trend],
+            "series": [{"name": str(_l("Before")), "data": [p.value if p.period == "before" else None for p in row.trend]},
+                       {"name": str(_l("After")), "data": [p.value if p.period == "after" else None for p in row.trend]}],
+            "empty": str(_("No data in this period"))}
 
 
 class DashboardApi(BaseApi):

@@ -36,3 +36,17 @@ def test_tasks_per_staff_day(session):
     assert kpis._today_manager_tasks(session, cid, NOW).value == 1
     empty = {f.key: f for f in kpis.efficiency_tile(session, estate.scope(until="2026-08")).figures}
     assert empty["tasks_per_staff_day"].value is None and empty["tasks_per_staff_day"].empty == "no tasks closed"
+    # the records behind it, per person (the company level's link goes to this list)
+    rows = kpis.staff_by_person(session, estate.scope())
+    assert [(r["who"], r["tasks"], r["staff_days"], r["tasks_per_staff_day"], r["median_on_task_min"])
+            for r in rows] == [("wang", 3, 2, 1.5, 20.0), ("li", 1, 1, 1.0, 40.0)]
+    other = build_kpi_estate(session)
+    company = kpis.efficiency_tile(session, kpi_scope([cid, other.community.id]))
+    assert company.figures[0].link == ("DashboardView.staff", {"since": "2026-09-01", "until": "2026-12-01"})
+    assert kpis.efficiency_tile(session, estate.scope()).figures[0].link == ("InstanceView.index", {"community_id": cid})
+
+
+def kpi_scope(ids):
+    from app.platform.kpi import month_scope
+
+    return month_scope(ids, 3, NOW)

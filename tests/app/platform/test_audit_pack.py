@@ -78,4 +78,40 @@ def test_workbook_and_pdf(session, tmp_path):
     assert shutil.which("pdftoppm"), "scripts/services.sh installs poppler-utils"
     (tmp_path / "pack.pdf").write_bytes(pdf)
     subprocess.run(["pdftoppm", "-png", "-r", "40", str(tmp_path / "pack.pdf"), str(tmp_path / "page")], check=True)
-    assert list(tmp_path.glob("page*.png"))
+    assert len(list(tmp_path.glob("page*.png"))) == 2  # outcomes with bars, then the monthly trends
+
+
+def test_monthly_trends_over_both_periods(session, tmp_path):
+    """The four outcomes month by month (the dashboard's query path over one-month windows),
+    in the workbook's trend sheet with a line chart per outcome and on the PDF's second page."""
+    estate = _estate(session)
+    cid = estate.community.id
+    session.add(Bill(number=f"{estate.community.code}-S0", community_id=cid, household_id=estate.households[0].id,
+                     period="2026-09", status="partially_paid", amount_cents=10000, paid_cents=2500,
+                     due_date=date(2026, 9, 15)))
+    session.flush()
+    rows = {r.outcome: r for r in audit_pack.outcomes(session, cid, BEFORE, AFTER, NOW)}
+    fees = rows["fee_collection"].trend
+    assert [(p.month, p.period) for p in fees][:2] == [("2025-01", "before"), ("2025-02", "before")]
+    assert [(p.month, p.value, p.count) for p in fees if p.period == "after"] == [
+        ("2026-09", 25.0, 1), ("2026-10", pytest.approx(66.7), 3), ("2026-11", None, 0)]
+    assert all(p.value is None for p in fees if p.period == "before")  # before the platform: nothing measured
+    assert all(p.value is None for p in rows["repair_response"].trend)  # module not enabled
+    data = audit_pack.workbook_bytes(list(rows.values()), "指标小区", BEFORE, AFTER)
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    trend = book["月度趋势"]
+    header = [c.value for c in trend[3]]
+    assert header[:3] == ["月份", "期间", "物业费收缴率"] and trend.freeze_panes == "A4"
+    after = [r for r in trend.iter_rows(min_row=4, values_only=True) if r[1] == "改造后"]
+    assert after[0][:4] == ("2026-09", "改造后", 0.25, 1) and trend.cell(row=4 + 6, column=3).number_format == "0.0%"
+    assert len(trend._charts) == 4
+    pdf = audit_pack.pdf_bytes(list(rows.values()), "指标小区", BEFORE, AFTER)
+    (tmp_path / "t.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-png", "-r", "50", "-f", "2", "-l", "2", str(tmp_path / "t.pdf"),
+                    str(tmp_path / "trend")], check=True)
+    page = next(tmp_path.glob("trend*.png"))
+    from PIL import Image
+
+    pixels = Image.open(page).convert("RGB").getdata()
+    # the after-line is drawn in green (#91cc75): the chart rendered, not only its captions
+    assert sum(1 for p in pixels if abs(p[0] - 0x91) < 30 and abs(p[1] - 0xCC) < 30 and abs(p[2] - 0x75) < 30) > 20

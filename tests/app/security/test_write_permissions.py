@@ -82,6 +82,7 @@ ALLOWED: dict[str, set[str]] = {
     "accountant_yc": INBOX | {
         "FeesView.preview", "FeesView.issue", "FeesView.late_fees",
         "AccountantPaymentsView.record", "AccountantPaymentsView.refund",
+        "DunningView.chase",  # 催缴 from the arrears aging list
     },
     # front desk: households and residents, their import, walk-ins, starting and retrying processes
     "frontdesk_yc": INBOX | {
@@ -114,6 +115,7 @@ ALLOWED: dict[str, set[str]] = {
         "EnergyView.revenue_publish", "EnergyView.handheld_round",
         "EnergyView.measure_add",
         "DashboardView.enter",  # the audit pack's figures from before the platform
+        "DunningView.chase",  # 催缴 from the arrears aging list
     } | PATROL | {"InspectionView.start"} | {
         f"{view}.{action}" for view in ("InspectionPointView", "InspectionRouteView") for action in ("add", "edit", "delete")
     },

@@ -73,3 +73,38 @@ def test_audit_pack_entry_and_documents(login):
     pdf = client.get(f"/dashboard/audit/pack.pdf?{args}")
     assert pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert login("accountant_yc").get(f"/dashboard/audit/?{args}").status_code in (302, 403)
+
+
+def test_company_level_staff_figure_links_to_its_records(login):
+    client = login("admin")  # sees every community: the company level
+    html = client.get("/dashboard/").text
+    tile = html[html.index('data-tile="engine.staff"'):]
+    href = re.search(r'class="ef-figure-value" href="([^"]+)"', tile).group(1).replace("&amp;", "&")
+    assert href.startswith("/dashboard/staff/")
+    page = client.get(href)
+    assert page.status_code == 200 and 'id="staff-rows"' in page.text
+    assert re.search(r'href="/instances?/\d+/"', page.text) or "完成任务数" in page.text
+    assert login("regulator").get(href).status_code == 200  # read-only role may read it
+    assert client.get("/dashboard/staff/?since=2026-12-01&until=2026-01-01").status_code == 400
+
+
+def test_company_level_says_how_fresh_its_rolled_up_figures_are(login, demo_app):
+    from workflows.kpi_rollup import refresh
+
+    client = login("admin")
+    before = client.get("/api/v1/dashboard/").get_json()
+    assert all(t["as_of"] is None for t in before["tiles"])  # never rolled up: read live
+    refresh(demo_app.config["SQLALCHEMY_DATABASE_URI"], fresh_minutes=0)
+    after = client.get("/api/v1/dashboard/").get_json()
+    rolled = {t["id"] for t in after["tiles"] if t["as_of"]}
+    # a tile over several communities reads the roll-ups; one whose module is on in one community only is live
+    assert rolled == {t["id"] for t in after["tiles"] if len(t["community_ids"]) > 1 and t["id"] in (
+        "fees.collection", "repair.response", "devices.health", "security.alerts", "engine.staff")}
+    assert {"devices.health", "engine.staff"} <= rolled
+    for tile in before["tiles"]:  # the same figures, now from the roll-ups
+        assert [f["value"] for f in tile["figures"]] == [
+            f["value"] for f in next(t for t in after["tiles"] if t["id"] == tile["id"])["figures"]], tile["id"]
+    html = client.get("/dashboard/").text
+    assert html.count("data-as-of") == len(rolled) and "汇总于" in html and "分钟前" in html
+    one = client.get(f"/dashboard/?community_id={after['community_ids'][0]}").text
+    assert "data-as-of" not in one  # one community: live
