@@ -1,14 +1,14 @@
 """inspection: the monthly self-inspection plan per community
 
 Revision ID: 0015
-Revises: 0011
+Revises: 0014
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0015"
-down_revision = "0011"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
