@@ -73,9 +73,10 @@ def start_order_payment(order: OrderToPay, *, notify_url: str, return_url: str, 
 
 
 def gateway_reply(gateway_name: str, notice: OrderNotice) -> GatewayReply:
-    reply = get_gateway(gateway_name).reply(notice.ok, notice.reason)
+    gateway = get_gateway(gateway_name)
+    reply = gateway.reply(notice.ok, notice.reason)
     if not notice.ok and notice.reason.startswith("signature"):
-        return GatewayReply(401, reply.body, reply.content_type)
+        return GatewayReply(gateway.signature_status, reply.body, reply.content_type)
     return reply
 
 

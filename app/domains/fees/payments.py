@@ -50,7 +50,7 @@ from app.platform.audit import record
 
 PAYABLE = ("open", "partially_paid")
 MONEY_ACCOUNT = {"cash": "cash", "bank_transfer": "bank", "sandbox": "gateway_clearing",
-                 "wechatpay": "gateway_clearing", "prepaid": "prepaid"}
+                 "wechatpay": "gateway_clearing", "alipay": "gateway_clearing", "prepaid": "prepaid"}
 OFFLINE_METHODS = ("cash", "bank_transfer")
 
 _MESSAGES = {

@@ -6,9 +6,15 @@ gateway's asynchronous notification back into a verified ``GatewayNotice``
 with a verified notice (idempotency, crediting bills) is not the gateway's business:
 ``app.domains.fees.payments.handle_notification`` does it for every gateway alike.
 
+``checkout`` says how the payer pays: sent to a page (``redirect``: the sandbox cashier, WeChat
+H5, Alipay wap), shown a QR code to scan (``qr``: WeChat Native, Alipay precreate — the exit gate,
+the front desk, a resident without a bound WeChat identity) or handed the signed parameters of
+``wx.requestPayment`` (``jsapi``: a resident whose WeChat openid is bound).
+
 Shipped: ``sandbox`` (the demo's pretend bank, real create → redirect → signed callback
-cycle) and ``wechatpay`` (WeChat Pay API v3: RSA-SHA256 callback signatures and
-AEAD_AES_256_GCM resources).
+cycle), ``wechatpay`` (WeChat Pay API v3: RSA-SHA256 callback signatures and
+AEAD_AES_256_GCM resources) and ``alipay`` (Alipay open API, RSA2, public key or
+public-key certificate mode).
 """
 from __future__ import annotations
 
@@ -56,8 +62,20 @@ class GatewayReply:
     content_type: str = "application/json"
 
 
+@dataclass(frozen=True)
+class Checkout:
+    """How the payer pays an order: ``redirect`` to ``url``, scan ``url`` as a ``qr`` code, or
+    call ``wx.requestPayment`` with ``params`` (``jsapi``)."""
+
+    kind: str
+    url: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+
+
 class PaymentGateway(ABC):
     name: str = ""
+    #: a refused signature is answered with HTTP 401 (WeChat Pay, sandbox); Alipay reads only the body
+    signature_status: int = 401
 
     @abstractmethod
     def start(self, order, *, notify_url: str, return_url: str) -> str:
@@ -66,6 +84,12 @@ class PaymentGateway(ABC):
     @abstractmethod
     def parse_notification(self, headers: dict[str, str], body: bytes) -> GatewayNotice:
         """Verify and decode a callback; raise ``SignatureInvalid``/``NotificationInvalid``."""
+
+    def checkout(self, order, *, notify_url: str, return_url: str, openid: str | None = None,
+                 qr: bool = False) -> Checkout:
+        """How to pay ``order`` (``qr``: the payer is not on this device, e.g. an exit gate).
+        Gateways without QR codes or JSAPI send the payer to their page."""
+        return Checkout("redirect", self.start(order, notify_url=notify_url, return_url=return_url))
 
     def reply(self, ok: bool, message: str = "") -> GatewayReply:
         import json
@@ -92,6 +116,10 @@ def get_gateway(name: str) -> PaymentGateway:
             from app.domains.fees.gateways.wechatpay_v3 import WechatPayV3Gateway
 
             register_gateway(WechatPayV3Gateway.from_settings())
+        elif name == "alipay":
+            from app.domains.fees.gateways.alipay import AlipayGateway
+
+            register_gateway(AlipayGateway.from_settings())
         else:
             raise GatewayNotConfigured(f"unknown payment gateway {name!r}")
     return _GATEWAYS[name]

@@ -33,6 +33,7 @@ from cryptography.x509 import load_pem_x509_certificate
 
 from app import clock
 from app.domains.fees.gateways import (
+    Checkout,
     GatewayNotConfigured,
     GatewayNotice,
     GatewayReply,
@@ -146,8 +147,8 @@ class WechatPayV3Gateway(PaymentGateway):
     def __init__(self, *, mchid: str = "", appid: str = "", apiv3_key: bytes = b"",
                  platform_keys: dict[str, RSAPublicKey] | None = None,
                  merchant_key: RSAPrivateKey | None = None, merchant_serial: str = "",
-                 transport: Transport | None = None, api_base: str = API) -> None:
-        self.mchid, self.appid, self.apiv3_key = mchid, appid, apiv3_key
+                 transport: Transport | None = None, api_base: str = API, h5: bool = False) -> None:
+        self.mchid, self.appid, self.apiv3_key, self.h5 = mchid, appid, apiv3_key, h5
         self.api_base = api_base.rstrip("/")
         self.platform_keys = dict(platform_keys or {})
         self.merchant_key, self.merchant_serial = merchant_key, merchant_serial
@@ -164,7 +165,7 @@ class WechatPayV3Gateway(PaymentGateway):
         return cls(mchid=s.wechatpay_mchid, appid=s.wechatpay_appid, apiv3_key=s.wechatpay_apiv3_key.encode(),
                    platform_keys=keys, merchant_key=merchant,  # type: ignore[arg-type]
                    merchant_serial=s.wechatpay_merchant_serial, transport=transport,
-                   api_base=s.wechatpay_api_base)
+                   api_base=s.wechatpay_api_base, h5=s.wechatpay_h5)
 
     # requests to WeChat ---------------------------------------------------------------------
     def authorization(self, method: str, url_path: str, body: bytes, timestamp: str | None = None,
@@ -210,6 +211,15 @@ class WechatPayV3Gateway(PaymentGateway):
         data = self._call("POST", "/v3/pay/transactions/h5", self._order(
             order, notify_url, scene_info={"payer_client_ip": "127.0.0.1", "h5_info": {"type": "Wap"}}))
         return data["h5_url"]
+
+    def checkout(self, order, *, notify_url: str, return_url: str, openid: str | None = None,
+                 qr: bool = False) -> Checkout:
+        """JSAPI for a payer whose openid we know, H5 only where configured, else a Native QR code."""
+        if openid and not qr:
+            return Checkout("jsapi", params=self.jsapi(order, notify_url=notify_url, openid=openid))
+        if self.h5 and not qr:
+            return Checkout("redirect", self.start(order, notify_url=notify_url, return_url=return_url))
+        return Checkout("qr", self.native(order, notify_url=notify_url))
 
     def native(self, order, *, notify_url: str) -> str:
         """A Native (QR code) order for the front desk or an exit gate: the ``code_url`` to show

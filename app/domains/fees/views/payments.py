@@ -212,8 +212,9 @@ class GatewayNotifyView(BaseView):
             reply = handler.reply(False, "internal error")
             return Response(reply.body, status=500, mimetype=reply.content_type)
         reply = handler.reply(outcome.ok, outcome.reason)
-        return Response(reply.body, status=reply.status if outcome.ok else 401 if "signature" in outcome.reason
-                        else reply.status, mimetype=reply.content_type)
+        status = handler.signature_status if not outcome.ok and outcome.reason.startswith("signature") \
+            else reply.status
+        return Response(reply.body, status=status, mimetype=reply.content_type)
 
 
 # --- public receipt check ------------------------------------------------------------------------------
