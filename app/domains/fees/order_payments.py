@@ -68,8 +68,44 @@ def default_gateway() -> str:
 
 
 def start_order_payment(order: OrderToPay, *, notify_url: str, return_url: str, gateway: str | None = None) -> str:
-    """Register the order at the gateway; the URL to send the payer to (``GatewayError`` if down)."""
-    return get_gateway(gateway or default_gateway()).start(order, notify_url=notify_url, return_url=return_url)
+    """Register the order at the gateway; the URL to send the payer to (``GatewayError`` if down).
+
+    A gateway with QR codes (WeChat Pay Native, Alipay precreate) gives a code to scan: the URL is
+    then our QR page (``/pay/qr/…``, signed so nobody can make it show another code), which links
+    back to ``return_url``; others give their cashier page."""
+    checkout = get_gateway(gateway or default_gateway()).checkout(order, notify_url=notify_url,
+                                                                  return_url=return_url, qr=True)
+    if checkout.kind == "qr":
+        from flask import url_for
+
+        from app.security.http import public_base_url
+
+        token = qr_token({"u": checkout.url, "r": return_url, "a": order.amount_cents, "s": order.subject,
+                          "g": gateway or default_gateway()})
+        return f"{public_base_url()}{url_for('PaymentQrView.show', token=token)}"
+    return checkout.url
+
+
+def _qr_serializer():
+    from itsdangerous import URLSafeTimedSerializer
+
+    from app.domains.fees.gateways.settings import derived_secret
+
+    return URLSafeTimedSerializer(derived_secret("payment-qr-page"), salt="qr")
+
+
+def qr_token(data: dict) -> str:
+    return _qr_serializer().dumps(data)
+
+
+def read_qr_token(token: str, max_age: int = 2 * 3600) -> dict | None:
+    """The QR page's content, or None when the token is forged or older than the order window."""
+    from itsdangerous import BadSignature
+
+    try:
+        return _qr_serializer().loads(token, max_age=max_age)
+    except BadSignature:
+        return None
 
 
 def gateway_reply(gateway_name: str, notice: OrderNotice) -> GatewayReply:

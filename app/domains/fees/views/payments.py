@@ -107,7 +107,8 @@ class ResidentBillsView(BaseView):
                                      gateway=gateway_name, actor=current_user.username)
             notify_url = f"{_base_url()}{url_for('GatewayNotifyView.notify', gateway=gateway_name)}"
             return_url = f"{_base_url()}{url_for('ResidentBillsView.result', out_trade_no=order.out_trade_no)}"
-            target = get_gateway(gateway_name).start(order, notify_url=notify_url, return_url=return_url)
+            checkout = get_gateway(gateway_name).checkout(order, notify_url=notify_url, return_url=return_url,
+                                                          openid=_openid(gateway_name))
         except pay.PaymentError as exc:
             db.session.rollback()
             flash(exc.message(_locale()), "danger")
@@ -117,7 +118,20 @@ class ResidentBillsView(BaseView):
             flash(_("The payment service is not available right now: %(error)s", error=str(exc)), "danger")
             return redirect(url_for("ResidentBillsView.index"))
         db.session.commit()
-        return redirect(target)
+        if checkout.kind == "redirect":
+            return redirect(checkout.url)
+        return self.render_template("payments/checkout.html", order=order, checkout=checkout, yuan=yuan,
+                                    gateway=gateway_name, qr=qr_data_uri(checkout.url) if checkout.kind == "qr" else "")
+
+    @expose("/status/<out_trade_no>")
+    @has_access
+    def status(self, out_trade_no: str):
+        """What the checkout page polls while the payer pays on WeChat / Alipay."""
+        household = self._household()
+        order = db.session.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == out_trade_no))
+        if order is None or order.household_id != household.id:
+            abort(404)
+        return {"status": order.status}
 
     @expose("/result/<out_trade_no>", methods=["GET", "POST"])
     @has_access
@@ -158,6 +172,49 @@ class ResidentBillsView(BaseView):
     @has_access
     def receipt(self, number: str):
         return _receipt_pdf(self._own_receipt(number))
+
+
+def _openid(gateway_name: str) -> str | None:
+    """The resident's bound WeChat openid for our app id (JSAPI needs it); None: Native QR."""
+    if gateway_name != "wechatpay":
+        return None
+    try:
+        from app.security.wechat_identity import openid_for
+    except ImportError:  # identity binding not installed in this build
+        return None
+    return openid_for(db.session, current_user.id, get_payment_settings().wechatpay_appid)
+
+
+def qr_data_uri(text: str) -> str:
+    """A QR code as an inline PNG (the page's CSP allows ``data:`` images)."""
+    import base64
+    import io
+
+    import qrcode
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=3)
+    code.add_data(text)
+    code.make(fit=True)
+    buf = io.BytesIO()
+    code.make_image().save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+class PaymentQrView(BaseView):
+    """A payment QR code for a payer not logged in here (a driver at the exit gate); public: the
+    signed token is the only way to make it show a code."""
+
+    route_base = "/pay/qr"
+
+    @expose("/<token>")
+    def show(self, token: str):
+        from app.domains.fees.order_payments import read_qr_token
+
+        data = read_qr_token(token)
+        if data is None:
+            abort(404)
+        return self.render_template("payments/qr.html", qr=qr_data_uri(data["u"]), back=data["r"],
+                                    amount=yuan(int(data["a"])), subject=data.get("s", ""), gateway=data.get("g", ""))
 
 
 # --- the sandbox bank's cashier page (public: it belongs to the pretend bank) -------------------------
@@ -336,6 +393,7 @@ class AccountantPaymentsView(BaseView):
 def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(ResidentBillsView())
     appbuilder.add_view_no_menu(SandboxCashierView())
+    appbuilder.add_view_no_menu(PaymentQrView())
     notify_view = GatewayNotifyView()
     appbuilder.add_view_no_menu(notify_view)
     appbuilder.add_view_no_menu(ReceiptVerifyView())
