@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.domains.fees.gateways import (
     GatewayError,
+    GatewayNotice,
     GatewayReply,
     SignatureInvalid,
     get_gateway,
@@ -131,6 +132,9 @@ def receive_order_notification(session: Session, gateway_name: str, headers: dic
         record(session, actor=actor, action="payment.callback_rejected", target_type="gateway_notification",
                after={"reason": reason, "remote_addr": remote_addr})
         return OrderNotice("rejected", reason)
+    if not isinstance(notice, GatewayNotice):  # a refund result: refunds go to the fees notify URL
+        _log(session, gateway_name, "rejected", "not a payment notification", body, remote_addr, signature_ok=True)
+        return OrderNotice("rejected", "not a payment notification")
     order = find_order(notice.out_trade_no)
     problem = None
     if order is None:
@@ -152,7 +156,8 @@ def receive_order_notification(session: Session, gateway_name: str, headers: dic
                            notice.amount_cents)
     try:
         with session.begin_nested():
-            _log(session, gateway_name, "accepted", "ok", body, remote_addr, notice, True)
+            _log(session, gateway_name, "accepted", "ok", body, remote_addr, notice, True,
+                 community_id=order.community_id)
             session.flush()
     except IntegrityError:  # a concurrent duplicate won the unique key
         _log(session, gateway_name, "duplicate", "transaction already credited", body, remote_addr, notice, True)

@@ -24,7 +24,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +33,7 @@ from app.domains.estate.models import Household
 from app.domains.fees.gateways import (
     GatewayError,
     GatewayNotice,
+    RefundNotice,
     SignatureInvalid,
     get_gateway,
 )
@@ -240,7 +241,8 @@ def apply_prepaid(session: Session, bill_ids: list[int], actor: str = "system") 
         bills = _lock_bills(session, household_id, ids)
         for bill in bills:
             sync_bill(session, bill)
-        use = min(household.prepaid_balance_cents, sum(b.outstanding_cents for b in bills))
+        spare = household.prepaid_balance_cents - pending_refund_cents(session, household_id=household_id)
+        use = min(spare, sum(b.outstanding_cents for b in bills))
         if use <= 0:
             continue
         household.prepaid_balance_cents -= use
@@ -291,7 +293,9 @@ def settle_order(session: Session, order: PaymentOrder, notice: GatewayNotice) -
     """Credit a verified, first-time notification for ``order``.
 
     Bills of the order still open get the money; whatever they no longer need (paid at the
-    counter meanwhile, or the order paid twice) goes to the prepaid balance."""
+    counter meanwhile, or the order paid twice) goes to the prepaid balance — and, with the
+    ``duplicate_payment=refund`` setting (the default), is sent back through the gateway at once
+    (``refunds.refund_duplicate``; booked out of the prepaid balance when the gateway confirms)."""
     actor = f"gateway:{notice.gateway}"
     household = _lock_household(session, order.household_id)
     ids = [b for b in order.bill_ids or []]
@@ -302,7 +306,12 @@ def settle_order(session: Session, order: PaymentOrder, notice: GatewayNotice) -
     if order.status != "paid":
         order.status, order.paid_at = "paid", clock.now()
         order.transaction_id, order.payment_id = notice.transaction_id, result.payment.id
-    return _finish(session, result, actor)
+    payment = _finish(session, result, actor)
+    if payment.to_prepaid_cents > 0:  # the order's bills were paid meanwhile: a second payment
+        from app.domains.fees.refunds import refund_duplicate
+
+        refund_duplicate(session, payment)
+    return payment
 
 
 @dataclass(frozen=True)
@@ -317,8 +326,9 @@ class NotificationOutcome:
 
 
 def _log(session: Session, gateway: str, outcome: str, reason: str, body: bytes, remote_addr: str | None,
-         notice: GatewayNotice | None = None, signature_ok: bool = False) -> GatewayNotification:
-    row = GatewayNotification(
+         notice: GatewayNotice | None = None, signature_ok: bool = False,
+         community_id: int | None = None) -> GatewayNotification:
+    row = GatewayNotification(community_id=community_id,
         gateway=gateway, outcome=outcome, reason=reason[:300], signature_ok=signature_ok,
         transaction_id=notice.transaction_id[:64] if notice else None,
         out_trade_no=notice.out_trade_no[:40] if notice else None,
@@ -346,6 +356,10 @@ def handle_notification(session: Session, gateway_name: str, headers: dict[str, 
         record(session, actor=f"gateway:{gateway_name}", action="payment.callback_rejected",
                target_type="gateway_notification", after={"reason": str(exc), "remote_addr": remote_addr})
         return NotificationOutcome("rejected", str(exc))
+    if isinstance(notice, RefundNotice):
+        from app.domains.fees.refunds import accept_refund_notice
+
+        return accept_refund_notice(session, gateway_name, notice, body, remote_addr)
     return accept_notice(session, gateway_name, notice, body, remote_addr)
 
 
@@ -377,7 +391,8 @@ def accept_notice(session: Session, gateway_name: str, notice: GatewayNotice, bo
         return NotificationOutcome("duplicate", "transaction already credited", order.payment_id)
     try:
         with session.begin_nested():
-            _log(session, gateway_name, "accepted", "ok", body, remote_addr, notice, True)
+            _log(session, gateway_name, "accepted", "ok", body, remote_addr, notice, True,
+                 community_id=order.community_id)
             session.flush()
     except IntegrityError:  # a concurrent duplicate won the unique key
         _log(session, gateway_name, "duplicate", "transaction already credited", body, remote_addr, notice, True)
@@ -391,10 +406,18 @@ def refundable_cents(payment: Payment) -> int:
     return payment.amount_cents - payment.refunded_cents
 
 
-def refund(session: Session, *, payment_id: int, amount_cents: int, reason: str, actor: str) -> Refund:
-    """Pay money back out of one payment: first from the prepaid credit it left (if the
-    household still has it), then by reopening the bills it paid, newest first. The money
-    leaves through the account it came in by."""
+def pending_refund_cents(session: Session, *, payment_id: int | None = None, household_id: int | None = None) -> int:
+    """Refunds asked of a gateway and not yet confirmed (their money is spoken for)."""
+    query = select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(Refund.status == "pending")
+    if payment_id is not None:
+        query = query.where(Refund.payment_id == payment_id)
+    if household_id is not None:
+        query = query.where(Refund.household_id == household_id)
+    return int(session.scalar(query) or 0)
+
+
+def check_refund(session: Session, payment_id: int, amount_cents: int, reason: str) -> Payment:
+    """The locked payment, if ``amount_cents`` may be refunded from it (else ``PaymentError``)."""
     payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
     if payment is None:
         raise PaymentError("unknown_payment")
@@ -402,10 +425,24 @@ def refund(session: Session, *, payment_id: int, amount_cents: int, reason: str,
         raise PaymentError("not_refundable")
     if not (reason or "").strip():
         raise PaymentError("refund_reason")
-    if not isinstance(amount_cents, int) or amount_cents <= 0:
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
         raise PaymentError("amount_invalid")
-    if amount_cents > refundable_cents(payment):
-        raise PaymentError("refund_too_large", amount=yuan(amount_cents), refundable=yuan(refundable_cents(payment)))
+    available = refundable_cents(payment) - pending_refund_cents(session, payment_id=payment.id)
+    if amount_cents > available:
+        raise PaymentError("refund_too_large", amount=yuan(amount_cents), refundable=yuan(max(available, 0)))
+    return payment
+
+
+def refund(session: Session, *, payment_id: int, amount_cents: int, reason: str, actor: str,
+           confirmed: Refund | None = None) -> Refund:
+    """Pay money back out of one payment: first from the prepaid credit it left (if the
+    household still has it), then by reopening the bills it paid, newest first. The money
+    leaves through the account it came in by. ``confirmed``: an online refund the gateway has
+    just confirmed (its row is completed instead of a new one written)."""
+    if confirmed is None:
+        payment = check_refund(session, payment_id, amount_cents, reason)
+    else:
+        payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
     household = _lock_household(session, payment.household_id)
     legs: list[Leg] = [Leg(MONEY_ACCOUNT[payment.method], -amount_cents)]
     left = amount_cents
@@ -435,10 +472,14 @@ def refund(session: Session, *, payment_id: int, amount_cents: int, reason: str,
     if left:  # the prepaid credit was already spent on later bills: not refundable from here
         raise PaymentError("refund_too_large", amount=yuan(amount_cents), refundable=yuan(amount_cents - left))
     payment.refunded_cents += amount_cents
-    row = Refund(payment_id=payment.id, community_id=payment.community_id, household_id=payment.household_id,
-                 amount_cents=amount_cents, from_prepaid_cents=max(from_prepaid, 0), reopened=reopened,
-                 reason=reason.strip()[:300], created_by=actor, created_at=clock.now())
-    session.add(row)
+    if confirmed is None:
+        row = Refund(payment_id=payment.id, community_id=payment.community_id, household_id=payment.household_id,
+                     amount_cents=amount_cents, reason=reason.strip()[:300], created_by=actor, created_at=clock.now())
+        session.add(row)
+    else:
+        row = confirmed
+    row.from_prepaid_cents, row.reopened = max(from_prepaid, 0), reopened
+    row.status, row.completed_at = "done", clock.now()
     session.flush()
     post(session, community_id=payment.community_id, household_id=payment.household_id, kind="refund",
          legs=legs, payment_id=payment.id, memo=f"refund {row.id}: {reason.strip()[:100]}")

@@ -54,6 +54,23 @@ class GatewayNotice:
 
 
 @dataclass(frozen=True)
+class RefundNotice:
+    """A verified refund result (WeChat Pay's refund notification, a refund query answer)."""
+
+    gateway: str
+    out_refund_no: str
+    refund_id: str
+    out_trade_no: str
+    refund_cents: int
+    status: str  # SUCCESS, CLOSED, ABNORMAL, PROCESSING
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def success(self) -> bool:
+        return self.status == "SUCCESS"
+
+
+@dataclass(frozen=True)
 class GatewayReply:
     """What we answer the gateway's callback with."""
 

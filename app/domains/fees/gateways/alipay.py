@@ -144,6 +144,16 @@ class HttpxFormTransport:
         self._client = httpx.Client(timeout=timeout)
         self.attempts = attempts
 
+    def get(self, url: str) -> tuple[int, bytes]:
+        """A file download (Alipay's bill URL is short-lived and carries its own token)."""
+        import httpx
+
+        try:
+            reply = self._client.get(url)
+        except httpx.TransportError:
+            raise GatewayNotConfigured(f"Alipay unreachable at {url}") from None
+        return reply.status_code, reply.content
+
     def __call__(self, url: str, form: dict[str, str]) -> tuple[int, bytes]:
         import httpx
 
@@ -300,6 +310,25 @@ class AlipayGateway(PaymentGateway):
                                                   "refund_amount": amount_text(refund_cents), "refund_reason": reason[:80]})
         return {"status": "SUCCESS" if data.get("fund_change") == "Y" else "PROCESSING",
                 "refund_id": data.get("trade_no", ""), "out_refund_no": out_refund_no, "raw": data}
+
+    def refund_query(self, out_trade_no: str, out_refund_no: str) -> dict:
+        """``refund_status == REFUND_SUCCESS``: the refund went through."""
+        data = self._call("alipay.trade.fastpay.refund.query",
+                          {"out_trade_no": out_trade_no, "out_request_no": out_refund_no})
+        return {"status": "SUCCESS" if data.get("refund_status") == "REFUND_SUCCESS" else "PROCESSING",
+                "refund_cents": _cents(data["refund_amount"]) if data.get("refund_amount") else None, "raw": data}
+
+    def account_log(self, bill_date) -> bytes:
+        """The day's account log (账务明细, ``bill_type=signcustomer``): a zip of GBK CSV files."""
+        data = self._call("alipay.data.dataservice.bill.downloadurl.query",
+                          {"bill_type": "signcustomer", "bill_date": f"{bill_date:%Y-%m-%d}"})
+        getter = getattr(self.transport, "get", None)
+        if getter is None:
+            raise GatewayNotConfigured("Alipay transport cannot download files")
+        status, content = getter(data["bill_download_url"])
+        if status != 200:
+            raise AlipayRefused("bill download", str(status), "", "bill file not available")
+        return content
 
     # notifications from Alipay --------------------------------------------------------------------
     def verify_form(self, form: dict[str, str]) -> None:

@@ -38,6 +38,7 @@ class FakeTrade:
     trade_no: str = ""
     refunds: dict[str, str] = field(default_factory=dict)  # out_request_no -> amount
     scanned: bool = True
+    paid_at: str = ""  # Beijing time text
 
 
 class FakeAlipay:
@@ -50,6 +51,9 @@ class FakeAlipay:
         self.trades: dict[str, FakeTrade] = {}
         self.requests: list[tuple[str, str]] = []
         self.tamper_answers = False
+        self.bill_amounts: dict[str, str] = {}  # out_trade_no -> amount the account log shows instead
+        self.bill_extra: list[FakeTrade] = []  # payments only the account log knows
+        self._files: dict[str, bytes] = {}
         self._server: ThreadingHTTPServer | None = None
 
     # --- life cycle -----------------------------------------------------------------------------
@@ -81,6 +85,9 @@ class FakeAlipay:
                 self._send(200, fake.api(form).encode(), "application/json;charset=utf-8")
 
             def do_GET(self) -> None:  # noqa: N802
+                if self.path.startswith("/bill/"):
+                    content = fake._files.get(self.path[len("/bill/"):], b"")
+                    return self._send(200 if content else 404, content, "application/zip")
                 form = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
                 self._send(200, fake.cashier(form).encode(), "text/html;charset=utf-8")
 
@@ -135,6 +142,11 @@ class FakeAlipay:
         ok = {"code": "10000", "msg": "Success"}
         not_exist = {"code": "40004", "msg": "Business Failed", "sub_code": "ACQ.TRADE_NOT_EXIST",
                      "sub_msg": "交易不存在"}
+        if method == "alipay.data.dataservice.bill.downloadurl.query":
+            token = secrets.token_urlsafe(8)
+            self._files[token] = self.account_log(biz.get("bill_date", ""))
+            base = self.url.rsplit("/", 1)[0]
+            return self.answer(method, {**ok, "bill_download_url": f"{base}/bill/{token}"})
         if method == "alipay.trade.precreate":
             if trade is not None and trade.status != "WAIT_BUYER_PAY":
                 return self.answer(method, {"code": "40004", "msg": "Business Failed",
@@ -149,6 +161,12 @@ class FakeAlipay:
             if not trade.scanned:
                 return self.answer(method, not_exist)
             return self.answer(method, {**ok, **self.trade_fields(trade)})
+        if method == "alipay.trade.fastpay.refund.query":
+            number = biz.get("out_request_no", "")
+            if number not in trade.refunds:
+                return self.answer(method, {**ok, "out_trade_no": trade.out_trade_no})
+            return self.answer(method, {**ok, "out_trade_no": trade.out_trade_no, "out_request_no": number,
+                                        "refund_amount": trade.refunds[number], "refund_status": "REFUND_SUCCESS"})
         if method == "alipay.trade.close":
             if trade.status != "WAIT_BUYER_PAY":
                 return self.answer(method, {"code": "40004", "msg": "Business Failed",
@@ -181,6 +199,36 @@ class FakeAlipay:
                 f"value='{escape(trade.out_trade_no)}'><button id='alipay-confirm'>确认付款</button></form>"
                 "</body></html>")
 
+    def account_log(self, day: str) -> bytes:
+        """The day's account log as Alipay ships it: a zip holding a GBK CSV (``#`` comment lines,
+        cells padded with a tab) and its summary file."""
+        header = "账务流水号,业务流水号,商户订单号,商品名称,发生时间,对方账号,收入金额（+元）,支出金额（-元）,账户余额（元）,交易渠道,业务类型,备注"
+        lines = ["#支付宝账务明细查询", "#账号：[20881234567890120156]",
+                 f"#起始日期：[{day} 00:00:00]   终止日期：[{day} 23:59:59]",
+                 "#-----------------------------------------账务明细列表----------------------------------------", header]
+        total = 0
+        for trade in list(self.trades.values()) + self.bill_extra:
+            if trade.status not in ("TRADE_SUCCESS", "TRADE_FINISHED") or not trade.paid_at.startswith(day):
+                continue
+            amount = self.bill_amounts.get(trade.out_trade_no, trade.amount)
+            total += int(round(float(amount) * 100))
+            cells = [f"2026{secrets.token_hex(8)}", trade.trade_no, trade.out_trade_no, trade.subject, trade.paid_at,
+                     "159****5620", amount, "0.00", "0.00", "支付宝", "在线支付", ""]
+            lines.append(",".join(c + "\t" for c in cells))
+        lines += ["#-----------------------------------------账务明细列表结束------------------------------------",
+                  f"#收入合计：{len(lines) - 5}笔，共{amount_text(total)}元", "#支出合计：0笔，共0.00元",
+                  f"#导出时间：[{_beijing_now()}]"]
+        import io
+        import zipfile
+
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as archive:
+            archive.writestr(f"20881234567890120156_{day.replace('-', '')}_账务明细.csv",
+                             "\r\n".join(lines).encode("gbk"))
+            archive.writestr(f"20881234567890120156_{day.replace('-', '')}_账务明细(汇总).csv",
+                             "#汇总\r\n".encode("gbk"))
+        return buf.getvalue()
+
     def trade_fields(self, trade: FakeTrade) -> dict[str, str]:
         data = {"out_trade_no": trade.out_trade_no, "trade_status": trade.status, "total_amount": trade.amount}
         if trade.trade_no:
@@ -193,6 +241,7 @@ class FakeAlipay:
         trade = self.trades[out_trade_no]
         trade.status = "TRADE_SUCCESS"
         trade.trade_no = trade.trade_no or f"2026{secrets.token_hex(10)}"
+        trade.paid_at = trade.paid_at or _beijing_now()
         form = self.notification(trade, amount=amount)
         for _ in range(deliver):
             self.post(trade.notify_url, form)

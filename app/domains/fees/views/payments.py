@@ -15,6 +15,7 @@ from app.domains.estate.models import Community, Household
 from app.domains.estate.residents import require_household
 from app.domains.fees import explain
 from app.domains.fees import payments as pay
+from app.domains.fees import refunds
 from app.domains.fees import receipts as rc
 from app.domains.fees.gateways import GatewayError, get_gateway
 from app.domains.fees.gateways.sandbox import SandboxBank
@@ -28,8 +29,8 @@ from app.web.locale import current_locale as _locale
 GRANTS = {
     "Resident": [["^(ResidentBillsView)$", ".*"]],
     "Accountant": [["^(AccountantPaymentsView)$", ".*"]],
-    "Manager": [["^(AccountantPaymentsView)$", "^can_(index|household|receipt)$"]],
-    "Regulator": [["^(AccountantPaymentsView)$", "^can_(index|household|receipt)$"]],
+    "Manager": [["^(AccountantPaymentsView)$", "^can_(index|household|receipt|statements)$"]],
+    "Regulator": [["^(AccountantPaymentsView)$", "^can_(index|household|receipt|statements)$"]],
 }
 
 
@@ -367,8 +368,12 @@ class AccountantPaymentsView(BaseView):
         household = self._household(payment.household_id)
         try:
             cents = parse_yuan(request.form.get("amount", ""))
-            pay.refund(db.session, payment_id=payment.id, amount_cents=cents,
-                       reason=request.form.get("reason", ""), actor=current_user.username)
+            if refunds.is_online(payment):  # books move when the gateway confirms
+                row = refunds.request_refund(db.session, payment_id=payment.id, amount_cents=cents,
+                                             reason=request.form.get("reason", ""), actor=current_user.username)
+            else:
+                row = pay.refund(db.session, payment_id=payment.id, amount_cents=cents,
+                                 reason=request.form.get("reason", ""), actor=current_user.username)
         except BadAmount:
             db.session.rollback()
             flash(pay.PaymentError("amount_invalid").message(_locale()), "danger")
@@ -377,8 +382,34 @@ class AccountantPaymentsView(BaseView):
             flash(exc.message(_locale()), "danger")
         else:
             db.session.commit()
-            flash(_("Refund of ¥%(amount)s recorded.", amount=yuan(cents)), "success")
+            if row.status == "pending":
+                flash(_("Refund of ¥%(amount)s sent to the payment service; the books change when it confirms.",
+                        amount=yuan(cents)), "info")
+            elif row.status == "failed":
+                flash(_("The payment service refused the refund of ¥%(amount)s; nothing was refunded.",
+                        amount=yuan(cents)), "danger")
+            else:
+                flash(_("Refund of ¥%(amount)s recorded.", amount=yuan(cents)), "success")
         return redirect(url_for("AccountantPaymentsView.household", household_id=household.id))
+
+    @expose("/statements")
+    @has_access
+    def statements(self):
+        """The gateways' daily bill files against our books: the days read and what differs
+        (differences of other communities hidden; those no order places in a community shown)."""
+        from app.domains.fees.models import StatementDifference, StatementRun
+
+        runs = list(db.session.scalars(select(StatementRun).order_by(StatementRun.bill_date.desc(),
+                                                                     StatementRun.gateway).limit(30)))
+        visible = visible_community_ids()
+        differences = list(db.session.scalars(select(StatementDifference).where(
+            StatementDifference.run_id.in_([r.id for r in runs] or [0]),
+            StatementDifference.community_id.in_(visible) | StatementDifference.community_id.is_(None))
+            .order_by(StatementDifference.run_id.desc(), StatementDifference.id)))
+        by_run: dict[int, list] = {}
+        for difference in differences:
+            by_run.setdefault(difference.run_id, []).append(difference)
+        return self.render_template("payments/statements.html", runs=runs, by_run=by_run, yuan=yuan)
 
     @expose("/receipt/<number>.pdf")
     @has_access
