@@ -164,8 +164,9 @@ def reconcile_statement(session: Session, gateway_name: str, bill_date: date,
         if ids else {}
     orders = {o.out_trade_no: o for o in session.scalars(select(PaymentOrder).where(
         PaymentOrder.out_trade_no.in_([r.out_trade_no for r in rows] or [""])))}
-    session.execute(delete(StatementRun).where(StatementRun.gateway == gateway_name,
-                                               StatementRun.bill_date == bill_date))
+    earlier = select(StatementRun.id).where(StatementRun.gateway == gateway_name, StatementRun.bill_date == bill_date)
+    session.execute(delete(StatementDifference).where(StatementDifference.run_id.in_(earlier)))
+    session.execute(delete(StatementRun).where(StatementRun.id.in_(earlier)))
     session.flush()
     run = StatementRun(gateway=gateway_name, bill_date=bill_date, gateway_rows=len(rows),
                        our_rows=len(ours_that_day), matched=0, gateway_cents=sum(r.amount_cents for r in rows),
