@@ -400,3 +400,64 @@ def test_resident_pays_through_fake_alipay_qr_and_wap(phone_page: Page, live_ser
     assert ledger_problems(db) == []
     rows = db.scalars(select(GatewayNotification).where(GatewayNotification.gateway == "alipay")).all()
     assert {r.outcome for r in rows} == {"accepted"}
+
+
+def test_lost_callback_settled_refund_completes_on_notification_statement_mismatch_shown(
+        phone_page: Page, page: Page, live_server, login, db, demo_db_url, wechat, monkeypatch):
+    """A resident pays by Native QR but WeChat's callback never comes: the reconciliation run
+    settles it and the resident's page shows the receipt. The accountant refunds part of it online:
+    pending until WeChat's refund notification reaches us, then booked. The day's trade bill has
+    one deliberate mismatch: the accountant sees it on the statements page, in Chinese."""
+    from app.domains.fees.models import Payment, PaymentOrder, Refund
+    from app.domains.fees.reconciliation import reconcile_pending_orders
+    from app.domains.fees.views import payments as views
+    from app.localtime import local_today
+    from workflows.payment_statement import statement
+
+    monkeypatch.setattr(views, "_openid", lambda gateway: None)
+    resident, base = phone_page, live_server
+    resident_login(resident, base, "resident_yc")
+    bill = _fresh_bill(db, cents=9_900)
+    number = _checkout(resident, base, bill)
+    wechat.pay(number, deliver=0)  # paid in WeChat; the callback is lost
+    expect(resident.locator("#pay-waiting")).to_be_visible()
+    db.expire_all()
+    report = reconcile_pending_orders(db, after_minutes=0)  # what the 5-minute flow does
+    db.commit()
+    assert report.settled == [number]
+    _receipt_after(resident, bill)
+
+    order = db.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == number))
+    payment = db.get(Payment, order.payment_id)
+    login(page, base, "accountant_yc")
+    page.goto(f"{base}/payments/household/{payment.household_id}")
+    row = page.locator(f"tr[data-payment='{payment.id}']")
+    row.locator("input[name=amount]").fill("10.00")
+    row.locator("input[name=reason]").fill("多收 10 元")
+    with page.expect_navigation():
+        row.locator("button[type=submit]").click()
+    expect(page.locator(".alert-info")).to_contain_text("渠道确认后入账")
+    db.expire_all()
+    refund = db.scalar(select(Refund).where(Refund.payment_id == payment.id))
+    assert refund.status == "pending" and db.get(Payment, payment.id).refunded_cents == 0
+    expect(page.locator(f"li[data-refund='{refund.id}']")).to_have_attribute("data-status", "pending")
+    wechat.confirm_refund(refund.out_refund_no)  # WeChat's signed refund notification to our notify URL
+    page.reload()
+    expect(page.locator(f"li[data-refund='{refund.id}']")).to_have_attribute("data-status", "done")
+    expect(page.locator(f"li[data-refund='{refund.id}'] .refund-status")).not_to_contain_text("done")
+    db.expire_all()
+    assert db.get(Payment, payment.id).refunded_cents == 1000 and ledger_problems(db) == []
+
+    wechat.bill_amounts[number] = 9_800  # the trade bill says 98 yuan: the one deliberate mismatch
+    outcome = statement(demo_db_url, local_today(), gateways=["wechatpay"])
+    assert outcome["gateways"]["wechatpay"]["differences"] >= 1
+    with page.expect_navigation():
+        page.goto(f"{base}/payments/")
+        page.click("#statements-link")
+    difference = page.locator(f".statement-difference[data-order='{number}']")
+    expect(difference).to_have_attribute("data-kind", "amount_mismatch")
+    expect(difference).to_contain_text("金额不一致")
+    expect(difference).to_contain_text("¥98.00")
+    expect(difference).to_contain_text("¥99.00")
+    assert "amount_mismatch" not in page.locator("#statements-link, .statement-run").first.inner_text()
+    assert ledger_problems(db) == []
