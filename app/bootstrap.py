@@ -126,8 +126,22 @@ def start_demo_simulators() -> Callable[[], None]:
     return simulation.stop
 
 
+def _deliver_messages(session) -> None:
+    """The SMS/WeChat outbox: messages due now (new ones and retries whose wait is over)."""
+    from app.domains.notifications.delivery import deliver_due
+
+    try:
+        sent = deliver_due(session)
+        if sent:
+            log.info("delivered %s messages", sent)
+    except Exception:  # noqa: BLE001 - keep the loop alive; the error is logged
+        session.rollback()
+        log.exception("message delivery sweep failed")
+
+
 def run_worker(once: bool = False, interval: float = 1.0, stop_event: threading.Event | None = None) -> None:
-    """Loop: fire due timers; alongside, a thread consumes device events over MQTT."""
+    """Loop: fire due timers, send due SMS/WeChat messages; alongside, a thread consumes device
+    events over MQTT."""
     from app.web import create_app
 
     stop_event = stop_event or threading.Event()
@@ -161,6 +175,7 @@ def run_worker(once: bool = False, interval: float = 1.0, stop_event: threading.
                 except Exception:  # keep the loop alive; the error is logged
                     db.session.rollback()
                     log.exception("timer sweep failed")
+            _deliver_messages(db.session)
             if once or stop_event.is_set():
                 return
             stop_event.wait(interval)

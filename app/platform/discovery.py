@@ -34,7 +34,8 @@ DOMAINS_PACKAGE = "app.domains"
 BASE_DOMAINS = ("estate", "devices", "notifications")
 # Tables that live beside their package rather than in a domain.
 _PLATFORM_MODELS = ("app.platform.models", "app.modules.models", "app.forms.models",
-                    "app.engine.models", "app.security.models", "connectors.models")
+                    "app.engine.models", "app.security.models", "app.security.wechat_identity",
+                    "connectors.models")
 
 
 def domain_names() -> list[str]:

@@ -74,6 +74,7 @@ CODE_LABELS: dict[str, str] = {
     "credential": _l("Credential"), "granted": _l("Granted"), "pressure": _l("Pressure"),
     # notifications
     "in_app": _l("In the app"), "sms": _l("SMS"), "email": _l("Email"), "wechat": _l("WeChat"),
+    "queued": _l("Waiting to be sent"), "retrying": _l("Retrying"),
     # engine, modules, dunning
     "process": _l("Process"), "process.start": _l("Process started"), "process.deploy": _l("Process version published"),
     "start": _l("Started"), "deploy": _l("Published"), "task": _l("Task"),

@@ -27,7 +27,7 @@ from app.domains import security as doors
 from app.domains.dunning.models import DoorSuspension
 from app.domains.estate.models import Community, Household
 from app.domains.fees import Bill, yuan
-from app.domains.notifications.delivery import notify
+from app.domains.notifications.delivery import RESIDENT_CHANNELS, notify
 from app.engine.models import ProcessInstance
 from app.localtime import from_local, local_today
 from app.modules.models import ModuleActivation
@@ -184,7 +184,7 @@ def schedule_suspension(session: Session, *, community_id: int, household_id: in
     session.flush()
     bill = session.scalar(select(Bill).where(Bill.number == bill_number))
     notify(session, template="dunning.suspension_notice", community_id=community_id, household_id=household_id,
-           channels=("in_app", "sms"),
+           channels=RESIDENT_CHANNELS,
            params={"bill": bill_number, "amount": yuan(bill.outstanding_cents) if bill else "",
                    "date": day.isoformat()})
     record(session, actor=approved_by, action="dunning.suspension_scheduled", target_type="household",
@@ -235,5 +235,5 @@ def restore(session: Session, *, community_id: int, bill_number: str, actor: str
         record(session, actor=actor, action="door.restore", target_type="household", target_id=row.household_id,
                community_id=community_id, after={"bill": bill_number, "commands": [r.as_dict() for r in results]})
         notify(session, template="dunning.access_restored", community_id=community_id,
-               household_id=row.household_id, params={"bill": bill_number})
+               household_id=row.household_id, channels=RESIDENT_CHANNELS, params={"bill": bill_number})
     return {"suspended": False, "restored": restored}

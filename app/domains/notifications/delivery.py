@@ -2,8 +2,14 @@
 
 Templates are data (``menus/notifications/*.yaml``). A channel delivers one rendered
 notification; ``in_app`` stores it for the recipient's notification page, ``log`` writes
-the log (the demo's stand-in for SMS), ``sms`` and ``wechat`` are adapters that need
-their gateway configured and otherwise fail visibly (the row says why) — never silently.
+the log (the demo's stand-in for SMS), ``sms`` (Tencent Cloud SMS) and ``wechat`` (WeChat
+subscription messages) leave the platform (``channels.py``).
+
+Those two reach a login only if the person turned them on (their consent,
+``preferences.py``); a caller names the channels a message *may* use. Their rows are an outbox:
+``queued`` at once, sent by the worker's sweep (:func:`deliver_due`), retried with a doubling
+wait when a failure may pass (``retrying``), ``failed`` with a reason in words otherwise —
+never silently dropped. The in-app row is always written.
 """
 from __future__ import annotations
 
@@ -14,12 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from datetime import datetime, timedelta
+
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.domains.estate.models import Household, Resident
+from app.domains.notifications.channels import ChannelError, send_sms, send_wechat
 from app.domains.notifications.models import Notification
+from app.domains.notifications.preferences import external_channels
+from app.domains.notifications.settings import get_message_settings
 from app.settings import get_settings
 
 log = logging.getLogger("estateflow.notifications")
@@ -76,26 +88,39 @@ def _log(n: Notification) -> None:
              n.phone, n.title)
 
 
-def _unconfigured(name: str) -> Channel:
-    def send(_: Notification) -> None:
-        raise RuntimeError(f"{name} gateway is not configured")
-
-    return send
-
-
 CHANNELS: dict[str, Channel] = {
     "in_app": _in_app,
     "log": _log,
-    "sms": _unconfigured("SMS"),
-    "wechat": _unconfigured("WeChat template message"),
+    "sms": lambda row: send_sms(row),
+    "wechat": lambda row: send_wechat(row),
 }
+EXTERNAL = ("sms", "wechat")
+"""Channels that leave the platform: only with the person's consent, sent by the outbox sweep."""
+RESIDENT_CHANNELS = ("in_app", "sms", "wechat")
+"""What residents' notices (repair updates, fee reminders) go by: in the app always, by SMS and
+WeChat to those who turned them on."""
 
 CHANNEL_LABELS: dict[str, dict[str, str]] = {
     "in_app": {"zh": "站内通知（收件人的通知页）", "en": "In-app (the recipient's notification page)"},
     "log": {"zh": "日志（平台日志与通知列表）", "en": "Log (platform log and the notification list)"},
-    "sms": {"zh": "短信（需配置网关）", "en": "SMS (needs its gateway configured)"},
-    "wechat": {"zh": "微信模板消息（需配置）", "en": "WeChat template message (needs configuring)"},
+    "sms": {"zh": "短信（腾讯云短信；仅发给同意接收短信的住户，失败自动重试）",
+            "en": "SMS (Tencent Cloud SMS; only to residents who agreed to SMS; failures retried)"},
+    "wechat": {"zh": "微信订阅消息（仅发给绑定微信并同意接收的住户，失败自动重试）",
+               "en": "WeChat subscription message (only to residents who bound WeChat and agreed; failures retried)"},
 }
+
+REASONS: dict[str, object] = {
+    "not_configured": _l("This channel is not set up by the property company yet."),
+    "no_template": _l("No message template is set up for this kind of notice."),
+    "bad_number": _l("The phone number on file is not a mobile number."),
+    "no_phone": _l("No mobile number is on file."),
+    "not_bound": _l("No WeChat is bound."),
+    "not_subscribed": _l("This kind of message was not allowed in WeChat."),
+    "rejected": _l("The provider refused this message."),
+    "rate_limited": _l("The provider's sending limit was reached."),
+    "unavailable": _l("The provider could not be reached."),
+}
+"""Why a delivery failed, in words (the row keeps the provider's code in ``error`` for staff)."""
 """What each channel means, for the consultants' reference (docs/authoring.md)."""
 
 
@@ -130,14 +155,25 @@ def notify(
         recipients += [(uid, household_id, None) for uid in users] or [(None, household_id, household.phone)]
     title, body = render(template, params, locale, extra_templates)
     rows = []
+    now = clock.now()
     for user_id, hh_id, phone in recipients:
+        allowed = external_channels(session, user_id) if user_id is not None else set()
         for channel_name in channels:
+            if channel_name in EXTERNAL and channel_name not in allowed:
+                continue  # no consent (or no login to give it): the in-app row still goes
             row = Notification(community_id=community_id, user_id=user_id, household_id=hh_id, phone=phone,
                                channel=channel_name, template=template, params=params, title=title,
-                               body=body, locale=locale, created_at=clock.now())
+                               body=body, locale=locale, created_at=now, attempts=0)
+            if channel_name in EXTERNAL:
+                if channel_name == "sms":
+                    row.phone = phone or phone_of(session, user_id, hh_id)
+                row.status, row.next_attempt_at = "queued", now
+                session.add(row)
+                rows.append(row)
+                continue
             try:
                 CHANNELS[channel_name](row)
-                row.status = "sent"
+                row.status, row.sent_at = "sent", now
             except Exception as exc:  # a failed channel is recorded, never dropped
                 row.status, row.error = "failed", str(exc)[:500]
                 log.warning("notification %s via %s failed: %s", template, channel_name, exc)
@@ -145,6 +181,73 @@ def notify(
             rows.append(row)
     session.flush()
     return rows
+
+
+def phone_of(session: Session, user_id: int | None, household_id: int | None) -> str | None:
+    """The login's mobile number: its resident row in the household (any of its rows otherwise)."""
+    if user_id is None:
+        return None
+    query = select(Resident.phone).where(Resident.user_id == user_id, Resident.phone.is_not(None))
+    if household_id is not None:
+        found = session.scalar(query.where(Resident.household_id == household_id).limit(1))
+        if found:
+            return found
+    return session.scalar(query.order_by(Resident.id).limit(1))
+
+
+# --- the outbox: SMS and WeChat rows --------------------------------------------------------
+
+def retry_delay(attempts: int) -> timedelta:
+    """Wait after the ``attempts``-th failed attempt: the base, doubled each time."""
+    return timedelta(seconds=get_message_settings().retry_base_seconds * 2 ** max(attempts - 1, 0))
+
+
+def attempt(row: Notification, now: datetime | None = None) -> None:
+    """One delivery attempt of a queued/retrying row; its status, reason and next try updated."""
+    now = now or clock.now()
+    row.attempts = (row.attempts or 0) + 1
+    try:
+        CHANNELS[row.channel](row)
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+        failure = exc if isinstance(exc, ChannelError) else ChannelError("unavailable", str(exc), retry=True)
+        row.reason, row.error = failure.reason, (failure.detail or failure.reason)[:500]
+        if failure.retry and row.attempts < get_message_settings().delivery_attempts:
+            row.status, row.next_attempt_at = "retrying", now + retry_delay(row.attempts)
+        else:
+            row.status, row.next_attempt_at = "failed", None
+        log.warning("notification %s via %s attempt %s: %s", row.id, row.channel, row.attempts, failure)
+        return
+    row.status, row.sent_at, row.next_attempt_at, row.reason, row.error = "sent", now, None, None, None
+
+
+def deliver_due(session: Session, now: datetime | None = None, limit: int = 50) -> int:
+    """Send the outbox rows whose time has come (the worker calls it every tick); how many were
+    tried. Each row is locked (``SKIP LOCKED`` on PostgreSQL, so several workers share the
+    work) and committed on its own: a crash never sends one message twice from the same row."""
+    now = now or clock.now()
+    due = list(session.scalars(select(Notification.id).where(
+        Notification.status.in_(("queued", "retrying")), Notification.next_attempt_at <= now)
+        .order_by(Notification.next_attempt_at, Notification.id).limit(limit)))
+    session.commit()  # ends the read; each row then gets its own locking transaction
+    tried = 0
+    for row_id in due:
+        row = session.scalar(select(Notification).where(
+            Notification.id == row_id, Notification.status.in_(("queued", "retrying")),
+            Notification.next_attempt_at <= now).with_for_update(skip_locked=True))
+        if row is None:
+            session.commit()
+            continue
+        attempt(row, now)
+        session.commit()
+        tried += 1
+    return tried
+
+
+def deliveries(session: Session, user_id: int, limit: int = 30) -> list[Notification]:
+    """The login's SMS and WeChat messages, newest first (their notifications page shows them)."""
+    return list(session.scalars(
+        select(Notification).where(Notification.user_id == user_id, Notification.channel.in_(EXTERNAL))
+        .order_by(Notification.id.desc()).limit(limit)))
 
 
 def publish(

@@ -44,7 +44,7 @@ def notify_send(params: dict, ctx: OperationContext) -> dict:
                   user_ids=sorted(set(user_ids)), household_id=params["to_household"],
                   channels=tuple(c.strip() for c in params["channels"].split(",") if c.strip()),
                   extra_templates=_module_templates(ctx))
-    return {"notified_count": sum(1 for r in rows if r.status == "sent")}
+    return {"notified_count": sum(1 for r in rows if r.status in ("sent", "queued"))}
 
 
 def _module_templates(ctx: OperationContext) -> dict[str, dict]:

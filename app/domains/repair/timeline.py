@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.domains.estate.models import Community, Staff
-from app.domains.notifications.delivery import notify
+from app.domains.notifications.delivery import RESIDENT_CHANNELS, notify
 from app.domains.repair import settings as cfg
 from app.domains.repair.models import RepairEvent, RepairOrder
 
@@ -47,7 +47,7 @@ def notify_resident(session: Session, order: RepairOrder, template: str, **extra
     if order.household_id is None:
         return
     notify(session, template=template, params=_params(session, order, **extra),
-           community_id=order.community_id, household_id=order.household_id)
+           community_id=order.community_id, household_id=order.household_id, channels=RESIDENT_CHANNELS)
 
 
 def notify_users(session: Session, order: RepairOrder, template: str, user_ids: list[int], **extra: Any) -> None:

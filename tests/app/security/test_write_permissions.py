@@ -71,6 +71,8 @@ ALLOWED: dict[str, set[str]] = {
         "ResidentServicesView.start", "InboxView.complete",
         "ParkingResidentView.buy_permit", "ParkingResidentView.start_charging",
         "ParkingResidentView.stop_charging",
+        # their own message settings: channels they agree to, their own WeChat binding
+        "MessageSettingsView.channels", "MessageSettingsView.bind_wechat", "MessageSettingsView.unbind_wechat",
     },
     # technicians: their tasks and testing a device they maintain
     "tech_yc1": INBOX | PATROL | {"DevicePanelView.test"},
