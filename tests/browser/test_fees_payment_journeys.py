@@ -318,8 +318,7 @@ def _receipt_after(page: Page, bill: Bill) -> str:
     return page.locator("#receipt-code").inner_text().strip()
 
 
-def test_resident_pays_through_fake_wechatpay_jsapi_then_native(phone_page: Page, live_server, db, wechat,
-                                                                 monkeypatch):
+def test_resident_pays_through_fake_wechatpay_jsapi_then_native(phone_page: Page, live_server, db, wechat):
     import base64
     import json
 
@@ -327,13 +326,19 @@ def test_resident_pays_through_fake_wechatpay_jsapi_then_native(phone_page: Page
     from cryptography.hazmat.primitives.asymmetric import padding
 
     from app.domains.fees.models import GatewayNotification, Receipt
-    from app.domains.fees.views import payments as views
 
     page, base = phone_page, live_server
     resident_login(page, base, "resident_yc")
 
-    # a bound WeChat identity: JSAPI, the signed wx.requestPayment parameters on the page
-    monkeypatch.setattr(views, "_openid", lambda gateway: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o")
+    # a bound WeChat identity (the mini-program login, app/security/wechat_identity.py): JSAPI,
+    # the signed wx.requestPayment parameters on the page
+    from flask_appbuilder.security.sqla.models import User
+
+    from app.security.wechat_identity import bind, unbind
+
+    user_id = db.scalar(select(User.id).where(User.username == "resident_yc"))
+    bind(db, user_id, appid="wxd930ea5d5a258f4f", openid="oUpF8uMuAJO_M2pxb1Q9zNjWeS6o")
+    db.commit()
     bill = _fresh_bill(db)
     number = _checkout(page, base, bill)
     box = page.locator("#checkout")
@@ -349,8 +354,11 @@ def test_resident_pays_through_fake_wechatpay_jsapi_then_native(phone_page: Page
     db.expire_all()
     assert db.scalar(select(Receipt.amount_cents).where(Receipt.verification_code == code)) == bill.amount_cents
 
-    # no bound identity: a Native QR code to scan
-    monkeypatch.setattr(views, "_openid", lambda gateway: None)
+    assert "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o" not in page.content()  # the openid is never shown
+
+    # unbound: a Native QR code to scan
+    unbind(db, user_id, appid="wxd930ea5d5a258f4f")
+    db.commit()
     bill = _fresh_bill(db, cents=6_600)
     number = _checkout(page, base, bill)
     expect(page.locator("#checkout")).to_have_attribute("data-kind", "qr")
@@ -403,18 +411,16 @@ def test_resident_pays_through_fake_alipay_qr_and_wap(phone_page: Page, live_ser
 
 
 def test_lost_callback_settled_refund_completes_on_notification_statement_mismatch_shown(
-        phone_page: Page, page: Page, live_server, login, db, demo_db_url, wechat, monkeypatch):
+        phone_page: Page, page: Page, live_server, login, db, demo_db_url, wechat):
     """A resident pays by Native QR but WeChat's callback never comes: the reconciliation run
     settles it and the resident's page shows the receipt. The accountant refunds part of it online:
     pending until WeChat's refund notification reaches us, then booked. The day's trade bill has
     one deliberate mismatch: the accountant sees it on the statements page, in Chinese."""
     from app.domains.fees.models import Payment, PaymentOrder, Refund
     from app.domains.fees.reconciliation import reconcile_pending_orders
-    from app.domains.fees.views import payments as views
     from app.localtime import local_today
     from workflows.payment_statement import statement
 
-    monkeypatch.setattr(views, "_openid", lambda gateway: None)
     resident, base = phone_page, live_server
     resident_login(resident, base, "resident_yc")
     bill = _fresh_bill(db, cents=9_900)

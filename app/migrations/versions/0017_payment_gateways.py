@@ -2,13 +2,13 @@
 accepted gateway notification, daily statement runs and their differences
 
 Revision ID: 0017
-Revises: 0011
+Revises: 0018
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0011"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

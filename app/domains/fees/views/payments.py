@@ -176,14 +176,14 @@ class ResidentBillsView(BaseView):
 
 
 def _openid(gateway_name: str) -> str | None:
-    """The resident's bound WeChat openid for our app id (JSAPI needs it); None: Native QR."""
+    """The resident's bound WeChat openid in the app WeChat Pay charges for (JSAPI needs it);
+    None (not bound, or another gateway): a Native QR code instead."""
     if gateway_name != "wechatpay":
         return None
-    try:
-        from app.security.wechat_identity import openid_for
-    except ImportError:  # identity binding not installed in this build
-        return None
-    return openid_for(db.session, current_user.id, get_payment_settings().wechatpay_appid)
+    from app.security.wechat_identity import openid_for
+
+    appid = getattr(get_gateway(gateway_name), "appid", "") or get_payment_settings().wechatpay_appid
+    return openid_for(db.session, current_user.id, appid) if appid else None
 
 
 def qr_data_uri(text: str) -> str:
