@@ -116,6 +116,23 @@ class PaymentGateway(ABC):
         return GatewayReply(400, json.dumps({"code": "FAIL", "message": message[:200]}, ensure_ascii=False))
 
 
+def retry_network(call, *, attempts: int, what: str):
+    """``call()``, retried only when the request may not have arrived (a connection or network
+    error), never after an answer: a retried order or refund is harmless (same number)."""
+    import time
+
+    import httpx
+
+    for attempt in range(attempts):
+        try:
+            return call()
+        except httpx.TransportError:
+            if attempt == attempts - 1:
+                raise GatewayNotConfigured(f"{what} unreachable") from None
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
 _GATEWAYS: dict[str, PaymentGateway] = {}
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -45,6 +44,7 @@ from app.domains.fees.gateways import (
     NotificationInvalid,
     PaymentGateway,
     SignatureInvalid,
+    retry_network,
 )
 from app.domains.fees.gateways.settings import get_payment_settings
 from app.domains.fees.money import BadAmount, parse_yuan
@@ -155,17 +155,9 @@ class HttpxFormTransport:
         return reply.status_code, reply.content
 
     def __call__(self, url: str, form: dict[str, str]) -> tuple[int, bytes]:
-        import httpx
-
-        for attempt in range(self.attempts):
-            try:
-                reply = self._client.post(url, data=form)
-                return reply.status_code, reply.content
-            except httpx.TransportError:
-                if attempt == self.attempts - 1:
-                    raise GatewayNotConfigured(f"Alipay unreachable at {url}") from None
-                time.sleep(0.2 * (attempt + 1))
-        raise AssertionError("unreachable")
+        reply = retry_network(lambda: self._client.post(url, data=form), attempts=self.attempts,
+                              what=f"Alipay at {url}")
+        return reply.status_code, reply.content
 
 
 class AlipayGateway(PaymentGateway):

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import json
 import secrets
-import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import timezone
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 from app import clock
+from app.domains.fees.gateways.fake_server import LocalServer
 from app.domains.fees.gateways.alipay import BEIJING, amount_text, rsa2_sign, rsa2_verify, sign_content
 
 
@@ -41,7 +41,7 @@ class FakeTrade:
     paid_at: str = ""  # Beijing time text
 
 
-class FakeAlipay:
+class FakeAlipay(LocalServer):
     """``with FakeAlipay(...) as fake:`` serves ``fake.url`` (the ``gateway.do`` address)."""
 
     def __init__(self, *, app_id: str, alipay_key: RSAPrivateKey, app_public_key: RSAPublicKey,
@@ -54,7 +54,6 @@ class FakeAlipay:
         self.bill_amounts: dict[str, str] = {}  # out_trade_no -> amount the account log shows instead
         self.bill_extra: list[FakeTrade] = []  # payments only the account log knows
         self._files: dict[str, bytes] = {}
-        self._server: ThreadingHTTPServer | None = None
 
     # --- life cycle -----------------------------------------------------------------------------
     def __enter__(self) -> "FakeAlipay":
@@ -91,19 +90,12 @@ class FakeAlipay:
                 form = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
                 self._send(200, fake.cashier(form).encode(), "text/html;charset=utf-8")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._serve(Handler)
         return self
-
-    def __exit__(self, *exc) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/gateway.do"
+        return f"http://127.0.0.1:{self.port}/gateway.do"
 
     # --- the API -------------------------------------------------------------------------------
     def request_ok(self, form: dict[str, str]) -> str:

@@ -9,11 +9,10 @@ import base64
 import json
 import re
 import secrets
-import threading
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey, RSAPublicKey
 
 from app import clock
+from app.domains.fees.gateways.fake_server import LocalServer
 from app.domains.fees.gateways.wechatpay_v3 import encrypt_resource, sign_message
 
 _AUTH = re.compile(r'(\w+)="([^"]*)"')
@@ -43,7 +43,7 @@ class FakeOrder:
     paid_at: datetime | None = None  # aware UTC
 
 
-class FakeWechatPay:
+class FakeWechatPay(LocalServer):
     """``with FakeWechatPay(...) as fake:`` serves on 127.0.0.1; ``fake.url`` is the API base."""
 
     def __init__(self, *, mchid: str, appid: str, apiv3_key: bytes, platform_key: RSAPrivateKey,
@@ -57,7 +57,6 @@ class FakeWechatPay:
         self.bill_amounts: dict[str, int] = {}  # out_trade_no -> amount the trade bill shows instead
         self.bill_extra: list[FakeOrder] = []  # payments only the trade bill knows
         self._files: dict[str, bytes] = {}
-        self._server: ThreadingHTTPServer | None = None
 
     # --- life cycle -------------------------------------------------------------------------
     def __enter__(self) -> "FakeWechatPay":
@@ -104,19 +103,12 @@ class FakeWechatPay:
             def do_POST(self) -> None:  # noqa: N802
                 self._handle("POST")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._serve(Handler)
         return self
-
-    def __exit__(self, *exc) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     # --- the API --------------------------------------------------------------------------------
     def signed_by_merchant(self, method: str, path: str, authorization: str, body: bytes) -> bool:

@@ -41,6 +41,7 @@ from app.domains.fees.gateways import (
     PaymentGateway,
     RefundNotice,
     SignatureInvalid,
+    retry_network,
 )
 from app.domains.fees.gateways.settings import get_payment_settings
 
@@ -127,19 +128,9 @@ class HttpxTransport:
         self.attempts = attempts
 
     def __call__(self, method: str, url: str, headers: dict[str, str], body: bytes):
-        import httpx
-
-        for attempt in range(self.attempts):
-            try:
-                reply = self._client.request(method, url, headers=headers, content=body or None)
-                return reply.status_code, reply.content, dict(reply.headers)
-            except httpx.TransportError:
-                if attempt == self.attempts - 1:
-                    raise GatewayNotConfigured(f"WeChat Pay unreachable at {url}") from None
-                import time
-
-                time.sleep(0.2 * (attempt + 1))
-        raise AssertionError("unreachable")
+        reply = retry_network(lambda: self._client.request(method, url, headers=headers, content=body or None),
+                              attempts=self.attempts, what=f"WeChat Pay at {url}")
+        return reply.status_code, reply.content, dict(reply.headers)
 
 
 class WechatPayV3Gateway(PaymentGateway):

@@ -71,6 +71,13 @@ class ResidentBillsView(BaseView):
             abort(404)
         return household
 
+    def _own_order(self, out_trade_no: str) -> PaymentOrder:
+        household = self._household()
+        order = db.session.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == out_trade_no))
+        if order is None or order.household_id != household.id:
+            abort(404)
+        return order
+
     @expose("/")
     @has_access
     def index(self):
@@ -128,19 +135,12 @@ class ResidentBillsView(BaseView):
     @has_access
     def status(self, out_trade_no: str):
         """What the checkout page polls while the payer pays on WeChat / Alipay."""
-        household = self._household()
-        order = db.session.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == out_trade_no))
-        if order is None or order.household_id != household.id:
-            abort(404)
-        return {"status": order.status}
+        return {"status": self._own_order(out_trade_no).status}
 
     @expose("/result/<out_trade_no>", methods=["GET", "POST"])
     @has_access
     def result(self, out_trade_no: str):
-        household = self._household()
-        order = db.session.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == out_trade_no))
-        if order is None or order.household_id != household.id:
-            abort(404)
+        order = self._own_order(out_trade_no)
         if request.method == "POST":  # cancelling changes state: POST (CSRF-checked), never a GET
             if request.args.get("cancelled") and order.status == "created":
                 pay.cancel_order(db.session, order, current_user.username)
