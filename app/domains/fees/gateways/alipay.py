@@ -285,7 +285,14 @@ class AlipayGateway(PaymentGateway):
         return Checkout("qr", self.precreate(order, notify_url=notify_url))
 
     def query(self, out_trade_no: str) -> dict:
-        return self._call("alipay.trade.query", {"out_trade_no": out_trade_no})
+        """The trade as Alipay knows it; a QR code nobody scanned yet is no trade at Alipay
+        (``ACQ.TRADE_NOT_EXIST``): answered as ``trade_status=TRADE_NOT_EXIST`` (unpaid)."""
+        try:
+            return self._call("alipay.trade.query", {"out_trade_no": out_trade_no})
+        except AlipayRefused as exc:
+            if exc.sub_code != "ACQ.TRADE_NOT_EXIST":
+                raise
+            return {"out_trade_no": out_trade_no, "trade_status": "TRADE_NOT_EXIST"}
 
     def close(self, out_trade_no: str) -> None:
         try:
@@ -348,6 +355,9 @@ class AlipayGateway(PaymentGateway):
 
     def notice(self, tx: dict) -> GatewayNotice:
         """A trade (a verified notification or query answer) as our notice."""
+        if tx.get("trade_status") == "TRADE_NOT_EXIST":
+            return GatewayNotice(gateway=self.name, transaction_id="", out_trade_no=str(tx.get("out_trade_no", "")),
+                                 amount_cents=0, success=False, raw={**tx, "trade_state": "TRADE_NOT_EXIST"})
         if not tx.get("out_trade_no") or not tx.get("total_amount"):
             raise NotificationInvalid("trade without out_trade_no / total_amount")
         paid_at = _beijing(tx.get("gmt_payment") or tx.get("send_pay_date"))
