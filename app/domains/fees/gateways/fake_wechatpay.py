@@ -47,7 +47,10 @@ class FakeWechatPay(LocalServer):
     """``with FakeWechatPay(...) as fake:`` serves on 127.0.0.1; ``fake.url`` is the API base."""
 
     def __init__(self, *, mchid: str, appid: str, apiv3_key: bytes, platform_key: RSAPrivateKey,
-                 platform_serial: str, merchant_public_key: RSAPublicKey) -> None:
+                 platform_serial: str, merchant_public_key: RSAPublicKey,
+                 platform_certs: list[bytes] | None = None) -> None:
+        """``platform_certs``: PEM certificates ``/v3/certificates`` hands out (certificate mode)."""
+        self.platform_certs = list(platform_certs or [])
         self.mchid, self.appid, self.apiv3_key = mchid, appid, apiv3_key
         self.platform_key, self.platform_serial = platform_key, platform_serial
         self.merchant_public_key = merchant_public_key
@@ -175,6 +178,21 @@ class FakeWechatPay(LocalServer):
                     if refund["out_refund_no"] == refund_asked.group(1):
                         return 200, self.refund_resource(order, refund)
             return 404, {"code": "RESOURCE_NOT_EXISTS", "message": "退款单不存在"}
+        if method == "GET" and path_only == "/v3/certificates":
+            from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+            from cryptography.x509 import load_pem_x509_certificate
+
+            items = []
+            for pem in self.platform_certs:
+                cert, nonce = load_pem_x509_certificate(pem), secrets.token_hex(6)
+                cipher = AESGCM(self.apiv3_key).encrypt(nonce.encode(), pem, b"certificate")
+                items.append({"serial_no": format(cert.serial_number, "X"),
+                              "effective_time": cert.not_valid_before_utc.isoformat(),
+                              "expire_time": cert.not_valid_after_utc.isoformat(),
+                              "encrypt_certificate": {"algorithm": "AEAD_AES_256_GCM", "nonce": nonce,
+                                                      "associated_data": "certificate",
+                                                      "ciphertext": base64.b64encode(cipher).decode()}})
+            return 200, {"data": items}
         if method == "GET" and path_only == "/v3/bill/tradebill":
             from urllib.parse import parse_qs, urlsplit
 

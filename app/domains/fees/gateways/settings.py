@@ -34,7 +34,8 @@ class PaymentSettings(BaseSettings):
     wechatpay_apiv3_key: str = Field(default="", description="APIv3 key (32 bytes) that decrypts callback resources.")
     wechatpay_platform_certs: list[Path] = Field(
         default_factory=list, description="PEM files of the WeChat Pay platform certificates (JSON list; "
-        "several during a rotation); each is known by its own serial number.")
+        "several during a rotation); each is known by its own serial number. Optional: a serial we do not "
+        "know is fetched from /v3/certificates (decrypted with the APIv3 key) and kept.")
     wechatpay_public_key: Path | None = Field(
         default=None, description="PEM of the WeChat Pay platform public key (merchants created since 2024).")
     wechatpay_public_key_id: str = Field(default="", description="Id of that public key (PUB_KEY_ID_…).")

@@ -47,6 +47,7 @@ from app.domains.fees.gateways.settings import get_payment_settings
 
 API = "https://api.mch.weixin.qq.com"
 MAX_SKEW_SECONDS = 300
+CERT_REFETCH_SECONDS = 60
 Transport = Callable[[str, str, dict[str, str], bytes], tuple[int, bytes]]
 
 
@@ -58,17 +59,20 @@ def sign_message(private_key: RSAPrivateKey, message: bytes) -> str:
     return base64.b64encode(private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
 
 
-def decrypt_resource(apiv3_key: bytes, resource: dict) -> dict:
+def decrypt_bytes(apiv3_key: bytes, resource: dict) -> bytes:
     """AEAD_AES_256_GCM: ciphertext (base64, tag appended), nonce and associated_data as text."""
     if resource.get("algorithm") != "AEAD_AES_256_GCM":
         raise NotificationInvalid(f"unsupported algorithm {resource.get('algorithm')!r}")
     try:
-        plain = AESGCM(apiv3_key).decrypt(
+        return AESGCM(apiv3_key).decrypt(
             resource["nonce"].encode(), base64.b64decode(resource["ciphertext"]),
             (resource.get("associated_data") or "").encode() or None)
     except (InvalidTag, KeyError, ValueError) as exc:
         raise SignatureInvalid(f"resource does not decrypt: {type(exc).__name__}") from None
-    return json.loads(plain)
+
+
+def decrypt_resource(apiv3_key: bytes, resource: dict) -> dict:
+    return json.loads(decrypt_bytes(apiv3_key, resource))
 
 
 def encrypt_resource(apiv3_key: bytes, data: dict, associated_data: str = "transaction") -> dict:
@@ -145,6 +149,7 @@ class WechatPayV3Gateway(PaymentGateway):
         self.platform_keys = dict(platform_keys or {})
         self.merchant_key, self.merchant_serial = merchant_key, merchant_serial
         self.transport = transport
+        self._certs_fetched_at: float | None = None
 
     @classmethod
     def from_settings(cls) -> "WechatPayV3Gateway":
@@ -272,12 +277,64 @@ class WechatPayV3Gateway(PaymentGateway):
             raise SignatureInvalid("the downloaded trade bill does not match the hash WeChat Pay signed")
         return content.decode("utf-8-sig")
 
+    def fetch_certificates(self) -> list[str]:
+        """Download WeChat Pay's platform certificates (``GET /v3/certificates``) and add them to
+        the keys callbacks and answers are verified with; returns their serials. Each certificate
+        comes encrypted with our APIv3 key (only WeChat Pay has it besides us), and the answer's
+        own signature must then verify with one of them. Several are kept at once (rotation)."""
+        if self.transport is None:
+            raise GatewayNotConfigured("WeChat Pay transport not configured in this deployment")
+        path = "/v3/certificates"
+        answer = self.transport("GET", self.api_base + path, {
+            "Authorization": self.authorization("GET", path, b""), "Accept": "application/json",
+            "User-Agent": "estateflow"}, b"")
+        status, content = answer[0], answer[1]
+        headers = answer[2] if len(answer) > 2 else {}
+        if status != 200:
+            raise GatewayRefused(status, "CERTIFICATES", "platform certificates not available")
+        fetched: dict[str, RSAPublicKey] = {}
+        now = clock.now().replace(tzinfo=timezone.utc)
+        try:
+            items = json.loads(content)["data"]
+            for item in items:
+                cert = load_pem_x509_certificate(decrypt_bytes(self.apiv3_key, item["encrypt_certificate"]))
+                if cert.not_valid_after_utc > now:
+                    fetched[format(cert.serial_number, "X")] = cert.public_key()  # type: ignore[assignment]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NotificationInvalid(f"unreadable certificates answer: {exc}") from None
+        known, self.platform_keys = self.platform_keys, {**self.platform_keys, **fetched}
+        try:
+            self.verify(headers, content, refetch=False)
+        except SignatureInvalid:
+            self.platform_keys = known
+            raise
+        self._certs_fetched_at = now.timestamp()
+        return sorted(fetched)
+
+    def _maybe_refetch(self, serial: str) -> None:
+        """An unknown certificate serial: WeChat Pay may have rotated; download again (at most
+        once a minute, never for a platform public key)."""
+        if self.transport is None or serial.startswith("PUB_KEY_ID_") or not self.apiv3_key:
+            return
+        now = clock.now().replace(tzinfo=timezone.utc).timestamp()
+        if self._certs_fetched_at is not None and now - self._certs_fetched_at < CERT_REFETCH_SECONDS:
+            return
+        self._certs_fetched_at = now
+        try:
+            self.fetch_certificates()
+        except GatewayNotConfigured as exc:
+            import logging
+
+            logging.getLogger("estateflow.fees.wechatpay").warning("platform certificates: %s", exc)
+
     # callbacks from WeChat --------------------------------------------------------------------
-    def verify(self, headers: dict[str, str], body: bytes) -> None:
+    def verify(self, headers: dict[str, str], body: bytes, refetch: bool = True) -> None:
         ts, nonce = _h(headers, "Wechatpay-Timestamp"), _h(headers, "Wechatpay-Nonce")
         signature, serial = _h(headers, "Wechatpay-Signature"), _h(headers, "Wechatpay-Serial")
         if not (ts and nonce and signature and serial):
             raise SignatureInvalid("missing Wechatpay-* signature headers")
+        if serial not in self.platform_keys and refetch:
+            self._maybe_refetch(serial)
         key = self.platform_keys.get(serial)
         if key is None:
             raise SignatureInvalid(f"unknown platform certificate serial {serial!r}")
