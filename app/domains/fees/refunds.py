@@ -91,7 +91,13 @@ def request_refund(session: Session, *, payment_id: int, amount_cents: int, reas
         return row
     row.gateway_refund_id = str(answer.get("refund_id") or "")[:64] or None
     if answer.get("status") == "SUCCESS":  # Alipay confirms in its answer
-        complete(session, row, actor=f"gateway:{payment.method}")
+        try:
+            with session.begin_nested():
+                complete(session, row, actor=f"gateway:{payment.method}")
+        except PaymentError as exc:  # refunded at the gateway, the money here spent meanwhile: a person looks
+            record(session, actor=f"gateway:{payment.method}", action="payment.refund_unbooked",
+                   target_type="refund", target_id=row.id, community_id=row.community_id,
+                   after={"reason": exc.message("en")})
     return row
 
 
