@@ -11,7 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from app.domains.fees.reconciliation import reconcile_pending_orders
-from app.domains.fees.refunds import chase_pending_refunds
+from app.domains.fees.payments import chase_pending_refunds
 from app.platform.discovery import import_all_models
 from app.settings import get_settings
 from workflows._log import run_logger

@@ -13,7 +13,7 @@ alike). Differences are kept for the accountant:
 
 Reading the same day again replaces that day's differences (the job is safe to re-run). Only
 payments are compared; refund rows of the files are not (refunds move our books only on the
-gateway's confirmation, see ``refunds.py``). A payment made just before midnight and notified
+gateway's confirmation, see ``payments.request_refund``). A payment made just before midnight and notified
 after it can show as a difference of both days until the next day's file is read.
 """
 from __future__ import annotations

@@ -12,7 +12,6 @@ from sqlalchemy import select
 
 from app import clock
 from app.domains.fees import payments as pay
-from app.domains.fees import refunds
 from app.domains.fees.gateways.settings import get_payment_settings
 from app.domains.fees.ledger import ledger_problems
 from app.domains.fees.models import GatewayNotification, Payment, Refund
@@ -66,12 +65,12 @@ def _refund_notice(fake, number, **kw):
 def test_wechat_refund_waits_for_the_refund_notification(session, wechat):
     fake, gateway = wechat
     home, bill, order, payment = _paid(session, fake, gateway)
-    row = refunds.request_refund(session, payment_id=payment.id, amount_cents=3000, reason="多收", actor="acc")
+    row = pay.request_refund(session, payment_id=payment.id, amount_cents=3000, reason="多收", actor="acc")
     session.commit()
     assert row.status == "pending" and bill.status == "paid" and payment.refunded_cents == 0
     assert fake.orders[order.out_trade_no].refunds[0]["amount"]["refund"] == 3000
     with pytest.raises(pay.PaymentError):  # the pending 30 yuan is spoken for
-        refunds.request_refund(session, payment_id=payment.id, amount_cents=6000, reason="再退", actor="acc")
+        pay.request_refund(session, payment_id=payment.id, amount_cents=6000, reason="再退", actor="acc")
     session.rollback()
     assert ledger_problems(session) == []
 
@@ -96,15 +95,15 @@ def test_wechat_refund_waits_for_the_refund_notification(session, wechat):
 def test_lost_refund_notification_is_asked_for_and_a_closed_refund_moves_nothing(session, wechat):
     fake, gateway = wechat
     home, bill, order, payment = _paid(session, fake, gateway)
-    done = refunds.request_refund(session, payment_id=payment.id, amount_cents=1000, reason="a", actor="acc")
-    closed = refunds.request_refund(session, payment_id=payment.id, amount_cents=500, reason="b", actor="acc")
+    done = pay.request_refund(session, payment_id=payment.id, amount_cents=1000, reason="a", actor="acc")
+    closed = pay.request_refund(session, payment_id=payment.id, amount_cents=500, reason="b", actor="acc")
     session.commit()
     _refund_notice(fake, done.out_refund_no)  # lost on the way
     fake.confirm_refund(closed.out_refund_no, deliver=0, status="CLOSED")
     clock.advance(timedelta(minutes=2))
-    assert refunds.chase_pending_refunds(session)["completed"] == []  # too young
+    assert pay.chase_pending_refunds(session)["completed"] == []  # too young
     clock.advance(timedelta(minutes=10))
-    chased = refunds.chase_pending_refunds(session)
+    chased = pay.chase_pending_refunds(session)
     session.commit()
     assert chased["completed"] == [done.out_refund_no] and chased["failed"] == [closed.out_refund_no]
     assert (done.status, closed.status, payment.refunded_cents) == ("done", "failed", 1000)
@@ -114,7 +113,7 @@ def test_lost_refund_notification_is_asked_for_and_a_closed_refund_moves_nothing
 def test_alipay_refund_is_booked_on_its_confirming_answer(session, alipay):
     fake, gateway = alipay
     home, bill, order, payment = _paid(session, fake, gateway, cents=5000, code="RA")
-    row = refunds.request_refund(session, payment_id=payment.id, amount_cents=5000, reason="退房", actor="acc")
+    row = pay.request_refund(session, payment_id=payment.id, amount_cents=5000, reason="退房", actor="acc")
     session.commit()
     assert (row.status, payment.refunded_cents, bill.status) == ("done", 5000, "open")
     assert fake.trades[order.out_trade_no].refunds == {row.out_refund_no: "50.00"}
@@ -125,7 +124,7 @@ def test_refused_refund_is_failed_and_moves_nothing(session, alipay):
     fake, gateway = alipay
     home, bill, order, payment = _paid(session, fake, gateway, cents=5000, code="RR")
     fake.trades[order.out_trade_no].status = "TRADE_CLOSED"  # Alipay will refuse
-    row = refunds.request_refund(session, payment_id=payment.id, amount_cents=100, reason="x", actor="acc")
+    row = pay.request_refund(session, payment_id=payment.id, amount_cents=100, reason="x", actor="acc")
     session.commit()
     assert row.status == "failed" and payment.refunded_cents == 0 and bill.status == "paid"
     assert ledger_problems(session) == []

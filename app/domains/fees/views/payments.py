@@ -15,7 +15,6 @@ from app.domains.estate.models import Community, Household
 from app.domains.estate.residents import require_household
 from app.domains.fees import explain
 from app.domains.fees import payments as pay
-from app.domains.fees import refunds
 from app.domains.fees import receipts as rc
 from app.domains.fees.gateways import GatewayError, get_gateway
 from app.domains.fees.gateways.sandbox import SandboxBank
@@ -368,8 +367,8 @@ class AccountantPaymentsView(BaseView):
         household = self._household(payment.household_id)
         try:
             cents = parse_yuan(request.form.get("amount", ""))
-            if refunds.is_online(payment):  # books move when the gateway confirms
-                row = refunds.request_refund(db.session, payment_id=payment.id, amount_cents=cents,
+            if pay.is_online(payment):  # books move when the gateway confirms
+                row = pay.request_refund(db.session, payment_id=payment.id, amount_cents=cents,
                                              reason=request.form.get("reason", ""), actor=current_user.username)
             else:
                 row = pay.refund(db.session, payment_id=payment.id, amount_cents=cents,
