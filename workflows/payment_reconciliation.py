@@ -1,4 +1,5 @@
-"""Prefect flow: settle or close online payment orders whose callback never came (every 5 min).
+"""Prefect flow: settle or close online payment orders whose callback never came, and ask about
+refunds whose confirmation never came (every 5 min).
 
 Safe to run twice or on two workers at once: orders are taken with ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, and a paid order is credited through the once-only path of callbacks.
@@ -10,6 +11,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from app.domains.fees.reconciliation import reconcile_pending_orders
+from app.domains.fees.payments import chase_pending_refunds
 from app.platform.discovery import import_all_models
 from app.settings import get_settings
 from workflows._log import run_logger
@@ -33,10 +35,12 @@ def reconcile(database_url: str | None = None, after_minutes: int = 5, close_aft
                                               close_after_minutes=close_after_minutes,
                                               community_ids=community_ids)
             session.commit()
+            refunds = chase_pending_refunds(session, after_minutes=after_minutes, community_ids=community_ids)
+            session.commit()
     finally:
         engine.dispose()
     return {"settled": report.settled, "closed": report.closed, "still_open": report.still_open,
-            "failed": report.failed}
+            "failed": report.failed, "refunds": refunds}
 
 
 @flow(name="payment_reconciliation")

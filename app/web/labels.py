@@ -114,6 +114,12 @@ CODE_LABELS: dict[str, str] = {
     "ticket": _l("Ticket"), "gate_opened": _l("Gate opened"), "charging": _l("Charging"),
     "demo": _l("Demo data"), "system": _l("System"), "engine": _l("Workflow engine"), "init": _l("Installation"),
     "cli": _l("Command line"), "reconciliation": _l("Payment reconciliation"),
+    # payments: statements and online refunds
+    "gateway_only": _l("Paid at the gateway, not recorded here"), "ours_only": _l("Recorded here, not at the gateway"),
+    "amount_mismatch": _l("Amounts differ"), "statement": _l("Daily statement"), "statement_run": _l("Daily statement"),
+    "refund_requested": _l("Refund sent to the gateway"), "refund_failed": _l("Refund refused"),
+    "refund_unsent": _l("Refund not confirmed as sent"), "refund_unbooked": _l("Refund confirmed, not booked"),
+    "auto_refund_failed": _l("Automatic refund failed"),
 }
 
 #: who did something, when it was not a person (the audit log's "who"): a person's login is shown as typed

@@ -228,6 +228,8 @@ class GatewayNotification(Model):
     signature_ok: Mapped[bool] = mapped_column(Boolean, default=False)
     reason: Mapped[str | None] = mapped_column(String(300))
     accepted_key: Mapped[str | None] = mapped_column(String(90), unique=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), index=True,
+                                                     doc="whose money it is (set on accepted rows)")
     body: Mapped[str | None] = mapped_column(Text)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -265,3 +267,44 @@ class Refund(Model):
     reason: Mapped[str] = mapped_column(String(300))
     created_by: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(12), default="done", server_default="done",
+                                        doc="done; pending (sent to the gateway, books not moved yet); failed")
+    out_refund_no: Mapped[str | None] = mapped_column(String(64), unique=True, doc="our refund number at the gateway")
+    gateway_refund_id: Mapped[str | None] = mapped_column(String(64))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class StatementRun(Model):
+    """One reading of a gateway's daily bill file (WeChat tradebill, Alipay account log)."""
+
+    __tablename__ = "payment_statement_run"
+    __table_args__ = (UniqueConstraint("gateway", "bill_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    bill_date: Mapped[date] = mapped_column(Date)
+    gateway_rows: Mapped[int] = mapped_column(Integer, default=0)
+    our_rows: Mapped[int] = mapped_column(Integer, default=0)
+    matched: Mapped[int] = mapped_column(Integer, default=0)
+    gateway_cents: Mapped[int] = mapped_column(Integer, default=0)
+    our_cents: Mapped[int] = mapped_column(Integer, default=0)
+    ran_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class StatementDifference(Model):
+    """A payment the gateway's bill file and our books disagree on, for the accountant.
+
+    ``kind``: gateway_only (paid at the gateway, not credited here), ours_only (credited here,
+    not in the gateway's file), amount_mismatch."""
+
+    __tablename__ = "payment_statement_difference"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("payment_statement_run.id", ondelete="CASCADE"), index=True)
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("community.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    out_trade_no: Mapped[str | None] = mapped_column(String(40))
+    transaction_id: Mapped[str | None] = mapped_column(String(64))
+    gateway_cents: Mapped[int | None] = mapped_column(Integer)
+    our_cents: Mapped[int | None] = mapped_column(Integer)
+    traded_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.domains.fees.gateways import (
     GatewayError,
+    GatewayNotice,
     GatewayReply,
     SignatureInvalid,
     get_gateway,
@@ -68,14 +69,51 @@ def default_gateway() -> str:
 
 
 def start_order_payment(order: OrderToPay, *, notify_url: str, return_url: str, gateway: str | None = None) -> str:
-    """Register the order at the gateway; the URL to send the payer to (``GatewayError`` if down)."""
-    return get_gateway(gateway or default_gateway()).start(order, notify_url=notify_url, return_url=return_url)
+    """Register the order at the gateway; the URL to send the payer to (``GatewayError`` if down).
+
+    A gateway with QR codes (WeChat Pay Native, Alipay precreate) gives a code to scan: the URL is
+    then our QR page (``/pay/qr/…``, signed so nobody can make it show another code), which links
+    back to ``return_url``; others give their cashier page."""
+    checkout = get_gateway(gateway or default_gateway()).checkout(order, notify_url=notify_url,
+                                                                  return_url=return_url, qr=True)
+    if checkout.kind == "qr":
+        from flask import url_for
+
+        from app.security.http import public_base_url
+
+        token = qr_token({"u": checkout.url, "r": return_url, "a": order.amount_cents, "s": order.subject,
+                          "g": gateway or default_gateway()})
+        return f"{public_base_url()}{url_for('PaymentQrView.show', token=token)}"
+    return checkout.url
+
+
+def _qr_serializer():
+    from itsdangerous import URLSafeTimedSerializer
+
+    from app.domains.fees.gateways.settings import derived_secret
+
+    return URLSafeTimedSerializer(derived_secret("payment-qr-page"), salt="qr")
+
+
+def qr_token(data: dict) -> str:
+    return _qr_serializer().dumps(data)
+
+
+def read_qr_token(token: str, max_age: int = 2 * 3600) -> dict | None:
+    """The QR page's content, or None when the token is forged or older than the order window."""
+    from itsdangerous import BadSignature
+
+    try:
+        return _qr_serializer().loads(token, max_age=max_age)
+    except BadSignature:
+        return None
 
 
 def gateway_reply(gateway_name: str, notice: OrderNotice) -> GatewayReply:
-    reply = get_gateway(gateway_name).reply(notice.ok, notice.reason)
+    gateway = get_gateway(gateway_name)
+    reply = gateway.reply(notice.ok, notice.reason)
     if not notice.ok and notice.reason.startswith("signature"):
-        return GatewayReply(401, reply.body, reply.content_type)
+        return GatewayReply(gateway.signature_status, reply.body, reply.content_type)
     return reply
 
 
@@ -94,6 +132,9 @@ def receive_order_notification(session: Session, gateway_name: str, headers: dic
         record(session, actor=actor, action="payment.callback_rejected", target_type="gateway_notification",
                after={"reason": reason, "remote_addr": remote_addr})
         return OrderNotice("rejected", reason)
+    if not isinstance(notice, GatewayNotice):  # a refund result: refunds go to the fees notify URL
+        _log(session, gateway_name, "rejected", "not a payment notification", body, remote_addr, signature_ok=True)
+        return OrderNotice("rejected", "not a payment notification")
     order = find_order(notice.out_trade_no)
     problem = None
     if order is None:
@@ -115,7 +156,8 @@ def receive_order_notification(session: Session, gateway_name: str, headers: dic
                            notice.amount_cents)
     try:
         with session.begin_nested():
-            _log(session, gateway_name, "accepted", "ok", body, remote_addr, notice, True)
+            _log(session, gateway_name, "accepted", "ok", body, remote_addr, notice, True,
+                 community_id=order.community_id)
             session.flush()
     except IntegrityError:  # a concurrent duplicate won the unique key
         _log(session, gateway_name, "duplicate", "transaction already credited", body, remote_addr, notice, True)

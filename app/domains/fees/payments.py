@@ -20,11 +20,12 @@ Rules (each one is a test):
 """
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,9 +34,11 @@ from app.domains.estate.models import Household
 from app.domains.fees.gateways import (
     GatewayError,
     GatewayNotice,
+    RefundNotice,
     SignatureInvalid,
     get_gateway,
 )
+from app.domains.fees.gateways.settings import get_payment_settings
 from app.domains.fees.ledger import Leg, post, sync_bill
 from app.domains.fees.models import (
     Bill,
@@ -49,8 +52,9 @@ from app.domains.fees.money import yuan
 from app.platform.audit import record
 
 PAYABLE = ("open", "partially_paid")
+log = logging.getLogger("estateflow.fees.payments")
 MONEY_ACCOUNT = {"cash": "cash", "bank_transfer": "bank", "sandbox": "gateway_clearing",
-                 "wechatpay": "gateway_clearing", "prepaid": "prepaid"}
+                 "wechatpay": "gateway_clearing", "alipay": "gateway_clearing", "prepaid": "prepaid"}
 OFFLINE_METHODS = ("cash", "bank_transfer")
 
 _MESSAGES = {
@@ -240,7 +244,8 @@ def apply_prepaid(session: Session, bill_ids: list[int], actor: str = "system") 
         bills = _lock_bills(session, household_id, ids)
         for bill in bills:
             sync_bill(session, bill)
-        use = min(household.prepaid_balance_cents, sum(b.outstanding_cents for b in bills))
+        spare = household.prepaid_balance_cents - pending_refund_cents(session, household_id=household_id)
+        use = min(spare, sum(b.outstanding_cents for b in bills))
         if use <= 0:
             continue
         household.prepaid_balance_cents -= use
@@ -291,7 +296,9 @@ def settle_order(session: Session, order: PaymentOrder, notice: GatewayNotice) -
     """Credit a verified, first-time notification for ``order``.
 
     Bills of the order still open get the money; whatever they no longer need (paid at the
-    counter meanwhile, or the order paid twice) goes to the prepaid balance."""
+    counter meanwhile, or the order paid twice) goes to the prepaid balance — and, with the
+    ``duplicate_payment=refund`` setting (the default), is sent back through the gateway at once
+    (``refund_duplicate``; booked out of the prepaid balance when the gateway confirms)."""
     actor = f"gateway:{notice.gateway}"
     household = _lock_household(session, order.household_id)
     ids = [b for b in order.bill_ids or []]
@@ -302,7 +309,10 @@ def settle_order(session: Session, order: PaymentOrder, notice: GatewayNotice) -
     if order.status != "paid":
         order.status, order.paid_at = "paid", clock.now()
         order.transaction_id, order.payment_id = notice.transaction_id, result.payment.id
-    return _finish(session, result, actor)
+    payment = _finish(session, result, actor)
+    if payment.to_prepaid_cents > 0:  # the order's bills were paid meanwhile: a second payment
+        refund_duplicate(session, payment)
+    return payment
 
 
 @dataclass(frozen=True)
@@ -317,8 +327,9 @@ class NotificationOutcome:
 
 
 def _log(session: Session, gateway: str, outcome: str, reason: str, body: bytes, remote_addr: str | None,
-         notice: GatewayNotice | None = None, signature_ok: bool = False) -> GatewayNotification:
-    row = GatewayNotification(
+         notice: GatewayNotice | None = None, signature_ok: bool = False,
+         community_id: int | None = None) -> GatewayNotification:
+    row = GatewayNotification(community_id=community_id,
         gateway=gateway, outcome=outcome, reason=reason[:300], signature_ok=signature_ok,
         transaction_id=notice.transaction_id[:64] if notice else None,
         out_trade_no=notice.out_trade_no[:40] if notice else None,
@@ -346,6 +357,8 @@ def handle_notification(session: Session, gateway_name: str, headers: dict[str, 
         record(session, actor=f"gateway:{gateway_name}", action="payment.callback_rejected",
                target_type="gateway_notification", after={"reason": str(exc), "remote_addr": remote_addr})
         return NotificationOutcome("rejected", str(exc))
+    if isinstance(notice, RefundNotice):
+        return accept_refund_notice(session, gateway_name, notice, body, remote_addr)
     return accept_notice(session, gateway_name, notice, body, remote_addr)
 
 
@@ -377,7 +390,8 @@ def accept_notice(session: Session, gateway_name: str, notice: GatewayNotice, bo
         return NotificationOutcome("duplicate", "transaction already credited", order.payment_id)
     try:
         with session.begin_nested():
-            _log(session, gateway_name, "accepted", "ok", body, remote_addr, notice, True)
+            _log(session, gateway_name, "accepted", "ok", body, remote_addr, notice, True,
+                 community_id=order.community_id)
             session.flush()
     except IntegrityError:  # a concurrent duplicate won the unique key
         _log(session, gateway_name, "duplicate", "transaction already credited", body, remote_addr, notice, True)
@@ -391,10 +405,18 @@ def refundable_cents(payment: Payment) -> int:
     return payment.amount_cents - payment.refunded_cents
 
 
-def refund(session: Session, *, payment_id: int, amount_cents: int, reason: str, actor: str) -> Refund:
-    """Pay money back out of one payment: first from the prepaid credit it left (if the
-    household still has it), then by reopening the bills it paid, newest first. The money
-    leaves through the account it came in by."""
+def pending_refund_cents(session: Session, *, payment_id: int | None = None, household_id: int | None = None) -> int:
+    """Refunds asked of a gateway and not yet confirmed (their money is spoken for)."""
+    query = select(func.coalesce(func.sum(Refund.amount_cents), 0)).where(Refund.status == "pending")
+    if payment_id is not None:
+        query = query.where(Refund.payment_id == payment_id)
+    if household_id is not None:
+        query = query.where(Refund.household_id == household_id)
+    return int(session.scalar(query) or 0)
+
+
+def check_refund(session: Session, payment_id: int, amount_cents: int, reason: str) -> Payment:
+    """The locked payment, if ``amount_cents`` may be refunded from it (else ``PaymentError``)."""
     payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
     if payment is None:
         raise PaymentError("unknown_payment")
@@ -402,10 +424,24 @@ def refund(session: Session, *, payment_id: int, amount_cents: int, reason: str,
         raise PaymentError("not_refundable")
     if not (reason or "").strip():
         raise PaymentError("refund_reason")
-    if not isinstance(amount_cents, int) or amount_cents <= 0:
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
         raise PaymentError("amount_invalid")
-    if amount_cents > refundable_cents(payment):
-        raise PaymentError("refund_too_large", amount=yuan(amount_cents), refundable=yuan(refundable_cents(payment)))
+    available = refundable_cents(payment) - pending_refund_cents(session, payment_id=payment.id)
+    if amount_cents > available:
+        raise PaymentError("refund_too_large", amount=yuan(amount_cents), refundable=yuan(max(available, 0)))
+    return payment
+
+
+def refund(session: Session, *, payment_id: int, amount_cents: int, reason: str, actor: str,
+           confirmed: Refund | None = None) -> Refund:
+    """Pay money back out of one payment: first from the prepaid credit it left (if the
+    household still has it), then by reopening the bills it paid, newest first. The money
+    leaves through the account it came in by. ``confirmed``: an online refund the gateway has
+    just confirmed (its row is completed instead of a new one written)."""
+    if confirmed is None:
+        payment = check_refund(session, payment_id, amount_cents, reason)
+    else:
+        payment = session.scalar(select(Payment).where(Payment.id == payment_id).with_for_update())
     household = _lock_household(session, payment.household_id)
     legs: list[Leg] = [Leg(MONEY_ACCOUNT[payment.method], -amount_cents)]
     left = amount_cents
@@ -435,10 +471,14 @@ def refund(session: Session, *, payment_id: int, amount_cents: int, reason: str,
     if left:  # the prepaid credit was already spent on later bills: not refundable from here
         raise PaymentError("refund_too_large", amount=yuan(amount_cents), refundable=yuan(amount_cents - left))
     payment.refunded_cents += amount_cents
-    row = Refund(payment_id=payment.id, community_id=payment.community_id, household_id=payment.household_id,
-                 amount_cents=amount_cents, from_prepaid_cents=max(from_prepaid, 0), reopened=reopened,
-                 reason=reason.strip()[:300], created_by=actor, created_at=clock.now())
-    session.add(row)
+    if confirmed is None:
+        row = Refund(payment_id=payment.id, community_id=payment.community_id, household_id=payment.household_id,
+                     amount_cents=amount_cents, reason=reason.strip()[:300], created_by=actor, created_at=clock.now())
+        session.add(row)
+    else:
+        row = confirmed
+    row.from_prepaid_cents, row.reopened = max(from_prepaid, 0), reopened
+    row.status, row.completed_at = "done", clock.now()
     session.flush()
     post(session, community_id=payment.community_id, household_id=payment.household_id, kind="refund",
          legs=legs, payment_id=payment.id, memo=f"refund {row.id}: {reason.strip()[:100]}")
@@ -446,3 +486,193 @@ def refund(session: Session, *, payment_id: int, amount_cents: int, reason: str,
            community_id=payment.community_id,
            after={"refund_id": row.id, "amount_cents": amount_cents, "reopened": reopened, "reason": reason})
     return row
+
+
+# --- online refunds: asked of the gateway, booked only when it confirms ----------------------------
+# An accountant refunding a WeChat Pay or Alipay payment (or the automatic refund of a second
+# payment for an already-paid order) writes a ``pending`` refund and sends it to the gateway;
+# nothing moves in the books yet. The books move (``refund`` with the pending row) when
+# the gateway confirms: WeChat Pay's refund notification (``REFUND.SUCCESS``, signed and
+# encrypted like a payment callback) or Alipay's synchronous refund answer (``fund_change=Y``);
+# the 5-minute reconciliation asks the gateway about refunds still pending (a lost notification).
+# A refund the gateway closes or refuses becomes ``failed`` and moves nothing. Money a pending
+# refund will take from the prepaid balance is not spent on new bills meanwhile.
+ONLINE = ("wechatpay", "alipay")
+
+
+def is_online(payment: Payment) -> bool:
+    return payment.method in ONLINE
+
+
+def new_refund_no() -> str:
+    return f"RF{clock.now():%Y%m%d%H%M%S}{secrets.token_hex(4).upper()}"
+
+
+def notify_url(gateway_name: str) -> str:
+    """Where the gateway sends the refund result: our notify URL (from a request, or the
+    configured public address when a worker asks)."""
+    try:
+        from flask import url_for
+
+        from app.security.http import public_base_url
+
+        return f"{public_base_url()}{url_for('GatewayNotifyView.notify', gateway=gateway_name)}"
+    except RuntimeError:  # no application context (a Prefect worker)
+        return f"{get_payment_settings().public_base_url.rstrip('/')}/pay/notify/{gateway_name}"
+
+
+def _out_trade_no(session: Session, payment: Payment) -> str:
+    number = session.scalar(select(GatewayNotification.out_trade_no).where(
+        GatewayNotification.gateway == payment.method, GatewayNotification.outcome == "accepted",
+        GatewayNotification.transaction_id == payment.reference))
+    if not number:
+        raise PaymentError("unknown_payment")
+    return number
+
+
+def request_refund(session: Session, *, payment_id: int, amount_cents: int, reason: str, actor: str) -> Refund:
+    """Ask the payment's gateway to refund; the row stays ``pending`` until it confirms. A
+    definite refusal makes it ``failed``; an unreachable gateway leaves it pending for the
+    reconciliation to ask about (the gateway may have received it)."""
+    payment = check_refund(session, payment_id, amount_cents, reason)
+    if not is_online(payment):
+        raise PaymentError("bad_method", method=payment.method)
+    out_trade_no = _out_trade_no(session, payment)
+    row = Refund(payment_id=payment.id, community_id=payment.community_id, household_id=payment.household_id,
+                 amount_cents=amount_cents, from_prepaid_cents=0, reopened=[], reason=reason.strip()[:300],
+                 created_by=actor, created_at=clock.now(), status="pending", out_refund_no=new_refund_no())
+    session.add(row)
+    session.flush()
+    record(session, actor=actor, action="payment.refund_requested", target_type="payment", target_id=payment.id,
+           community_id=payment.community_id,
+           after={"refund_id": row.id, "out_refund_no": row.out_refund_no, "amount_cents": amount_cents,
+                  "gateway": payment.method, "reason": reason})
+    gateway = get_gateway(payment.method)
+    try:
+        answer = gateway.refund(out_trade_no=out_trade_no, out_refund_no=row.out_refund_no, refund_cents=amount_cents,
+                                total_cents=payment.amount_cents, reason=reason, notify_url=notify_url(payment.method))
+    except GatewayError as exc:
+        refused = getattr(exc, "code", None) is not None
+        log.warning("refund %s of payment %s: %s", row.out_refund_no, payment.id, exc)
+        if refused:  # the gateway answered no: nothing will be refunded
+            row.status, row.completed_at = "failed", clock.now()
+        record(session, actor=actor, action="payment.refund_failed" if refused else "payment.refund_unsent",
+               target_type="payment", target_id=payment.id, community_id=payment.community_id,
+               after={"out_refund_no": row.out_refund_no, "reason": str(exc)[:300]})
+        return row
+    row.gateway_refund_id = str(answer.get("refund_id") or "")[:64] or None
+    if answer.get("status") == "SUCCESS":  # Alipay confirms in its answer
+        try:
+            with session.begin_nested():
+                complete(session, row, actor=f"gateway:{payment.method}")
+        except PaymentError as exc:  # refunded at the gateway, the money here spent meanwhile: a person looks
+            record(session, actor=f"gateway:{payment.method}", action="payment.refund_unbooked",
+                   target_type="refund", target_id=row.id, community_id=row.community_id,
+                   after={"reason": exc.message("en")})
+    return row
+
+
+def complete(session: Session, row: Refund, *, actor: str) -> Refund:
+    """The gateway confirmed: move the books (once)."""
+    if row.status != "pending":
+        return row
+    refund(session, payment_id=row.payment_id, amount_cents=row.amount_cents, reason=row.reason, actor=actor,
+           confirmed=row)
+    return row
+
+
+def fail(session: Session, row: Refund, *, actor: str, why: str) -> None:
+    if row.status == "pending":
+        row.status, row.completed_at = "failed", clock.now()
+        record(session, actor=actor, action="payment.refund_failed", target_type="payment", target_id=row.payment_id,
+               community_id=row.community_id, after={"out_refund_no": row.out_refund_no, "reason": why[:300]})
+
+
+def accept_refund_notice(session: Session, gateway_name: str, notice: RefundNotice, body: bytes = b"",
+                         remote_addr: str | None = None) -> NotificationOutcome:
+    """A verified refund result: complete or fail the pending refund, once."""
+    actor = f"gateway:{gateway_name}"
+    row = session.scalar(select(Refund).where(Refund.out_refund_no == notice.out_refund_no).with_for_update())
+    problem = None
+    if row is None:
+        problem = f"unknown refund {notice.out_refund_no}"
+    elif notice.refund_cents != row.amount_cents:
+        problem = f"refund amount {notice.refund_cents} != asked {row.amount_cents}"
+    if problem:
+        _log(session, gateway_name, "rejected", problem, body, remote_addr, signature_ok=True)
+        record(session, actor=actor, action="payment.callback_rejected", target_type="refund",
+               target_id=row.id if row else None, community_id=row.community_id if row else None,
+               after={"reason": problem, "out_refund_no": notice.out_refund_no})
+        return NotificationOutcome("rejected", problem)
+    if row.status != "pending" or notice.status == "PROCESSING":
+        _log(session, gateway_name, "duplicate", f"refund already {row.status}", body, remote_addr, signature_ok=True)
+        return NotificationOutcome("duplicate", f"refund already {row.status}")
+    try:
+        with session.begin_nested():
+            entry = _log(session, gateway_name, "accepted", f"refund {notice.status}", body, remote_addr,
+                         signature_ok=True, community_id=row.community_id)
+            entry.accepted_key = f"{gateway_name}:refund:{notice.out_refund_no}"[:90]
+            session.flush()
+    except IntegrityError:
+        _log(session, gateway_name, "duplicate", "refund already handled", body, remote_addr, signature_ok=True)
+        return NotificationOutcome("duplicate", "refund already handled")
+    if notice.success:
+        row.gateway_refund_id = row.gateway_refund_id or notice.refund_id[:64] or None
+        try:
+            with session.begin_nested():
+                complete(session, row, actor=actor)
+        except PaymentError as exc:  # the money it would come from was spent meanwhile: a person looks
+            record(session, actor=actor, action="payment.refund_unbooked", target_type="refund", target_id=row.id,
+                   community_id=row.community_id, after={"reason": exc.message("en")})
+            return NotificationOutcome("rejected", f"refund confirmed but not bookable: {exc.message('en')}")
+    else:
+        fail(session, row, actor=actor, why=f"gateway says {notice.status}")
+    return NotificationOutcome("accepted", "ok")
+
+
+def chase_pending_refunds(session: Session, *, after_minutes: int = 5, community_ids: list[int] | None = None,
+                          limit: int = 100) -> dict[str, list[str]]:
+    """Ask the gateway about refunds pending for a while (their notification may be lost)."""
+    query = select(Refund).where(Refund.status == "pending",
+                                 Refund.created_at <= clock.now() - timedelta(minutes=after_minutes))
+    if community_ids is not None:
+        query = query.where(Refund.community_id.in_(community_ids))
+    done: dict[str, list[str]] = {"completed": [], "failed": [], "pending": []}
+    for row in session.scalars(query.order_by(Refund.id).limit(limit)):
+        payment = session.get(Payment, row.payment_id)
+        try:
+            gateway = get_gateway(payment.method)
+            with session.begin_nested():
+                if payment.method == "alipay":
+                    answer = gateway.refund_query(_out_trade_no(session, payment), row.out_refund_no)
+                    status = answer["status"]
+                else:
+                    status = gateway.refund_notice(gateway.refund_query(row.out_refund_no)).status
+                if status == "SUCCESS":
+                    complete(session, row, actor=f"reconciliation:{payment.method}")
+                    done["completed"].append(row.out_refund_no)
+                elif status in ("CLOSED", "ABNORMAL"):
+                    fail(session, row, actor=f"reconciliation:{payment.method}", why=f"gateway says {status}")
+                    done["failed"].append(row.out_refund_no)
+                else:
+                    done["pending"].append(row.out_refund_no)
+        except (GatewayError, PaymentError) as exc:
+            log.warning("refund %s: %s", row.out_refund_no, exc)
+            done["pending"].append(row.out_refund_no)
+    return done
+
+
+def refund_duplicate(session: Session, payment: Payment) -> Refund | None:
+    """A second payment for an already-paid order: what its bills did not need went to the
+    prepaid balance; with ``duplicate_payment=refund`` it is sent back through the gateway
+    (booked when the gateway confirms). A refusal leaves it in the prepaid balance (audited)."""
+    if get_payment_settings().duplicate_payment != "refund" or payment.to_prepaid_cents <= 0 or not is_online(payment):
+        return None
+    try:
+        with session.begin_nested():
+            return request_refund(session, payment_id=payment.id, amount_cents=payment.to_prepaid_cents,
+                                  reason="重复支付，自动退款 / paid twice: refunded automatically", actor="system")
+    except (GatewayError, PaymentError) as exc:
+        record(session, actor="system", action="payment.auto_refund_failed", target_type="payment",
+               target_id=payment.id, community_id=payment.community_id, after={"reason": str(exc)[:300]})
+        return None

@@ -25,6 +25,7 @@ from app.localtime import to_local
 METHOD_LABELS = {
     "sandbox": {"zh": "在线支付（沙箱）", "en": "Online (sandbox)"},
     "wechatpay": {"zh": "微信支付", "en": "WeChat Pay"},
+    "alipay": {"zh": "支付宝", "en": "Alipay"},
     "cash": {"zh": "现金", "en": "Cash"},
     "bank_transfer": {"zh": "银行转账", "en": "Bank transfer"},
 }

@@ -112,3 +112,41 @@ def test_the_flow_reconciles_only_the_communities_it_is_given(session, wechat, d
         assert [o.status for o in orders] == ["paid", "created"]
     finally:
         clock.reset()
+
+
+def test_alipay_lost_notification_settled_and_unscanned_code_closed(session):
+    """The same for Alipay: a paid trade whose notification is lost is credited once from the
+    (signed) query answer; a QR code nobody scanned is no trade at Alipay, and is cancelled here."""
+    from urllib.parse import urlencode
+
+    from tests.domains.fees.gateway_fixtures import fake_alipay
+
+    clock.freeze(T0)
+    try:
+        with fake_alipay() as (fake, gateway):
+            community, (home, other, _) = fe.make_estate(session, "AR", dunning=False)
+            bill, unscanned_bill = fe.make_bill(session, home, 8500), fe.make_bill(session, other, 4000)
+            paid = pay.create_order(session, household_id=home.id, bill_ids=[bill.id], gateway="alipay", actor="r")
+            never = pay.create_order(session, household_id=other.id, bill_ids=[unscanned_bill.id], gateway="alipay",
+                                     actor="r")
+            session.commit()
+            for order in (paid, never):
+                gateway.precreate(order, notify_url="http://127.0.0.1:9/pay/notify/alipay")
+            fake.trades[never.out_trade_no].scanned = False
+            form = fake.pay(paid.out_trade_no, deliver=0)
+            clock.advance(timedelta(minutes=10))
+            report = reconcile_pending_orders(session)
+            session.commit()
+            assert report.settled == [paid.out_trade_no] and report.still_open == [never.out_trade_no]
+            assert report.failed == {}
+            late = pay.handle_notification(session, "alipay", {}, urlencode(form).encode())
+            assert late.outcome == "duplicate"
+            clock.advance(timedelta(hours=3))
+            closed = reconcile_pending_orders(session)
+            session.commit()
+            assert closed.closed == [never.out_trade_no] and never.status == "cancelled"
+            assert (bill.status, unscanned_bill.status) == ("paid", "open")
+            assert session.scalar(select(func.count()).select_from(Payment)) == 1
+            assert ledger_problems(session) == []
+    finally:
+        clock.reset()

@@ -33,17 +33,21 @@ from cryptography.x509 import load_pem_x509_certificate
 
 from app import clock
 from app.domains.fees.gateways import (
+    Checkout,
     GatewayNotConfigured,
     GatewayNotice,
     GatewayReply,
     NotificationInvalid,
     PaymentGateway,
+    RefundNotice,
     SignatureInvalid,
+    retry_network,
 )
 from app.domains.fees.gateways.settings import get_payment_settings
 
 API = "https://api.mch.weixin.qq.com"
 MAX_SKEW_SECONDS = 300
+CERT_REFETCH_SECONDS = 60
 Transport = Callable[[str, str, dict[str, str], bytes], tuple[int, bytes]]
 
 
@@ -55,17 +59,20 @@ def sign_message(private_key: RSAPrivateKey, message: bytes) -> str:
     return base64.b64encode(private_key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
 
 
-def decrypt_resource(apiv3_key: bytes, resource: dict) -> dict:
+def decrypt_bytes(apiv3_key: bytes, resource: dict) -> bytes:
     """AEAD_AES_256_GCM: ciphertext (base64, tag appended), nonce and associated_data as text."""
     if resource.get("algorithm") != "AEAD_AES_256_GCM":
         raise NotificationInvalid(f"unsupported algorithm {resource.get('algorithm')!r}")
     try:
-        plain = AESGCM(apiv3_key).decrypt(
+        return AESGCM(apiv3_key).decrypt(
             resource["nonce"].encode(), base64.b64decode(resource["ciphertext"]),
             (resource.get("associated_data") or "").encode() or None)
     except (InvalidTag, KeyError, ValueError) as exc:
         raise SignatureInvalid(f"resource does not decrypt: {type(exc).__name__}") from None
-    return json.loads(plain)
+
+
+def decrypt_resource(apiv3_key: bytes, resource: dict) -> dict:
+    return json.loads(decrypt_bytes(apiv3_key, resource))
 
 
 def encrypt_resource(apiv3_key: bytes, data: dict, associated_data: str = "transaction") -> dict:
@@ -125,19 +132,9 @@ class HttpxTransport:
         self.attempts = attempts
 
     def __call__(self, method: str, url: str, headers: dict[str, str], body: bytes):
-        import httpx
-
-        for attempt in range(self.attempts):
-            try:
-                reply = self._client.request(method, url, headers=headers, content=body or None)
-                return reply.status_code, reply.content, dict(reply.headers)
-            except httpx.TransportError:
-                if attempt == self.attempts - 1:
-                    raise GatewayNotConfigured(f"WeChat Pay unreachable at {url}") from None
-                import time
-
-                time.sleep(0.2 * (attempt + 1))
-        raise AssertionError("unreachable")
+        reply = retry_network(lambda: self._client.request(method, url, headers=headers, content=body or None),
+                              attempts=self.attempts, what=f"WeChat Pay at {url}")
+        return reply.status_code, reply.content, dict(reply.headers)
 
 
 class WechatPayV3Gateway(PaymentGateway):
@@ -146,12 +143,13 @@ class WechatPayV3Gateway(PaymentGateway):
     def __init__(self, *, mchid: str = "", appid: str = "", apiv3_key: bytes = b"",
                  platform_keys: dict[str, RSAPublicKey] | None = None,
                  merchant_key: RSAPrivateKey | None = None, merchant_serial: str = "",
-                 transport: Transport | None = None, api_base: str = API) -> None:
-        self.mchid, self.appid, self.apiv3_key = mchid, appid, apiv3_key
+                 transport: Transport | None = None, api_base: str = API, h5: bool = False) -> None:
+        self.mchid, self.appid, self.apiv3_key, self.h5 = mchid, appid, apiv3_key, h5
         self.api_base = api_base.rstrip("/")
         self.platform_keys = dict(platform_keys or {})
         self.merchant_key, self.merchant_serial = merchant_key, merchant_serial
         self.transport = transport
+        self._certs_fetched_at: float | None = None
 
     @classmethod
     def from_settings(cls) -> "WechatPayV3Gateway":
@@ -164,7 +162,7 @@ class WechatPayV3Gateway(PaymentGateway):
         return cls(mchid=s.wechatpay_mchid, appid=s.wechatpay_appid, apiv3_key=s.wechatpay_apiv3_key.encode(),
                    platform_keys=keys, merchant_key=merchant,  # type: ignore[arg-type]
                    merchant_serial=s.wechatpay_merchant_serial, transport=transport,
-                   api_base=s.wechatpay_api_base)
+                   api_base=s.wechatpay_api_base, h5=s.wechatpay_h5)
 
     # requests to WeChat ---------------------------------------------------------------------
     def authorization(self, method: str, url_path: str, body: bytes, timestamp: str | None = None,
@@ -211,6 +209,15 @@ class WechatPayV3Gateway(PaymentGateway):
             order, notify_url, scene_info={"payer_client_ip": "127.0.0.1", "h5_info": {"type": "Wap"}}))
         return data["h5_url"]
 
+    def checkout(self, order, *, notify_url: str, return_url: str, openid: str | None = None,
+                 qr: bool = False) -> Checkout:
+        """JSAPI for a payer whose openid we know, H5 only where configured, else a Native QR code."""
+        if openid and not qr:
+            return Checkout("jsapi", params=self.jsapi(order, notify_url=notify_url, openid=openid))
+        if self.h5 and not qr:
+            return Checkout("redirect", self.start(order, notify_url=notify_url, return_url=return_url))
+        return Checkout("qr", self.native(order, notify_url=notify_url))
+
     def native(self, order, *, notify_url: str) -> str:
         """A Native (QR code) order for the front desk or an exit gate: the ``code_url`` to show
         as a QR code, which the payer scans with WeChat."""
@@ -245,12 +252,89 @@ class WechatPayV3Gateway(PaymentGateway):
             "notify_url": notify_url,
             "amount": {"refund": refund_cents, "total": total_cents, "currency": "CNY"}})
 
+    def refund_query(self, out_refund_no: str) -> dict:
+        """A refund as WeChat Pay knows it (``status`` SUCCESS / PROCESSING / CLOSED / ABNORMAL)."""
+        return self._call("GET", f"/v3/refund/domestic/refunds/{out_refund_no}")
+
+    def tradebill(self, bill_date) -> str:
+        """The day's trade bill (``bill_type=ALL``): ask for its download URL (a signed answer), fetch
+        the file (WeChat does not sign it) and check it against the SHA1 the signed answer gave."""
+        import hashlib
+        from urllib.parse import urlsplit
+
+        info = self._call("GET", f"/v3/bill/tradebill?bill_date={bill_date:%Y-%m-%d}&bill_type=ALL")
+        url = info["download_url"]
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        if self.transport is None:
+            raise GatewayNotConfigured("WeChat Pay transport not configured in this deployment")
+        answer = self.transport("GET", url, {"Authorization": self.authorization("GET", path, b""),
+                                             "Accept": "*/*", "User-Agent": "estateflow"}, b"")
+        status, content = answer[0], answer[1]
+        if status != 200:
+            raise GatewayRefused(status, "DOWNLOAD", "bill file not available")
+        if info.get("hash_type", "SHA1") != "SHA1" or hashlib.sha1(content).hexdigest() != info.get("hash_value"):  # noqa: S324
+            raise SignatureInvalid("the downloaded trade bill does not match the hash WeChat Pay signed")
+        return content.decode("utf-8-sig")
+
+    def fetch_certificates(self) -> list[str]:
+        """Download WeChat Pay's platform certificates (``GET /v3/certificates``) and add them to
+        the keys callbacks and answers are verified with; returns their serials. Each certificate
+        comes encrypted with our APIv3 key (only WeChat Pay has it besides us), and the answer's
+        own signature must then verify with one of them. Several are kept at once (rotation)."""
+        if self.transport is None:
+            raise GatewayNotConfigured("WeChat Pay transport not configured in this deployment")
+        path = "/v3/certificates"
+        answer = self.transport("GET", self.api_base + path, {
+            "Authorization": self.authorization("GET", path, b""), "Accept": "application/json",
+            "User-Agent": "estateflow"}, b"")
+        status, content = answer[0], answer[1]
+        headers = answer[2] if len(answer) > 2 else {}
+        if status != 200:
+            raise GatewayRefused(status, "CERTIFICATES", "platform certificates not available")
+        fetched: dict[str, RSAPublicKey] = {}
+        now = clock.now().replace(tzinfo=timezone.utc)
+        try:
+            items = json.loads(content)["data"]
+            for item in items:
+                cert = load_pem_x509_certificate(decrypt_bytes(self.apiv3_key, item["encrypt_certificate"]))
+                if cert.not_valid_after_utc > now:
+                    fetched[format(cert.serial_number, "X")] = cert.public_key()  # type: ignore[assignment]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NotificationInvalid(f"unreadable certificates answer: {exc}") from None
+        known, self.platform_keys = self.platform_keys, {**self.platform_keys, **fetched}
+        try:
+            self.verify(headers, content, refetch=False)
+        except SignatureInvalid:
+            self.platform_keys = known
+            raise
+        self._certs_fetched_at = now.timestamp()
+        return sorted(fetched)
+
+    def _maybe_refetch(self, serial: str) -> None:
+        """An unknown certificate serial: WeChat Pay may have rotated; download again (at most
+        once a minute, never for a platform public key)."""
+        if self.transport is None or serial.startswith("PUB_KEY_ID_") or not self.apiv3_key:
+            return
+        now = clock.now().replace(tzinfo=timezone.utc).timestamp()
+        if self._certs_fetched_at is not None and now - self._certs_fetched_at < CERT_REFETCH_SECONDS:
+            return
+        self._certs_fetched_at = now
+        try:
+            self.fetch_certificates()
+        except GatewayNotConfigured as exc:
+            import logging
+
+            logging.getLogger("estateflow.fees.wechatpay").warning("platform certificates: %s", exc)
+
     # callbacks from WeChat --------------------------------------------------------------------
-    def verify(self, headers: dict[str, str], body: bytes) -> None:
+    def verify(self, headers: dict[str, str], body: bytes, refetch: bool = True) -> None:
         ts, nonce = _h(headers, "Wechatpay-Timestamp"), _h(headers, "Wechatpay-Nonce")
         signature, serial = _h(headers, "Wechatpay-Signature"), _h(headers, "Wechatpay-Serial")
         if not (ts and nonce and signature and serial):
             raise SignatureInvalid("missing Wechatpay-* signature headers")
+        if serial not in self.platform_keys and refetch:
+            self._maybe_refetch(serial)
         key = self.platform_keys.get(serial)
         if key is None:
             raise SignatureInvalid(f"unknown platform certificate serial {serial!r}")
@@ -275,7 +359,26 @@ class WechatPayV3Gateway(PaymentGateway):
             resource = envelope["resource"]
         except (ValueError, KeyError, TypeError) as exc:
             raise NotificationInvalid(f"unreadable notification: {exc}") from None
-        return self.notice(decrypt_resource(self.apiv3_key, resource))
+        data = decrypt_resource(self.apiv3_key, resource)
+        if str(envelope.get("event_type", "")).startswith("REFUND."):
+            return self.refund_notice(data)  # type: ignore[return-value]
+        return self.notice(data)
+
+    def refund_notice(self, data: dict) -> RefundNotice:
+        """A refund (from its notification or a query) as our notice; ``refund_status`` in a
+        notification, ``status`` in a query answer."""
+        try:
+            if data.get("mchid") and self.mchid and data["mchid"] != self.mchid:
+                raise NotificationInvalid("refund notification for another merchant")
+            cents = data["amount"]["refund"]
+            if not isinstance(cents, int) or isinstance(cents, bool):
+                raise NotificationInvalid("amount.refund must be integer fen")
+            return RefundNotice(gateway=self.name, out_refund_no=str(data["out_refund_no"]),
+                                refund_id=str(data.get("refund_id") or ""), out_trade_no=str(data.get("out_trade_no", "")),
+                                refund_cents=cents, status=str(data.get("refund_status") or data.get("status") or ""),
+                                raw=data)
+        except (KeyError, TypeError) as exc:
+            raise NotificationInvalid(f"unreadable refund: {exc}") from None
 
     def notice(self, tx: dict) -> GatewayNotice:
         """A transaction (decrypted from a callback, or a verified query answer) as our notice."""

@@ -28,8 +28,8 @@ from app.web.locale import current_locale as _locale
 GRANTS = {
     "Resident": [["^(ResidentBillsView)$", ".*"]],
     "Accountant": [["^(AccountantPaymentsView)$", ".*"]],
-    "Manager": [["^(AccountantPaymentsView)$", "^can_(index|household|receipt)$"]],
-    "Regulator": [["^(AccountantPaymentsView)$", "^can_(index|household|receipt)$"]],
+    "Manager": [["^(AccountantPaymentsView)$", "^can_(index|household|receipt|statements)$"]],
+    "Regulator": [["^(AccountantPaymentsView)$", "^can_(index|household|receipt|statements)$"]],
 }
 
 
@@ -70,6 +70,13 @@ class ResidentBillsView(BaseView):
             abort(404)
         return household
 
+    def _own_order(self, out_trade_no: str) -> PaymentOrder:
+        household = self._household()
+        order = db.session.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == out_trade_no))
+        if order is None or order.household_id != household.id:
+            abort(404)
+        return order
+
     @expose("/")
     @has_access
     def index(self):
@@ -107,7 +114,8 @@ class ResidentBillsView(BaseView):
                                      gateway=gateway_name, actor=current_user.username)
             notify_url = f"{_base_url()}{url_for('GatewayNotifyView.notify', gateway=gateway_name)}"
             return_url = f"{_base_url()}{url_for('ResidentBillsView.result', out_trade_no=order.out_trade_no)}"
-            target = get_gateway(gateway_name).start(order, notify_url=notify_url, return_url=return_url)
+            checkout = get_gateway(gateway_name).checkout(order, notify_url=notify_url, return_url=return_url,
+                                                          openid=_openid(gateway_name))
         except pay.PaymentError as exc:
             db.session.rollback()
             flash(exc.message(_locale()), "danger")
@@ -117,15 +125,21 @@ class ResidentBillsView(BaseView):
             flash(_("The payment service is not available right now: %(error)s", error=str(exc)), "danger")
             return redirect(url_for("ResidentBillsView.index"))
         db.session.commit()
-        return redirect(target)
+        if checkout.kind == "redirect":
+            return redirect(checkout.url)
+        return self.render_template("payments/checkout.html", order=order, checkout=checkout, yuan=yuan,
+                                    gateway=gateway_name, qr=qr_data_uri(checkout.url) if checkout.kind == "qr" else "")
+
+    @expose("/status/<out_trade_no>")
+    @has_access
+    def status(self, out_trade_no: str):
+        """What the checkout page polls while the payer pays on WeChat / Alipay."""
+        return {"status": self._own_order(out_trade_no).status}
 
     @expose("/result/<out_trade_no>", methods=["GET", "POST"])
     @has_access
     def result(self, out_trade_no: str):
-        household = self._household()
-        order = db.session.scalar(select(PaymentOrder).where(PaymentOrder.out_trade_no == out_trade_no))
-        if order is None or order.household_id != household.id:
-            abort(404)
+        order = self._own_order(out_trade_no)
         if request.method == "POST":  # cancelling changes state: POST (CSRF-checked), never a GET
             if request.args.get("cancelled") and order.status == "created":
                 pay.cancel_order(db.session, order, current_user.username)
@@ -158,6 +172,49 @@ class ResidentBillsView(BaseView):
     @has_access
     def receipt(self, number: str):
         return _receipt_pdf(self._own_receipt(number))
+
+
+def _openid(gateway_name: str) -> str | None:
+    """The resident's bound WeChat openid in the app WeChat Pay charges for (JSAPI needs it);
+    None (not bound, or another gateway): a Native QR code instead."""
+    if gateway_name != "wechatpay":
+        return None
+    from app.security.wechat_identity import openid_for
+
+    appid = getattr(get_gateway(gateway_name), "appid", "") or get_payment_settings().wechatpay_appid
+    return openid_for(db.session, current_user.id, appid) if appid else None
+
+
+def qr_data_uri(text: str) -> str:
+    """A QR code as an inline PNG (the page's CSP allows ``data:`` images)."""
+    import base64
+    import io
+
+    import qrcode
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=3)
+    code.add_data(text)
+    code.make(fit=True)
+    buf = io.BytesIO()
+    code.make_image().save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+class PaymentQrView(BaseView):
+    """A payment QR code for a payer not logged in here (a driver at the exit gate); public: the
+    signed token is the only way to make it show a code."""
+
+    route_base = "/pay/qr"
+
+    @expose("/<token>")
+    def show(self, token: str):
+        from app.domains.fees.order_payments import read_qr_token
+
+        data = read_qr_token(token)
+        if data is None:
+            abort(404)
+        return self.render_template("payments/qr.html", qr=qr_data_uri(data["u"]), back=data["r"],
+                                    amount=yuan(int(data["a"])), subject=data.get("s", ""), gateway=data.get("g", ""))
 
 
 # --- the sandbox bank's cashier page (public: it belongs to the pretend bank) -------------------------
@@ -212,8 +269,9 @@ class GatewayNotifyView(BaseView):
             reply = handler.reply(False, "internal error")
             return Response(reply.body, status=500, mimetype=reply.content_type)
         reply = handler.reply(outcome.ok, outcome.reason)
-        return Response(reply.body, status=reply.status if outcome.ok else 401 if "signature" in outcome.reason
-                        else reply.status, mimetype=reply.content_type)
+        status = handler.signature_status if not outcome.ok and outcome.reason.startswith("signature") \
+            else reply.status
+        return Response(reply.body, status=status, mimetype=reply.content_type)
 
 
 # --- public receipt check ------------------------------------------------------------------------------
@@ -309,8 +367,12 @@ class AccountantPaymentsView(BaseView):
         household = self._household(payment.household_id)
         try:
             cents = parse_yuan(request.form.get("amount", ""))
-            pay.refund(db.session, payment_id=payment.id, amount_cents=cents,
-                       reason=request.form.get("reason", ""), actor=current_user.username)
+            if pay.is_online(payment):  # books move when the gateway confirms
+                row = pay.request_refund(db.session, payment_id=payment.id, amount_cents=cents,
+                                             reason=request.form.get("reason", ""), actor=current_user.username)
+            else:
+                row = pay.refund(db.session, payment_id=payment.id, amount_cents=cents,
+                                 reason=request.form.get("reason", ""), actor=current_user.username)
         except BadAmount:
             db.session.rollback()
             flash(pay.PaymentError("amount_invalid").message(_locale()), "danger")
@@ -319,8 +381,34 @@ class AccountantPaymentsView(BaseView):
             flash(exc.message(_locale()), "danger")
         else:
             db.session.commit()
-            flash(_("Refund of ¥%(amount)s recorded.", amount=yuan(cents)), "success")
+            if row.status == "pending":
+                flash(_("Refund of ¥%(amount)s sent to the payment service; the books change when it confirms.",
+                        amount=yuan(cents)), "info")
+            elif row.status == "failed":
+                flash(_("The payment service refused the refund of ¥%(amount)s; nothing was refunded.",
+                        amount=yuan(cents)), "danger")
+            else:
+                flash(_("Refund of ¥%(amount)s recorded.", amount=yuan(cents)), "success")
         return redirect(url_for("AccountantPaymentsView.household", household_id=household.id))
+
+    @expose("/statements")
+    @has_access
+    def statements(self):
+        """The gateways' daily bill files against our books: the days read and what differs
+        (differences of other communities hidden; those no order places in a community shown)."""
+        from app.domains.fees.models import StatementDifference, StatementRun
+
+        runs = list(db.session.scalars(select(StatementRun).order_by(StatementRun.bill_date.desc(),
+                                                                     StatementRun.gateway).limit(30)))
+        visible = visible_community_ids()
+        differences = list(db.session.scalars(select(StatementDifference).where(
+            StatementDifference.run_id.in_([r.id for r in runs] or [0]),
+            StatementDifference.community_id.in_(visible) | StatementDifference.community_id.is_(None))
+            .order_by(StatementDifference.run_id.desc(), StatementDifference.id)))
+        by_run: dict[int, list] = {}
+        for difference in differences:
+            by_run.setdefault(difference.run_id, []).append(difference)
+        return self.render_template("payments/statements.html", runs=runs, by_run=by_run, yuan=yuan)
 
     @expose("/receipt/<number>.pdf")
     @has_access
@@ -335,6 +423,7 @@ class AccountantPaymentsView(BaseView):
 def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(ResidentBillsView())
     appbuilder.add_view_no_menu(SandboxCashierView())
+    appbuilder.add_view_no_menu(PaymentQrView())
     notify_view = GatewayNotifyView()
     appbuilder.add_view_no_menu(notify_view)
     appbuilder.add_view_no_menu(ReceiptVerifyView())

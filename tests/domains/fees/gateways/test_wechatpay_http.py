@@ -153,3 +153,53 @@ def test_a_public_key_given_as_a_certificate_is_a_sentence_not_a_crash(keys, tmp
     with pytest.raises(GatewayNotConfigured, match="PUB_KEY_ID_"):
         load_platform_keys([], pem, "7132D72A")
     assert json.dumps(sorted(load_platform_keys([], pem, "PUB_KEY_ID_01")))  # the right way works
+
+
+def test_platform_certificates_fetched_from_v3_certificates_and_rotated(keys):
+    """Certificate mode with nothing configured but the APIv3 key: the first callback's unknown
+    serial makes the adapter download ``/v3/certificates``; when WeChat Pay rotates, the new
+    serial is fetched again (at most once a minute) and the old certificate still verifies."""
+    from datetime import timedelta
+
+    clock.freeze(dt.datetime(2026, 11, 20, 9, 0))
+    try:
+        old_pem, new_pem = _certificate(keys["old"], 0x1A2B), _certificate(keys["new"], 0x3C4D)
+        with FakeWechatPay(mchid=MCHID, appid=APPID, apiv3_key=APIV3, platform_key=keys["old"],
+                           platform_serial="1A2B", merchant_public_key=keys["merchant"].public_key(),
+                           platform_certs=[old_pem]) as fake:
+            gateway = WechatPayV3Gateway(mchid=MCHID, appid=APPID, apiv3_key=APIV3, platform_keys={},
+                                         merchant_key=keys["merchant"], merchant_serial="MERCH01",
+                                         transport=HttpxTransport(timeout=5), api_base=fake.url)
+            gateway.native(Order("EF-C1", 100), notify_url="http://127.0.0.1:9/n")  # the answer names 1A2B
+            assert set(gateway.platform_keys) == {"1A2B"}
+            old_callback = fake.pay("EF-C1", deliver=0)
+
+            fake.platform_key, fake.platform_serial, fake.platform_certs = keys["new"], "3C4D", [old_pem, new_pem]
+            clock.advance(timedelta(seconds=61))
+            gateway.native(Order("EF-C2", 200), notify_url="http://127.0.0.1:9/n")
+            headers, body = fake.pay("EF-C2", deliver=0)
+            assert set(gateway.platform_keys) == {"1A2B", "3C4D"}  # the answer named 3C4D: fetched again
+            assert gateway.parse_notification(headers, body).amount_cents == 200
+            assert gateway.parse_notification(*old_callback).amount_cents == 100  # the old one still verifies
+            clock.advance(timedelta(seconds=20))
+            stranger = dict(headers, **{"Wechatpay-Serial": "5E6F"})
+            with pytest.raises(SignatureInvalid):  # unknown serial, fetched 20 s ago: not asked again
+                gateway.parse_notification(stranger, body)
+            assert fake.requests.count(("GET", "/v3/certificates", 200)) == 2
+    finally:
+        clock.reset()
+
+
+def test_certificates_answer_not_from_wechat_is_refused(keys):
+    """Certificates encrypted with another APIv3 key (not WeChat Pay) are not believed."""
+    clock.reset()
+    pem = _certificate(keys["old"], 0x1A2B)
+    with FakeWechatPay(mchid=MCHID, appid=APPID, apiv3_key=b"f" * 32, platform_key=keys["old"],
+                       platform_serial="1A2B", merchant_public_key=keys["merchant"].public_key(),
+                       platform_certs=[pem]) as fake:
+        gateway = WechatPayV3Gateway(mchid=MCHID, appid=APPID, apiv3_key=APIV3, platform_keys={},
+                                     merchant_key=keys["merchant"], merchant_serial="MERCH01",
+                                     transport=HttpxTransport(timeout=5), api_base=fake.url)
+        with pytest.raises(SignatureInvalid):
+            gateway.fetch_certificates()
+        assert gateway.platform_keys == {}
