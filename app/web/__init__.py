@@ -40,6 +40,8 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "FAB_ROLES": merged_roles(),
         "FAB_ADD_SECURITY_API": False,
         "FAB_API_SWAGGER_UI": False,
+        "RATELIMIT_ENABLED": True,  # API v1's per-caller limits (app.web.api); pages have none
+        "RATELIMIT_STORAGE_URI": "memory://",
         "LANGUAGES": LANGUAGES,
         "BABEL_DEFAULT_LOCALE": settings.default_locale,
         "BABEL_TRANSLATION_DIRECTORIES": str(TRANSLATIONS_DIR),
