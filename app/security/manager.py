@@ -68,6 +68,8 @@ class SecurityApi(FabSecurityApi):
     @safe
     def login(self):
         payload = request.get_json(silent=True)
+        if isinstance(payload, dict) and payload.get("provider") != "db":
+            return self.response_400(message="provider: must be \"db\"")  # FAB's own answer was a 500
         username = payload.get("username") if isinstance(payload, dict) else None
         locked = self.appbuilder.sm.login_lockout(username if isinstance(username, str) else None)
         if locked is not None:

@@ -104,9 +104,9 @@ def _login_path(spec: APISpec) -> None:
         "operationId": "SecurityApi_login", "summary": "Sign in: a JWT access (and refresh) token",
         "tags": ["Security"], "security": [],
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
-            "type": "object", "required": ["username", "password"],
+            "type": "object", "required": ["username", "password", "provider"],
             "properties": {"username": {"type": "string"}, "password": {"type": "string"},
-                           "provider": {"type": "string", "enum": ["db"], "default": "db"},
+                           "provider": {"type": "string", "enum": ["db"]},
                            "refresh": {"type": "boolean"}}}}}},
         "responses": {"200": {"description": "Signed in", "content": {"application/json": {"schema": {
             "type": "object", "properties": {"access_token": {"type": "string"},
