@@ -118,6 +118,13 @@ class EstateflowSecurityManager(SecurityManager):
             return super().has_access("menu_access", item.name)
         return super().has_access(f"can_{view.default_view}", view.class_permission_name)
 
+    def is_item_public(self, permission_name: str, view_name: str) -> bool:
+        """FAB queries the Public role's permissions on every protected request (API v1 included):
+        the answer is kept like the others (cleared when roles change)."""
+        return access_cache.permissions.get_or_compute(
+            ("public", permission_name, view_name),
+            lambda: super(EstateflowSecurityManager, self).is_item_public(permission_name, view_name))
+
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         """FAB's check (regexes of the built-in roles, then a query for roles kept in the
         database), answered per role set from a short-lived cache (app/security/access_cache.py)."""

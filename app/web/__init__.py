@@ -40,8 +40,6 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "FAB_ROLES": merged_roles(),
         "FAB_ADD_SECURITY_API": False,
         "FAB_API_SWAGGER_UI": False,
-        "RATELIMIT_ENABLED": True,  # API v1's per-caller limits (app.web.api); pages have none
-        "RATELIMIT_STORAGE_URI": "memory://",
         "JWT_ERROR_MESSAGE_KEY": "message",  # token errors in the API's one error body
         "LANGUAGES": LANGUAGES,
         "BABEL_DEFAULT_LOCALE": settings.default_locale,

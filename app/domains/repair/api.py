@@ -16,7 +16,7 @@ from app.forms import jsonable, parse_submission
 from app.platform.processes import module_enabled
 from app.platform.uploads import grant_uploads
 from app.security.scope import visible_community_ids
-from app.web.api import ApiBase, ApiError, PageArgs, actor, api_safe, doc, form_submission, load_args, \
+from app.web.api import ApiBase, community_scope, ApiError, PageArgs, actor, api_safe, doc, form_submission, load_args, \
     not_found, page_schema, paged
 from app.web.locale import current_locale
 from app.web.views.uploads import check_form_uploads
@@ -176,11 +176,7 @@ class RepairOrderApi(ApiBase):
          response=RepairPage, etag=True, errors=(400, 401, 403, 404))
     def list_orders(self):
         args = load_args(RepairArgs())
-        ids = visible_community_ids()
-        if args.get("community_id") is not None:
-            if args["community_id"] not in ids:
-                raise not_found()
-            ids = [args["community_id"]]
+        ids = community_scope(args)
         query = select(RepairOrder).where(RepairOrder.community_id.in_(ids))
         if args.get("status"):
             query = query.where(RepairOrder.status == args["status"])

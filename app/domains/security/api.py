@@ -10,7 +10,7 @@ from app.db import db
 from app.domains.security.models import SecurityAlert, SecurityIncident
 from app.forms import jsonable
 from app.security.scope import visible_community_ids
-from app.web.api import ApiBase, PageArgs, api_safe, doc, load_args, not_found, page_schema, paged
+from app.web.api import ApiBase, community_scope, PageArgs, api_safe, doc, load_args, not_found, page_schema, paged
 
 GRANTS = {role: [["^(AlertApi)$", "^can_get$"]] for role in ("Guard", "Manager", "Regulator")}
 STATUSES = ["open", "acknowledged", "closed"]
@@ -68,11 +68,7 @@ class AlertApi(ApiBase):
          response=IncidentPage, etag=True, errors=(400, 401, 403, 404))
     def list_incidents(self):
         args = load_args(AlertArgs())
-        ids = visible_community_ids()
-        if args.get("community_id") is not None:
-            if args["community_id"] not in ids:
-                raise not_found()
-            ids = [args["community_id"]]
+        ids = community_scope(args)
         query = select(SecurityIncident).where(SecurityIncident.community_id.in_(ids))
         if args.get("status"):
             query = query.where(SecurityIncident.status == args["status"])

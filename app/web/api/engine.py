@@ -25,6 +25,7 @@ from app.platform.uploads import grant_uploads, upload_refs
 from app.security.scope import is_platform_admin, visible_community_ids
 from app.web.api import (
     ApiBase,
+    community_scope,
     ApiError,
     PageArgs,
     actor,
@@ -228,11 +229,7 @@ class InboxApi(ApiBase):
          etag=True, errors=(400, 401, 403))
     def list_tasks(self):
         args = load_args(InboxArgs())
-        ids = visible_community_ids()
-        if args.get("community_id") is not None:
-            if args["community_id"] not in ids:
-                raise not_found()
-            ids = [args["community_id"]]
+        ids = community_scope(args)
         me = current_user.username
         query = select(TaskRow).where(TaskRow.community_id.in_(ids), TaskRow.status.in_(OPEN))
         mine = TaskRow.assignee == me
@@ -331,7 +328,8 @@ class TaskApi(ApiBase):
         expected = submitted.get("_version")
         if expected is not None and not str(expected).lstrip("-").isdigit():
             raise ApiError(422, "Some fields need attention", {"_version": ["Not a valid integer."]})
-        context = task_data(db.session, row.id)
+        # the workflow's data matters only for files (earlier uploads, the household they belong to)
+        context = task_data(db.session, row.id) if any(f.is_upload for f in form.fields) else {}
         stored: list[dict] = []
         data, errors, raw = parse_submission(form, submitted, files, session=db.session,
                                              community_id=row.community_id, locale=current_locale(),
@@ -371,11 +369,7 @@ class InstanceApi(ApiBase):
          response=InstancePage, errors=(400, 401, 403, 404))
     def list_instances(self):
         args = load_args(InstanceArgs())
-        ids = visible_community_ids()
-        if args.get("community_id") is not None:
-            if args["community_id"] not in ids:
-                raise not_found()
-            ids = [args["community_id"]]
+        ids = community_scope(args)
         query = select(ProcessInstance).where(ProcessInstance.community_id.in_(ids))
         if args.get("status"):
             query = query.where(ProcessInstance.status == args["status"])

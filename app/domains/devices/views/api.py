@@ -10,7 +10,7 @@ from app.db import db
 from app.domains.devices.models import Device
 from app.forms import jsonable
 from app.security.scope import visible_community_ids
-from app.web.api import ApiBase, PageArgs, api_safe, doc, load_args, not_found, page_schema, paged
+from app.web.api import ApiBase, community_scope, PageArgs, api_safe, doc, load_args, not_found, page_schema, paged
 
 GRANTS = {role: [["^(DeviceApi)$", "^can_get$"]] for role in ("Manager", "Technician", "Guard", "Regulator")}
 
@@ -60,11 +60,7 @@ class DeviceApi(ApiBase):
          errors=(400, 401, 403, 404))
     def list_devices(self):
         args = load_args(DeviceArgs())
-        ids = visible_community_ids()
-        if args.get("community_id") is not None:
-            if args["community_id"] not in ids:
-                raise not_found()
-            ids = [args["community_id"]]
+        ids = community_scope(args)
         query = select(Device).where(Device.community_id.in_(ids))
         if args.get("status"):
             query = query.where(Device.status == args["status"])
