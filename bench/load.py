@@ -10,10 +10,14 @@ same process, interleaved in rounds, so both see the same machine load. ``bench_
 under the demo's ``repair`` module so it may start in the community (a process with no module
 starts nowhere).
 
-Not measured here yet: the issue's 50-user mixed load against gunicorn + PostgreSQL (p95 per
-endpoint).
+``--mixed`` (needs ``--postgres URL``; the database is seeded): ``estateflow serve`` (gunicorn,
+``ESTATEFLOW_WEB_WORKERS`` × ``ESTATEFLOW_WEB_THREADS``) on loopback and 50 simulated users (asyncio
++ httpx), each with its own JWT and 1–3 s think time, for ``--seconds``: 30 residents (bills, repairs,
+visitor passes, now and then a repair report with a photo), 15 technicians (inbox, a task's form,
+their orders), 5 managers (dashboard, alerts, devices). p95 per endpoint and every error counted.
 
-Usage: python bench/load.py [--quick] [--clients N] [--postgres URL]. Last line: one JSON object.
+Usage: python bench/load.py [--quick] [--clients N] [--postgres URL [--mixed [--seconds S]]].
+Last line: one JSON object.
 """
 from __future__ import annotations
 
@@ -134,6 +138,120 @@ def measure(app, community_id: int, n: int, clients: int, rounds: int = 6) -> di
             "errors": api.errors}
 
 
+def _png() -> bytes:
+    """A real 1×1 PNG: uploads are sniffed."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+
+
+ROLES = ([("resident_yc", "resident")] * 15 + [("resident_fx", "resident")] * 15
+         + [("tech_yc1", "tech")] * 8 + [("tech_yc2", "tech")] * 4 + [("tech_fx1", "tech")] * 3
+         + [("manager_yc", "manager")] * 3 + [("manager_fx", "manager")] * 2)
+
+
+async def _user(client, username: str, kind: str, until: float, record, rng) -> None:
+    import asyncio
+
+    reply = await client.post("/api/v1/security/login", json={"username": username, "password": "demo1234",
+                                                                "provider": "db"})
+    headers = {"Authorization": f"Bearer {reply.json()['access_token']}"}
+
+    async def get(label: str, path: str):
+        t0 = time.perf_counter()
+        r = await client.get(path, headers=headers)
+        record(label, time.perf_counter() - t0, r.status_code)
+        return r
+
+    n = 0
+    while time.perf_counter() < until:
+        n += 1
+        if kind == "resident":
+            await get("GET /me/bills", "/api/v1/me/bills/?status=unpaid")
+            await get("GET /me/repairs", "/api/v1/me/repairs/")
+            await get("GET /me/visitors", "/api/v1/me/visitors/")
+            if rng.random() < 0.1:
+                from io import BytesIO
+                t0 = time.perf_counter()
+                r = await client.post("/api/v1/me/repairs/", headers=headers, data={
+                    "category": "plumbing", "description": "水龙头漏水（压测）", "location_kind": "unit",
+                    "token": f"load-{username}-{id(rng)}-{n}"}, files={"photos": ("p.png", BytesIO(_png()), "image/png")})
+                record("POST /me/repairs", time.perf_counter() - t0, r.status_code)
+        elif kind == "tech":
+            inbox = await get("GET /inbox", "/api/v1/inbox/?page_size=20")
+            items = inbox.json().get("items", []) if inbox.status_code == 200 else []
+            if items:
+                await get("GET /tasks/{id}", f"/api/v1/tasks/{items[0]['id']}")
+            await get("GET /repairs", "/api/v1/repairs/?page_size=20")
+        else:
+            await get("GET /dashboard", "/api/v1/dashboard/")
+            await get("GET /alerts", "/api/v1/alerts/?status=open")
+            await get("GET /devices", "/api/v1/devices/?page_size=50")
+        await asyncio.sleep(rng.uniform(1.0, 3.0))
+
+
+def mixed_load(pg_url: str, seconds: float, var_dir: Path) -> dict:
+    """50 users against ``estateflow serve`` (gunicorn) on PostgreSQL, loopback only."""
+    import asyncio
+    import os
+    import random
+    import socket
+    import subprocess
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "ESTATEFLOW_DATABASE_URL": pg_url, "ESTATEFLOW_VAR_DIR": str(var_dir)}
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                              env=env, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples: dict[str, list[float]] = {}
+    errors: dict[str, dict[int, int]] = {}
+
+    def record(label: str, took: float, status: int) -> None:
+        samples.setdefault(label, []).append(took)
+        if status >= 400:
+            errors.setdefault(label, {}).setdefault(status, 0)
+            errors[label][status] += 1
+
+    async def run() -> None:
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+            for _ in range(120):  # wait for the server
+                try:
+                    if (await client.get("/login/")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.5)
+            until = time.perf_counter() + seconds
+            rng = random.Random(19)
+            await asyncio.gather(*(_user(client, u, k, until, record, random.Random(rng.random()))
+                                   for u, k in ROLES))
+
+    try:
+        asyncio.run(run())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    out = {}
+    for label, values in sorted(samples.items()):
+        values.sort()
+        out[label] = {"n": len(values), "p50_ms": round(values[len(values) // 2] * 1000, 1),
+                      "p95_ms": round(values[min(len(values) - 1, int(len(values) * 0.95))] * 1000, 1),
+                      "errors": errors.get(label, {})}
+    return {"users": len(ROLES), "seconds": seconds, "endpoints": out,
+            "max_p95_ms": max(v["p95_ms"] for v in out.values()),
+            "errors": sum(sum(e.values()) for e in errors.values())}
+
+
 def main() -> None:
     from web import _app, _seed
 
@@ -141,6 +259,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a short run (smoke)")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--postgres", help="also measure on this PostgreSQL database URL (it is seeded)")
+    parser.add_argument("--mixed", action="store_true", help="the 50-user mixed load (needs --postgres)")
+    parser.add_argument("--seconds", type=float, default=None, help="length of the mixed load")
     args = parser.parse_args()
     n = 48 if args.quick else 600
     out: dict = {}
@@ -156,7 +276,17 @@ def main() -> None:
             app = _app(args.postgres, var_dir)
             app.config["ESTATEFLOW_API_RATE_LIMIT"] = "1000000 per minute"
             out["postgres"] = measure(app, _deploy(app), n, args.clients)
-    for backend, f in out.items():
+            if args.mixed:
+                with app.app_context():
+                    from app.db import db
+
+                    db.session.remove()
+                    db.engine.dispose()
+                out["mixed"] = mixed_load(args.postgres, args.seconds or (20 if args.quick else 60), var_dir)
+    for label, f in out.get("mixed", {}).get("endpoints", {}).items():
+        print(f"mixed    {label:18} n {f['n']:5}  p50 {f['p50_ms']:7.1f}  p95 {f['p95_ms']:7.1f} ms  errors {f['errors']}",
+              file=sys.stderr)
+    for backend, f in ((k, v) for k, v in out.items() if k != "mixed"):
         print(f"{backend:8} API {f['api_lifecycles_per_s']:7.1f}/s ({f['clients']} clients) vs floor "
               f"{f['floor_lifecycles_per_s']:7.1f}/s = x{f['ratio_to_floor']} (CPU x{f['ratio_to_floor_cpu']})  p95 {f['lifecycle_p95_ms']} ms "
               f"errors {f['errors']}", file=sys.stderr)
