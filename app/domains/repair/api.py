@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_appbuilder.api import expose, protect
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from app.forms import jsonable, parse_submission
 from app.platform.processes import module_enabled
 from app.platform.uploads import grant_uploads
 from app.security.scope import visible_community_ids
-from app.web.api import ApiBase, community_scope, ApiError, PageArgs, actor, api_safe, doc, form_submission, load_args, \
+from app.web.api import FIELDS_MESSAGE, ApiBase, community_scope, ApiError, PageArgs, actor, api_safe, doc, form_submission, load_args, \
     not_found, page_schema, paged
 from app.web.locale import current_locale
 from app.web.views.uploads import check_form_uploads
@@ -134,7 +135,7 @@ class RepairResidentApi(ApiBase):
         household_id = int(raw_household) if raw_household and str(raw_household).isdigit() else None
         household = require_household(db.session, current_user.id, household_id) if household_id else households[0]
         if household is None:
-            raise ApiError(422, "Not your household", {"household_id": ["Not your household."]})
+            raise ApiError(422, FIELDS_MESSAGE(), {"household_id": [_("Not your household.")]})
         form = get_forms().get("repair/report")
         stored: list[dict] = []
         data, errors, raw = parse_submission(form, submitted, files, session=db.session,
@@ -143,7 +144,7 @@ class RepairResidentApi(ApiBase):
         data, errors = check_form_uploads(data, errors, raw, stored, scope=f"form:{form.id}",
                                           community_id=household.community_id)
         if errors:
-            raise ApiError(422, "Some fields need attention", errors)
+            raise ApiError(422, FIELDS_MESSAGE(), errors)
         token = (submitted.get("token") or "")[:64] or repair_orders.new_token()
         try:
             grant_uploads(db.session, jsonable(data), household.community_id, actor(), household_id=household.id)

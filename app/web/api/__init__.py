@@ -24,6 +24,7 @@ from typing import Any
 from flask import current_app, request
 from flask_appbuilder.api import BaseApi
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from app.web.api_safety import safe as _safe
@@ -31,6 +32,10 @@ from app.web.api_safety import safe as _safe
 #: default per-caller limit; ``ESTATEFLOW_API_RATE_LIMIT`` in the Flask config overrides it
 DEFAULT_RATE_LIMIT = "600 per minute"
 MAX_PAGE_SIZE = 100
+
+
+def FIELDS_MESSAGE() -> str:  # noqa: N802 - one text for every 422
+    return _("Some fields need attention")
 
 
 # --- error bodies ---------------------------------------------------------------------------------
@@ -66,7 +71,7 @@ class ApiError(Exception):
 
 
 def not_found() -> ApiError:
-    return ApiError(404, "Not found")
+    return ApiError(404, _("Not found"))
 
 
 def community_scope(args: dict) -> list[int]:
@@ -142,7 +147,7 @@ def check_rate_limit() -> Any:
     wait = limiter.hit(caller_key(), current_app.config.get("ESTATEFLOW_API_RATE_LIMIT", DEFAULT_RATE_LIMIT))
     if wait is None:
         return None
-    response = jsonify(message="Too many requests: slow down and try again shortly.")
+    response = jsonify(message=_("Too many requests: slow down and try again shortly."))
     response.status_code = 429
     response.headers["Retry-After"] = str(wait)
     return response
@@ -168,7 +173,7 @@ class ApiBase(BaseApi):
     # FAB's own helpers answer ``{"message": ...}`` already; 400 may carry a dict: normalise it
     def response_400(self, message: Any = None):  # noqa: D102
         if isinstance(message, dict):
-            return self.fail(400, "Invalid request", field_errors(message))
+            return self.fail(400, _("Invalid request"), field_errors(message))
         return self.fail(400, str(message or "Bad request"))
 
     def ok(self, payload: Any, status: int = 200, etag: bool = False):
@@ -190,7 +195,7 @@ def load_args(schema: Schema) -> dict:
     try:
         return schema.load(request.args, unknown=EXCLUDE)
     except ValidationError as err:
-        raise ApiError(400, "Invalid query parameters", field_errors(err.messages)) from err
+        raise ApiError(400, _("Invalid query parameters"), field_errors(err.messages)) from err
 
 
 def load_json(schema: Schema) -> dict:
@@ -199,11 +204,11 @@ def load_json(schema: Schema) -> dict:
     if payload is None and not request.data:
         payload = {}
     if not isinstance(payload, dict):
-        raise ApiError(400, "Send a JSON object (Content-Type: application/json)")
+        raise ApiError(400, _("Send a JSON object (Content-Type: application/json)"))
     try:
         return schema.load(payload)
     except ValidationError as err:
-        raise ApiError(422, "Some fields need attention", field_errors(err.messages)) from err
+        raise ApiError(422, FIELDS_MESSAGE(), field_errors(err.messages)) from err
 
 
 def form_submission() -> tuple[MultiDict, MultiDict | None]:
@@ -215,7 +220,7 @@ def form_submission() -> tuple[MultiDict, MultiDict | None]:
     if payload is None and not request.data:
         payload = {}
     if not isinstance(payload, dict):
-        raise ApiError(400, "Send a JSON object or a multipart form")
+        raise ApiError(400, _("Send a JSON object or a multipart form"))
     items: list[tuple[str, str]] = []
     for key, value in payload.items():
         for one in value if isinstance(value, list) else [value]:

@@ -8,6 +8,7 @@ client gets exactly the page's validation, field by field.
 from __future__ import annotations
 
 from flask_appbuilder.api import expose, protect
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from app.platform.processes import ProcessNotAllowed, start_process
 from app.platform.uploads import grant_uploads, upload_refs
 from app.security.scope import is_platform_admin, visible_community_ids
 from app.web.api import (
+    FIELDS_MESSAGE,
     ApiBase,
     community_scope,
     ApiError,
@@ -254,7 +256,7 @@ class InboxApi(ApiBase):
         try:
             row = claim_task(db.session, row.id, current_user.username, roles=user_role_keys() or None)
         except TaskNotOpen as err:
-            raise ApiError(409, f"This task was already taken: {err}") from err
+            raise ApiError(409, _("This task was already taken: %(why)s", why=str(err))) from err
         db.session.commit()
         return self.ok(_task_json(row))
 
@@ -319,15 +321,15 @@ class TaskApi(ApiBase):
         row = visible_task(task_id)
         instance, form = self._form(row)
         if form is None:
-            raise ApiError(409, f"The form {row.form_id} of this task is missing or broken.")
+            raise ApiError(409, _("The form %(form)s of this task is missing or broken.", form=row.form_id))
         if row.status not in OPEN:
-            raise ApiError(409, f"This task is already {row.status}.")
+            raise ApiError(409, _("This task is no longer open."))
         if row.status == "claimed" and row.assignee != current_user.username:
-            raise ApiError(409, "This task is claimed by someone else.")
+            raise ApiError(409, _("This task is claimed by someone else."))
         submitted, files = form_submission()
         expected = submitted.get("_version")
         if expected is not None and not str(expected).lstrip("-").isdigit():
-            raise ApiError(422, "Some fields need attention", {"_version": ["Not a valid integer."]})
+            raise ApiError(422, FIELDS_MESSAGE(), {"_version": [_("Not a valid integer.")]})
         # the workflow's data matters only for files (earlier uploads, the household they belong to)
         context = task_data(db.session, row.id) if any(f.is_upload for f in form.fields) else {}
         stored: list[dict] = []
@@ -338,7 +340,7 @@ class TaskApi(ApiBase):
                                           community_id=row.community_id,
                                           existing=[r["sha256"] for r in upload_refs(context)])
         if errors:
-            raise ApiError(422, "Some fields need attention", errors)
+            raise ApiError(422, FIELDS_MESSAGE(), errors)
         try:
             if row.status == "ready":
                 claim_task(db.session, row.id, current_user.username, roles=user_role_keys() or None)
@@ -348,7 +350,7 @@ class TaskApi(ApiBase):
             done = complete_task(db.session, row.id, jsonable(data), current_user.username,
                                  expected_instance_version=int(expected) if expected is not None else None)
         except (ConcurrentUpdate, TaskNotOpen) as err:
-            raise ApiError(409, f"Someone else changed this task first; nothing was saved. ({err})") from err
+            raise ApiError(409, _("Someone else changed this task first; nothing of yours was saved. (%(why)s)", why=str(err))) from err
         except EngineError as err:
             raise ApiError(422, str(err), {"_form": [str(err)]}) from err
         db.session.commit()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import url_for
 from flask_appbuilder.api import expose, protect
+from flask_babel import gettext as _
 from flask_login import current_user
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
@@ -142,7 +143,7 @@ class ResidentBillsApi(ApiBase):
             else:
                 how = {"kind": "redirect", "url": gateway.start(order, notify_url=notify_url, return_url=return_url)}
         except GatewayError as exc:
-            raise ApiError(502, f"The payment service is not available right now: {exc}") from exc
+            raise ApiError(502, _("The payment service is not available right now: %(error)s", error=str(exc))) from exc
         db.session.commit()
         return self.ok(_order_json(order, how), status=201)
 
