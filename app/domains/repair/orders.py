@@ -142,6 +142,9 @@ def _photo_problem(photos: Any) -> str | None:
 
 
 def _next_number(session: Session, community: Community, at: datetime) -> str:
+    # one number at a time per community: two reports at once read the same max otherwise (500 on
+    # the unique number, found by bench/load.py --mixed on PostgreSQL); the row lock ends at commit
+    session.execute(select(Community.id).where(Community.id == community.id).with_for_update())
     prefix = f"{community.code}-R-{to_local(at):%Y%m%d}-"
     last = session.scalar(select(func.max(RepairOrder.number)).where(RepairOrder.number.like(prefix + "%")))
     seq = int(last.rsplit("-", 1)[1]) + 1 if last else 1
