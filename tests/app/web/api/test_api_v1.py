@@ -18,13 +18,13 @@ from app.domains.visitors.models import VisitorPass
 from app.engine.models import TaskRow
 
 
-def _png() -> bytes:
-    """A real 1×1 PNG (the upload check sniffs content)."""
+def _png(shade: int = 0) -> bytes:
+    """A real 1×1 PNG (the upload check sniffs content); ``shade`` makes a different file."""
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+            + chunk(b"IDAT", zlib.compress(bytes([0, 255, shade % 256, 0]))) + chunk(b"IEND", b""))
 
 
 @pytest.fixture(scope="module")
@@ -283,3 +283,28 @@ def test_session_caller_and_rate_limit(demo_app, login):
     limited = next(r for r in replies if r.status_code == 429)  # (8 calls: even across a window edge)
     assert limited.get_json()["message"] and int(limited.headers["Retry-After"]) >= 1
     assert login("manager_yc").get("/api/v1/alerts/").status_code == 200  # another caller is not limited
+
+
+def test_reports_at_the_same_moment_get_distinct_numbers(demo_app, jwt):
+    """Four residents' phones report at once: every report is an order with its own number, or a
+    clean 503 'busy' on SQLite; never a 500 (the numbers collided before). Each sends its own photo:
+    the same file granted twice at the same moment is a separate, still open race (upload_grant)."""
+    import threading
+
+    headers = jwt("resident_yc")
+    replies = []
+
+    def report(i: int) -> None:
+        reply = demo_app.test_client().post("/api/v1/me/repairs/", headers=headers, data={
+            "category": "plumbing", "description": f"同时报修 {i}", "location_kind": "unit",
+            "token": f"api-race-{i}", "photos": (io.BytesIO(_png(100 + i)), "p.png")}, content_type="multipart/form-data")
+        replies.append((reply.status_code, reply.get_json()))
+
+    threads = [threading.Thread(target=report, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(code in (201, 503) for code, _ in replies), replies
+    numbers = [body["number"] for code, body in replies if code == 201]
+    assert numbers and len(numbers) == len(set(numbers))
