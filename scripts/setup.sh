@@ -66,3 +66,15 @@ if [ ! -f "$scanner" ] && command -v npm >/dev/null 2>&1; then
     echo "warning: npm could not install jsqr; QR codes are typed in by hand where BarcodeDetector is missing" >&2
   fi
 fi
+
+# The JSON API's documentation page (/api/v1/docs) uses Swagger UI from the npm registry, served
+# as static files (never a CDN); without it the page links the OpenAPI document only.
+swagger=app/static/vendor/swagger-ui-bundle.js
+if [ ! -f "$swagger" ] && command -v npm >/dev/null 2>&1; then
+  mkdir -p var/npm app/static/vendor
+  if (cd var/npm && npm install --silent --no-audit --no-fund --prefix . swagger-ui-dist@5.35.0 >/dev/null 2>&1); then
+    cp var/npm/node_modules/swagger-ui-dist/swagger-ui-bundle.js var/npm/node_modules/swagger-ui-dist/swagger-ui.css app/static/vendor/
+  else
+    echo "warning: npm could not install swagger-ui-dist; /api/v1/docs links the OpenAPI document only" >&2
+  fi
+fi

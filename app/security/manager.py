@@ -68,6 +68,8 @@ class SecurityApi(FabSecurityApi):
     @safe
     def login(self):
         payload = request.get_json(silent=True)
+        if isinstance(payload, dict) and payload.get("provider") != "db":
+            return self.response_400(message="provider: must be \"db\"")  # FAB's own answer was a 500
         username = payload.get("username") if isinstance(payload, dict) else None
         locked = self.appbuilder.sm.login_lockout(username if isinstance(username, str) else None)
         if locked is not None:
@@ -115,6 +117,13 @@ class EstateflowSecurityManager(SecurityManager):
         if view is None:
             return super().has_access("menu_access", item.name)
         return super().has_access(f"can_{view.default_view}", view.class_permission_name)
+
+    def is_item_public(self, permission_name: str, view_name: str) -> bool:
+        """FAB queries the Public role's permissions on every protected request (API v1 included):
+        the answer is kept like the others (cleared when roles change)."""
+        return access_cache.permissions.get_or_compute(
+            ("public", permission_name, view_name),
+            lambda: super(EstateflowSecurityManager, self).is_item_public(permission_name, view_name))
 
     def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
         """FAB's check (regexes of the built-in roles, then a query for roles kept in the

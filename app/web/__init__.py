@@ -42,6 +42,7 @@ def flask_config(settings: Settings) -> dict[str, Any]:
         "FAB_ROLES": merged_roles(),
         "FAB_ADD_SECURITY_API": False,
         "FAB_API_SWAGGER_UI": False,
+        "JWT_ERROR_MESSAGE_KEY": "message",  # token errors in the API's one error body
         "LANGUAGES": LANGUAGES,
         "BABEL_DEFAULT_LOCALE": settings.default_locale,
         "BABEL_TRANSLATION_DIRECTORIES": str(TRANSLATIONS_DIR),

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -142,6 +142,12 @@ def _photo_problem(photos: Any) -> str | None:
 
 
 def _next_number(session: Session, community: Community, at: datetime) -> str:
+    # one number at a time per community: two reports at once read the same max otherwise (500 on
+    # the unique number, found by bench/load.py --mixed). A no-op UPDATE locks the community's row on
+    # PostgreSQL (a non-key column: no deadlock with rows that reference it) and takes SQLite's write
+    # lock (a stale snapshot is then "busy", 503), until commit.
+    session.execute(update(Community).where(Community.id == community.id).values(name=Community.name)
+                    .execution_options(synchronize_session=False))
     prefix = f"{community.code}-R-{to_local(at):%Y%m%d}-"
     last = session.scalar(select(func.max(RepairOrder.number)).where(RepairOrder.number.like(prefix + "%")))
     seq = int(last.rsplit("-", 1)[1]) + 1 if last else 1

@@ -53,7 +53,8 @@ OWN_ACCOUNT = {
     "NotificationView.read",
 }
 
-INBOX = {"InboxView.claim", "InboxView.release", "InboxView.complete"}
+INBOX = {"InboxView.claim", "InboxView.release", "InboxView.complete",
+         "InboxApi.claim", "InboxApi.release", "TaskApi.complete"}  # the same through API v1
 # a patrol: checking in at the points of a run and ending a run early
 PATROL = {"InspectionView.check_in", "InspectionView.close"}
 
@@ -73,6 +74,9 @@ ALLOWED: dict[str, set[str]] = {
         "ParkingResidentView.stop_charging",
         # their own message settings: channels they agree to, their own WeChat binding
         "MessageSettingsView.channels", "MessageSettingsView.bind_wechat", "MessageSettingsView.unbind_wechat",
+        # API v1 (mini-program): the same, as JSON
+        "ResidentBillsApi.pay", "RepairResidentApi.report", "VisitorResidentApi.invite",
+        "VisitorResidentApi.decide", "VisitorResidentApi.revoke", "TaskApi.complete",
     },
     # technicians: their tasks and testing a device they maintain
     "tech_yc1": INBOX | PATROL | {"DevicePanelView.test"},
@@ -90,7 +94,7 @@ ALLOWED: dict[str, set[str]] = {
         "ResidentView.add", "ResidentView.edit", "ResidentView.delete",
         "HouseholdImportView.upload", "HouseholdImportView.confirm",
         "EstateApi.update_household",
-        "InstanceView.start", "InstanceView.retry",
+        "InstanceView.start", "InstanceView.retry", "InstanceApi.start",
         "VisitorDeskView.register_walk_in",
     },
     # consultants: process models only
@@ -107,7 +111,7 @@ ALLOWED: dict[str, set[str]] = {
         "HouseholdImportView.upload", "HouseholdImportView.confirm",
         "DeviceImportView.upload", "DeviceImportView.confirm", "DevicePanelView.test",
         "EstateApi.update_household",
-        "InstanceView.start", "InstanceView.retry",
+        "InstanceView.start", "InstanceView.retry", "InstanceApi.start",
         "ModuleMenuView.save_settings", "ModuleMenuView.disable", "ModuleMenuView.upgrade",
         "RepairOrderView.reassign", "RepairOrderView.revise_quote", "SecurityView.sync", "VisitorDeskView.register_walk_in",
         "FeesView.preview", "FeesView.issue", "FeesView.late_fees",
