@@ -196,6 +196,7 @@ def install(app) -> None:
     app.add_template_global(code_label, "code_label")
     app.add_template_global(task_title, "task_title")
     app.add_template_global(notification_text, "notification_text")
-    from app.web.cards import pending_work
+    from app.web.cards import pending_work, top_badges
 
     app.add_template_global(pending_work, "pending_work")
+    app.add_template_global(top_badges, "top_badges")
