@@ -17,12 +17,13 @@ self.addEventListener('fetch', e => {
   if (req.method !== 'GET' || url.origin !== self.location.origin || url.pathname.startsWith('/inspection/')) {
     return;
   }
+  // Online, the browser loads everything itself (the worker stays out of the way); offline, a
+  // page answers with the offline page and the shell from the cache.
+  if (self.navigator.onLine) { return; }
   if (req.mode === 'navigate') {
-    e.respondWith(fetch(req).catch(async () => (await caches.match('/offline')) ||
+    e.respondWith(caches.match('/offline').then(r => r ||
       new Response('offline', {status: 503, headers: {'Content-Type': 'text/plain'}})));
-    return;
-  }
-  if (SHELL.includes(url.pathname)) {  // the shell: the network first, the copy when offline
-    e.respondWith(fetch(req).catch(async () => (await caches.match(url.pathname)) || Response.error()));
+  } else if (SHELL.includes(url.pathname)) {
+    e.respondWith(caches.match(url.pathname).then(r => r || Response.error()));
   }
 });
