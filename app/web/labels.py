@@ -113,6 +113,9 @@ CODE_LABELS: dict[str, str] = {
     "demo": _l("Demo data"), "system": _l("System"), "engine": _l("Workflow engine"), "init": _l("Installation"),
     "cli": _l("Command line"), "reconciliation": _l("Payment reconciliation"),
 }
+# the family-link page (app/web/views/family.py)
+CODE_LABELS.update({"family_link": _l("Family login linked"), "family_unlink": _l("Family login removed"),
+                    "quote_reminded": _l("Quote reminder sent")})
 
 #: who did something, when it was not a person (the audit log's "who"): a person's login is shown as typed
 SYSTEM_ACTORS = {"demo", "system", "timer", "engine", "init", "cli", "gateway", "reconciliation",

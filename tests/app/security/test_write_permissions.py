@@ -71,6 +71,7 @@ ALLOWED: dict[str, set[str]] = {
         "ResidentServicesView.start", "InboxView.complete",
         "ParkingResidentView.buy_permit", "ParkingResidentView.start_charging",
         "ParkingResidentView.stop_charging",
+        "FamilyView.change",  # the owner links a family member's login to the household
     },
     # technicians: their tasks and testing a device they maintain
     "tech_yc1": INBOX | PATROL | {"DevicePanelView.test"},
@@ -89,6 +90,7 @@ ALLOWED: dict[str, set[str]] = {
         "EstateApi.update_household",
         "InstanceView.start", "InstanceView.retry",
         "VisitorDeskView.register_walk_in",
+        "FamilyDeskView.change",  # family logins of a household
     },
     # consultants: process models only
     "consultant": {"ProcessDefinitionView.upload", "ProcessApi.upload_api", "ProcessApi.validate_api",
@@ -112,6 +114,7 @@ ALLOWED: dict[str, set[str]] = {
         "EnergyView.revenue_publish", "EnergyView.handheld_round",
         "EnergyView.measure_add",
         "DashboardView.enter",  # the audit pack's figures from before the platform
+        "FamilyDeskView.change",  # family logins of a household
     } | PATROL | {"InspectionView.start"} | {
         f"{view}.{action}" for view in ("InspectionPointView", "InspectionRouteView") for action in ("add", "edit", "delete")
     },
