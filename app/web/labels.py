@@ -115,7 +115,7 @@ CODE_LABELS: dict[str, str] = {
 }
 # the family-link page (app/web/views/family.py)
 CODE_LABELS.update({"family_link": _l("Family login linked"), "family_unlink": _l("Family login removed"),
-                    "quote_reminded": _l("Quote reminder sent")})
+                    "quote_reminded": _l("Quote reminder sent"), "quote_unanswered": _l("Quote not answered")})
 
 #: who did something, when it was not a person (the audit log's "who"): a person's login is shown as typed
 SYSTEM_ACTORS = {"demo", "system", "timer", "engine", "init", "cli", "gateway", "reconciliation",
