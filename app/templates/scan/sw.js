@@ -17,13 +17,10 @@ self.addEventListener('fetch', e => {
   if (req.method !== 'GET' || url.origin !== self.location.origin || url.pathname.startsWith('/inspection/')) {
     return;
   }
-  // Online, the browser loads everything itself (the worker stays out of the way); offline, a
-  // page answers with the offline page and the shell from the cache.
-  if (self.navigator.onLine) { return; }
-  if (req.mode === 'navigate') {
-    e.respondWith(caches.match('/offline').then(r => r ||
+  if (req.mode === 'navigate') {  // a page: always from the network; offline, the offline page
+    e.respondWith(fetch(req).catch(async () => (await caches.match('/offline')) ||
       new Response('offline', {status: 503, headers: {'Content-Type': 'text/plain'}})));
-  } else if (SHELL.includes(url.pathname)) {
+  } else if (!self.navigator.onLine && SHELL.includes(url.pathname)) {  // the offline page's CSS and icon
     e.respondWith(caches.match(url.pathname).then(r => r || Response.error()));
   }
 });
