@@ -43,8 +43,12 @@ def test_guard_scans_a_pass_code_and_the_staff_app_works_offline(phone_page: Pag
         page.click("#code-go")
     expect(page.locator("#scan-result")).to_have_attribute("data-ok", "0")
 
-    # the staff worker: registered for the whole site, it answers with the offline page
-    scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+    # the staff worker (pwa.js registers it when the app runs pinned to the home screen; a
+    # browser tab has none): the whole site is its scope, and a page offline is the offline page
+    assert page.locator("script[src$='/static/pwa.js']").count() == 1
+    assert page.evaluate("navigator.serviceWorker.getRegistrations().then(r => r.length)") == 0
+    scope = page.evaluate("navigator.serviceWorker.register('/sw.js', {scope: '/'})"
+                          ".then(() => navigator.serviceWorker.ready).then(r => r.scope)")
     assert scope == f"{base}/"
     page.reload()  # now controlled by the worker
     page.context.set_offline(True)
@@ -55,6 +59,7 @@ def test_guard_scans_a_pass_code_and_the_staff_app_works_offline(phone_page: Pag
         page.context.set_offline(False)
     page.goto(f"{base}/inbox/")
     expect(page.locator("#offline")).to_have_count(0)
+    page.evaluate("navigator.serviceWorker.getRegistrations().then(rs => Promise.all(rs.map(r => r.unregister())))")
 
 
 def test_front_desk_sees_visitor_requests_about_to_expire(phone_page: Page, live_server: str, login, db):

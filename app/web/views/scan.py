@@ -7,7 +7,8 @@ pass shows its check. Both are GETs that change nothing.
 
 The service worker gives staff pages an offline shell: the app's CSS, icons and an offline page
 are cached; pages themselves are never cached (they hold residents' names and phones), and
-``/inspection/`` is left to the inspection module's own worker.
+``/inspection/`` is left to the inspection module's own worker. ``static/pwa.js`` registers it
+when the app runs pinned to the home screen (display-mode standalone).
 """
 from __future__ import annotations
 
