@@ -19,6 +19,18 @@ def _open_task(app, element_id: str) -> TaskRow:
                                                        TaskRow.status.in_(["ready", "claimed"])).order_by(TaskRow.id))
 
 
+def _notice_draft(app, login, key: str) -> int:
+    """A manager starts a notice in YC; the id of its draft task."""
+    from app.domains.estate.models import Community
+
+    with app.app_context():
+        yc = db.session.scalar(select(Community.id).where(Community.code == "YC"))
+    login("manager_yc").post(f"/instances/{yc}/start", data={"process_id": "notice", "business_key": key})
+    with app.app_context():
+        instance = db.session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == key))
+        return db.session.scalar(select(TaskRow.id).where(TaskRow.instance_id == instance))
+
+
 def test_a_repair_task_page_shows_the_orders_timeline_and_link(demo_app, login):
     task = _open_task(demo_app, "assign_manual")
     with demo_app.app_context():
@@ -27,33 +39,22 @@ def test_a_repair_task_page_shows_the_orders_timeline_and_link(demo_app, login):
     page = login("manager_yc").get(f"/inbox/task/{task.id}")
     assert page.status_code == 200
     assert 'id="task-detail"' in page.text and 'id="task-timeline"' in page.text
-    assert 'data-kind="reported"' in page.text and "已报修" in page.text or "报修" in page.text
+    assert 'data-kind="reported"' in page.text and "<strong>已报修</strong>" in page.text
+    assert 'data-kind="unassigned"' in page.text and "暂无合适技工，等待经理派单" in page.text
     assert f'href="/repairs/show/{order_id}"' in page.text
     assert page.text.count('<img src="/uploads/') == photos
 
 
 def test_a_task_without_a_record_has_no_detail(demo_app, login):
-    client = login("manager_yc")
-    with demo_app.app_context():
-        from app.domains.estate.models import Community
-        yc = db.session.scalar(select(Community.id).where(Community.code == "YC"))
-    client.post(f"/instances/{yc}/start", data={"process_id": "notice", "business_key": "N-detail"})
-    with demo_app.app_context():
-        instance = db.session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == "N-detail"))
-        task_id = db.session.scalar(select(TaskRow.id).where(TaskRow.instance_id == instance))
+    task_id = _notice_draft(demo_app, login, "N-detail")
     page = login("frontdesk_yc").get(f"/inbox/task/{task_id}")
     assert page.status_code == 200 and 'id="task-detail"' not in page.text
 
 
 def test_a_task_stored_before_title_en_reads_english_from_the_shipped_process(demo_app, login):
-    client = login("manager_yc")
+    draft = _notice_draft(demo_app, login, "N-old-title")
     with demo_app.app_context():
-        from app.domains.estate.models import Community
-        yc = db.session.scalar(select(Community.id).where(Community.code == "YC"))
-    client.post(f"/instances/{yc}/start", data={"process_id": "notice", "business_key": "N-old-title"})
-    with demo_app.app_context():
-        instance = db.session.scalar(select(ProcessInstance.id).where(ProcessInstance.business_key == "N-old-title"))
-        row = db.session.scalar(select(TaskRow).where(TaskRow.instance_id == instance))
+        row = db.session.get(TaskRow, draft)
         assert (row.title, row.title_en) == ("起草通知", "Draft notice")  # the shipped names
         row.title, row.title_en = "Draft notice 起草通知", None  # as a task stored by an older release
         task_id = row.id
