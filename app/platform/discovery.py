@@ -14,6 +14,11 @@ part                 what the platform does with it
 ``kpis``             ``TILES`` (dashboard tiles) and ``TODAY`` (the manager's "needs attention
                      now" counts), see ``app/platform/kpi.py``
 ``translations.<lang>.yaml``  English msgid → translation, merged into the catalog
+``cards``            ``task_cards`` / ``task_detail`` / ``home_panels`` / ``top_badges``: what
+                     the inbox card, the task page, the staff home and the top bar show of the
+                     domain's records (``app/web/cards.py``)
+``scan``             ``resolve(session, code, community_ids, username, locale)``: what a scanned
+                     code opens on the staff scanner (``app/web/scan.py``)
 ===================  ====================================================================
 
 The platform never imports a domain by name apart from the base domains (estate, devices,

@@ -76,3 +76,49 @@ def pending_work() -> int | None:
         TaskRow.community_id.in_(list(visible_community_ids())),
         or_(and_(TaskRow.status == "ready", TaskRow.role.in_(roles)),
             and_(TaskRow.status == "claimed", TaskRow.assignee == current_user.username)))) or 0
+
+
+def task_detail(session, task, locale: str) -> dict[str, Any]:
+    """What the task page shows of the record behind a task (a repair order's photos and
+    timeline …): each domain's ``task_detail(session, task, locale)`` in its ``cards.py`` may
+    answer ``{"photos": [{sha256, name}], "timeline": [{at, label, note}], "href", "link_label"}``
+    or ``None`` when the task is not one of its records. The first answer wins."""
+    for module in domain_parts("cards"):
+        provider = getattr(module, "task_detail", None)
+        if provider is None:
+            continue
+        try:
+            detail = provider(session, task, locale)
+        except Exception:  # noqa: BLE001 - a detail must never break the task page
+            log.exception("task detail of %s failed", module.__name__)
+            continue
+        if detail:
+            return detail
+    return {}
+
+
+def top_badges() -> list[dict]:
+    """Small counters beside the pending-work badge (visitor requests about to expire …): each
+    domain's ``top_badges(session, role_keys, community_ids, locale)`` in its ``cards.py``,
+    answering ``[{id, count, label, href, icon}]``; only counts above zero are shown."""
+    from flask_login import current_user
+
+    from app.db import db
+    from app.security.roles import role_keys_of
+    from app.security.scope import visible_community_ids
+    from app.web.locale import current_locale
+
+    if not current_user.is_authenticated:
+        return []
+    keys = role_keys_of([r.name for r in current_user.roles])
+    badges: list[dict] = []
+    for module in domain_parts("cards"):
+        provider = getattr(module, "top_badges", None)
+        if provider is None:
+            continue
+        try:
+            badges.extend(b for b in provider(db.session, keys, visible_community_ids(), current_locale())
+                          if b.get("count"))
+        except Exception:  # noqa: BLE001 - a badge must never break a page
+            log.exception("top badges of %s failed", module.__name__)
+    return badges

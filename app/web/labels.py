@@ -121,6 +121,9 @@ CODE_LABELS: dict[str, str] = {
     "refund_unsent": _l("Refund not confirmed as sent"), "refund_unbooked": _l("Refund confirmed, not booked"),
     "auto_refund_failed": _l("Automatic refund failed"),
 }
+# the family-link page (app/web/views/family.py)
+CODE_LABELS.update({"family_link": _l("Family login linked"), "family_unlink": _l("Family login removed"),
+                    "quote_reminded": _l("Quote reminder sent"), "quote_unanswered": _l("Quote not answered")})
 
 #: who did something, when it was not a person (the audit log's "who"): a person's login is shown as typed
 SYSTEM_ACTORS = {"demo", "system", "timer", "engine", "init", "cli", "gateway", "reconciliation",
@@ -182,13 +185,67 @@ def readable_json(value) -> str:
 
 def task_title(task) -> str:
     """A user task's name in the current language: the BPMN ``name`` (Chinese) or its
-    ``name_en`` property, stored as ``title_en``; the element id when neither was given."""
+    ``name_en`` property, stored as ``title_en``; the element id when neither was given.
+
+    A task stored before ``title_en`` existed (or under an older definition with a mixed
+    "Draft notice 起草通知" name) takes both names from the shipped definition of its process,
+    when that gives them as plain text (a name with ``${...}`` depends on the task's data)."""
     from app.web.locale import current_locale
 
-    english = getattr(task, "title_en", None)
+    title, english = getattr(task, "title", None), getattr(task, "title_en", None)
+    if not english and getattr(task, "instance_id", None) and getattr(task, "element_id", None):
+        shipped = _shipped_names().get((_process_of(task.instance_id), task.element_id))
+        if shipped:
+            title, english = shipped
     if current_locale() == "en" and english:
         return english
-    return getattr(task, "title", None) or english or getattr(task, "element_id", "")
+    return title or english or getattr(task, "element_id", "")
+
+
+_SHIPPED: dict[tuple[str, str], tuple[str, str]] | None = None
+_CAMUNDA = "{http://camunda.org/schema/1.0/bpmn}"
+_BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+
+
+def _shipped_names() -> dict[tuple[str, str], tuple[str, str]]:
+    """``{(process id, user task id): (name, name_en)}`` of the installation's BPMN files whose
+    user tasks carry a plain ``name_en`` (read once: shipped files change with a release)."""
+    global _SHIPPED
+    if _SHIPPED is None:
+        import xml.etree.ElementTree as ET
+
+        from flask import current_app
+
+        found: dict[tuple[str, str], tuple[str, str]] = {}
+        root = current_app.config["ESTATEFLOW_SETTINGS"].assets_dir / "bpmn"
+        for path in sorted(root.glob("**/*.bpmn")):
+            try:
+                tree = ET.parse(path)
+            except (ET.ParseError, OSError):
+                continue
+            for process in tree.iter(f"{_BPMN}process"):
+                for node in process.iter(f"{_BPMN}userTask"):
+                    name = node.get("name") or ""
+                    english = next((p.get("value") for p in node.iter(f"{_CAMUNDA}property")
+                                    if p.get("name") == "name_en"), None)
+                    if english and name and "${" not in name + english:
+                        found[(process.get("id"), node.get("id"))] = (name, english)
+        _SHIPPED = found
+    return _SHIPPED
+
+
+def _process_of(instance_id: int) -> str | None:
+    """The process id of an instance, remembered for the request (an inbox lists many)."""
+    from flask import g
+
+    from app.db import db
+    from app.engine.models import ProcessInstance
+
+    cache = g.setdefault("ef_process_of", {})
+    if instance_id not in cache:
+        instance = db.session.get(ProcessInstance, instance_id)
+        cache[instance_id] = instance.process_id if instance else None
+    return cache[instance_id]
 
 
 def notification_text(n) -> tuple[str, str]:
@@ -204,6 +261,7 @@ def install(app) -> None:
     app.add_template_global(code_label, "code_label")
     app.add_template_global(task_title, "task_title")
     app.add_template_global(notification_text, "notification_text")
-    from app.web.cards import pending_work
+    from app.web.cards import pending_work, top_badges
 
     app.add_template_global(pending_work, "pending_work")
+    app.add_template_global(top_badges, "top_badges")

@@ -220,7 +220,7 @@ def _bpmn_variants(tmp_path: Path) -> tuple[Path, int, Path]:
     """(broken copy, line of its bad element, changed valid copy), both named notice.bpmn."""
     original = NOTICE_BPMN.read_text(encoding="utf-8")
     assert 'camunda:formKey="notice/draft"' in original
-    assert 'name="Review notice 审核通知"' in original
+    assert 'name="审核通知"' in original
 
     broken = original.replace('camunda:formKey="notice/draft"', 'camunda:formKey="notice/nope"', 1)
     line = next(i for i, text in enumerate(broken.splitlines(), start=1) if 'formKey="notice/nope"' in text)
@@ -228,7 +228,7 @@ def _bpmn_variants(tmp_path: Path) -> tuple[Path, int, Path]:
     broken_path = tmp_path / "broken" / "notice.bpmn"
     broken_path.write_text(broken, encoding="utf-8")
 
-    changed = original.replace('name="Review notice 审核通知"', f'name="{REVIEW_TITLE_V2}"', 1)
+    changed = original.replace('name="审核通知"', f'name="{REVIEW_TITLE_V2}"', 1)
     (tmp_path / "changed").mkdir()
     changed_path = tmp_path / "changed" / "notice.bpmn"
     changed_path.write_text(changed, encoding="utf-8")
@@ -294,7 +294,7 @@ def test_consultant_uploads_a_new_notice_version(page: Page, live_server: str, s
 
     sign_in(page, base, "manager_yc")
     review_task = _approve(page, base, old_key)
-    assert db_scalar(select(TaskRow.title).where(TaskRow.id == review_task)) == "Review notice 审核通知", \
+    assert db_scalar(select(TaskRow.title).where(TaskRow.id == review_task)) == "审核通知", \
         "the old instance's review step must come from its old version"
     assert _instance_version(page, base, old_id) == old_version
     expect(page.locator("#instance-status")).to_have_attribute("data-status", "completed")

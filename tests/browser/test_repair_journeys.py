@@ -202,6 +202,14 @@ def test_technician_declines_then_the_other_one_does_the_work(browser, phone_pag
     page.check("input[name=arrived][value=yes]")
     _submit_task(page)
     _open_task(page, base, number, "repair/work")
+    # the task page shows the order behind it: the resident's photo and the timeline so far
+    expect(page.locator("#task-photos img")).to_have_count(1)
+    assert page.evaluate("document.querySelector('#task-photos img').naturalWidth") > 0
+    for kind in ("reported", "declined", "accepted", "arrived"):
+        expect(page.locator(f"#task-timeline .ef-event[data-kind={kind}]")).to_be_visible()
+    expect(page.locator("#task-timeline .ef-event[data-kind=accepted] strong")).to_have_text("已接单")
+    expect(page.locator("#task-detail .ef-task-record")).to_have_attribute(
+        "href", f"/repairs/show/{_order_id(db_scalar, number)}")
     page.set_input_files("#f-before_photos", files=[_photo("before.png", b"\x90\x20\x20")])
     page.set_input_files("#f-after_photos", files=[_photo("after.png", b"\x20\x90\x20")])
     page.fill("#f-work_note", "更换灯管镇流器")

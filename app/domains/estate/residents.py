@@ -65,3 +65,66 @@ def link_login(session: Session, *, household: Household, user_id: int, name: st
         session.add(UserCommunity(user_id=user_id, community_id=household.community_id))
     session.flush()
     return resident
+
+
+class FamilyLinkError(ValueError):
+    """A refused link or unlink; ``message(locale)`` says why in zh or en."""
+
+    MESSAGES = {
+        "not_found": ("没有找到这个账号：请填写对方注册的用户名或手机号。",
+                      "No login found: enter the username or mobile number they signed up with."),
+        "not_resident": ("只能关联住户账号。", "Only a resident's login can be linked."),
+        "self": ("这是您自己的账号。", "That is your own login."),
+        "already": ("这个账号已经关联到本户。", "That login already acts for this household."),
+        "not_family": ("只能解除家属账号的关联（户主不能解除）。", "Only a family member's link can be removed, not the owner's."),
+    }
+
+    def __init__(self, code: str):
+        self.code = code
+        super().__init__(self.MESSAGES[code][1])
+
+    def message(self, locale: str = "zh") -> str:
+        zh, en = self.MESSAGES[self.code]
+        return en if locale.startswith("en") else zh
+
+
+def find_login(session: Session, text: str):
+    """The login a person typed: a username, or the mobile number on a resident record that has
+    a login. ``None`` if nobody matches (or the number is on several logins)."""
+    from flask_appbuilder.security.sqla.models import User
+
+    text = (text or "").strip()
+    if not text:
+        return None
+    user = session.scalar(select(User).where(User.username == text))
+    if user is not None:
+        return user
+    ids = set(session.scalars(select(Resident.user_id).where(Resident.phone == text, Resident.user_id.is_not(None))))
+    return session.get(User, ids.pop()) if len(ids) == 1 else None
+
+
+def family_logins(session: Session, household: Household) -> list[Resident]:
+    """The residents of ``household`` who have a login, owners first."""
+    return sorted((r for r in household.residents if r.user_id), key=lambda r: (r.relation != "owner", r.id))
+
+
+def unlink_login(session: Session, *, household: Household, resident_id: int) -> Resident:
+    """Stop a family member's login acting for ``household``; its own households stay. The
+    community membership goes only when no other household there is theirs."""
+    resident = session.get(Resident, resident_id)
+    if resident is None or resident.household_id != household.id or not resident.user_id \
+            or resident.relation == "owner":
+        raise FamilyLinkError("not_family")
+    user_id = resident.user_id
+    session.delete(resident)
+    session.flush()
+    still = session.scalar(select(Resident.id).where(Resident.user_id == user_id,
+                                                     Resident.community_id == household.community_id).limit(1))
+    membership = session.get(UserCommunity, (user_id, household.community_id))
+    if still is None and membership is not None:
+        session.delete(membership)
+    pref = session.get(ResidentPreference, user_id)
+    if pref is not None and pref.household_id == household.id:
+        pref.household_id = None
+    session.flush()
+    return resident

@@ -89,6 +89,8 @@ EVENT_LABELS = {
     "resolved_note": _l("Note: the cause went away by itself"), "escalated_reminded": _l("Technician reminded"),
     "quoted": _l("Quote sent to the resident"), "quote_accepted": _l("Quote accepted by the resident"),
     "quote_declined": _l("Quote declined by the resident"), "quote_waived": _l("Charge waived"),
+    "quote_reminded": _l("Resident reminded to answer the quote"),
+    "quote_unanswered": _l("Quote not answered: passed to the manager"),
     "escalated_manager": _l("Response limit passed: escalated to the manager"),
     "escalated_company": _l("Escalated to the property company"),
     "escalated_resolution": _l("Resolution limit passed: escalated to the manager"),

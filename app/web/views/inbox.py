@@ -19,7 +19,7 @@ from app.forms.versions import form_for_task
 from app.platform.uploads import grant_uploads, upload_refs
 from app.web.views.uploads import check_form_uploads
 from app.security.scope import is_platform_admin, visible_community_ids
-from app.web.cards import task_cards
+from app.web.cards import task_cards, task_detail
 from app.web.catalog import get_forms
 from app.web.locale import current_locale as _locale
 
@@ -152,7 +152,8 @@ class InboxView(BaseView):
             upload_url="/uploads/{sha256}", static_url=url_for("static", filename="forms"),
         )
         return self.render_template(
-            "engine/task.html", row=row, instance=instance, form_html=html, editable=row.status == "claimed"
+            "engine/task.html", row=row, instance=instance, form_html=html,
+            detail=task_detail(db.session, row, locale), editable=row.status == "claimed"
             and row.assignee == current_user.username, version=instance.lock_version,
         ), (200 if not errors else 422)
 

@@ -15,7 +15,7 @@ from app.platform.processes import deploy_catalog, start_process
 from app.settings import PROJECT_ROOT
 
 NOTICE = (PROJECT_ROOT / "bpmn/notice/notice.bpmn").read_bytes()
-CHANGED = NOTICE.replace(b'name="Draft notice', b'name="Draft the notice', 1)
+CHANGED = NOTICE.replace("name=\"起草通知".encode(), b'name="Draft the notice', 1)
 
 
 @pytest.fixture

@@ -77,6 +77,7 @@ ALLOWED: dict[str, set[str]] = {
         # API v1 (mini-program): the same, as JSON
         "ResidentBillsApi.pay", "RepairResidentApi.report", "VisitorResidentApi.invite",
         "VisitorResidentApi.decide", "VisitorResidentApi.revoke", "TaskApi.complete",
+        "FamilyView.change",  # the owner links a family member's login to the household
     },
     # technicians: their tasks and testing a device they maintain
     "tech_yc1": INBOX | PATROL | {"DevicePanelView.test"},
@@ -96,6 +97,7 @@ ALLOWED: dict[str, set[str]] = {
         "EstateApi.update_household",
         "InstanceView.start", "InstanceView.retry", "InstanceApi.start",
         "VisitorDeskView.register_walk_in",
+        "FamilyDeskView.change",  # family logins of a household
     },
     # consultants: process models only
     "consultant": {"ProcessDefinitionView.upload", "ProcessApi.upload_api", "ProcessApi.validate_api",
@@ -120,6 +122,7 @@ ALLOWED: dict[str, set[str]] = {
         "EnergyView.measure_add",
         "DashboardView.enter",  # the audit pack's figures from before the platform
         "DunningView.chase",  # 催缴 from the arrears aging list
+        "FamilyDeskView.change",  # family logins of a household
     } | PATROL | {"InspectionView.start"} | {
         f"{view}.{action}" for view in ("InspectionPointView", "InspectionRouteView") for action in ("add", "edit", "delete")
     },
