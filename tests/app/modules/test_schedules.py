@@ -125,16 +125,18 @@ def test_the_prefect_plan_has_one_deployment_per_module_community_and_flow(sessi
         ("fees-hx-billing_run", "billing_run", "0 2 1 * *", True),
         ("fees-hx-late_fees", "late_fees", "30 2 * * *", True),
         ("fees-hx-payment_reconciliation", "payment_reconciliation", "*/5 * * * *", True),
+        ("fees-hx-payment_statement", "payment_statement", "0 10 * * *", True),
         ("fees-yc-billing_run", "billing_run", "0 2 1 * *", False),
         ("fees-yc-late_fees", "late_fees", "30 2 * * *", False),
         ("fees-yc-payment_reconciliation", "payment_reconciliation", "*/5 * * * *", False),
+        ("fees-yc-payment_statement", "payment_statement", "0 10 * * *", False),
     ]
     spec = plan[("fees-yc-late_fees", "late_fees", "30 2 * * *", False)]
     assert spec.parameters == {"communities": ["YC"]}
     assert spec.timezone == "Asia/Shanghai"
     assert spec.tags == ("estateflow-schedule", "module:fees", "community:YC")
     assert [s.key for s in community_schedules(session, shipped)] == [
-        "fees/YC/billing_run", "fees/YC/late_fees", "fees/YC/payment_reconciliation"]
+        "fees/YC/billing_run", "fees/YC/late_fees", "fees/YC/payment_reconciliation", "fees/YC/payment_statement"]
     # on the server: ours that the plan pauses or no longer names are paused; paused ones stay
     live = {"fees-yc-late_fees": False, "fees-hx-late_fees": False, "energy-yc-meter_polling": False,
             "fees-hx-billing_run": True}
