@@ -53,11 +53,24 @@ def grant_uploads(session: Session, data: dict, community_id: int, actor: str, *
     count = 0
     for ref in upload_refs(data):
         if session.get(UploadGrant, (ref["sha256"], community_id)) is None:
-            session.add(UploadGrant(sha256=ref["sha256"], community_id=community_id,
-                                    content_type=ref.get("content_type", "application/octet-stream"),
-                                    granted_by=actor, audience=audience, household_id=household_id))
-            count += 1
+            # INSERT … ON CONFLICT DO NOTHING: two requests granting the same photo at the same
+            # moment (a resident's repeated report, two phones) both succeed, one row is kept
+            values = dict(sha256=ref["sha256"], community_id=community_id,
+                          content_type=ref.get("content_type", "application/octet-stream"),
+                          granted_by=actor, audience=audience, household_id=household_id,
+                          granted_at=utcnow())
+            insert = _dialect_insert(session)(UploadGrant).values(**values).on_conflict_do_nothing(
+                index_elements=["sha256", "community_id"]).returning(UploadGrant.sha256)
+            count += len(session.execute(insert).all())
     return count
+
+
+def _dialect_insert(session: Session):
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
 
 
 def record_receipts(session: Session, refs: Iterable[dict], *, user_id: int | None, scope: str,
