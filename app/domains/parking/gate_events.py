@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
 from app import clock
 from app.domains.devices.models import Device
 from app.domains.devices.registry import apply_event
+from app.domains.devices.tx_cache import per_transaction
 from app.domains.parking.fee_rule import FeeRule, NegativeDuration, parking_fee
 from app.domains.parking.gate import open_gate
 from app.domains.parking.models import ParkingTicket, PlateEvent, PlateReview
@@ -41,8 +43,31 @@ log = logging.getLogger("estateflow.parking.gate_events")
 MODULE_ID = "parking"
 
 
+def _enabled(session: Session, community_id: int, module_id: str) -> bool:
+    """Asked once per transaction: a batch of reads asks once, not once per read."""
+    return per_transaction(session, ("module_enabled", community_id, module_id),
+                           lambda: module_enabled(session, community_id, module_id))
+
+
+def _settings(session: Session, community_id: int) -> dict:
+    return per_transaction(session, ("module_settings", community_id, MODULE_ID),
+                           lambda: module_settings(session, community_id, MODULE_ID))
+
+
+def _note_gate(*records) -> Callable[[Session, str], None]:
+    """``on_status`` for ``open_gate``: the gate's answer noted on these records (by id, in a
+    later transaction of the inbox)."""
+    def note(session: Session, status: str) -> None:
+        for record in records:
+            identity = inspect(record).identity
+            if identity:
+                model = type(record)
+                session.execute(update(model).where(model.id == identity[0]).values(gate_status=status))
+    return note
+
+
 def _visitor_pass(session: Session, community_id: int, plate: str) -> dict | None:
-    if not module_enabled(session, community_id, "visitors"):
+    if not _enabled(session, community_id, "visitors"):
         return None
     from app.domains import visitors
 
@@ -82,7 +107,7 @@ def handle_plate_event(session: Session, event) -> PlateEvent | None:
         apply_event(session, event)
         return None
     device = apply_event(session, event)  # last seen, last value; None for an unknown gate
-    if device is None or not module_enabled(session, device.community_id, MODULE_ID):
+    if device is None or not _enabled(session, device.community_id, MODULE_ID):
         return None
     p = event.payload
     now = clock.now()
@@ -94,7 +119,7 @@ def handle_plate_event(session: Session, event) -> PlateEvent | None:
 
 def record_read(session: Session, *, community_id: int, device: Device | None, raw_plate, direction: str,
                 confidence: Decimal, at: datetime, opened: bool = False, snapshot=None) -> PlateEvent:
-    settings = module_settings(session, community_id, MODULE_ID)
+    settings = _settings(session, community_id)
     plate = normalise_plate(raw_plate)
     shown = plate or (raw_plate if isinstance(raw_plate, str) else "")[:20]
     row = PlateEvent(community_id=community_id, device_id=device.id if device else None, plate=shown,
@@ -130,7 +155,8 @@ def record_read(session: Session, *, community_id: int, device: Device | None, r
 
 
 def _open(session: Session, row: PlateEvent, device: Device | None, reason: str, plate: str, opened: bool) -> None:
-    row.gate_status = "ok" if opened else open_gate(session, device, reason=reason, plate=plate)
+    row.gate_status = "ok" if opened else open_gate(session, device, reason=reason, plate=plate,
+                                                    on_status=_note_gate(row))
 
 
 def _entry(session, row, settings, community_id, device, plate, at, opened, review) -> PlateEvent:
@@ -154,15 +180,18 @@ def _entry(session, row, settings, community_id, device, plate, at, opened, revi
 
 
 def settle_exit(session: Session, ticket: ParkingTicket, device: Device | None, at: datetime,
-                rule: FeeRule) -> str:
+                rule: FeeRule, read: PlateEvent | None = None) -> str:
     """Compute the fee of ``ticket`` leaving at ``at``; opens when nothing is due. Returns the
-    outcome (``exit_free``, ``fee_due``); ``NegativeDuration`` propagates."""
+    outcome (``exit_free``, ``fee_due``); ``NegativeDuration`` propagates. The gate's answer
+    is noted on the ticket and on the exit's ``read``."""
     fee = parking_fee(to_local(ticket.entry_at), to_local(at), rule) if ticket.kind == "temporary" else None
     ticket.exit_at, ticket.exit_device_id = at, device.id if device else None
     if fee is None or fee.cents == 0:
         ticket.status, ticket.fee_cents = "exited", 0
         ticket.fee_explanation = fee.explanation() if fee else {"visitor": True}
-        ticket.gate_status = open_gate(session, device, reason="exit", plate=ticket.plate)
+        records = (ticket, read) if read is not None else (ticket,)
+        ticket.gate_status = open_gate(session, device, reason="exit", plate=ticket.plate,
+                                       on_status=_note_gate(*records))
         return "exit_free"
     ticket.status, ticket.fee_cents, ticket.fee_explanation = "awaiting_payment", fee.cents, fee.explanation()
     return "fee_due"
@@ -182,7 +211,7 @@ def _exit(session, row, settings, community_id, device, plate, at, opened, revie
         log.warning("gate %s: exit of %s without an entry; guard review", device.code if device else "?", plate)
         return review("orphan_exit")
     try:
-        row.outcome = settle_exit(session, ticket, device, at, FeeRule.from_settings(settings))
+        row.outcome = settle_exit(session, ticket, device, at, FeeRule.from_settings(settings), row)
     except NegativeDuration as exc:
         log.warning("gate %s: ticket %s: %s (clock skew); guard review", device.code if device else "?",
                     ticket.number, exc)

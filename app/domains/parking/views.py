@@ -47,7 +47,8 @@ RESIDENT_TILES = [{"module": "parking", "endpoint": "ParkingResidentView.index",
 TICKET_STATUS = {"parked": _l("Parked"), "awaiting_payment": _l("Waiting for payment"), "paid": _l("Paid"),
                  "exited": _l("Left"), "lost": _l("No exit read")}
 GATE_STATUS = {"ok": _l("Gate opened"), "queued": _l("Gate offline: opening queued"), "failed": _l("Gate did not open"),
-               "timeout": _l("Gate did not answer"), "no_gate": _l("No gate")}
+               "timeout": _l("Gate did not answer"), "no_gate": _l("No gate"),
+               "sending": _l("Opening the gate")}
 OUTCOMES = {"ticket": _l("Ticket issued"), "permit": _l("Permit holder"), "visitor": _l("Visitor pass"),
             "duplicate": _l("Read again (counted once)"), "fee_due": _l("Fee due"), "exit_free": _l("Left, nothing due"),
             "orphan_exit": _l("Exit without entry"), "low_confidence": _l("Plate read uncertain"),
