@@ -283,6 +283,7 @@ class _Inbox:
                 deferred.collect(s)
                 known = set(s.scalars(select(DeviceInbox.event_key).where(DeviceInbox.event_key.in_(keys)))) \
                     if keys else set()
+                self._prepare(s, [e for e in events if not e.extra.get("key") or e.extra["key"] not in known])
                 for event in events:
                     key = event.extra.get("key")
                     if key and key in known:
@@ -317,6 +318,7 @@ class _Inbox:
                     self.stats["duplicates"] += 1
                     return
                 deferred.collect(s)
+                self._prepare(s, [event])
                 self.router.run(s, event)
                 if key:
                     s.add(self._inbox_row(event))
@@ -328,6 +330,11 @@ class _Inbox:
                 raise
             commands = deferred.take(s)
         self._send(commands)
+
+    def _prepare(self, session: Session, events: list) -> None:
+        prepare = getattr(self.router, "prepare", None)
+        if prepare is not None and events:
+            prepare(session, events)
 
     # commands decided by the handlers, after their commit --------------------------------------
     def _send(self, commands: list) -> None:

@@ -97,14 +97,13 @@ def find_mqtt_device(session: Session, community_code: str, device_id: str) -> D
     up once per transaction (a batch of events from one gate asks once)."""
     from app.domains.devices.tx_cache import per_transaction
 
-    def lookup() -> int | None:
-        base = select(Device.id).join(Community, Device.community_id == Community.id).where(
+    def lookup() -> Device | None:
+        base = select(Device).join(Community, Device.community_id == Community.id).where(
             Community.code == community_code)
         return (session.scalars(base.where(Device.address == device_id)).first()
                 or session.scalars(base.where(Device.code == device_id)).first())
 
-    found = per_transaction(session, ("mqtt_device", community_code, device_id), lookup, keep_none=False)
-    return session.get(Device, found) if found is not None else None
+    return per_transaction(session, ("mqtt_device", community_code, device_id), lookup, keep_none=False)
 
 
 def mqtt_profile_lookup(session: Session) -> Callable[[str, str], Profile | None]:

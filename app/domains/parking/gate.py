@@ -21,6 +21,7 @@ from app.domains.devices import deferred
 from app.domains.devices.bus import connector_for
 from app.domains.devices.models import Device
 from app.domains.devices.registry import enqueue_command, log_device_error, profile_of
+from app.domains.devices.tx_cache import per_transaction
 from app.domains.estate.models import Community
 
 log = logging.getLogger("estateflow.parking.gate")
@@ -42,7 +43,8 @@ def open_gate(session: Session, device: Device | None, *, reason: str, plate: st
     params = {"reason": reason[:60]}
     if plate:
         params["plate"] = plate
-    community = session.get(Community, device.community_id)
+    community = per_transaction(session, ("community", device.community_id),
+                                lambda: session.get(Community, device.community_id))
     try:
         connector = connector_for(session)
         if connector.is_online(community.code, device.address) is False:

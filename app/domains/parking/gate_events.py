@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -25,11 +26,11 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.domains.devices.models import Device
-from app.domains.devices.registry import apply_event
+from app.domains.devices.registry import apply_event, find_mqtt_device
 from app.domains.devices.tx_cache import per_transaction
 from app.domains.parking.fee_rule import FeeRule, NegativeDuration, parking_fee
 from app.domains.parking.gate import open_gate
-from app.domains.parking.models import ParkingTicket, PlateEvent, PlateReview
+from app.domains.parking.models import ParkingPermit, ParkingTicket, PlateEvent, PlateReview
 from app.domains.parking.module import module_enabled
 from app.domains.parking.permits import permit_for_plate
 from app.domains.parking.plates import normalise_plate
@@ -74,11 +75,90 @@ def _visitor_pass(session: Session, community_id: int, plate: str) -> dict | Non
     return visitors.pass_for_plate(session, community_id, plate)
 
 
+class _BatchIndex:
+    """What the reads of one transaction (a batch from the device inbox) need to know, fetched
+    for all their plates at once by ``prepare_reads``: the plates' active permits, their parked
+    tickets and their recent reads (the duplicate window). The handlers keep it current as they
+    add reads and tickets, so a batch of reads costs a few queries, not a few per read. A plate
+    it does not cover (a guard's correction, a read outside the inbox) is looked up as before."""
+
+    def __init__(self) -> None:
+        self.plates: dict[int, set[str]] = defaultdict(set)
+        self.permits: dict[tuple[int, str], list[ParkingPermit]] = defaultdict(list)
+        self.parked: dict[tuple[int, str], list[ParkingTicket]] = defaultdict(list)
+        self.reads: dict[tuple[int, str, str, int | None], list[datetime]] = defaultdict(list)
+
+    def covers(self, community_id: int, plate: str) -> bool:
+        return plate in self.plates.get(community_id, ())
+
+
+def _index(session: Session) -> _BatchIndex:
+    return per_transaction(session, "parking.batch_index", _BatchIndex)
+
+
+def prepare_reads(session: Session, events: list) -> None:
+    """Batch hook of the device inbox: fetch what the batch's plate reads will ask (see
+    ``_BatchIndex``), per community, a few queries in all."""
+    wanted: dict[int, set[str]] = defaultdict(set)
+    times: dict[int, list[datetime]] = defaultdict(list)
+    for event in events:
+        if event.type != "plate" or event.profile != "barrier_gate":
+            continue
+        device = find_mqtt_device(session, event.community, event.device)
+        plate = normalise_plate(event.payload.get("plate"))
+        if device is None or plate is None:
+            continue
+        wanted[device.community_id].add(plate)
+        times[device.community_id].append(event.extra.get("at") or clock.now())
+    index = _index(session)
+    for community_id, plates in wanted.items():
+        plates -= index.plates[community_id]
+        if not plates or not _enabled(session, community_id, MODULE_ID):
+            continue
+        span = timedelta(seconds=max(0, int(_settings(session, community_id)["duplicate_window_seconds"])))
+        low, high = min(times[community_id]) - span, max(times[community_id]) + span
+        ordered = sorted(plates)
+        for i in range(0, len(ordered), 500):
+            chunk = ordered[i:i + 500]
+            for permit in session.scalars(select(ParkingPermit).where(
+                    ParkingPermit.community_id == community_id, ParkingPermit.plate.in_(chunk),
+                    ParkingPermit.status == "active")):
+                index.permits[(community_id, permit.plate)].append(permit)
+            for ticket in session.scalars(select(ParkingTicket).where(
+                    ParkingTicket.community_id == community_id, ParkingTicket.plate.in_(chunk),
+                    ParkingTicket.status == "parked")):
+                index.parked[(community_id, ticket.plate)].append(ticket)
+            for plate, direction, device_id, at in session.execute(select(
+                    PlateEvent.plate, PlateEvent.direction, PlateEvent.device_id, PlateEvent.at).where(
+                    PlateEvent.community_id == community_id, PlateEvent.plate.in_(chunk),
+                    PlateEvent.outcome != "duplicate", PlateEvent.at >= low, PlateEvent.at <= high)):
+                index.reads[(community_id, plate, direction, device_id)].append(at)
+        index.plates[community_id] |= plates
+
+
+def _permit(session: Session, community_id: int, plate: str, on) -> ParkingPermit | None:
+    index = _index(session)
+    if not index.covers(community_id, plate):
+        return permit_for_plate(session, community_id, plate, on)
+    return next((p for p in index.permits[(community_id, plate)]
+                 if p.status == "active" and p.starts_on <= on <= p.ends_on), None)
+
+
+def _parked(session: Session, community_id: int, plate: str) -> list[ParkingTicket]:
+    """The plate's parked tickets, newest entry first."""
+    index = _index(session)
+    if index.covers(community_id, plate):
+        found = [t for t in index.parked[(community_id, plate)] if t.status == "parked"]
+    else:
+        found = list(session.scalars(select(ParkingTicket).where(
+            ParkingTicket.community_id == community_id, ParkingTicket.plate == plate,
+            ParkingTicket.status == "parked")))
+    return sorted(found, key=lambda t: t.entry_at, reverse=True)
+
+
 def _new_ticket(session: Session, community_id: int, plate: str, device: Device | None, at: datetime,
                 kind: str) -> ParkingTicket:
-    for old in session.scalars(select(ParkingTicket).where(
-            ParkingTicket.community_id == community_id, ParkingTicket.plate == plate,
-            ParkingTicket.status == "parked")):
+    for old in _parked(session, community_id, plate):
         old.status = "lost"  # entered again without an exit read: the old stay is not charged twice
         log.warning("ticket %s of %s had no exit read; replaced by a new entry", old.number, plate)
     ticket = ParkingTicket(number=f"PT{clock.now():%Y%m%d%H%M%S}{secrets.token_hex(3).upper()}",
@@ -86,18 +166,32 @@ def _new_ticket(session: Session, community_id: int, plate: str, device: Device 
                            entry_device_id=device.id if device else None, entry_at=at,
                            pay_token=secrets.token_urlsafe(18), created_at=clock.now())
     session.add(ticket)
-    session.flush()
+    index = _index(session)
+    if index.covers(community_id, plate):
+        index.parked[(community_id, plate)].append(ticket)
+    else:
+        session.flush()
     return ticket
 
 
 def _duplicate(session: Session, community_id: int, device: Device | None, plate: str, direction: str,
                at: datetime, window: int) -> bool:
+    """Seen within the window (same plate, direction and gate); a read that is not a
+    duplicate is noted in the batch index for the reads after it."""
+    device_id = device.id if device else None
+    span = timedelta(seconds=max(0, window))
+    index = _index(session)
+    if index.covers(community_id, plate):
+        seen = index.reads[(community_id, plate, direction, device_id)]
+        if window > 0 and any(at - span <= other <= at + span for other in seen):
+            return True
+        seen.append(at)
+        return False
     if window <= 0:
         return False
-    span = timedelta(seconds=window)
     return session.scalar(select(PlateEvent.id).where(
         PlateEvent.community_id == community_id, PlateEvent.plate == plate, PlateEvent.direction == direction,
-        PlateEvent.device_id == (device.id if device else None), PlateEvent.outcome != "duplicate",
+        PlateEvent.device_id == device_id, PlateEvent.outcome != "duplicate",
         PlateEvent.at >= at - span, PlateEvent.at <= at + span).limit(1)) is not None
 
 
@@ -141,8 +235,7 @@ def record_read(session: Session, *, community_id: int, device: Device | None, r
         return review("malformed_plate")
     if _duplicate(session, community_id, device, plate, direction, at, int(settings["duplicate_window_seconds"])):
         row.outcome = "duplicate"
-        session.add(row)
-        session.flush()
+        _keep(session, row)
         log.info("gate %s: %s %s read again; counted once", device.code if device else "?", plate, direction)
         return row
     if confidence < Decimal(str(settings["min_plate_confidence"])):
@@ -159,24 +252,29 @@ def _open(session: Session, row: PlateEvent, device: Device | None, reason: str,
                                                     on_status=_note_gate(row))
 
 
+def _keep(session: Session, row: PlateEvent) -> PlateEvent:
+    """Add the read; flushed at once only outside a prepared batch (the batch's commit writes
+    all its reads together)."""
+    session.add(row)
+    if not _index(session).covers(row.community_id, row.plate):
+        session.flush()
+    return row
+
+
 def _entry(session, row, settings, community_id, device, plate, at, opened, review) -> PlateEvent:
     local_day = to_local(at).date()
-    if permit_for_plate(session, community_id, plate, local_day) is not None:
+    if _permit(session, community_id, plate, local_day) is not None:
         row.outcome = "permit"
         _open(session, row, device, "permit", plate, opened)
     elif (visit := _visitor_pass(session, community_id, plate)) is not None:
-        ticket = _new_ticket(session, community_id, plate, device, at, "visitor")
-        row.outcome, row.ticket_id = "visitor", ticket.id
+        row.outcome, row.ticket = "visitor", _new_ticket(session, community_id, plate, device, at, "visitor")
         _open(session, row, device, f"visitor pass {visit['number']}", plate, opened)
     elif settings["temporary_entry"]:
-        ticket = _new_ticket(session, community_id, plate, device, at, "temporary")
-        row.outcome, row.ticket_id = "ticket", ticket.id
+        row.outcome, row.ticket = "ticket", _new_ticket(session, community_id, plate, device, at, "temporary")
         _open(session, row, device, "ticket", plate, opened)
     else:
         return review("closed_entry")
-    session.add(row)
-    session.flush()
-    return row
+    return _keep(session, row)
 
 
 def settle_exit(session: Session, ticket: ParkingTicket, device: Device | None, at: datetime,
@@ -198,15 +296,11 @@ def settle_exit(session: Session, ticket: ParkingTicket, device: Device | None, 
 
 
 def _exit(session, row, settings, community_id, device, plate, at, opened, review) -> PlateEvent:
-    if permit_for_plate(session, community_id, plate, to_local(at).date()) is not None:
+    if _permit(session, community_id, plate, to_local(at).date()) is not None:
         row.outcome = "permit"
         _open(session, row, device, "permit", plate, opened)
-        session.add(row)
-        session.flush()
-        return row
-    ticket = session.scalars(select(ParkingTicket).where(
-        ParkingTicket.community_id == community_id, ParkingTicket.plate == plate,
-        ParkingTicket.status == "parked").order_by(ParkingTicket.entry_at.desc()).limit(1)).first()
+        return _keep(session, row)
+    ticket = next(iter(_parked(session, community_id, plate)), None)
     if ticket is None:
         log.warning("gate %s: exit of %s without an entry; guard review", device.code if device else "?", plate)
         return review("orphan_exit")
@@ -216,19 +310,15 @@ def _exit(session, row, settings, community_id, device, plate, at, opened, revie
         log.warning("gate %s: ticket %s: %s (clock skew); guard review", device.code if device else "?",
                     ticket.number, exc)
         return review("clock_skew", ticket)
-    row.ticket_id, row.gate_status = ticket.id, ticket.gate_status
-    session.add(row)
-    session.flush()
-    return row
+    row.ticket, row.gate_status = ticket, ticket.gate_status
+    return _keep(session, row)
 
 
 # the guard's corrections (reviews.resolve) ----------------------------------------------------------
 def exit_by_review(session: Session, review: PlateReview, plate: str, device: Device | None) -> ParkingTicket | None:
     """The guard read the plate of an exit: the parked ticket of that plate leaves now (its
     fee due on the QR page, or the gate opens when nothing is due)."""
-    ticket = session.scalars(select(ParkingTicket).where(
-        ParkingTicket.community_id == review.community_id, ParkingTicket.plate == plate,
-        ParkingTicket.status == "parked").order_by(ParkingTicket.entry_at.desc()).limit(1)).first()
+    ticket = next(iter(_parked(session, review.community_id, plate)), None)
     if ticket is None:
         return None
     settings = module_settings(session, review.community_id, MODULE_ID)
