@@ -29,6 +29,8 @@ log = logging.getLogger("estateflow.events")
 
 #: how long a handled event's key is kept to recognise redeliveries
 INBOX_KEEP_DAYS = 7
+#: how long the outcomes of sent commands may wait to be noted together
+RESULTS_DELAY_S = 0.5
 
 
 class RefreshingProfiles:
@@ -124,6 +126,8 @@ class _Inbox:
         self.on_state = on_state
         self.backoff = backoff
         self.batch_max = max(1, batch_max)
+        self._results_due: list = []
+        self._results_since = 0.0
         self.queue: queue.Queue = queue.Queue()
         self.stats: Counter[str] = Counter()
         self._stopping = threading.Event()
@@ -139,10 +143,24 @@ class _Inbox:
         self.queue.put(("refusal", refusal))
 
     def _take_batch(self) -> tuple[list, bool]:
-        """The next item and whatever else is already waiting; True when the end was met."""
+        """The next item and whatever else is already waiting; True when the end was met.
+        Outcomes of sent commands wait (``RESULTS_DELAY_S``) to be noted together, in a
+        moment when no event waits: a commit for each would slow the events down."""
         import queue
 
-        first = self.queue.get()
+        while True:
+            if not self._results_due:
+                first = self.queue.get()
+                break
+            wait = self._results_since + RESULTS_DELAY_S - time.monotonic()
+            if wait <= 0:
+                self._note_results()
+                continue
+            try:
+                first = self.queue.get(timeout=wait)
+                break
+            except queue.Empty:
+                self._note_results()
         if first is None:
             return [], True
         items = [first]
@@ -172,13 +190,18 @@ class _Inbox:
                     if kind == "event":
                         self._events(run)
                     elif kind == "result":
-                        self._results(run)
+                        if not self._results_due:
+                            self._results_since = time.monotonic()
+                        self._results_due.extend(run)
+                        if len(self._results_due) >= self.batch_max:
+                            self._note_results()
                     else:
                         self._other(kind, run[0])
                 except Exception:  # noqa: BLE001 - the worker must survive anything
                     log.exception("inbox worker failed on a run of %s", kind)
                 i = j
             if end:
+                self._note_results()
                 return
 
     def _other(self, kind: str, obj) -> None:
@@ -351,6 +374,11 @@ class _Inbox:
         except Exception as exc:  # noqa: BLE001 - the outcome is noted, the worker goes on
             log.warning("a deferred device command failed: %s", exc)
             return "failed"
+
+    def _note_results(self) -> None:
+        results, self._results_due = self._results_due, []
+        if results:
+            self._results(results)
 
     def _results(self, results: list) -> None:
         """Note the outcomes of sent commands, one transaction for all that are waiting."""
