@@ -89,6 +89,9 @@ ALLOWED: dict[str, set[str]] = {
         "EstateApi.update_household",
         "InstanceView.start", "InstanceView.retry",
         "VisitorDeskView.register_walk_in",
+        # parking: spaces, permits and the waiting list at the office
+        *{f"ParkingManageView.{a}" for a in ("add_space", "set_space_active", "create_permit", "cancel_permit",
+                                             "renew_permit", "assign_space", "serve_waiting", "cancel_waiting")},
     },
     # consultants: process models only
     "consultant": {"ProcessDefinitionView.upload", "ProcessApi.upload_api", "ProcessApi.validate_api",
@@ -112,6 +115,9 @@ ALLOWED: dict[str, set[str]] = {
         "EnergyView.revenue_publish", "EnergyView.handheld_round",
         "EnergyView.measure_add",
         "DashboardView.enter",  # the audit pack's figures from before the platform
+        # parking: spaces, permits and the waiting list
+        *{f"ParkingManageView.{a}" for a in ("add_space", "set_space_active", "create_permit", "cancel_permit",
+                                             "renew_permit", "assign_space", "serve_waiting", "cancel_waiting")},
     } | PATROL | {"InspectionView.start"} | {
         f"{view}.{action}" for view in ("InspectionPointView", "InspectionRouteView") for action in ("add", "edit", "delete")
     },
