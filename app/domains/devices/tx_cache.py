@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 T = TypeVar("T")
 _KEY = "estateflow.tx_cache"
@@ -19,6 +19,8 @@ _KEY = "estateflow.tx_cache"
 def per_transaction(session: Session, key: Hashable, compute: Callable[[], T], *, keep_none: bool = True) -> T:
     """``compute()`` once per transaction of ``session`` for ``key`` (``keep_none=False``: a
     None answer is asked again, e.g. a device that may be registered later in the transaction)."""
+    if isinstance(session, scoped_session):  # the web app's ``db.session``
+        session = session()
     tx = session.get_transaction()
     if tx is None:
         return compute()
