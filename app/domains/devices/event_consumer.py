@@ -4,8 +4,8 @@
 it connects with a fixed client id and a persistent session (QoS 1: events published while
 it was away are delivered when it is back), hands every validated event, in order, to the inbox
 worker (``_Inbox``), which runs the domains' handlers (``inbound.build_session_router``) and
-notes the event in ``device_inbox`` in one transaction, and acknowledges the event to the
-broker only after that commit (a locked database is retried with backoff, never dropped; a
+notes the event in ``device_inbox`` in one transaction (shared by the events waiting together),
+and acknowledges the event to the broker only after that commit (a locked database is retried with backoff, never dropped; a
 poison event goes to ``device_dead_letter``); it keeps device online/offline state, and every
 ``sweep_seconds`` looks for hydrant alarms that became due (low for long enough, silent sensors).
 
@@ -29,6 +29,8 @@ log = logging.getLogger("estateflow.events")
 
 #: how long a handled event's key is kept to recognise redeliveries
 INBOX_KEEP_DAYS = 7
+#: how long the outcomes of sent commands may wait to be noted together
+RESULTS_DELAY_S = 0.5
 
 
 class RefreshingProfiles:
@@ -94,28 +96,42 @@ class _Inbox:
     """Events (and refusals) from the MQTT network thread, stored and handled in order by one
     worker thread; each is acknowledged to the broker only after its transaction committed.
 
-    One event = one transaction: the inbox row (``device_inbox``, keyed by the profile's event
-    id or a hash of topic and payload) and every handler's writes commit together, so an event
-    is handled exactly once: a redelivered event whose key is known is acknowledged and skipped.
-    A busy database (locked, lost connection) is retried with backoff, without limit and
-    without acknowledging, so nothing is lost: what was not acknowledged the broker keeps
-    (persistent session) and redelivers after a restart. An event its handlers fail on
-    ``max_attempts`` times is a poison event: it goes to ``device_dead_letter`` (shown on the
-    device page) and is acknowledged. Refusals are stored in ``device_rejected``."""
+    The events waiting in the queue (up to ``batch_max``) are handled together in one
+    transaction: one lookup of their keys in ``device_inbox``, every handler's writes and the
+    inbox rows, one commit, then the acknowledgements in order. So an event is handled exactly
+    once: a redelivered event whose key is known (in the table or earlier in the batch) is
+    acknowledged and skipped. At a trickle a batch is one event; under a flood the commit (an
+    fsync on SQLite) is shared by many. A handler that fails fails its batch: the batch is
+    rolled back and its events are handled again one transaction each, so one bad event never
+    takes the others down. A busy database (locked, lost connection) is retried with backoff,
+    without limit and without acknowledging, so nothing is lost: what was not acknowledged the
+    broker keeps (persistent session) and redelivers after a restart. An event its handlers fail
+    on ``max_attempts`` times is a poison event: it goes to ``device_dead_letter`` (shown on the
+    device page) and is acknowledged. Refusals are stored in ``device_rejected``.
+
+    Device commands the handlers decide (``deferred.defer``) are sent after the commit on a
+    small pool of sender threads, and their outcomes noted by this worker in a later
+    transaction (grouped too), so no event waits for a device's round trip."""
 
     def __init__(self, session_factory: Callable[[], Session], router, *, max_attempts: int = 3,
-                 backoff: tuple[float, float] = (0.05, 2.0), on_state=None) -> None:
+                 backoff: tuple[float, float] = (0.05, 2.0), on_state=None, batch_max: int = 200,
+                 senders: int = 16) -> None:
         import queue
         from collections import Counter
+        from concurrent.futures import ThreadPoolExecutor
 
         self.factory = session_factory
         self.router = router
         self.max_attempts = max_attempts
         self.on_state = on_state
         self.backoff = backoff
+        self.batch_max = max(1, batch_max)
+        self._results_due: list = []
+        self._results_since = 0.0
         self.queue: queue.Queue = queue.Queue()
         self.stats: Counter[str] = Counter()
         self._stopping = threading.Event()
+        self._senders = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="estateflow-cmd")
         self._thread = threading.Thread(target=self._run, name="estateflow-events", daemon=True)
         self._thread.start()
 
@@ -126,28 +142,119 @@ class _Inbox:
     def refuse(self, refusal) -> None:
         self.queue.put(("refusal", refusal))
 
-    def _run(self) -> None:
+    def _take_batch(self) -> tuple[list, bool]:
+        """The next item and whatever else is already waiting; True when the end was met.
+        Outcomes of sent commands wait (``RESULTS_DELAY_S``) to be noted together, in a
+        moment when no event waits: a commit for each would slow the events down."""
+        import queue
+
         while True:
-            item = self.queue.get()
-            if item is None:
-                return
-            kind, obj = item
-            if kind == "state":
-                if self.on_state is not None:
-                    self._with_retry(lambda o=obj: self.on_state(*o), None, "state")
+            if not self._results_due:
+                first = self.queue.get()
+                break
+            wait = self._results_since + RESULTS_DELAY_S - time.monotonic()
+            if wait <= 0:
+                self._note_results()
                 continue
             try:
-                work = self._store_refusal if kind == "refusal" else self._handle
-                done = self._with_retry(lambda w=work, o=obj: w(o), obj, kind)
-            except Exception:  # noqa: BLE001 - the worker must survive anything
-                log.exception("inbox worker failed on %s", getattr(obj, "topic", obj))
+                first = self.queue.get(timeout=wait)
+                break
+            except queue.Empty:
+                self._note_results()
+        if first is None:
+            return [], True
+        items = [first]
+        while len(items) < self.batch_max:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                return items, True
+            items.append(item)
+        return items, False
+
+    def _run(self) -> None:
+        while True:
+            items, end = self._take_batch()
+            i = 0
+            while i < len(items):  # runs of the same kind, in order
+                kind = items[i][0]
+                j = i
+                while j < len(items) and items[j][0] == kind and kind in ("event", "result"):
+                    j += 1
+                if j == i:
+                    j = i + 1
+                run = [obj for _k, obj in items[i:j]]
+                try:
+                    if kind == "event":
+                        self._events(run)
+                    elif kind == "result":
+                        if not self._results_due:
+                            self._results_since = time.monotonic()
+                        self._results_due.extend(run)
+                        if len(self._results_due) >= self.batch_max:
+                            self._note_results()
+                    else:
+                        self._other(kind, run[0])
+                except Exception:  # noqa: BLE001 - the worker must survive anything
+                    log.exception("inbox worker failed on a run of %s", kind)
+                i = j
+            if end:
+                self._note_results()
+                return
+
+    def _other(self, kind: str, obj) -> None:
+        if kind == "state":
+            if self.on_state is not None:
+                self._with_retry(lambda o=obj: self.on_state(*o), None, "state")
+            return
+        if self._with_retry(lambda o=obj: self._store_refusal(o), obj, kind) and obj.ack is not None:
+            obj.ack()
+
+    def _events(self, events: list) -> None:
+        if len(events) > 1:
+            done = self._batch_with_retry(events)
+            if done is None:
+                return  # stopping while busy: not acknowledged, the broker keeps them
+            if done:
+                for event in events:
+                    self._acknowledge(event)
+                return
+        for event in events:  # one event, or a batch that failed: one transaction each
+            try:
+                done = self._with_retry(lambda e=event: self._handle(e), event, "event")
+            except Exception:  # noqa: BLE001
+                log.exception("inbox worker failed on %s", event.topic)
                 done = False
             if done:
-                if kind == "event":
-                    self.stats["dispatched"] += 1
-                ack = obj.ack if kind == "refusal" else obj.extra.get("ack")
-                if ack is not None:
-                    ack()
+                self._acknowledge(event)
+
+    def _acknowledge(self, event) -> None:
+        self.stats["dispatched"] += 1
+        ack = event.extra.get("ack")
+        if ack is not None:
+            ack()
+
+    def _batch_with_retry(self, events: list) -> bool | None:
+        """True: stored; False: a handler failed (handle them one by one); None: stopping."""
+        from app.db import is_transient_error
+
+        delay, cap = self.backoff
+        while True:
+            try:
+                self._handle_batch(events)
+                return True
+            except Exception as exc:  # noqa: BLE001
+                if not is_transient_error(exc):
+                    self.stats["batch_fallbacks"] += 1
+                    log.warning("a batch of %s events failed (%s: %s); handling them one by one", len(events),
+                                type(exc).__name__, exc)
+                    return False
+                self.stats["busy_retries"] += 1
+                if self._stopping.wait(delay):
+                    return None
+                delay = min(cap, delay * 2)
 
     def _with_retry(self, work, obj, kind: str) -> bool:
         from app.db import is_transient_error
@@ -178,10 +285,53 @@ class _Inbox:
                 if self._stopping.wait(0.05 * failures):
                     return False
 
+    @staticmethod
+    def _inbox_row(event):
+        from app import clock
+        from app.domains.devices.models import DeviceInbox
+
+        return DeviceInbox(event_key=event.extra["key"], community=event.community[:60], device=event.device[:100],
+                           type=event.type[:40], device_at=event.extra.get("at"), handled_at=clock.now())
+
+    def _handle_batch(self, events: list) -> None:
+        from sqlalchemy import select
+
+        from app.domains.devices import deferred
+        from app.domains.devices.models import DeviceInbox
+
+        keys = [k for k in (e.extra.get("key") for e in events) if k]
+        handled = duplicates = 0
+        with self.factory() as s:
+            try:
+                deferred.collect(s)
+                known = set(s.scalars(select(DeviceInbox.event_key).where(DeviceInbox.event_key.in_(keys)))) \
+                    if keys else set()
+                self._prepare(s, [e for e in events if not e.extra.get("key") or e.extra["key"] not in known])
+                for event in events:
+                    key = event.extra.get("key")
+                    if key and key in known:
+                        duplicates += 1
+                        continue
+                    self.router.run(s, event)
+                    if key:
+                        known.add(key)
+                        s.add(self._inbox_row(event))
+                    handled += 1
+                s.commit()
+            except Exception:
+                s.rollback()
+                deferred.take(s)
+                raise
+            commands = deferred.take(s)
+        self.stats["handled"] += handled
+        self.stats["duplicates"] += duplicates
+        self.stats["batches"] += 1
+        self._send(commands)
+
     def _handle(self, event) -> None:
         from sqlalchemy import select
 
-        from app import clock
+        from app.domains.devices import deferred
         from app.domains.devices.models import DeviceInbox
 
         key = event.extra.get("key")
@@ -190,16 +340,61 @@ class _Inbox:
                 if key and s.scalar(select(DeviceInbox.id).where(DeviceInbox.event_key == key)) is not None:
                     self.stats["duplicates"] += 1
                     return
+                deferred.collect(s)
+                self._prepare(s, [event])
                 self.router.run(s, event)
                 if key:
-                    s.add(DeviceInbox(event_key=key, community=event.community[:60], device=event.device[:100],
-                                      type=event.type[:40], device_at=event.extra.get("at"),
-                                      handled_at=clock.now()))
+                    s.add(self._inbox_row(event))
                 s.commit()
                 self.stats["handled"] += 1
             except Exception:
                 s.rollback()
+                deferred.take(s)
                 raise
+            commands = deferred.take(s)
+        self._send(commands)
+
+    def _prepare(self, session: Session, events: list) -> None:
+        prepare = getattr(self.router, "prepare", None)
+        if prepare is not None and events:
+            prepare(session, events)
+
+    # commands decided by the handlers, after their commit --------------------------------------
+    def _send(self, commands: list) -> None:
+        for command in commands:
+            self.stats["commands_sent"] += 1
+            future = self._senders.submit(self._send_one, command.send)
+            if command.on_result is not None:
+                future.add_done_callback(lambda f, c=command: self.queue.put(("result", (c.on_result, f.result()))))
+
+    @staticmethod
+    def _send_one(send) -> str:
+        try:
+            return send()
+        except Exception as exc:  # noqa: BLE001 - the outcome is noted, the worker goes on
+            log.warning("a deferred device command failed: %s", exc)
+            return "failed"
+
+    def _note_results(self) -> None:
+        results, self._results_due = self._results_due, []
+        if results:
+            self._results(results)
+
+    def _results(self, results: list) -> None:
+        """Note the outcomes of sent commands, one transaction for all that are waiting."""
+
+        def note() -> None:
+            with self.factory() as s:
+                try:
+                    for on_result, status in results:
+                        on_result(s, status)
+                    s.commit()
+                except Exception:
+                    s.rollback()
+                    raise
+
+        self._with_retry(note, None, "result")
+        self.stats["results_noted"] += len(results)
 
     def _dead_letter(self, event, exc: BaseException) -> None:
         from sqlalchemy import select
@@ -236,10 +431,23 @@ class _Inbox:
 
     def close(self, timeout: float = 60.0) -> None:
         """Drain what is queued (a busy database stops the drain: the rest stays unacknowledged)."""
+        import queue
+
         self.queue.put(None)
         self._thread.join(timeout)
         self._stopping.set()
         self._thread.join(5)
+        self._senders.shutdown(wait=True)  # commands in flight end (each within its timeout) ...
+        results = []
+        while True:  # ... and the outcomes that came in after the worker stopped are noted
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None and item[0] == "result":
+                results.append(item[1])
+        if results and not self._thread.is_alive():
+            self._results(results)
 
     @property
     def backlog(self) -> int:

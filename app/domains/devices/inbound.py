@@ -16,8 +16,11 @@ anything else          ``devices.apply_event``: the device's last seen / last va
 
 The handlers belong to the domains, not to this file: a domain's ``events.py`` defines
 ``INBOUND_HANDLERS = [("<event type or capability>", func(session, event)), ...]`` and is
-picked up at discovery (security registers camera, hydrant and door handlers; parking's gate
-``plate`` events would come the same way), so ``devices`` never imports a leaf domain.
+picked up at discovery (security registers camera, hydrant and door handlers; parking its gate
+``plate`` and charger ``session`` events), so ``devices`` never imports a leaf domain. A domain
+may also define ``BATCH_PREPARE = [func(session, events)]``: the event inbox calls it with each
+batch of events, in the batch's transaction, before the handlers (parking fetches the batch's
+plates in one go).
 """
 from __future__ import annotations
 
@@ -65,9 +68,19 @@ class SessionRouter:
 
     def __init__(self) -> None:
         self._inner = InboundRouter()
+        self._prepare: list[Callable[[Session, list[InboundEvent]], object]] = []
 
     def register(self, key: str, handler: SessionHandler) -> None:
         self._inner.register(key, handler)
+
+    def register_prepare(self, hook: Callable[[Session, list[InboundEvent]], object]) -> None:
+        self._prepare.append(hook)
+
+    def prepare(self, session: Session, events: list[InboundEvent]) -> None:
+        """Let the domains fetch, in one go, what a batch of events will ask (a domain's
+        ``BATCH_PREPARE``), in the batch's transaction, before any handler runs."""
+        for hook in self._prepare:
+            hook(session, events)
 
     def run(self, session: Session, event: InboundEvent) -> int:
         handlers = self._inner.handlers_for(event)
@@ -86,6 +99,8 @@ def build_session_router() -> SessionRouter:
         for key, handler in getattr(module, "INBOUND_HANDLERS", ()):
             router.register(key, handler)
             handled.add(key)
+        for hook in getattr(module, "BATCH_PREPARE", ()):
+            router.register_prepare(hook)
 
     def apply_other(session: Session, event: InboundEvent) -> None:
         if event.type in handled or event.capability in handled:

@@ -93,11 +93,17 @@ def capability_devices(session: Session, community_id: int, capability: str) -> 
 
 
 def find_mqtt_device(session: Session, community_code: str, device_id: str) -> Device | None:
-    """The device behind topic segments ``<community>/<device>`` (address, else code)."""
-    base = select(Device).join(Community, Device.community_id == Community.id).where(
-        Community.code == community_code)
-    return (session.scalars(base.where(Device.address == device_id)).first()
-            or session.scalars(base.where(Device.code == device_id)).first())
+    """The device behind topic segments ``<community>/<device>`` (address, else code); looked
+    up once per transaction (a batch of events from one gate asks once)."""
+    from app.domains.devices.tx_cache import per_transaction
+
+    def lookup() -> Device | None:
+        base = select(Device).join(Community, Device.community_id == Community.id).where(
+            Community.code == community_code)
+        return (session.scalars(base.where(Device.address == device_id)).first()
+                or session.scalars(base.where(Device.code == device_id)).first())
+
+    return per_transaction(session, ("mqtt_device", community_code, device_id), lookup, keep_none=False)
 
 
 def mqtt_profile_lookup(session: Session) -> Callable[[str, str], Profile | None]:

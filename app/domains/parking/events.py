@@ -8,5 +8,8 @@ INBOUND_HANDLERS = [
     ("plate", gate_events.handle_plate_event),
     ("session", charging.handle_session_event),
 ]
+# Called by the device inbox with each batch of events before their handlers run: one lookup of
+# the batch's plates (permits, parked tickets, recent reads) instead of several per read.
+BATCH_PREPARE = [gate_events.prepare_reads]
 # Checks no event triggers: charging sessions whose charger stopped reporting.
 SWEEPS = [charging.sweep_silent]

@@ -20,7 +20,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Model, utcnow
 
@@ -127,6 +127,8 @@ class PlateEvent(Model):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("parking_ticket.id"))
     review_id: Mapped[int | None] = mapped_column(ForeignKey("parking_review.id"))
     gate_status: Mapped[str | None] = mapped_column(String(12))
+    #: set with the new ticket of an entry, so the read needs no flush for the ticket's id
+    ticket: Mapped[ParkingTicket | None] = relationship(foreign_keys=[ticket_id])
 
 
 class PlateReview(Model):

@@ -42,6 +42,11 @@ class PermitError(ParkingError):
                         "This month's parking bill is already settled; buy the permit next month or ask the office."),
         "waiting": ("车位已满，已为您排队（第 {position} 位）。", "No space is free; you are number {position} on the waiting list."),
         "already_waiting": ("该车牌已在排队中。", "This plate is already on the waiting list."),
+        "not_active": ("该停车许可已取消。", "This permit is cancelled."),
+        "not_waiting": ("该排队记录已处理。", "This waiting-list entry was already dealt with."),
+        "no_space": ("仍无空余车位。", "No space is free yet."),
+        "space_taken": ("该车位已分配给其他许可。", "That space is already given to another permit."),
+        "space_unknown": ("请选择本小区启用中的固定车位。", "Choose an active fixed space of this community."),
     }
 
 
@@ -150,6 +155,8 @@ def buy_permit(session: Session, *, household: Household, plate: str, kind: str,
 
 def cancel_permit(session: Session, permit: ParkingPermit, actor: str) -> ParkingPermit | None:
     """Cancel; the first household waiting gets a permit of its kind (returned) if a space is free."""
+    if permit.status != "active":
+        raise PermitError("not_active")
     permit.status = "cancelled"
     record(session, actor=actor, action="parking.permit_cancelled", target_type="parking_permit",
            target_id=permit.number, community_id=permit.community_id)
@@ -159,11 +166,68 @@ def cancel_permit(session: Session, permit: ParkingPermit, actor: str) -> Parkin
         .order_by(ParkingWaitlist.id).limit(1)).first()
     if first is None:
         return None
-    household = session.get(Household, first.household_id)
     try:
-        granted = buy_permit(session, household=household, plate=first.plate, kind=first.kind, actor=actor)
+        return serve_waiting(session, first, actor)
     except PermitError as exc:
         log.info("waiting list %s not served: %s", first.id, exc)
         return None
-    first.status, first.permit_id = "granted", granted.id
+
+
+def serve_waiting(session: Session, entry: ParkingWaitlist, actor: str) -> ParkingPermit:
+    """Give the household waiting in ``entry`` its permit now (``PermitError('no_space')`` when
+    none is free: the entry keeps its place)."""
+    if entry.status != "waiting":
+        raise PermitError("not_waiting")
+    if not free_space(session, entry.community_id, local_today())[0]:
+        raise PermitError("no_space")
+    household = session.get(Household, entry.household_id)
+    granted = buy_permit(session, household=household, plate=entry.plate, kind=entry.kind, actor=actor)
+    entry.status, entry.permit_id = "granted", granted.id
     return granted
+
+
+def cancel_waiting(session: Session, entry: ParkingWaitlist, actor: str) -> None:
+    if entry.status != "waiting":
+        raise PermitError("not_waiting")
+    entry.status = "cancelled"
+    record(session, actor=actor, action="parking.waitlist_cancelled", target_type="household",
+           target_id=str(entry.household_id), community_id=entry.community_id, after={"plate": entry.plate})
+
+
+def renew_permit(session: Session, permit: ParkingPermit, actor: str) -> ParkingPermit:
+    """The next period of ``permit`` (same household, plate, kind and fixed space), from the day
+    after it ends (or today, if it has ended), billed like a new one."""
+    if permit.status != "active":
+        raise PermitError("not_active")
+    household = session.get(Household, permit.household_id)
+    start = max(permit.ends_on + timedelta(days=1), local_today())
+    renewed = buy_permit(session, household=household, plate=permit.plate, kind=permit.kind, actor=actor,
+                         start=start)
+    if permit.space_id and renewed.space_id != permit.space_id and _space_free(session, permit.space_id, start,
+                                                                               renewed.id):
+        renewed.space_id = permit.space_id
+    return renewed
+
+
+def _space_free(session: Session, space_id: int, on: date, except_permit: int | None = None) -> bool:
+    return session.scalar(select(ParkingPermit.id).where(
+        ParkingPermit.space_id == space_id, ParkingPermit.status == "active", ParkingPermit.ends_on >= on,
+        ParkingPermit.id != (except_permit or 0)).limit(1)) is None
+
+
+def assign_space(session: Session, permit: ParkingPermit, space_id: int | None, actor: str) -> ParkingPermit:
+    """Give ``permit`` a fixed space of its community (None: back to the shared spaces)."""
+    if permit.status != "active":
+        raise PermitError("not_active")
+    space = session.get(ParkingSpace, space_id) if space_id else None
+    if space_id and (space is None or space.community_id != permit.community_id or not space.active
+                     or space.kind != "fixed"):
+        raise PermitError("space_unknown")
+    if space is not None and not _space_free(session, space.id, max(permit.starts_on, local_today()), permit.id):
+        raise PermitError("space_taken")
+    before = permit.space_id
+    permit.space_id = space.id if space else None
+    record(session, actor=actor, action="parking.space_assigned", target_type="parking_permit",
+           target_id=permit.number, community_id=permit.community_id,
+           before={"space_id": before}, after={"space": space.code if space else None})
+    return permit

@@ -37,9 +37,12 @@ from app.web.locale import current_locale as _locale
 GRANTS = {
     "Resident": [["^(ParkingResidentView)$", ".*"]],
     "Guard": [["^(ParkingDeskView)$", "^can_(index|reports|export)$"], ["^(Parking|parking_desk)$", "^menu_access$"]],
-    "Manager": [["^(ParkingDeskView)$", "^can_(index|reports|export)$"], ["^(Parking|parking_desk)$", "^menu_access$"]],
+    "Manager": [["^(ParkingDeskView)$", "^can_(index|reports|export)$"], ["^(Parking|parking_desk)$", "^menu_access$"],
+                ["^(ParkingManageView)$", ".*"], ["^(parking_manage)$", "^menu_access$"]],
+    "FrontDesk": [["^(ParkingManageView)$", ".*"], ["^(Parking|parking_manage)$", "^menu_access$"]],
     "Accountant": [["^(ParkingDeskView)$", "^can_(index|reports|export)$"], ["^(Parking|parking_desk)$", "^menu_access$"]],
-    "Regulator": [["^(ParkingDeskView)$", "^can_(index|reports|export)$"], ["^(Parking|parking_desk)$", "^menu_access$"]],
+    "Regulator": [["^(ParkingDeskView)$", "^can_(index|reports|export)$"], ["^(Parking|parking_desk)$", "^menu_access$"],
+                  ["^(ParkingManageView)$", "^can_index$"], ["^(parking_manage)$", "^menu_access$"]],
 }
 RESIDENT_TILES = [{"module": "parking", "endpoint": "ParkingResidentView.index",
                    "label": {"zh": "停车与充电", "en": "Parking and charging"}, "icon": "fa-car"}]
@@ -47,7 +50,8 @@ RESIDENT_TILES = [{"module": "parking", "endpoint": "ParkingResidentView.index",
 TICKET_STATUS = {"parked": _l("Parked"), "awaiting_payment": _l("Waiting for payment"), "paid": _l("Paid"),
                  "exited": _l("Left"), "lost": _l("No exit read")}
 GATE_STATUS = {"ok": _l("Gate opened"), "queued": _l("Gate offline: opening queued"), "failed": _l("Gate did not open"),
-               "timeout": _l("Gate did not answer"), "no_gate": _l("No gate")}
+               "timeout": _l("Gate did not answer"), "no_gate": _l("No gate"),
+               "sending": _l("Opening the gate")}
 OUTCOMES = {"ticket": _l("Ticket issued"), "permit": _l("Permit holder"), "visitor": _l("Visitor pass"),
             "duplicate": _l("Read again (counted once)"), "fee_due": _l("Fee due"), "exit_free": _l("Left, nothing due"),
             "orphan_exit": _l("Exit without entry"), "low_confidence": _l("Plate read uncertain"),
@@ -56,6 +60,7 @@ OUTCOMES = {"ticket": _l("Ticket issued"), "permit": _l("Permit holder"), "visit
 REVIEW_STATUS = {"open": _l("Waiting for a guard"), "opened": _l("Opened by a guard"), "charged": _l("Charged"),
                  "kept_closed": _l("Kept closed")}
 PERMIT_KINDS = {"monthly": _l("Monthly"), "annual": _l("Annual")}
+SPACE_KINDS = {"fixed": _l("Fixed space"), "shared": _l("Shared space")}
 CHARGE_STATUS = {"starting": _l("Starting"), "charging": _l("Charging"), "finished": _l("Finished"),
                  "fault": _l("Charger fault"), "silent": _l("Charger stopped reporting")}
 STOP_REASONS = {"resident": _l("Stopped by you"), "full": _l("Battery full"), "budget": _l("Budget reached"),
@@ -217,6 +222,176 @@ class ParkingDeskView(BaseView):
                         headers={"Content-Disposition": 'attachment; filename="parking-report.xlsx"'})
 
 
+# --- the office: spaces, permits and the waiting list ------------------------------------------------
+class ParkingManageView(BaseView):
+    """Managers and the front desk manage one community's spaces, permits and waiting list
+    (others of their communities by ``?community=``); every record is checked against the
+    login's communities (404 otherwise); each change is audited by the service."""
+
+    route_base = "/parking/manage"
+    default_view = "index"
+
+    def _community(self) -> int:
+        ids = visible_community_ids()
+        wanted = (request.values.get("community", type=int)) or (ids[0] if ids else None)
+        return require_community(wanted)
+
+    def _record(self, model, record_id: int):
+        row = db.session.get(model, record_id)
+        if row is None:
+            abort(404)
+        require_community(row.community_id)
+        return row
+
+    @expose("/")
+    @has_access
+    def index(self):
+        return self._page(self._community())
+
+    def _page(self, community_id: int, error: str | None = None, form: dict | None = None, status: int = 200):
+        from app.domains.estate.models import Community
+        from app.domains.parking.models import ParkingSpace
+
+        ids = visible_community_ids()
+        communities = list(db.session.scalars(select(Community).where(Community.id.in_(ids)).order_by(Community.code)))
+        spaces = list(db.session.scalars(select(ParkingSpace).where(ParkingSpace.community_id == community_id)
+                                         .order_by(ParkingSpace.code)))
+        permits = list(db.session.scalars(select(ParkingPermit).where(
+            ParkingPermit.community_id == community_id, ParkingPermit.status == "active")
+            .order_by(ParkingPermit.ends_on, ParkingPermit.id).limit(200)))
+        waiting = list(db.session.scalars(select(ParkingWaitlist).where(
+            ParkingWaitlist.community_id == community_id, ParkingWaitlist.status == "waiting")
+            .order_by(ParkingWaitlist.id)))
+        homes = {h.id: h.code for h in db.session.scalars(select(Household).where(
+            Household.id.in_({p.household_id for p in permits} | {w.household_id for w in waiting})))}
+        return self.render_template("parking/manage.html", community_id=community_id, communities=communities,
+                                    spaces=spaces, permits=permits, waiting=waiting, homes=homes,
+                                    space_codes={s.id: s.code for s in spaces}, kinds=PERMIT_KINDS,
+                                    space_kinds=SPACE_KINDS, error=error, form=form or {}, yuan=_yuan,
+                                    local=local_format, today=local_today()), status
+
+    def _done(self, community_id: int, message: str, category: str = "success"):
+        db.session.commit()
+        flash(message, category)
+        return redirect(url_for("ParkingManageView.index", community=community_id))
+
+    def _refused(self, community_id: int, exc) -> tuple:
+        db.session.rollback()
+        return self._page(community_id, exc.message(_locale()), dict(request.form), 422)
+
+    @expose("/spaces", methods=["POST"])
+    @has_access
+    @permission_name("add_space")
+    def add_space(self):
+        from app.domains.parking import spaces as sp
+
+        community_id = self._community()
+        try:
+            space = sp.add_space(db.session, community_id=community_id, code=request.form.get("code", ""),
+                                 kind=request.form.get("kind", ""), has_charger=request.form.get("has_charger") == "1",
+                                 actor=current_user.username)
+        except sp.SpaceError as exc:
+            return self._refused(community_id, exc)
+        return self._done(community_id, _("Space %(code)s added.", code=space.code))
+
+    @expose("/spaces/<int:space_id>/active", methods=["POST"])
+    @has_access
+    @permission_name("set_space_active")
+    def set_space_active(self, space_id: int):
+        from app.domains.parking import spaces as sp
+        from app.domains.parking.models import ParkingSpace
+
+        space = self._record(ParkingSpace, space_id)
+        sp.set_space_active(db.session, space, request.form.get("active") == "1", current_user.username)
+        return self._done(space.community_id, _("Space %(code)s updated.", code=space.code))
+
+    @expose("/permits", methods=["POST"])
+    @has_access
+    @permission_name("create_permit")
+    def create_permit(self):
+        community_id = self._community()
+        code = (request.form.get("household_code") or "").strip()
+        household = db.session.scalar(select(Household).where(Household.code == code,
+                                                              Household.community_id == community_id))
+        if household is None:
+            return self._page(community_id, _("No household %(code)s in this community.", code=code),
+                              dict(request.form), 422)
+        try:
+            permit = pm.buy_permit(db.session, household=household, plate=request.form.get("plate", ""),
+                                   kind=request.form.get("kind", ""), actor=current_user.username)
+        except pm.PermitError as exc:
+            if exc.code == "waiting":
+                return self._done(community_id, exc.message(_locale()), "warning")
+            return self._refused(community_id, exc)
+        return self._done(community_id, _("Permit %(number)s for %(plate)s is valid until %(end)s; it is on the "
+                                          "household's bill.", number=permit.number, plate=permit.plate,
+                                          end=permit.ends_on.isoformat()))
+
+    @expose("/permits/<int:permit_id>/cancel", methods=["POST"])
+    @has_access
+    @permission_name("cancel_permit")
+    def cancel_permit(self, permit_id: int):
+        permit = self._record(ParkingPermit, permit_id)
+        try:
+            granted = pm.cancel_permit(db.session, permit, current_user.username)
+        except pm.PermitError as exc:
+            return self._refused(permit.community_id, exc)
+        message = _("Permit %(number)s cancelled.", number=permit.number)
+        if granted is not None:
+            message += " " + _("The space went to %(plate)s from the waiting list.", plate=granted.plate)
+        return self._done(permit.community_id, message)
+
+    @expose("/permits/<int:permit_id>/renew", methods=["POST"])
+    @has_access
+    @permission_name("renew_permit")
+    def renew_permit(self, permit_id: int):
+        permit = self._record(ParkingPermit, permit_id)
+        try:
+            renewed = pm.renew_permit(db.session, permit, current_user.username)
+        except pm.PermitError as exc:
+            if exc.code == "waiting":
+                return self._done(permit.community_id, exc.message(_locale()), "warning")
+            return self._refused(permit.community_id, exc)
+        return self._done(permit.community_id, _("Permit %(number)s for %(plate)s is valid until %(end)s; it is on "
+                                                 "the household's bill.", number=renewed.number, plate=renewed.plate,
+                                                 end=renewed.ends_on.isoformat()))
+
+    @expose("/permits/<int:permit_id>/space", methods=["POST"])
+    @has_access
+    @permission_name("assign_space")
+    def assign_space(self, permit_id: int):
+        permit = self._record(ParkingPermit, permit_id)
+        try:
+            pm.assign_space(db.session, permit, request.form.get("space_id", type=int), current_user.username)
+        except pm.PermitError as exc:
+            return self._refused(permit.community_id, exc)
+        return self._done(permit.community_id, _("Space of %(plate)s updated.", plate=permit.plate))
+
+    @expose("/waiting/<int:entry_id>/serve", methods=["POST"])
+    @has_access
+    @permission_name("serve_waiting")
+    def serve_waiting(self, entry_id: int):
+        entry = self._record(ParkingWaitlist, entry_id)
+        try:
+            permit = pm.serve_waiting(db.session, entry, current_user.username)
+        except pm.PermitError as exc:
+            return self._refused(entry.community_id, exc)
+        return self._done(entry.community_id, _("Permit %(number)s for %(plate)s is valid until %(end)s; it is on "
+                                                "the household's bill.", number=permit.number, plate=permit.plate,
+                                                end=permit.ends_on.isoformat()))
+
+    @expose("/waiting/<int:entry_id>/cancel", methods=["POST"])
+    @has_access
+    @permission_name("cancel_waiting")
+    def cancel_waiting(self, entry_id: int):
+        entry = self._record(ParkingWaitlist, entry_id)
+        try:
+            pm.cancel_waiting(db.session, entry, current_user.username)
+        except pm.PermitError as exc:
+            return self._refused(entry.community_id, exc)
+        return self._done(entry.community_id, _("%(plate)s taken off the waiting list.", plate=entry.plate))
+
+
 # --- residents: permits and charging on the phone --------------------------------------------------
 class ParkingResidentView(BaseView):
     route_base = "/me/parking"
@@ -318,6 +493,8 @@ def register(appbuilder) -> None:
     appbuilder.add_view_no_menu(ParkingNotifyView())
     appbuilder.add_view_no_menu(ParkingResidentView())
     appbuilder.add_view(ParkingDeskView, "parking_desk", label=_l("Gates and tickets"), icon="fa-car",
+                        category="Parking", category_label=_l("Parking"))
+    appbuilder.add_view(ParkingManageView, "parking_manage", label=_l("Spaces and permits"), icon="fa-id-card",
                         category="Parking", category_label=_l("Parking"))
     csrf = current_app.extensions.get("csrf")
     if csrf is not None:

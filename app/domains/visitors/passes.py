@@ -221,8 +221,10 @@ def invite(session: Session, *, household: Household, visitor_name: str, visitor
 
 
 def register_walk_in(session: Session, *, community_id: int, household_id: int, visitor_name: str,
-                     visitor_phone: str | None = None, hours: int = 2, entries: int = 1, actor: str) -> VisitorPass:
-    """Front desk registers a walk-in visitor; the host approves (walk-in process)."""
+                     visitor_phone: str | None = None, hours: int = 2, entries: int = 1, actor: str,
+                     plate: str | None = None) -> VisitorPass:
+    """Front desk registers a walk-in visitor; the host approves (walk-in process). ``plate``:
+    the visitor's car — once the host approves, the parking gate opens for it."""
     from app.platform.processes import start_process
 
     household = session.get(Household, household_id)
@@ -230,7 +232,7 @@ def register_walk_in(session: Session, *, community_id: int, household_id: int, 
         raise LookupError(f"no household {household_id} in community {community_id}")
     vp = _new_pass(session, community_id=community_id, household_id=household_id, visitor_name=visitor_name,
                    visitor_phone=visitor_phone, valid_from=None, hours=hours, entries=entries,
-                   status="pending_approval", source="walk_in", actor=actor)
+                   status="pending_approval", source="walk_in", actor=actor, plate=plate)
     settings = module_settings(session, community_id, "visitors")
     start_process(session, community_id=community_id, process_id=WALK_IN_PROCESS, actor=actor,
                   business_key=vp.number, data={

@@ -220,7 +220,7 @@ class VisitorDeskView(BaseView):
                                               household_id=household.id, visitor_name=form.get("visitor_name", ""),
                                               visitor_phone=form.get("visitor_phone"),
                                               hours=int(form.get("hours") or 2), entries=1,
-                                              actor=current_user.username)
+                                              actor=current_user.username, plate=form.get("plate"))
                     db.session.commit()
                     flash(_("Registered %(number)s; waiting for the host's approval.", number=vp.number), "success")
                     return redirect(url_for("VisitorDeskView.index"))

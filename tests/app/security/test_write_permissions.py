@@ -98,6 +98,9 @@ ALLOWED: dict[str, set[str]] = {
         "InstanceView.start", "InstanceView.retry", "InstanceApi.start",
         "VisitorDeskView.register_walk_in",
         "FamilyDeskView.change",  # family logins of a household
+        # parking: spaces, permits and the waiting list at the office
+        *{f"ParkingManageView.{a}" for a in ("add_space", "set_space_active", "create_permit", "cancel_permit",
+                                             "renew_permit", "assign_space", "serve_waiting", "cancel_waiting")},
     },
     # consultants: process models only
     "consultant": {"ProcessDefinitionView.upload", "ProcessApi.upload_api", "ProcessApi.validate_api",
@@ -123,6 +126,9 @@ ALLOWED: dict[str, set[str]] = {
         "DashboardView.enter",  # the audit pack's figures from before the platform
         "DunningView.chase",  # 催缴 from the arrears aging list
         "FamilyDeskView.change",  # family logins of a household
+        # parking: spaces, permits and the waiting list
+        *{f"ParkingManageView.{a}" for a in ("add_space", "set_space_active", "create_permit", "cancel_permit",
+                                             "renew_permit", "assign_space", "serve_waiting", "cancel_waiting")},
     } | PATROL | {"InspectionView.start"} | {
         f"{view}.{action}" for view in ("InspectionPointView", "InspectionRouteView") for action in ("add", "edit", "delete")
     },

@@ -33,9 +33,12 @@ def _read(gate, plate, direction, minutes_ago=0.0, confidence=0.97, **extra):
 
 
 def _events(factory, n):
+    """``n`` reads stored, and every gate command they sent answered (sent after the read's
+    commit, its outcome noted on the read a moment later)."""
     def enough():
         with factory() as s:
-            return s.scalar(select(func.count(PlateEvent.id))) >= n
+            return (s.scalar(select(func.count(PlateEvent.id))) >= n
+                    and not s.scalar(select(func.count(PlateEvent.id)).where(PlateEvent.gate_status == "sending")))
     assert wait_for(enough, 15), "plate events not handled"
 
 
@@ -65,8 +68,9 @@ def test_temporary_car_enters_pays_and_the_gate_opens(lot):
     _read(gate, "京B12345", "out")
     _events(factory, 3)
     with factory() as s:
-        outcomes = [e.outcome for e in s.scalars(select(PlateEvent).order_by(PlateEvent.id))]
-        assert outcomes == ["ticket", "duplicate", "fee_due"]
+        reads = list(s.scalars(select(PlateEvent).order_by(PlateEvent.id)))
+        assert [e.outcome for e in reads] == ["ticket", "duplicate", "fee_due"]
+        assert reads[0].gate_status == "ok"  # the gate's answer, noted after the read's commit
         ticket = s.scalar(select(ParkingTicket))
         # 120 min: 30 free, first hour 5.00, one started hour 3.00
         assert (ticket.status, ticket.fee_cents, ticket.plate) == ("awaiting_payment", 800, "京B12345")

@@ -109,6 +109,19 @@ def test_walk_in_needs_the_hosts_approval(session, estate):
     assert session.scalar(select(TaskRow.status).where(TaskRow.instance_id == instance.id)) == "cancelled"
 
 
+def test_a_walk_in_visitors_car_is_let_in_once_the_host_approves(session, estate):
+    host, cid = estate.households[1], estate.community.id
+    vp = vp_svc.register_walk_in(session, community_id=cid, household_id=host.id, visitor_name="送货",
+                                 actor="frontdesk", plate="京C·66 666")
+    assert vp.plate == "京C66666"
+    assert vp_svc.pass_for_plate(session, cid, "京C66666") is None  # not before the host's answer
+    vp_svc.host_decide(session, vp, "approve", "resident_t")
+    assert vp_svc.pass_for_plate(session, cid, "京C66666")["number"] == vp.number
+    with pytest.raises(vp_svc.PassError, match="plate"):  # a malformed plate: nothing registered
+        vp_svc.register_walk_in(session, community_id=cid, household_id=host.id, visitor_name="x",
+                                actor="frontdesk", plate="#?!")
+
+
 def test_walk_in_the_front_desk_records_the_hosts_answer_by_phone(session, estate):
     vp = vp_svc.register_walk_in(session, community_id=estate.community.id, household_id=estate.households[0].id,
                                  visitor_name="送水", actor="frontdesk")
