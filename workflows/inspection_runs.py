@@ -9,12 +9,12 @@ and planned time that already have a run are skipped, so two workers start nothi
 from __future__ import annotations
 
 from prefect import flow
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from app.modules.models import ModuleActivation
 from app.platform.discovery import import_all_models
 from app.settings import get_settings
+from workflows._communities import enabled_community_ids
 from workflows._log import run_logger
 
 
@@ -35,14 +35,7 @@ def start_due(database_url: str | None = None, now=None,
     started: dict[int, list[str]] = {}
     try:
         with Session(engine) as session:
-            query = select(ModuleActivation.community_id).where(
-                ModuleActivation.module_id == "inspection", ModuleActivation.enabled.is_(True))
-            if communities is not None:
-                from app.domains.estate.models import Community
-
-                query = query.where(ModuleActivation.community_id.in_(
-                    select(Community.id).where(Community.code.in_(communities))))
-            chosen = list(session.scalars(query))
+            chosen = enabled_community_ids(session, "inspection", communities)
         for community_id in chosen:
             with Session(engine) as session:
                 # the month's self-inspection plan is issued on the month's first pass

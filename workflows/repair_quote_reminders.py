@@ -8,12 +8,12 @@ the community's own transaction. Idempotent: each reminder is a timeline event.
 from __future__ import annotations
 
 from prefect import flow
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from app.modules.models import ModuleActivation
 from app.platform.discovery import import_all_models
 from app.settings import get_settings
+from workflows._communities import enabled_community_ids
 from workflows._log import run_logger
 
 
@@ -27,14 +27,7 @@ def remind(database_url: str | None = None, now=None,
     done: dict[int, dict[str, list[str]]] = {}
     try:
         with Session(engine) as session:
-            query = select(ModuleActivation.community_id).where(
-                ModuleActivation.module_id == "repair", ModuleActivation.enabled.is_(True))
-            if communities is not None:
-                from app.domains.estate.models import Community
-
-                query = query.where(ModuleActivation.community_id.in_(
-                    select(Community.id).where(Community.code.in_(communities))))
-            chosen = list(session.scalars(query))
+            chosen = enabled_community_ids(session, "repair", communities)
         for community_id in chosen:
             with Session(engine) as session:
                 done[community_id] = remind_unanswered(session, community_id, now)
