@@ -24,7 +24,7 @@ def test_manager_dashboard_levels_and_links(login):
     buildings = client.get(f"/api/v1/estate/communities/{cid}/buildings").get_json()["result"]
     building = client.get(f"/dashboard/?building_id={buildings[0]['id']}").get_data(as_text=True)
     assert 'data-level="building"' in building and 'id="tile-security-alerts"' in building
-    assert building.count("ef-help\">整个小区的数据") == 3  # security, staff and energy tiles are not per building
+    assert building.count("ef-help\">整个小区的数据") == 4  # security, staff, energy and inspection: not per building
     # every figure link answers
     links = set(re.findall(r'class="ef-figure-value" href="([^"]+)"', one.get_data(as_text=True)))
     assert links
