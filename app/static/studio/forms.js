@@ -263,7 +263,7 @@
   }
 
   function insertField(item) {
-    var value = text.value;
+    var value = text.value.replace(/^fields:[ \t]*\[\s*\][ \t]*$/m, "fields:");  // an empty flow list
     var name = uniqueName(value, "new_" + item.type);
     var snippet = item.snippet.replace("name: new_" + item.type + "\n", "name: " + name + "\n");
     var at = insertionPoint(value, text.selectionStart);
