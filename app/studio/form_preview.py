@@ -20,7 +20,9 @@ from markupsafe import Markup
 
 from app.assets.errors import AssetError
 from app.forms.definitions import DATA_FOLDERS, FormDef, parse_form_text
+from app.forms.messages import resolve_locale
 from app.forms.render import render_form
+from app.studio.lint import translate
 
 
 @dataclass
@@ -39,9 +41,11 @@ class FormPreview:
         return {"html": self.html, "errors": self.errors}
 
 
-def _error(e: AssetError) -> dict:
-    """``{line, element, message}``; the line is 1-based (0 when a problem has none)."""
-    message = f"{e.element}: {e.reason}" if e.element else e.reason
+def _error(e: AssetError, locale: str) -> dict:
+    """``{line, element, message}``; the line is 1-based (0 when a problem has none); the reason
+    in the words of the studio's findings (``app.studio.lint.translate``)."""
+    reason = translate(e.reason, locale)
+    message = f"{e.element}: {reason}" if e.element else reason
     return {"line": int(e.line or 0), "element": e.element, "message": message,
             "severity": e.severity}
 
@@ -69,7 +73,7 @@ def preview_form(path: str, text: str, files: Mapping[str, str] | None = None, *
                                     "message": f"{path}: the form text is missing"}])
     form, errors = parse_form_text(text, path, form_id)
     if errors or form is None:
-        return FormPreview(errors=[_error(e) for e in sorted(errors, key=lambda e: e.line)])
+        return FormPreview(errors=[_error(e, resolve_locale(locale)) for e in sorted(errors, key=lambda e: e.line)])
     html: Markup = render_form(form, values=None, locale=locale, action_url="", csrf_token=None,
                                options={}, static_url=static_url, upload_url=upload_url)
     return FormPreview(html=str(html), form=form)

@@ -17,24 +17,20 @@ MODULE = "formstudio"
 FORM = f"forms/{MODULE}/visit.yaml"
 
 
-@pytest.fixture(scope="module")
-def draft(live_server, demo_db_url):
-    """A studio draft with one form, made through the studio's draft service."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from app.modules.catalog import load_catalog
-    from app.studio import drafts
-
-    engine = create_engine(demo_db_url)
-    with Session(engine) as s:
-        d = drafts.get_draft(s, MODULE) or drafts.new_draft(
-            s, MODULE, "上门登记", "Visit log", actor="consultant", catalog=load_catalog())
-        if FORM not in (d.files or {}):
-            drafts.add_form(s, d, "visit", actor="consultant")
-        s.commit()
-    engine.dispose()
-    return MODULE
+def _ensure_draft(page, base: str) -> None:
+    """The draft and its form, made through the studio's own controls (new module, add form)."""
+    answer = page.goto(f"{base}/studio/{MODULE}/")
+    if answer.status == 404:
+        page.goto(f"{base}/studio/")
+        page.fill("#new-module-id", MODULE)
+        page.fill("#new-name-zh", "上门登记")
+        page.fill("#new-name-en", "Visit log")
+        page.click("#studio-new-btn")
+        expect(page.locator("#studio-module")).to_have_text(MODULE)
+    if not page.locator("#studio-file-list li", has_text=FORM).count():
+        page.fill("#studio-new-name", "visit")
+        page.click("#studio-add-form")
+        expect(page.locator("#studio-file-list li", has_text=FORM)).to_have_count(1)
 
 
 def _stored(db, path: str) -> str:
@@ -45,6 +41,7 @@ def _stored(db, path: str) -> str:
 
 
 def _open_form(page, base: str) -> None:
+    _ensure_draft(page, base)
     page.goto(f"{base}/studio/{MODULE}/")
     page.locator("#studio-file-list a", has_text=FORM).click()
     editor = page.locator("#studio-form-editor")
@@ -54,7 +51,7 @@ def _open_form(page, base: str) -> None:
     expect(editor).to_have_attribute("data-palette", "ready")
 
 
-def test_open_insert_preview_break_fix_save(page, live_server, login, draft, db):
+def test_open_insert_preview_break_fix_save(page, live_server, login, db):
     base = live_server
     login(page, base, "consultant")
     _open_form(page, base)
@@ -120,7 +117,7 @@ def test_open_insert_preview_break_fix_save(page, live_server, login, draft, db)
     assert stored == fixed and "new_yes_no" in stored and "new_choice" in stored and stored != original
 
 
-def test_save_findings_are_marked_at_their_lines(page, live_server, login, draft, db):
+def test_save_findings_are_marked_at_their_lines(page, live_server, login, db):
     """A form that loads but that the package check refuses (its id does not match the path)."""
     base = live_server
     login(page, base, "consultant")
@@ -140,7 +137,7 @@ def test_save_findings_are_marked_at_their_lines(page, live_server, login, draft
     assert _stored(db, FORM) == good
 
 
-def test_phone_stacks_editor_and_preview_without_sideways_scroll(phone_page, live_server, login, draft):
+def test_phone_stacks_editor_and_preview_without_sideways_scroll(phone_page, live_server, login):
     page = phone_page
     base = live_server
     login(page, base, "consultant")
@@ -156,7 +153,7 @@ def test_phone_stacks_editor_and_preview_without_sideways_scroll(phone_page, liv
     assert overflow <= 0, overflow
 
 
-def test_other_roles_do_not_get_the_form_editor(page, live_server, login, draft):
+def test_other_roles_do_not_get_the_form_editor(page, live_server, login):
     base = live_server
     login(page, base, "manager_yc")
     answer = page.request.get(f"{base}/studio/forms-api/palette")

@@ -5,8 +5,9 @@ rendered by the task page's renderer, or its errors ``[{line, element, message}]
 lines (app/studio/form_preview.py). Nothing is stored. ``GET /studio/forms-api/palette`` →
 ``{types: [{type, label, options, snippet}]}`` (app/studio/form_palette.py).
 
-Consultants and Admins only (the studio's users); every other role gets 403, read route
-included. The preview is a POST (the text may be long) that writes nothing.
+Consultants and Admins only (the studio's users: app/security/roles.py grants ``Studio*`` views to
+the Consultant); every other role gets 403, read route included. The preview is a POST (the text
+may be long) that writes nothing.
 """
 from __future__ import annotations
 
@@ -15,30 +16,25 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 
+from app.db import db
+from app.studio import drafts
+from app.studio import form_palette
+from app.studio.form_preview import preview_form
 from app.web.locale import current_locale
-
-#: the studio's users: Consultants (Admin has every permission)
-GRANTS = {"Consultant": [["^(StudioFormsView)$", "^(can_preview|can_palette)$"]]}
 
 #: the largest form text the preview takes (a form file is a few KB)
 MAX_TEXT = 256 * 1024
 
 
 def _draft_files(module: str | None, given) -> dict[str, str]:
-    """The draft's other files: the studio's draft service when there is one, else what the
-    editor sent (``files``), else none."""
+    """The draft's files (the studio's draft service), with what the editor sent on top."""
     files: dict[str, str] = {}
+    if module:
+        draft = drafts.get_draft(db.session, module)
+        if draft is not None:
+            files.update(draft.files or {})
     if isinstance(given, dict):
         files.update({str(k): v for k, v in given.items() if isinstance(v, str)})
-    if module:
-        try:
-            from app.studio.drafts import draft_files  # the core's draft service (issue #20)
-        except ImportError:
-            return files
-        from app.db import db
-
-        stored = draft_files(db.session, module) or {}
-        return {**stored, **files}
     return files
 
 
@@ -50,8 +46,6 @@ class StudioFormsView(BaseView):
     @has_access
     @permission_name("preview")
     def preview(self):
-        from app.studio.form_preview import preview_form
-
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return jsonify(message=_("Send a JSON object with path and text.")), 400
@@ -74,9 +68,7 @@ class StudioFormsView(BaseView):
     @has_access
     @permission_name("palette")
     def palette(self):
-        from app.studio.form_palette import palette
-
-        return jsonify(types=palette())
+        return jsonify(types=form_palette.palette())
 
 
 def register(appbuilder) -> None:

@@ -51,7 +51,7 @@ def test_a_valid_form_renders_the_same_field_inputs_as_the_task_page(locale):
 
 def test_a_bad_key_names_its_real_line():
     text = ALL_TYPES.read_text(encoding="utf-8").replace("    max_length: 20", "    max_lenght: 20")
-    result = preview_form("forms/demo/all_types.yaml", text, {})
+    result = preview_form("forms/demo/all_types.yaml", text, {}, locale="en")
     assert result.html == ""
     assert [(e["line"], e["element"]) for e in result.errors] == [
         (_line_of(text, "max_lenght"), "fields[1].max_lenght")]
@@ -87,7 +87,7 @@ def test_a_yaml_syntax_error_names_its_line():
 
 def test_the_id_must_match_the_path_and_only_form_paths_preview():
     text = ALL_TYPES.read_text(encoding="utf-8")
-    result = preview_form("forms/demo/other.yaml", text, {})
+    result = preview_form("forms/demo/other.yaml", text, {}, locale="en")
     assert [(e["line"], e["element"]) for e in result.errors] == [(1, "id")]
     assert "expected 'demo/other'" in result.errors[0]["message"]
     for path in ("bpmn/demo/a.bpmn", "forms/demo/checklists/a.yaml", "../forms/demo/a.yaml", "forms/a.yaml"):
@@ -149,6 +149,7 @@ def test_each_snippet_inserted_in_a_form_previews_as_that_field(demo_app, ftype)
 
 def test_preview_endpoint_renders_or_reports_lines(demo_app, login):
     client = login("consultant")
+    client.post("/lang/en")
     text = ALL_TYPES.read_text(encoding="utf-8")
     ok = client.post("/studio/forms-api/preview",
                      json={"path": "forms/demo/all_types.yaml", "text": text, "module": "demo"})
@@ -159,13 +160,38 @@ def test_preview_endpoint_renders_or_reports_lines(demo_app, login):
     assert bad.status_code == 200 and bad.json["html"] == ""
     assert bad.json["errors"][0]["line"] == _line_of(text, "type: money")
     assert "unknown field type 'cash'" in bad.json["errors"][0]["message"]
+    client.post("/lang/zh")  # the validator's words as the studio's findings word them
+    zh = client.post("/studio/forms-api/preview",
+                     json={"path": "forms/demo/all_types.yaml", "text": text.replace("type: money", "type: cash")})
+    assert "未知的字段类型“cash”" in zh.json["errors"][0]["message"]
     for body in (None, {"path": 1, "text": "x"}, {"path": "forms/demo/a.yaml"}):
         answer = client.post("/studio/forms-api/preview", json=body) if body is not None else \
             client.post("/studio/forms-api/preview", data="not json", content_type="application/json")
         assert answer.status_code == 400 and answer.json["message"]
-    palette_answer = client.get("/studio/forms-api/palette")
-    assert palette_answer.status_code == 200
-    assert [t["type"] for t in palette_answer.json["types"]] == list(d.FIELD_TYPES)
+    for username in ("consultant", "admin"):
+        palette_answer = login(username).get("/studio/forms-api/palette")
+        assert palette_answer.status_code == 200, username
+        assert [t["type"] for t in palette_answer.json["types"]] == list(d.FIELD_TYPES)
+
+
+def test_preview_uses_the_drafts_files(demo_app, login):
+    """With ``module``, the draft's stored files are there beside the text being typed."""
+    from app.db import db
+    from app.studio import drafts
+    from app.web.catalog import get_catalog
+    from app.web.views.studio_forms import _draft_files
+
+    with demo_app.app_context():
+        draft = drafts.get_draft(db.session, "previewmod") or drafts.new_draft(
+            db.session, "previewmod", "预览", "Preview", actor="consultant", catalog=get_catalog())
+        path = drafts.add_form(db.session, draft, "ask", actor="consultant")
+        db.session.commit()
+        files = _draft_files("previewmod", {path: "id: changed\n"})
+        assert set(files) >= {"menus/previewmod.yaml", path} and files[path] == "id: changed\n"
+        stored = draft.files[path]
+    answer = login("consultant").post("/studio/forms-api/preview",
+                                      json={"path": path, "text": stored, "module": "previewmod"})
+    assert answer.json["errors"] == [] and 'data-field="note"' in answer.json["html"]
 
 
 def test_preview_and_palette_are_refused_to_other_roles(demo_app, login):
