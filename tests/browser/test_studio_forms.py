@@ -94,7 +94,8 @@ def test_open_insert_preview_break_fix_save(page, live_server, login, db):
 
     # a save of the broken text: refused lines come back as findings at their lines, text kept
     editor.locator(".sf-save").click()
-    expect(editor.locator(".sf-status")).not_to_have_text("")
+    expect(editor.locator(".sf-status")).to_have_text(re.compile("已保存，标记的行有检查问题"))
+    expect(editor.locator(f'.sf-gutter .sf-ln.sf-err[data-line="{mark_line}"]')).to_have_count(1)
     assert text.input_value() == typed
 
     # a bad key (not a syntax error) names its own line
@@ -131,6 +132,11 @@ def test_save_findings_are_marked_at_their_lines(page, live_server, login, db):
     expect(editor.locator('.sf-gutter .sf-ln.sf-err[data-line="1"]')).to_have_count(1)
     expect(editor.locator(".sf-errors li").first).to_contain_text("elsewhere")
     assert text.input_value() == wrong_id
+    # opened again later, the form shows the findings the editor page was rendered with
+    page.reload()
+    page.locator("#studio-file-list a", has_text=FORM).click()
+    expect(editor.locator('.sf-gutter .sf-ln.sf-err[data-line="1"]')).to_have_count(1)
+    expect(text).to_have_value(wrong_id)
     text.fill(good)
     editor.locator(".sf-save").click()
     expect(editor.locator(".sf-gutter .sf-ln.sf-err")).to_have_count(0)

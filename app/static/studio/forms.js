@@ -16,6 +16,21 @@
   var buffers = {};            // path -> text typed (kept when switching files)
   var problems = { preview: [], saved: [] };
   var timer = null, seq = 0, shownSeq = 0;
+  var savedText = {};          // path -> the text of its last save (findings are about that text)
+  var lastFindings = null;     // the draft's findings of the last lint (all files)
+
+  /* The findings the editor page was rendered with (studio/editor.html's #studio-findings). */
+  function pageFindings() {
+    var out = [];
+    document.querySelectorAll("#studio-findings li.studio-finding[data-path]").forEach(function (li) {
+      var message = li.textContent;
+      li.querySelectorAll("code, b").forEach(function (n) { message = message.replace(n.textContent, ""); });
+      out.push({ path: li.getAttribute("data-path"), line: parseInt(li.getAttribute("data-line"), 10) || 0,
+                 element: li.getAttribute("data-element") || "", message: message.trim(),
+                 severity: li.classList.contains("warning") ? "warning" : "error" });
+    });
+    return out;
+  }
 
   function t(key, values) {
     var s = root.getAttribute("data-t-" + key) || key;
@@ -305,6 +320,7 @@
   function save() {
     if (!current || !window.studio || !window.studio.saveFile) return;
     var path = current, value = text.value;
+    savedText[path] = value;
     setStatus(t("saving"));
     window.studio.saveFile(path, value).then(function (answer) {
       if (!answer || answer.error) throw new Error((answer && (answer.error || answer.message)) || "?");
@@ -318,7 +334,8 @@
   }
 
   function showFindings(findings, path) {
-    if (path !== current) return;
+    // findings name lines of the saved text: once the user typed on, they may point elsewhere
+    if (path !== current || savedText[path] !== text.value) return;
     problems.saved = findings.map(function (f) {
       return { line: f.line, message: (f.element ? f.element + ": " : "") + f.message,
                severity: f.severity || "error", source: "save" };
@@ -334,6 +351,7 @@
     if (value === undefined) value = recalled(path);
     if (value === null || value === undefined) value = saved || "";
     text.value = value;
+    if (savedText[path] === undefined && saved !== undefined) savedText[path] = saved;
     pathEl.textContent = path;
     problems = { preview: [], saved: [] };
     previewBody.replaceChildren();
@@ -341,6 +359,8 @@
     setStatus("");
     root.hidden = false;
     root.setAttribute("data-path", path);
+    if (lastFindings === null) lastFindings = pageFindings();
+    showFindings(lastFindings.filter(function (f) { return f.path === path; }), path);
     paint();
     text.scrollTop = 0; sync();
     preview();
@@ -370,6 +390,7 @@
   function connect(studio) {
     studio.on("open", function (payload) { if (isForm(payload)) open(payload.path); else hide(); });
     studio.on("findings", function (payload) {
+      lastFindings = (payload && payload.findings) || [];
       if (!current) return;
       showFindings(((payload && payload.findings) || []).filter(function (f) { return f.path === current; }), current);
     });
