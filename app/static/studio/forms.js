@@ -377,9 +377,13 @@
     return payload && (payload.kind === "form" || (!payload.kind && FORM_PATH.test(payload.path || "")));
   }
 
+  var escaped = false;  // Escape, then Tab, leaves the text (Tab alone indents)
+
   function keydown(ev) {
     if ((ev.ctrlKey || ev.metaKey) && (ev.key === "s" || ev.key === "S")) { ev.preventDefault(); save(); return; }
-    if (ev.key === "Tab" && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey) {
+    var leave = escaped;
+    escaped = ev.key === "Escape";
+    if (ev.key === "Tab" && !leave && !ev.shiftKey && !ev.altKey && !ev.ctrlKey && !ev.metaKey) {
       ev.preventDefault();  // YAML indents with spaces
       var s = text.selectionStart, e = text.selectionEnd;
       text.setRangeText("  ", s, e, "end");
