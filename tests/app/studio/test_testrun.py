@@ -262,3 +262,21 @@ def test_a_malformed_test_case_names_its_line(session, files):
     shown = [str(e) for e in errors]
     assert "tests/trial/bad.yaml:3: steps[0]: a step names one element: task: <id>, timer: <id> or retry: <id>" in shown
     assert any(e.file == "tests/other/x.yaml" and "put it under tests/trial/" in e.reason for e in errors)
+
+
+def test_a_failing_operation_is_an_incident_of_the_run_with_retry(session, files):
+    """Without its menu entry the draft has no settings: ``module.settings`` fails at run time."""
+    del files["menus/trial.yaml"]
+    run = _start(session, files)
+    state = testrun.run_state(session, run)
+    assert state["status"] == "incident"
+    [incident] = state["incidents"]
+    assert incident["element"] == "load_settings" and "trial" in incident["error"]
+    assert "load_settings" in state["active"]
+    testrun.retry_run_incident(session, run, incident["id"], "consultant")
+    session.commit()
+    state = testrun.run_state(session, run)
+    assert [s["action"] for s in state["steps"]] == ["start", "retry"]
+    assert state["status"] == "incident" and state["incidents"][0]["element"] == "load_settings"
+    with pytest.raises(testrun.TestRunError, match="is not open in this run"):
+        testrun.retry_run_incident(session, run, incident["id"] + 999, "consultant")
