@@ -107,6 +107,9 @@ ALLOWED: dict[str, set[str]] = {
                    # module packages: the page and the JSON API
                    "ProcessDefinitionView.package", "ProcessApi.package_upload_api",
                    "ProcessApi.package_validate_api",
+                   # the studio (issue #20): drafts, their files, the menu form, checks, publishing
+                   *{f"StudioView.{a}" for a in ("new", "open_published", "discard", "save_file", "delete_file",
+                                                 "add_file", "save_menu", "check_expression", "publish_draft")},
                    # the studio's test runs (scratch community only)
                    "StudioRunView.start", "StudioRunView.complete", "StudioRunView.fire_timer",
                    "StudioRunView.retry", "StudioRunView.save_case"},
