@@ -1,13 +1,13 @@
 """studio: test runs of a draft's process in the scratch community
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0019
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0017"
+down_revision = "0019"  # 0017 as given; chained after the merged studio skeleton (one head)
 branch_labels = None
 depends_on = None
 

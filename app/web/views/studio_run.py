@@ -11,14 +11,9 @@ from flask_login import current_user
 
 from app.db import db
 from app.engine.errors import EngineError
-from app.security.roles import CONSULTANT
 from app.studio import testcases, testrun
 from app.web.labels import code_label
 from app.web.locale import current_locale
-
-#: the consultant uses every route of the panel (administrators have every permission)
-GRANTS = {CONSULTANT: [["^(StudioRunView)$", "^(can_read|can_run)$"]]}
-
 
 def _draft(module_id: str):
     """The module's studio draft (404 if there is none)."""
