@@ -135,3 +135,18 @@ def test_a_manager_cannot_reach_the_test_run(page: Page, live_server, login, tri
     response = page.request.get(f"{live_server}/studio/run/{trial_draft}/1", max_redirects=0)
     assert response.status in (302, 401, 403, 404)
     assert response.status != 302 or "/login" in response.headers.get("location", "")
+
+
+def test_the_test_run_panel_fits_a_phone(phone_page: Page, live_server, login, trial_draft):
+    page = phone_page
+    login(page, live_server, "consultant")
+    page.goto(f"{live_server}/studio/{trial_draft}/")
+    page.click("#studio-open-testrun")
+    page.click("#testrun-start")
+    expect(page.locator('#testrun-tasks .testrun-task[data-element="ask"]')).to_be_visible()
+    page.click('#testrun-tasks .testrun-task[data-element="ask"]')
+    expect(page.locator("#testrun-form form")).to_be_visible()
+    wide = page.evaluate("""() => Array.from(document.querySelectorAll('#studio-testrun-panel *'))
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .map(e => e.tagName + '#' + e.id + '.' + e.className).slice(0, 5)""")
+    assert wide == []  # nothing of the panel sticks out sideways at 390 px
