@@ -90,6 +90,8 @@ FAB_ROLES: dict[str, list[list[str]]] = {
     CONSULTANT: _COMMON
     + [
         ["^(ProcessDefinitionView|ProcessApi)$", "^(can_list|can_upload|can_validate)$"],
+        # the studio (issue #20): its editor page and every part of it (forms preview, test run)
+        ["^(Studio[A-Za-z]*)$", ".*"],
     ],
     REGULATOR: _COMMON
     + [

@@ -106,7 +106,10 @@ ALLOWED: dict[str, set[str]] = {
     "consultant": {"ProcessDefinitionView.upload", "ProcessApi.upload_api", "ProcessApi.validate_api",
                    # module packages: the page and the JSON API
                    "ProcessDefinitionView.package", "ProcessApi.package_upload_api",
-                   "ProcessApi.package_validate_api"},
+                   "ProcessApi.package_validate_api",
+                   # the studio (issue #20): drafts, their files, the menu form, checks, publishing
+                   *{f"StudioView.{a}" for a in ("new", "open_published", "discard", "save_file", "delete_file",
+                                                 "add_file", "save_menu", "check_expression", "publish_draft")}},
     # managers run their community, but payments are the accountant's (read-only for a manager)
     "manager_yc": INBOX | {
         f"{view}.{action}" for view in ("BuildingView", "UnitView", "HouseholdView", "ResidentView",
