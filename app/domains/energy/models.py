@@ -124,7 +124,7 @@ class EnergyDailyUsage(Model):
     ``usage`` counts the increases between consecutive good readings whose later reading falls on
     the day (from the last reading before it; a ``replaced`` reading restarts the count), so the
     days of a month add up to exactly the month's usage; ``day_use`` (max − min of the day's
-    readings) is the detection's daily history; ``complete`` says the day had ended when derived."""
+    readings) is the detection's daily history."""
 
     __tablename__ = "energy_daily_usage"
     __table_args__ = (Index("ix_energy_daily_community_day", "community_id", "day"),)
@@ -137,7 +137,17 @@ class EnergyDailyUsage(Model):
     usage: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     day_use: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     readings: Mapped[int] = mapped_column(Integer, default=0)
-    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    derived_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class EnergyDerivation(Model):
+    """How far a community's days are derived: every local day up to ``complete_through`` was
+    derived after it ended (a day without readings has no daily rows, so the rows cannot say)."""
+
+    __tablename__ = "energy_derivation"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), primary_key=True, autoincrement=False)
+    complete_through: Mapped[date] = mapped_column(Date)
     derived_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

@@ -7,7 +7,7 @@ Re-deriving a month replaces its rows (the same readings give the same figures).
 
 Derived per local day first (``energy_daily_usage``: the same increases, each counted on the
 day of its later reading), a month being the sum of its days: the nightly run derives only the
-days since the last complete one (:func:`catch_up`), a late reading re-derives its meter's days
+days after the last complete one (``energy_derivation``, :func:`catch_up`), a late reading re-derives its meter's days
 and months (:func:`refresh_late`).
 """
 from __future__ import annotations
@@ -18,8 +18,15 @@ from decimal import Decimal
 from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from app import clock
 from app.db import utcnow
-from app.domains.energy.models import EnergyDailyUsage, EnergyMeter, EnergyMonthlyUsage, EnergyReading
+from app.domains.energy.models import (
+    EnergyDailyUsage,
+    EnergyDerivation,
+    EnergyMeter,
+    EnergyMonthlyUsage,
+    EnergyReading,
+)
 from app.domains.energy.periods import bounds, previous
 from app.localtime import from_local, offset
 
@@ -126,12 +133,10 @@ def _as_date(value) -> date:
 
 
 def compute_days(session: Session, community_id: int, first: date, last: date,
-                 meter_ids: list[int] | None = None, now: datetime | None = None) -> list[dict]:
+                 meter_ids: list[int] | None = None) -> list[dict]:
     """The daily usage rows of local days ``first`` … ``last`` (every meter of the community, or
     ``meter_ids``), computed and not stored: ONE scan of the days' readings grouped by meter and
-    local day, plus one index probe per meter for the reading before ``first``. A day is
-    ``complete`` when it had ended at ``now`` (the platform clock by default)."""
-    from app import clock
+    local day, plus one index probe per meter for the reading before ``first``."""
 
     start, end = day_start(first), day_start(last + timedelta(days=1))
     minutes = int(offset(end).total_seconds() // 60)
@@ -145,7 +150,7 @@ def compute_days(session: Session, community_id: int, first: date, last: date,
     if not rows:
         return []
     boundary = _boundary(session, community_id, start, meter_ids)
-    at, now = utcnow(), now or clock.now()
+    at = utcnow()
     out: list[dict] = []
     prev: dict[int, Decimal | None] = {}
     for meter_id, d, n, inner, first_value, first_source, last_value, day_use in sorted(
@@ -164,14 +169,14 @@ def compute_days(session: Session, community_id: int, first: date, last: date,
         prev[meter_id] = last_value
         out.append({"meter_id": meter_id, "day": d, "community_id": community_id, "start_value": before,
                     "end_value": last_value, "usage": usage, "day_use": _dec(day_use), "readings": int(n),
-                    "complete": now >= day_start(d + timedelta(days=1)), "derived_at": at})
+                    "derived_at": at})
     return out
 
 
 def derive_days(session: Session, community_id: int, first: date, last: date,
-                meter_ids: list[int] | None = None, now: datetime | None = None) -> list[dict]:
+                meter_ids: list[int] | None = None) -> list[dict]:
     """Derive local days ``first`` … ``last`` and store them (replacing those days' rows)."""
-    out = compute_days(session, community_id, first, last, meter_ids, now)
+    out = compute_days(session, community_id, first, last, meter_ids)
     q = delete(EnergyDailyUsage).where(EnergyDailyUsage.community_id == community_id,
                                        EnergyDailyUsage.day >= first, EnergyDailyUsage.day <= last)
     if meter_ids:
@@ -240,6 +245,7 @@ def derive_month_and_days(session: Session, community_id: int, period: str) -> d
         return {}
     first, last = _days_of(period)
     days = derive_days(session, community_id, first, last)
+    _mark(session, community_id, first, last, clock.now())
     _replace(session, community_id, period, _month_of(community_id, period, meters, days))
     daily: dict[int, list[float]] = {}
     for d in days:
@@ -255,31 +261,45 @@ def derive_month(session: Session, community_id: int, period: str) -> int:
         return 0
     first, last = _days_of(period)
     out = _month_of(community_id, period, meters, derive_days(session, community_id, first, last))
+    _mark(session, community_id, first, last, clock.now())
     _replace(session, community_id, period, out)
     return len(out)
 
 
+def complete_through(session: Session, community_id: int) -> date | None:
+    """The last local day derived after it ended (every day before it too), or None."""
+    return session.scalar(select(EnergyDerivation.complete_through).where(
+        EnergyDerivation.community_id == community_id))
+
+
+def _mark(session: Session, community_id: int, first: date, last: date, now: datetime) -> None:
+    """Days ``first`` … ``last`` were just derived at ``now``: move the community's mark to the
+    last of them that had ended, when they continue the derived days (or nothing was derived)."""
+    ended = last if now >= day_start(last + timedelta(days=1)) else last - timedelta(days=1)
+    if ended < first:
+        return
+    mark = session.get(EnergyDerivation, community_id)
+    if mark is None:
+        session.add(EnergyDerivation(community_id=community_id, complete_through=ended, derived_at=utcnow()))
+    elif _as_date(mark.complete_through) >= first - timedelta(days=1) and ended > _as_date(mark.complete_through):
+        mark.complete_through, mark.derived_at = ended, utcnow()
+    session.flush()
+
+
 def catch_up(session: Session, community_id: int, now: datetime) -> list[str]:
-    """The nightly step: derive only the local days from the first one not derived complete (a
-    day is complete when derived after it ended) up to ``now``'s day, and store the months they
-    fall in again as sums of their days. Before anything was derived, it starts at the previous
-    month. Returns the months stored."""
+    """The nightly step: derive only the local days after the last one derived complete (derived
+    after it ended) up to ``now``'s day, and store the months they fall in again as sums of their
+    days. Before anything was derived, it starts at the previous month. Returns the months stored."""
     from app.localtime import to_local
 
     today = to_local(now).date()
-    pending = session.scalar(select(func.min(EnergyDailyUsage.day)).where(
-        EnergyDailyUsage.community_id == community_id, EnergyDailyUsage.complete.is_(False)))
-    if pending is None:
-        newest = session.scalar(select(func.max(EnergyDailyUsage.day)).where(
-            EnergyDailyUsage.community_id == community_id))
-        pending = newest + timedelta(days=1) if newest is not None else \
-            _days_of(previous(f"{today:%Y-%m}"))[0]
-    pending = _as_date(pending)
-    if pending > today:
+    done = complete_through(session, community_id)
+    first = _as_date(done) + timedelta(days=1) if done is not None else _days_of(previous(f"{today:%Y-%m}"))[0]
+    if first > today:
         return []
-    derive_days(session, community_id, pending, today, now=now)
-    periods = sorted({f"{pending:%Y-%m}", f"{today:%Y-%m}"} | {
-        f"{pending + timedelta(days=i):%Y-%m}" for i in range(0, (today - pending).days + 1, 28)})
+    derive_days(session, community_id, first, today)
+    _mark(session, community_id, first, today, now)
+    periods = sorted({f"{first + timedelta(days=i):%Y-%m}" for i in range((today - first).days + 1)})
     for period in periods:
         compose_month(session, community_id, period)
     return periods
@@ -300,18 +320,20 @@ def refresh_late(session: Session, readings: list[dict]) -> list[dict]:
             earliest[r["meter_id"]] = r["at"]
     if not earliest:
         return []
-    newest = dict(session.execute(select(EnergyDailyUsage.meter_id, func.max(EnergyDailyUsage.day)).where(
-        EnergyDailyUsage.meter_id.in_(list(earliest)), EnergyDailyUsage.complete.is_(True))
-        .group_by(EnergyDailyUsage.meter_id)).all())
+    # a day is derived for the whole community at once (a meter without readings that day has no row)
+    community_of = dict(session.execute(select(EnergyMeter.id, EnergyMeter.community_id).where(
+        EnergyMeter.id.in_(list(earliest)))).all())
+    done = dict(session.execute(select(EnergyDerivation.community_id, EnergyDerivation.complete_through).where(
+        EnergyDerivation.community_id.in_(set(community_of.values())))).all())
     late = {m: to_local(at).date() for m, at in earliest.items()
-            if m in newest and to_local(at).date() <= _as_date(newest[m])}
+            if community_of.get(m) in done and to_local(at).date() <= _as_date(done[community_of[m]])}
     if not late:
         return []
     changes: list[dict] = []
     for meter in session.scalars(select(EnergyMeter).where(EnergyMeter.id.in_(list(late)))):
         first = late[meter.id]
-        last = _as_date(session.scalar(select(func.max(EnergyDailyUsage.day)).where(
-            EnergyDailyUsage.meter_id == meter.id)))
+        last = max(first, _as_date(session.scalar(select(func.max(EnergyDailyUsage.day)).where(
+            EnergyDailyUsage.community_id == meter.community_id)) or first))
         periods = sorted({f"{first + timedelta(days=i):%Y-%m}" for i in range((last - first).days + 1)})
         before = dict(session.execute(select(EnergyMonthlyUsage.period, EnergyMonthlyUsage.usage).where(
             EnergyMonthlyUsage.meter_id == meter.id, EnergyMonthlyUsage.period.in_(periods))).all())
