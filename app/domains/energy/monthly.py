@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -29,6 +29,7 @@ from app.domains.energy.models import (
 )
 from app.domains.energy.periods import bounds, previous
 from app.localtime import from_local, offset
+from app.platform.bulk import bulk_insert_dicts
 
 
 _MONTH_SQL = text("""
@@ -67,6 +68,8 @@ _PLACES = Decimal("0.0001")
 
 
 def _dec(value) -> Decimal:
+    if type(value) is Decimal and value.as_tuple().exponent == -4:  # PostgreSQL's numeric(18, 4): as is
+        return value
     return Decimal(str(value)).quantize(_PLACES)
 
 
@@ -119,8 +122,7 @@ def _replace(session: Session, community_id: int, period: str, out: list[dict],
     if meter_ids:
         q = q.where(EnergyMonthlyUsage.meter_id.in_(meter_ids))
     session.execute(q)
-    if out:
-        session.execute(insert(EnergyMonthlyUsage), out)
+    bulk_insert_dicts(session, EnergyMonthlyUsage.__table__, out)
     session.flush()
 
 
@@ -182,8 +184,7 @@ def derive_days(session: Session, community_id: int, first: date, last: date,
     if meter_ids:
         q = q.where(EnergyDailyUsage.meter_id.in_(meter_ids))
     session.execute(q)
-    if out:
-        session.execute(insert(EnergyDailyUsage), out)
+    bulk_insert_dicts(session, EnergyDailyUsage.__table__, out)  # COPY on PostgreSQL
     return out
 
 
