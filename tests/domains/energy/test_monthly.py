@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app import clock
 from app.domains.energy.detection import analyse
 from app.domains.energy.models import EnergyDailyUsage, EnergyMonthlyUsage
-from app.domains.energy.monthly import compute_month
+from app.domains.energy.monthly import complete_through, compute_month
 from app.domains.energy.readings import Incoming, store
 from app.localtime import from_local, to_local
 from tests.support.energy_estate import build
@@ -92,6 +92,7 @@ def test_nightly_derives_only_new_days_and_matches_the_month_scan(session):
             rows = {(r.meter_id, r.day): r.derived_at for r in session.scalars(
                 select(EnergyDailyUsage).where(EnergyDailyUsage.community_id == cid))}
             today = to_local(now).date()
+            assert complete_through(session, cid) == today - timedelta(days=1)  # today is not over
             for key, at in derived_before.items():
                 if key[1] < today - timedelta(days=1):
                     assert rows[key] == at, key
