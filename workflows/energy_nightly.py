@@ -1,8 +1,10 @@
 """Prefect flow: the nightly energy analysis of every community where energy is enabled.
 
-Per community, one transaction: monthly partitions ahead (PostgreSQL), the current and the
-previous month's usage derived, then detection (leaks, spikes, silent and stuck meters,
-master-meter losses, lighting in daylight), which opens, refreshes or closes findings.
+Per community, one transaction: monthly partitions ahead (PostgreSQL), then detection, which
+first derives the days since the last complete derived day and stores the months they fall in
+as sums of their days (``monthly.catch_up``: the previous month is finished the night after it
+ends), then finds leaks, spikes, silent and stuck meters, master-meter losses and lighting in
+daylight, and opens, refreshes or closes findings.
 """
 from __future__ import annotations
 
@@ -11,9 +13,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
 from app.domains.energy.findings import run_detection
-from app.domains.energy.monthly import derive_month
 from app.domains.energy.partitions import ensure_partitions
-from app.domains.energy.periods import previous
 from app.domains.estate.models import Community
 from app.localtime import local_today
 from app.platform.processes import module_enabled
@@ -33,13 +33,10 @@ def nightly(database_url: str | None = None, communities: list[str] | None = Non
             if communities is not None:
                 query = query.where(Community.code.in_(communities))
             chosen = list(session.execute(query))
-        period = f"{local_today():%Y-%m}"
         for community_id, code in chosen:
             with Session(engine) as session:
                 if not module_enabled(session, community_id, "energy"):
                     continue
-                derive_month(session, community_id, previous(period))
-                derive_month(session, community_id, period)
                 out[code] = run_detection(session, community_id)
                 session.commit()
     finally:

@@ -5,8 +5,9 @@ window-function query for the last day; SQL chosen over pandas by measurement, s
 Measures, each against a module setting:
 
 - **leak**: the smallest flow between 2 and 5 a.m. (local) stays above the night threshold;
-- **spike**: the last day's use above the meter's own 28-day median + k·MAD (robust: one
-  odd day does not move the median, unlike mean and standard deviation);
+- **spike**: the last day's use above the meter's own median + k·MAD over the whole local days
+  of the 28 before (stored daily figures; robust: one odd day does not move the median, unlike
+  mean and standard deviation);
 - **silent**: a remote meter with no reading for ``silent_hours``;
 - **stuck**: a meter that normally moves shows one value for ``stuck_hours`` (in its good
   readings, or its newest readings were flagged ``stuck`` when stored);
@@ -14,7 +15,9 @@ Measures, each against a module setting:
   loss limit this month (and **sub_above_master** when the sub-meters exceed it);
 - **lighting**: a public lighting meter drawing power between 10 a.m. and 3 p.m.
 
-``analyse`` only reads; ``findings.apply`` turns its result into findings and orders.
+``analyse`` first derives the days since the last derived one (``monthly.catch_up``: the
+nightly work grows with the new readings, not with the month), then only reads;
+``findings.apply`` turns its result into findings and orders.
 """
 from __future__ import annotations
 
@@ -114,17 +117,22 @@ def _window_measures(session: Session, community_id: int, now: datetime, stuck_h
                          "recent_max": as_float(r.recent_max), "recent_min": as_float(r.recent_min)} for r in rows}
 
 
-def _daily(session: Session, ids: list[int], since: datetime, until: datetime) -> dict[int, list[float]]:
-    """Per meter, the daily use (max − min of the day's readings) of each local day in the window."""
-    from app.domains.energy.days import local_day
+def _history(session: Session, community_id: int, now: datetime) -> dict[int, list[float]]:
+    """Per meter, the stored daily use (max − min of the day's readings) of each whole local day
+    between ``HISTORY_DAYS + 1`` days and 24 hours before ``now`` — read from
+    ``energy_daily_usage`` (the nightly run derives each day once), not from the readings."""
+    from app.domains.energy.models import EnergyDailyUsage
+    from app.domains.energy.monthly import day_start
 
-    day = local_day(session)
-    rows = session.execute(select(EnergyReading.meter_id, day, func.max(EnergyReading.value) - func.min(EnergyReading.value))
-                           .where(EnergyReading.meter_id.in_(ids), EnergyReading.at >= since,
-                                  EnergyReading.at < until)
-                           .group_by(EnergyReading.meter_id, day)).all()
+    since = now - timedelta(days=HISTORY_DAYS + 1)
+    first = to_local(since).date()
+    if day_start(first) < since:
+        first += timedelta(days=1)
+    last = to_local(now - timedelta(hours=24)).date() - timedelta(days=1)
     out: dict[int, list[float]] = {}
-    for meter_id, _, use in rows:
+    for meter_id, use in session.execute(select(EnergyDailyUsage.meter_id, EnergyDailyUsage.day_use).where(
+            EnergyDailyUsage.community_id == community_id, EnergyDailyUsage.day >= first,
+            EnergyDailyUsage.day <= last)):
         out.setdefault(meter_id, []).append(float(use))
     return out
 
@@ -135,7 +143,9 @@ def analyse(session: Session, community_id: int, now: datetime, settings: dict |
         EnergyMeter.community_id == community_id, EnergyMeter.active.is_(True)))}
     if not meters:
         return []
-    ids = list(meters)
+    from app.domains.energy.monthly import catch_up
+
+    catch_up(session, community_id, now)  # the days since the last derived one, and their months
     found: list[Detected] = []
     stuck_h = int(settings["stuck_hours"])
     per_meter = _window_measures(session, community_id, now, stuck_h)
@@ -159,7 +169,7 @@ def analyse(session: Session, community_id: int, now: datetime, settings: dict |
                                   {"daylight_kwh_per_hour": round(mean, 3), "threshold": light_limit, "unit": "kWh/h"}))
 
     # spike and stuck need the meter's own history
-    history = _daily(session, ids, now - timedelta(days=HISTORY_DAYS + 1), now - timedelta(hours=24))
+    history = _history(session, community_id, now)
     k = float(settings["spike_mad_factor"])
     for meter_id, row in per_meter.items():
         today = row["day_use"]
@@ -232,13 +242,13 @@ def _flagged_stuck(session: Session, meters: dict[int, EnergyMeter], now: dateti
 
 def losses(session: Session, community_id: int, period: str, meters: dict[int, EnergyMeter],
            settings: dict) -> list[Detected]:
-    """Master meter vs the sum of its sub-meters for the month (derived first)."""
-    from app.domains.energy.monthly import derive_month, usage_of
+    """Master meter vs the sum of its sub-meters for the month so far: the stored month, the sum
+    of its stored days (``analyse`` has derived the days up to now first)."""
+    from app.domains.energy.monthly import usage_of
 
     masters = [m for m in meters.values() if m.role == "master"]
     if not masters:
         return []
-    derive_month(session, community_id, period)
     usage = usage_of(session, community_id, period)
     limit = Decimal(str(settings["loss_rate_max_percent"]))
     out = []

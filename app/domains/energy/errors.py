@@ -23,6 +23,12 @@ MESSAGES: dict[str, dict[str, str]] = {
                     "en": "Public meter {meter} belongs to no building, so it cannot be apportioned by building. "
                           "Assign a building first."},
     "no_meter": {"zh": "没有这个表计。", "en": "No such meter."},
+    "bad_read_at": {"zh": "抄表时间格式不对，应为 年-月-日 时:分。", "en": "The reading time must look like YYYY-MM-DD HH:MM."},
+    "future_reading": {"zh": "抄表时间 {at} 晚于现在。", "en": "The reading time {at} is in the future."},
+    "before_last": {
+        "zh": "抄表时间 {at} 不晚于该表上次读数的时间（{previous_at}）。只能补录上次读数之后的读数。",
+        "en": "The reading time {at} is not after this meter's last reading ({previous_at}). "
+              "Only a reading taken after the last one can be entered."},
     "already_apportioned": {
         "zh": "{period} 的{kind}公摊已于 {at} 完成（{total} 元），不会重复分摊。",
         "en": "The {kind} apportionment of {period} was already done on {at} ({total} yuan); it is not repeated."},

@@ -2,6 +2,11 @@
 round (``bpmn/energy/handheld_reading.bpmn``); the technician's phone form shows the previous
 reading and needs a photo of the dial.
 
+The technician may give the time the dial was read (a paper round entered later; now by
+default): it must lie after the meter's last reading and not in the future. A reading for a
+day already derived re-derives the meter's days and months (``monthly.refresh_late``); a month
+already billed is not changed on the bill, the accountants are told (``corrections``).
+
 A reading lower than the last asks whether the meter was replaced; a reading far off the
 meter's own history (more than ``FAR_FACTOR`` × its median daily use over the days since the
 last reading) asks the technician to check the dial. Either way nothing is stored until the
@@ -9,7 +14,7 @@ technician confirms; a confirmed lower reading starts a new count (``source='rep
 """
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from statistics import median
 
@@ -20,7 +25,7 @@ from app import clock
 from app.domains.energy.errors import EnergyError
 from app.domains.energy.models import EnergyMeter, EnergyMonthlyUsage
 from app.domains.energy.readings import Incoming, last_good, store
-from app.localtime import local_format
+from app.localtime import from_local, local_format
 from app.platform.audit import record
 
 PROCESS_ID = "energy_handheld_reading"
@@ -64,10 +69,26 @@ def _median_daily(session: Session, meter_id: int) -> Decimal | None:
     return Decimal(median(daily)) if daily else None
 
 
+def _read_at(value, now: datetime) -> datetime | None:
+    """The form's local reading time (ISO text or datetime) as stored UTC; None when not given."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, datetime):
+        try:
+            value = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise EnergyError("bad_read_at") from None
+    at = from_local(value.replace(tzinfo=None, second=0, microsecond=0))
+    if at > now + timedelta(minutes=5):
+        raise EnergyError("future_reading", at=local_format(at))
+    return at
+
+
 def submit(session: Session, meter_id: int, value, photos, actor: str, *, confirmed: bool = False,
-           community_id: int | None = None) -> dict:
+           community_id: int | None = None, read_at=None) -> dict:
     """Check and store a handheld reading (no commit). Raises ``EnergyError`` (nothing
-    written) with ``backwards`` / ``far_off`` when it needs the technician's confirmation."""
+    written) with ``backwards`` / ``far_off`` when it needs the technician's confirmation.
+    ``read_at``: the local time the dial was read when entered later (now by default)."""
     meter = session.get(EnergyMeter, meter_id)
     if meter is None or (community_id is not None and meter.community_id != community_id):
         raise EnergyError("no_meter")
@@ -80,7 +101,12 @@ def submit(session: Session, meter_id: int, value, photos, actor: str, *, confir
     if not reading.is_finite() or reading < 0:
         raise EnergyError("bad_value")
     now = clock.now()
+    given = _read_at(read_at, now)
     prev = last_good(session, meter.id)
+    if given is not None:
+        if prev is not None and given <= prev.at:
+            raise EnergyError("before_last", at=local_format(given), previous_at=local_format(prev.at))
+        now = given
     source = "handheld"
     if prev is not None and reading < prev.value:
         if not confirmed:
@@ -100,5 +126,5 @@ def submit(session: Session, meter_id: int, value, photos, actor: str, *, confir
     record(session, actor=actor, action="energy.handheld_reading", target_type="energy_meter", target_id=meter.code,
            community_id=meter.community_id,
            after={"value": str(reading), "source": source, "confirmed": confirmed,
-                  "photos": [p["sha256"] for p in photos]})
+                  "photos": [p["sha256"] for p in photos], "read_at": local_format(now)})
     return {"value": str(reading), "source": source}

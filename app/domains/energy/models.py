@@ -11,13 +11,14 @@ catches anything outside them). On SQLite the same table is a plain table. Only 
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     DDL,
     JSON,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -113,6 +114,40 @@ class EnergyMonthlyUsage(Model):
     end_value: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     usage: Mapped[Decimal] = mapped_column(Numeric(18, 4))
     readings: Mapped[int] = mapped_column(Integer, default=0)
+    derived_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class EnergyDailyUsage(Model):
+    """A meter's consumption on one local day, derived from its good readings: the nightly run
+    derives only the days since its last complete one, and a month is the sum of its days.
+
+    ``usage`` counts the increases between consecutive good readings whose later reading falls on
+    the day (from the last reading before it; a ``replaced`` reading restarts the count), so the
+    days of a month add up to exactly the month's usage; ``day_use`` (max − min of the day's
+    readings) is the detection's daily history."""
+
+    __tablename__ = "energy_daily_usage"
+    __table_args__ = (Index("ix_energy_daily_community_day", "community_id", "day"),)
+
+    meter_id: Mapped[int] = mapped_column(ForeignKey("energy_meter.id"), primary_key=True, autoincrement=False)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"))
+    start_value: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    end_value: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    usage: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    day_use: Mapped[Decimal] = mapped_column(Numeric(18, 4))
+    readings: Mapped[int] = mapped_column(Integer, default=0)
+    derived_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class EnergyDerivation(Model):
+    """How far a community's days are derived: every local day up to ``complete_through`` was
+    derived after it ended (a day without readings has no daily rows, so the rows cannot say)."""
+
+    __tablename__ = "energy_derivation"
+
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id"), primary_key=True, autoincrement=False)
+    complete_through: Mapped[date] = mapped_column(Date)
     derived_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 

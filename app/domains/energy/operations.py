@@ -44,7 +44,8 @@ def record_handheld(params: dict, ctx: OperationContext) -> dict:
         TaskRow.status == "completed").order_by(TaskRow.id.desc()).limit(1)) or "technician"
     try:
         handheld.submit(ctx.session, params["meter_id"], data.get("reading"), data.get("dial_photo"), who,
-                        confirmed=bool(data.get("confirmed")), community_id=ctx.community_id)
+                        confirmed=bool(data.get("confirmed")), community_id=ctx.community_id,
+                        read_at=data.get("read_at"))
     except EnergyError as exc:
         meter = ctx.session.get(EnergyMeter, params["meter_id"])
         again = handheld.process_data(ctx.session, meter) if meter is not None else {}

@@ -119,6 +119,10 @@ def store(session: Session, incoming: Iterable[Incoming], stuck_hours: int | Non
     if flagged:
         session.execute(insert(EnergyFlaggedReading), flagged)
     session.flush()
+    if good:  # readings for days already derived: those meters' days and months again
+        from app.domains.energy.monthly import refresh_late
+
+        refresh_late(session, good)
     return counts
 
 

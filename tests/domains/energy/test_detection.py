@@ -218,11 +218,11 @@ def test_stuck_readings_are_flagged_apart_from_billable_ones(session):
 
 
 def test_backfill_step_derives_the_month_and_the_daily_use_in_one_scan(session):
-    """derive_month_and_days stores the same month as derive_month and returns the same daily use
-    as the detection's history query."""
-    from app.domains.energy.detection import _daily
-    from app.domains.energy.models import EnergyMonthlyUsage
-    from app.domains.energy.monthly import derive_month, derive_month_and_days
+    """derive_month_and_days stores the same month as the one-scan month query (compute_month),
+    its days, and returns each day's use (max − min of the local day's readings)."""
+    from app.domains.energy.days import local_day
+    from app.domains.energy.models import EnergyDailyUsage, EnergyMonthlyUsage
+    from app.domains.energy.monthly import compute_month, derive_month_and_days
     from app.domains.energy.periods import bounds
 
     estate = build(session)
@@ -238,11 +238,19 @@ def test_backfill_step_derives_the_month_and_the_daily_use_in_one_scan(session):
         return {r.meter_id: (r.start_value, r.end_value, r.usage, r.readings) for r in session.scalars(
             select(EnergyMonthlyUsage).where(EnergyMonthlyUsage.community_id == cid))}
 
-    derive_month(session, cid, period)
-    expected = stored()
+    expected = {r["meter_id"]: (r["start_value"], r["end_value"], r["usage"], r["readings"])
+                for r in compute_month(session, cid, period)}
     daily = derive_month_and_days(session, cid, period)
     assert stored() == expected and expected[m["w1"].id][2] == Decimal("3")
     start, end = bounds(period)
-    history = _daily(session, list(daily), start, end)
-    assert {k: sorted(round(x, 4) for x in v) for k, v in daily.items()} == \
-        {k: sorted(round(x, 4) for x in v) for k, v in history.items()}
+    day = local_day(session)
+    history = {}
+    for meter_id, _, use in session.execute(
+            select(EnergyReading.meter_id, day, func.max(EnergyReading.value) - func.min(EnergyReading.value))
+            .where(EnergyReading.at >= start, EnergyReading.at < end, EnergyReading.meter_id.in_(list(daily)))
+            .group_by(EnergyReading.meter_id, day)):
+        history.setdefault(meter_id, []).append(round(float(use), 4))
+    assert {k: sorted(round(x, 4) for x in v) for k, v in daily.items()} == {k: sorted(v) for k, v in history.items()}
+    days = session.execute(select(EnergyDailyUsage.meter_id, func.sum(EnergyDailyUsage.usage)).where(
+        EnergyDailyUsage.community_id == cid).group_by(EnergyDailyUsage.meter_id)).all()
+    assert {k: Decimal(v).quantize(Decimal("0.0001")) for k, v in days} == {k: v[2] for k, v in expected.items()}
