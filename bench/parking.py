@@ -21,13 +21,17 @@ Measured in one run:
   (an event is acknowledged to the broker only once stored, so the broker holds the backlog:
   Mosquitto keeps at most ``max_queued_messages`` — 1,000 by default — per subscriber and drops
   QoS 1 messages beyond it, so an unbounded burst of 3,000 measures the broker's queue limit, not
-  the platform; ``lost`` would show it);
+  the platform; ``lost`` would show it). So the bench starts its OWN Mosquitto on a free port
+  with the deployment's limits (``connectors.mqtt.broker.mosquitto_config``: persistence,
+  ``max_queued_messages 100000`` as in ``deploy/mosquitto/estateflow.conf``); ``--shared-broker``
+  uses the configured one instead (the machine's, default limits);
 * **baseline**: the raw MQTT round trip in the same run (a paho client publishing, a second
   client echoing on another topic), p50/p95;
 * ``lost`` (reads published but not stored), ``double_charged`` (stays charged more than once,
   or paid more than once), ``duplicates_counted_once``, ``orphan_reviews``.
 
-Usage: python bench/parking.py [--quick] [--pg] [--events N] [--rate R] [--flood-rate F]. Last line: JSON.
+Usage: python bench/parking.py [--quick] [--pg] [--events N] [--rate R] [--flood-rate F] [--shared-broker].
+Last line: JSON.
 """
 from __future__ import annotations
 
@@ -258,6 +262,8 @@ def main(argv: list[str] | None = None) -> dict:
                         help="reads per second offered in the latency phase (default: the rush rate, 3,000 in 10 min)")
     parser.add_argument("--flood-rate", type=float, default=500.0,
                         help="reads per second offered in the throughput phase (0: as fast as possible)")
+    parser.add_argument("--shared-broker", action="store_true",
+                        help="use the configured broker (default: an own Mosquitto with the deployment's limits)")
     args = parser.parse_args(argv)
     n = args.events or (600 if args.quick else 3000)
     logging.basicConfig(level=logging.ERROR)
@@ -281,7 +287,15 @@ def main(argv: list[str] | None = None) -> dict:
     seed(url, permits_a + permits_b, parked_a + parked_b)
     engine = create_engine(url)
     factory = sessionmaker(engine, expire_on_commit=False)
-    mqtt_url = get_settings().mqtt_url
+    broker = None
+    if args.shared_broker:
+        mqtt_url = get_settings().mqtt_url
+    else:
+        from connectors.mqtt.broker import MosquittoBroker
+        from connectors.simulators.meters import free_port
+
+        broker = MosquittoBroker(free_port(), Path(tempfile.mkdtemp(prefix="ef-pkbench-mqtt-"))).start()
+        mqtt_url = f"mqtt://127.0.0.1:{broker.port}"
     root = f"bench-{uuid.uuid4().hex[:8]}"
     consumer = EventConsumer(factory, root=root, client_id=f"bench-pk-{uuid.uuid4().hex[:8]}",
                              persistent=False).start()
@@ -392,8 +406,15 @@ def main(argv: list[str] | None = None) -> dict:
     consumer.stop()
     engine.dispose()
     drop()
+    broker_drops = None
+    if broker is not None:
+        broker.stop()
+        broker_drops = sum(1 for line in broker.log_path.read_text(errors="replace").splitlines()
+                           if "dropped" in line.lower())
     result = {
-        "database": "postgresql" if args.pg else "sqlite", "reads_per_phase": n, "offered_rate": args.rate,
+        "database": "postgresql" if args.pg else "sqlite", "reads_per_phase": n,
+        "broker": "shared (configured)" if broker is None else "own mosquitto, max_queued_messages 100000",
+        "broker_drop_warnings": broker_drops, "offered_rate": args.rate,
         "p50_ms": pct(exit_ms, 0.5), "p95_ms": pct(exit_ms, 0.95), "exits_timed": len(exit_ms),
         "pay_to_gate_p50_ms": pct(pay_ms, 0.5), "pay_to_gate_p95_ms": pct(pay_ms, 0.95), "paid_tickets": paid,
         "events_per_s": events_per_s, "flood_offered_per_s": args.flood_rate, "rush_rate_per_s": 5.0, "times_rush_rate": round(events_per_s / 5.0, 1),
