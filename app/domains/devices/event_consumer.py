@@ -124,7 +124,7 @@ class _Inbox:
     is in the outbox for the next start (claims of ``owner``) or the sweep.
 
     ``workers`` lanes (``_Lane``), each a thread with its queue, share the work: a device's
-    events always go to the same lane (a hash of community and device), so one gate's reads are
+    events always go to the same lane (given in turn on its first event), so one gate's reads are
     handled in the order they arrived while other gates' reads are handled in parallel. (Their
     acknowledgements may then reach the broker out of order across devices; Mosquitto matches
     them by packet id.)"""
@@ -146,6 +146,7 @@ class _Inbox:
         self._counters_lock = threading.Lock()
         self._stopping = threading.Event()
         self._senders = ThreadPoolExecutor(max_workers=senders, thread_name_prefix="estateflow-cmd")
+        self._lane_of: dict[tuple[str, str], int] = {}
         self._lanes = [_Lane(self, i) for i in range(max(1, workers))]
 
     @property
@@ -171,11 +172,16 @@ class _Inbox:
         return counter
 
     def _lane(self, community: str, device: str) -> "_Lane":
+        """The device's lane: given in turn to each device the first time it is heard from
+        (two gates get two lanes; a hash could put both on one), then always the same."""
         if len(self._lanes) == 1:
             return self._lanes[0]
-        import zlib
-
-        return self._lanes[zlib.crc32(f"{community}\0{device}".encode("utf-8", "replace")) % len(self._lanes)]
+        key = (community, device)
+        index = self._lane_of.get(key)
+        if index is None:
+            with self._counters_lock:
+                index = self._lane_of.setdefault(key, len(self._lane_of) % len(self._lanes))
+        return self._lanes[index]
 
     # called by the connector (network thread)
     def dispatch(self, event) -> None:
