@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         "production runs the meter_polling Prefect flow instead)."
     )
 
+    inbox_workers: int | None = Field(
+        default=None, ge=1, le=32, description="Worker threads of the device event inbox, each handling "
+        "the events of the devices that hash to it in order (one gate's reads stay in order; gates are "
+        "handled in parallel). Empty: 4 on PostgreSQL, 1 on SQLite (one writer at a time).")
+
     worker_schedules: bool | None = Field(
         default=None, description="Whether `estateflow worker` runs the enabled modules' schedules "
         "itself (menus/*.yaml schedules:, per community). Empty: yes, except in production, where "

@@ -21,13 +21,19 @@ Measured in one run:
   (an event is acknowledged to the broker only once stored, so the broker holds the backlog:
   Mosquitto keeps at most ``max_queued_messages`` — 1,000 by default — per subscriber and drops
   QoS 1 messages beyond it, so an unbounded burst of 3,000 measures the broker's queue limit, not
-  the platform; ``lost`` would show it);
+  the platform; ``lost`` would show it). So the bench starts its OWN Mosquitto on a free port
+  with the deployment's limits (``connectors.mqtt.broker.mosquitto_config``: persistence,
+  ``max_queued_messages 100000`` as in ``deploy/mosquitto/estateflow.conf``); ``--shared-broker``
+  uses the configured one instead (the machine's, default limits);
+* **inbox lanes**: with several lanes (``--workers``; PostgreSQL's default is 4) a third, equal
+  batch is flooded through ONE lane first, in the same run: ``lanes_gain`` is the ratio;
 * **baseline**: the raw MQTT round trip in the same run (a paho client publishing, a second
   client echoing on another topic), p50/p95;
 * ``lost`` (reads published but not stored), ``double_charged`` (stays charged more than once,
   or paid more than once), ``duplicates_counted_once``, ``orphan_reviews``.
 
-Usage: python bench/parking.py [--quick] [--pg] [--events N] [--rate R] [--flood-rate F]. Last line: JSON.
+Usage: python bench/parking.py [--quick] [--pg] [--events N] [--rate R] [--flood-rate F] [--shared-broker].
+Last line: JSON.
 """
 from __future__ import annotations
 
@@ -144,7 +150,7 @@ def workload(n: int, rng: random.Random, batch: str) -> tuple[list[dict], list[t
     reads: list[dict] = []
     parked: list[tuple[str, int]] = []
     for i in range(permit_exits):
-        reads.append({"plate": f"京P{(i + (0 if batch == 'a' else permit_exits)):05d}", "direction": "out", "kind": "permit"})
+        reads.append({"plate": f"京P{(i + 'abc'.index(batch) * permit_exits):05d}", "direction": "out", "kind": "permit"})
     for i in range(temp_exits):
         plate = f"京T{batch.upper()}{i:04d}"
         free = i % 2 == 0
@@ -258,6 +264,11 @@ def main(argv: list[str] | None = None) -> dict:
                         help="reads per second offered in the latency phase (default: the rush rate, 3,000 in 10 min)")
     parser.add_argument("--flood-rate", type=float, default=500.0,
                         help="reads per second offered in the throughput phase (0: as fast as possible)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="inbox lanes (default: the settings' inbox_workers, else 4 on PostgreSQL, 1 on SQLite); "
+                        "with more than one, a flood with one lane is measured first in the same run")
+    parser.add_argument("--shared-broker", action="store_true",
+                        help="use the configured broker (default: an own Mosquitto with the deployment's limits)")
     args = parser.parse_args(argv)
     n = args.events or (600 if args.quick else 3000)
     logging.basicConfig(level=logging.ERROR)
@@ -268,7 +279,7 @@ def main(argv: list[str] | None = None) -> dict:
     from sqlalchemy.orm import sessionmaker
 
     from app.domains.devices import bus
-    from app.domains.devices.event_consumer import EventConsumer
+    from app.domains.devices.event_consumer import EventConsumer, default_workers
     from app.domains.fees.gateways.sandbox import SandboxBank
     from app.domains.fees.models import GatewayNotification
     from app.domains.parking import tickets
@@ -277,14 +288,28 @@ def main(argv: list[str] | None = None) -> dict:
 
     reads_a, parked_a, permits_a = workload(n, rng, "a")
     reads_b, parked_b, permits_b = workload(n, rng, "b")
+    reads_c, parked_c, permits_c = workload(n, rng, "c")
     url, drop = _database(args.pg)
-    seed(url, permits_a + permits_b, parked_a + parked_b)
+    seed(url, permits_a + permits_b + permits_c, parked_a + parked_b + parked_c)
     engine = create_engine(url)
     factory = sessionmaker(engine, expire_on_commit=False)
-    mqtt_url = get_settings().mqtt_url
+    lanes = args.workers or get_settings().inbox_workers or default_workers(factory)
+    broker = None
+    if args.shared_broker:
+        mqtt_url = get_settings().mqtt_url
+    else:
+        from connectors.mqtt.broker import MosquittoBroker
+        from connectors.simulators.meters import free_port
+
+        broker = MosquittoBroker(free_port(), Path(tempfile.mkdtemp(prefix="ef-pkbench-mqtt-"))).start()
+        mqtt_url = f"mqtt://127.0.0.1:{broker.port}"
     root = f"bench-{uuid.uuid4().hex[:8]}"
-    consumer = EventConsumer(factory, root=root, client_id=f"bench-pk-{uuid.uuid4().hex[:8]}",
-                             persistent=False).start()
+
+    def start_consumer(workers: int) -> EventConsumer:
+        return EventConsumer(factory, mqtt_url=mqtt_url, root=root, client_id=f"bench-pk-{uuid.uuid4().hex[:8]}",
+                             persistent=False, workers=workers).start()
+
+    consumer = start_consumer(lanes)
     # commands go out on their own connection, as in production (``bus.connector_for``): the
     # consumer's connection acknowledges events only after their commit, so under a flood its
     # QoS 1 window is full of events and a gate's ack would wait behind them
@@ -361,30 +386,51 @@ def main(argv: list[str] | None = None) -> dict:
         for headers, body in replays:
             tickets.receive_notification(s, "sandbox", headers, body)
         s.commit()
-    # phase B: well above the target rate
-    before = stored()
-    t0 = publish(reads_b, args.flood_rate)
-    t_end = wait_stored(before + len(reads_b), 300 + len(reads_b) / 10)
-    handled_b = stored() - before
-    events_per_s = round(handled_b / (t_end - t0), 1) if t_end > t0 else 0.0
+    loads = {"latency_phase": round(os.getloadavg()[0], 1)}
+
+    def flood(reads: list[dict]) -> float:
+        """Handled reads per second from the first publish to the last stored read."""
+        before = stored()
+        t0 = publish(reads, args.flood_rate)
+        t_end = wait_stored(before + len(reads), 300 + len(reads) / 10)
+        return round((stored() - before) / (t_end - t0), 1) if t_end > t0 else 0.0
+
+    # phase B: well above the target rate; with several lanes, one lane first (the same run's
+    # reference: the lanes' gain), then the lanes
+    inbox_stats: dict = {}
+    one_lane_per_s = None
+    if lanes > 1:
+        inbox_stats = {k.removeprefix("router_"): v for k, v in consumer.stats.items() if k.startswith("router_")}
+        consumer.stop()
+        consumer = start_consumer(1)
+        one_lane_per_s = flood(reads_c)
+        loads["one_lane_flood"] = round(os.getloadavg()[0], 1)
+        consumer.stop()
+        consumer = start_consumer(lanes)
+    else:
+        reads_c = []
+    events_per_s = flood(reads_b)
+    loads["flood"] = round(os.getloadavg()[0], 1)
     baseline = raw_round_trip(mqtt_url, 500 if not args.quick else 200)
 
     with factory() as s:
-        total_reads = len(reads_a) + len(reads_b)
+        total_reads = len(reads_a) + len(reads_b) + len(reads_c)
         lost = total_reads - s.scalar(select(func.count(PlateEvent.id)))
         charged = dict(s.execute(select(PlateEvent.ticket_id, func.count(PlateEvent.id)).where(
             PlateEvent.outcome.in_(("fee_due", "exit_free"))).group_by(PlateEvent.ticket_id)).all())
         accepted = dict(s.execute(select(GatewayNotification.out_trade_no, func.count(GatewayNotification.id)).where(
             GatewayNotification.outcome == "accepted").group_by(GatewayNotification.out_trade_no)).all())
         double = sum(1 for c in charged.values() if c > 1) + sum(1 for c in accepted.values() if c > 1)
-        dups_sent = sum(1 for r in reads_a + reads_b if r.get("duplicate"))
+        dups_sent = sum(1 for r in reads_a + reads_b + reads_c if r.get("duplicate"))
         dups_counted = s.scalar(select(func.count(PlateEvent.id)).where(PlateEvent.outcome == "duplicate"))
         orphans = s.scalar(select(func.count(PlateReview.id)).where(PlateReview.reason == "orphan_exit"))
-        orphans_sent = sum(1 for r in reads_a + reads_b if r["kind"] == "orphan" and not r.get("duplicate"))
+        orphans_sent = sum(1 for r in reads_a + reads_b + reads_c if r["kind"] == "orphan" and not r.get("duplicate"))
         paid = s.scalar(select(func.count(ParkingTicket.id)).where(ParkingTicket.status == "paid"))
         gate_status = dict(s.execute(select(PlateEvent.gate_status, func.count(PlateEvent.id))
                                      .group_by(PlateEvent.gate_status)).all())
-    inbox_stats = {k.removeprefix("router_"): v for k, v in consumer.stats.items() if k.startswith("router_")}
+    for key, value in consumer.stats.items():
+        if key.startswith("router_"):
+            inbox_stats[key.removeprefix("router_")] = inbox_stats.get(key.removeprefix("router_"), 0) + value
     commands.put(("stop", None))
     devices.join(30)
     bus.use_connector(None)
@@ -392,16 +438,25 @@ def main(argv: list[str] | None = None) -> dict:
     consumer.stop()
     engine.dispose()
     drop()
+    broker_drops = None
+    if broker is not None:
+        broker.stop()
+        broker_drops = sum(1 for line in broker.log_path.read_text(errors="replace").splitlines()
+                           if "dropped" in line.lower())
     result = {
-        "database": "postgresql" if args.pg else "sqlite", "reads_per_phase": n, "offered_rate": args.rate,
+        "database": "postgresql" if args.pg else "sqlite", "reads_per_phase": n,
+        "broker": "shared (configured)" if broker is None else "own mosquitto, max_queued_messages 100000",
+        "broker_drop_warnings": broker_drops, "offered_rate": args.rate,
         "p50_ms": pct(exit_ms, 0.5), "p95_ms": pct(exit_ms, 0.95), "exits_timed": len(exit_ms),
         "pay_to_gate_p50_ms": pct(pay_ms, 0.5), "pay_to_gate_p95_ms": pct(pay_ms, 0.95), "paid_tickets": paid,
-        "events_per_s": events_per_s, "flood_offered_per_s": args.flood_rate, "rush_rate_per_s": 5.0, "times_rush_rate": round(events_per_s / 5.0, 1),
+        "events_per_s": events_per_s, "inbox_lanes": lanes, "one_lane_events_per_s": one_lane_per_s,
+        "lanes_gain": round(events_per_s / one_lane_per_s, 2) if one_lane_per_s else None,
+        "target_events_per_s": 250.0, "of_target": round(events_per_s / 250.0, 2), "flood_offered_per_s": args.flood_rate, "rush_rate_per_s": 5.0, "times_rush_rate": round(events_per_s / 5.0, 1),
         "baseline": "raw MQTT round trip (paho publish → echo client → paho), QoS 1",
         "baseline_p50_ms": pct(baseline, 0.5), "baseline_p95_ms": pct(baseline, 0.95),
         "lost": lost, "double_charged": double, "duplicates_sent": dups_sent,
         "duplicates_counted_once": dups_counted, "orphan_exits_sent": orphans_sent, "orphan_reviews": orphans,
-        "gate_status": {str(k): v for k, v in gate_status.items()}, "inbox": inbox_stats, "load_after": round(os.getloadavg()[0], 1),
+        "gate_status": {str(k): v for k, v in gate_status.items()}, "inbox": inbox_stats, "load": loads, "load_after": round(os.getloadavg()[0], 1),
     }
     print(json.dumps(result, ensure_ascii=False))
     return result

@@ -400,16 +400,19 @@ class MqttConnector:
 
     def send_command(self, community: str, device: str, command: str,
                      params: dict[str, Any] | None = None, timeout: float = 5.0,
-                     request_id: str | None = None) -> Ack:
+                     request_id: str | None = None, stored: bool = False) -> Ack:
         """Send a command and wait for its ack; an offline device gets it queued (status
-        ``queued``) and delivered when it comes back online."""
+        ``queued``) and delivered when it comes back online. ``stored``: the command is in the
+        outbox already (``request_id`` is its row, claimed by the caller), so it is not added
+        again; on ``queued`` the caller gives the row back to the outbox."""
         params = dict(params or {})
         self._check(community, device, command, params)
         item = OutboxItem(request_id or uuid.uuid4().hex, community, device, command, params)
         broker_away = not self.connected
         if broker_away or self.is_online(community, device) is False:
             # the device is offline, or the broker is (restarting): the outbox keeps the command
-            self.outbox.add(item)
+            if not stored:
+                self.outbox.add(item)
             self.stats["queued"] += 1
             if broker_away:
                 return Ack(item.request_id, "queued", error="broker unreachable; queued for delivery")
@@ -419,6 +422,14 @@ class MqttConnector:
             return Ack(item.request_id, "queued", error="device offline; queued for delivery")
         self.stats["commands"] += 1
         return self._publish_and_wait(item, timeout)
+
+    def flush_soon(self, community: str, device: str) -> bool:
+        """Deliver the device's queued commands in the background (the outbox owner only, and
+        only while the device is online); True if a flush was asked for."""
+        if not self.owns_outbox or self._stopping or not self.is_online(community, device):
+            return False
+        self._flush_q.put((community, device))
+        return True
 
     def _flush_loop(self) -> None:
         while True:

@@ -6,8 +6,11 @@ written to the durable outbox (``device_command``) in the caller's transaction: 
 delivered when the gate is back, and the status ``queued`` is shown to the guard.
 
 Inside the device event inbox (a plate read) the command is not awaited in the read's
-transaction: it goes out right after the commit (``devices.deferred``), the record shows
-``sending`` until the gate's acknowledgement, and ``on_status`` then notes the outcome.
+transaction: its outbox row is written in that transaction and it goes out right after the
+commit (``devices.deferred.command_after_commit``); the record shows ``sending`` until the
+gate's acknowledgement is noted on it. The records carry the command's ``gate_request_id``
+while it is not answered, so a command delivered later by the outbox (after a restart of the
+worker, or when the gate is back) is noted on them by the sweep (``note_delivered``).
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import logging
 import uuid
 from collections.abc import Callable
 
+from sqlalchemy import inspect, select, update
 from sqlalchemy.orm import Session
 
 from app.domains.devices import deferred
@@ -23,6 +27,7 @@ from app.domains.devices.models import Device
 from app.domains.devices.registry import enqueue_command, log_device_error, profile_of
 from app.domains.devices.tx_cache import per_transaction
 from app.domains.estate.models import Community
+from connectors.models import DeviceCommand
 
 log = logging.getLogger("estateflow.parking.gate")
 
@@ -30,10 +35,26 @@ log = logging.getLogger("estateflow.parking.gate")
 OPEN_TIMEOUT_S = 3.0
 
 
+def _note_gate(records) -> Callable[[Session, str], None]:
+    """The gate's answer noted on these records (by id, in a later transaction of the inbox);
+    an answered command's request id is cleared, a queued one's kept for ``note_delivered``."""
+    targets = [(type(r), inspect(r)) for r in records]
+
+    def note(session: Session, status: str) -> None:
+        values = {"gate_status": status}
+        if status != "queued":
+            values["gate_request_id"] = None
+        for model, state in targets:
+            if state.identity:
+                session.execute(update(model).where(model.id == state.identity[0]).values(**values))
+    return note
+
+
 def open_gate(session: Session, device: Device | None, *, reason: str, plate: str | None = None,
-              timeout: float = OPEN_TIMEOUT_S, on_status: Callable[[Session, str], None] | None = None) -> str:
+              timeout: float = OPEN_TIMEOUT_S, records=()) -> str:
     """Open ``device``; returns ok, queued, failed, timeout (or ``no_gate``), or ``sending``
-    when the command waits for the commit (``on_status`` is then called with the outcome)."""
+    inside the inbox when the command goes out after the commit (its outcome is then noted on
+    ``records``, the tickets/reads the opening is for)."""
     if device is None:
         return "no_gate"
     spec = profile_of(device).command_for("gate.open")
@@ -48,20 +69,19 @@ def open_gate(session: Session, device: Device | None, *, reason: str, plate: st
     try:
         connector = connector_for(session)
         if connector.is_online(community.code, device.address) is False:
-            enqueue_command(session, device, spec.name, params, uuid.uuid4().hex)
+            request_id = uuid.uuid4().hex
+            enqueue_command(session, device, spec.name, params, request_id)
+            for record in records:
+                record.gate_request_id = request_id
             log.info("gate %s offline: open for %s queued", device.code, plate or "-")
             return "queued"
-        if on_status is not None:
-            code, address, name = community.code, device.address, spec.name
-            gate_code = device.code
-
-            def send() -> str:
-                ack = connector.send_command(code, address, name, params, timeout=timeout)
-                if not ack.ok:
-                    log.warning("gate %s: open %s (%s)", gate_code, ack.status, ack.error)
-                return ack.status
-
-            if deferred.defer(session, send, on_status):
+        if records:
+            request_id = deferred.command_after_commit(session, device, community.code, spec.name, params,
+                                                       connector=connector, timeout=timeout,
+                                                       on_result=_note_gate(records))
+            if request_id is not None:
+                for record in records:
+                    record.gate_request_id = request_id
                 return deferred.SENDING
         ack = connector.send_command(community.code, device.address, spec.name, params, timeout=timeout)
     except Exception as exc:  # noqa: BLE001 - broker down: the guard sees it, the event still counts
@@ -71,3 +91,20 @@ def open_gate(session: Session, device: Device | None, *, reason: str, plate: st
     if not ack.ok:
         log.warning("gate %s: open %s (%s)", device.code, ack.status, ack.error)
     return ack.status
+
+
+def note_delivered(session: Session) -> int:
+    """Sweep: records whose gate command the outbox answered later (delivered after a restart,
+    or when the gate came back) get the answer (``ok``/``failed``). Returns how many."""
+    from app.domains.parking.models import ParkingTicket, PlateEvent
+
+    noted = 0
+    for model in (PlateEvent, ParkingTicket):
+        rows = session.execute(select(model.id, DeviceCommand.status).join(
+            DeviceCommand, DeviceCommand.request_id == model.gate_request_id).where(
+            model.gate_request_id.is_not(None), DeviceCommand.status.in_(("delivered", "failed")))).all()
+        for record_id, status in rows:
+            session.execute(update(model).where(model.id == record_id).values(
+                gate_status="ok" if status == "delivered" else "failed", gate_request_id=None))
+        noted += len(rows)
+    return noted

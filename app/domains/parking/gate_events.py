@@ -17,11 +17,10 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import inspect, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import clock
@@ -53,18 +52,6 @@ def _enabled(session: Session, community_id: int, module_id: str) -> bool:
 def _settings(session: Session, community_id: int) -> dict:
     return per_transaction(session, ("module_settings", community_id, MODULE_ID),
                            lambda: module_settings(session, community_id, MODULE_ID))
-
-
-def _note_gate(*records) -> Callable[[Session, str], None]:
-    """``on_status`` for ``open_gate``: the gate's answer noted on these records (by id, in a
-    later transaction of the inbox)."""
-    def note(session: Session, status: str) -> None:
-        for record in records:
-            identity = inspect(record).identity
-            if identity:
-                model = type(record)
-                session.execute(update(model).where(model.id == identity[0]).values(gate_status=status))
-    return note
 
 
 def _visitor_pass(session: Session, community_id: int, plate: str) -> dict | None:
@@ -248,8 +235,7 @@ def record_read(session: Session, *, community_id: int, device: Device | None, r
 
 
 def _open(session: Session, row: PlateEvent, device: Device | None, reason: str, plate: str, opened: bool) -> None:
-    row.gate_status = "ok" if opened else open_gate(session, device, reason=reason, plate=plate,
-                                                    on_status=_note_gate(row))
+    row.gate_status = "ok" if opened else open_gate(session, device, reason=reason, plate=plate, records=(row,))
 
 
 def _keep(session: Session, row: PlateEvent) -> PlateEvent:
@@ -288,8 +274,7 @@ def settle_exit(session: Session, ticket: ParkingTicket, device: Device | None, 
         ticket.status, ticket.fee_cents = "exited", 0
         ticket.fee_explanation = fee.explanation() if fee else {"visitor": True}
         records = (ticket, read) if read is not None else (ticket,)
-        ticket.gate_status = open_gate(session, device, reason="exit", plate=ticket.plate,
-                                       on_status=_note_gate(*records))
+        ticket.gate_status = open_gate(session, device, reason="exit", plate=ticket.plate, records=records)
         return "exit_free"
     ticket.status, ticket.fee_cents, ticket.fee_explanation = "awaiting_payment", fee.cents, fee.explanation()
     return "fee_due"
@@ -310,7 +295,7 @@ def _exit(session, row, settings, community_id, device, plate, at, opened, revie
         log.warning("gate %s: ticket %s: %s (clock skew); guard review", device.code if device else "?",
                     ticket.number, exc)
         return review("clock_skew", ticket)
-    row.ticket, row.gate_status = ticket, ticket.gate_status
+    row.ticket, row.gate_status, row.gate_request_id = ticket, ticket.gate_status, ticket.gate_request_id
     return _keep(session, row)
 
 

@@ -105,7 +105,9 @@ class ParkingTicket(Model):
     transaction_id: Mapped[str | None] = mapped_column(String(64))
     paid_at: Mapped[datetime | None] = mapped_column(DateTime)
     overpaid_cents: Mapped[int] = mapped_column(Integer, default=0, doc="money for an already-paid ticket")
-    gate_status: Mapped[str | None] = mapped_column(String(12), doc="ok, queued, failed, timeout")
+    gate_status: Mapped[str | None] = mapped_column(String(12), doc="ok, queued, failed, timeout, sending")
+    gate_request_id: Mapped[str | None] = mapped_column(
+        String(64), index=True, doc="the outbox row (device_command) of the gate's open, while it is not answered")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
@@ -127,6 +129,7 @@ class PlateEvent(Model):
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("parking_ticket.id"))
     review_id: Mapped[int | None] = mapped_column(ForeignKey("parking_review.id"))
     gate_status: Mapped[str | None] = mapped_column(String(12))
+    gate_request_id: Mapped[str | None] = mapped_column(String(64), index=True)
     #: set with the new ticket of an entry, so the read needs no flush for the ticket's id
     ticket: Mapped[ParkingTicket | None] = relationship(foreign_keys=[ticket_id])
 

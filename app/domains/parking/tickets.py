@@ -85,7 +85,7 @@ def paid(session: Session, ticket: ParkingTicket, transaction_id: str, amount_ce
         return ticket
     ticket.status, ticket.paid_at, ticket.transaction_id = "paid", clock.now(), transaction_id
     device = session.get(Device, ticket.exit_device_id) if ticket.exit_device_id else None
-    ticket.gate_status = open_gate(session, device, reason="paid", plate=ticket.plate)
+    ticket.gate_status = open_gate(session, device, reason="paid", plate=ticket.plate, records=(ticket,))
     record(session, actor="gateway", action="parking.ticket_paid", target_type="parking_ticket",
            target_id=ticket.number, community_id=ticket.community_id,
            after={"amount_cents": amount_cents, "transaction_id": transaction_id, "gate": ticket.gate_status})

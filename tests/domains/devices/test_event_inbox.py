@@ -170,3 +170,36 @@ def test_event_keys_use_the_profile_event_id_else_topic_and_payload():
     d = event_key("r/C/d/event", b'{"x": 2}', {"x": 2}, None, "C", "d", "alert")
     assert a == b and c != d and len(a) == 64
     assert event_key("r/C/e/event", b'{"x": 1}', {"x": 1}, None, "C", "e", "alert") != c
+
+
+def test_lanes_keep_each_devices_order_and_handle_other_devices_meanwhile(estate):
+    """Two lanes: while a handler holds up one device's events, the other device's events are
+    handled and acknowledged; each device's events are handled in the order they came. (Devices
+    not registered: their events write nothing before the hold, so SQLite's one writer is free.)"""
+    factory, code = estate
+    router = build_session_router()
+    release = threading.Event()
+    handled: list[tuple[str, int]] = []
+
+    def slow_first_device(session, event):
+        if event.device == "hyd-x1":
+            assert release.wait(30)
+        handled.append((event.device, event.payload["seq"]))
+
+    router.register("pressure.read", slow_first_device)
+    acks: list[int] = []
+    inbox = _Inbox(factory, router, workers=2)
+    try:
+        for seq in range(1, 4):
+            inbox.dispatch(_event(code, seq, acks, "hyd-x1"))
+            inbox.dispatch(_event(code, 100 + seq, acks, "hyd-x2"))
+        assert _wait(lambda: sorted(acks) == [101, 102, 103], 20), (acks, inbox.stats)
+        assert [seq for device, seq in handled] == [101, 102, 103]
+        release.set()
+        assert _wait(lambda: len(acks) == 6, 20), (acks, inbox.stats)
+    finally:
+        release.set()
+        inbox.close()
+    assert [seq for device, seq in handled if device == "hyd-x1"] == [1, 2, 3]
+    assert [seq for seq in acks if seq < 100] == [1, 2, 3]
+    assert inbox.stats["handled"] == 6

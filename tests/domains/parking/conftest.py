@@ -36,9 +36,8 @@ def wait_for(predicate, timeout: float = 10.0):
     return predicate()
 
 
-@pytest.fixture
-def lot(db_engine, var_dir, build_estate):
-    """A committed estate with a gate (GATE-1) and a charger (CHG-1), a consumer and simulators."""
+def build_lot(db_engine, build_estate):
+    """The committed estate of ``lot``: (session factory, ids, community code)."""
     clock.reset()
     factory = sessionmaker(db_engine, expire_on_commit=False)
     with factory() as s:
@@ -50,7 +49,13 @@ def lot(db_engine, var_dir, build_estate):
         s.commit()
         ids = {"community": cid, "gate": gate.id, "charger": charger.id,
                "households": [h.id for h in estate.households]}
-    code = estate.community.code
+    return factory, ids, estate.community.code
+
+
+@pytest.fixture
+def lot(db_engine, var_dir, build_estate):
+    """A committed estate with a gate (GATE-1) and a charger (CHG-1), a consumer and simulators."""
+    factory, ids, code = build_lot(db_engine, build_estate)
     root = f"eftest/{uuid.uuid4().hex[:10]}"
     consumer = EventConsumer(factory, root=root, client_id=f"t-park-{uuid.uuid4().hex[:8]}",
                              persistent=False, profile_refresh=0.2).start()

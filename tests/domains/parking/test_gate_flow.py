@@ -148,11 +148,16 @@ def test_an_offline_gate_gets_the_open_when_it_is_back(lot):
     with factory() as s:
         ticket = s.scalar(select(ParkingTicket))
         assert (ticket.status, ticket.gate_status) == ("paid", "queued")
-        assert s.scalar(select(DeviceCommand.status)) == "pending"
+        queued = s.scalar(select(DeviceCommand).order_by(DeviceCommand.id.desc()))
+        assert (queued.status, ticket.gate_request_id) == ("pending", queued.request_id)
     back = lot["sim"](SimulatedGate, "gate-1")
     assert wait_for(lambda: back.opened == 1, 15)
 
     def delivered():
         with factory() as s:
-            return s.scalar(select(DeviceCommand.status)) == "delivered"
+            return s.get(DeviceCommand, queued.id).status == "delivered"
     assert wait_for(delivered, 10)
+    consumer.sweep()  # the guard's page then says the gate opened, not that it is queued
+    with factory() as s:
+        ticket = s.scalar(select(ParkingTicket))
+        assert (ticket.gate_status, ticket.gate_request_id) == ("ok", None)
