@@ -48,7 +48,7 @@ NOW = datetime(2026, 11, 20, 4, 0)
 MONTHS = [f"2026-{m:02d}" for m in range(2, 12)]  # ten months of bills and orders
 MODULES = ("fees", "repair", "security", "visitors")
 #: the tiles the company level reads from roll-ups
-ROLLED = ("fees.collection", "repair.response", "devices.health", "security.alerts", "engine.staff")
+ROLLED = ("fees.collection", "repair.response", "repair.backlog", "devices.health", "security.alerts", "engine.staff")
 FULL = {"communities": 200, "households": 100_000, "orders": 200_000, "device_events": 5_000_000,
         "incidents": 20_000, "tasks": 200_000, "devices_per_community": 50}
 QUICK = {"communities": 20, "households": 10_000, "orders": 20_000, "device_events": 200_000,
@@ -194,14 +194,14 @@ def naive(session: Session, community_ids: list[int], scope, budget_s: float | N
     many were summed; the caller extrapolates and compares on those)."""
     from app.domains.devices.models import Device
     from app.domains.fees.models import Bill
-    from app.domains.repair.models import RepairOrder
+    from app.domains.repair.models import ACTIVE_STATUSES, RepairOrder
     from app.domains.security.models import SecurityIncident
     from app.engine.models import TaskRow
     from connectors.models import DeviceError
 
     billed = collected = accepted = 0
     response: list[float] = []
-    online = devices = failed = incidents = tasks = 0
+    online = devices = failed = incidents = tasks = open_orders = open_incidents = 0
     started = time.perf_counter()
     done: list[int] = []
     for cid in community_ids:
@@ -213,6 +213,7 @@ def naive(session: Session, community_ids: list[int], scope, budget_s: float | N
                 billed += bill.amount_cents
                 collected += bill.paid_cents
         for order in session.scalars(select(RepairOrder).where(RepairOrder.community_id == cid)):
+            open_orders += order.status in ACTIVE_STATUSES
             if scope.start <= order.reported_at < scope.end and order.accepted_at:
                 accepted += 1
                 response.append((order.accepted_at - order.reported_at).total_seconds() / 60)
@@ -221,14 +222,16 @@ def naive(session: Session, community_ids: list[int], scope, budget_s: float | N
             online += device.status == "online"
             errors = session.scalars(select(DeviceError).where(DeviceError.device_id == device.id)).all()
             failed += any(scope.start <= e.at < scope.end for e in errors)
-        incidents += sum(1 for i in session.scalars(select(SecurityIncident).where(SecurityIncident.community_id == cid))
-                         if scope.start <= i.first_at < scope.end)
+        for incident in session.scalars(select(SecurityIncident).where(SecurityIncident.community_id == cid)):
+            incidents += scope.start <= incident.first_at < scope.end
+            open_incidents += incident.status != "closed"
         tasks += sum(1 for t in session.scalars(select(TaskRow).where(TaskRow.community_id == cid))
                      if t.completed_at and scope.start <= t.completed_at < scope.end)
         session.expunge_all()
     return {"done": done, "billed": billed, "collected": collected, "accepted": accepted,
             "median_response": statistics.median(response) if response else None,
-            "devices": devices, "online": online, "failed": failed, "incidents": incidents, "tasks": tasks}
+            "devices": devices, "online": online, "failed": failed, "incidents": incidents, "tasks": tasks,
+            "open_orders": open_orders, "open_incidents": open_incidents}
 
 
 def main() -> None:
@@ -242,8 +245,10 @@ def main() -> None:
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
     os.environ.setdefault("ESTATEFLOW_VAR_DIR", "/tmp/estateflow-bench-dashboard")
+    from app import clock
     from app.platform.kpi import build_dashboard, month_scope
 
+    clock.freeze(NOW)  # the seeded company lives at NOW: due times, the flow's refresh and snapshots
     name = f"ef_bench_dash_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -267,6 +272,8 @@ def main() -> None:
             t = time.perf_counter()
             refresh(url, fresh_minutes=0)
             rollup_s = round(time.perf_counter() - t, 1)
+            with engine.begin() as conn:  # as autovacuum would after the flow's first pass
+                conn.execute(text("ANALYZE kpi_rollup"))
             print(f"roll-ups refreshed for {len(ids)} communities in {rollup_s} s", flush=True)
             built = build_dashboard(session, company)
             assert all(b.data.as_of is not None for b in built if b.tile.id in ROLLED), "tiles not from roll-ups"
@@ -298,6 +305,9 @@ def main() -> None:
             assert fast["fees.collection"]["collection_rate"] == percent(slow["collected"], slow["billed"])
             assert fast["devices.health"]["online_rate"] == percent(slow["online"], slow["devices"])
             assert fast["devices.health"]["failure_rate"] == percent(slow["failed"], slow["devices"])
+            assert fast["repair.backlog"]["open"] == slow["open_orders"]
+            assert fast["security.alerts"]["open"] == slow["open_incidents"]
+            assert fast["security.alerts"]["incidents"] == slow["incidents"]
         engine.dispose()
     finally:
         with admin.connect() as conn:
