@@ -382,12 +382,14 @@ def month_sql(scope: Scope, column):
 
 
 # --------------------------------------------------------------------------- roll-ups
-# At company level (many communities, no building) the big tiles read per community × month
+# At company and community level (no building filter) the big tiles read per community × month
 # roll-ups instead of scanning every bill, order, task and device event (bench/dashboard.py:
-# the raw queries grow with the rows in the window). The ``kpi_rollup`` flow
-# (workflows/kpi_rollup.py) refreshes them; a tile built from them carries ``as_of`` and the
-# page says how fresh it is. Community and building level, and any scope a roll-up does not
-# cover (a community never refreshed, a month begun since), read the raw tables: same figures.
+# the raw queries grow with the rows in the window; one community's page made a dozen queries).
+# The ``kpi_rollup`` flow (workflows/kpi_rollup.py) refreshes them; a tile built from them
+# carries ``as_of`` and the page says how fresh it is. The building level, and any scope a
+# roll-up does not cover (a community never refreshed, a month begun since), read the raw
+# tables: same figures. "Now" figures come from the flow's snapshot at company level only
+# (:func:`read_snapshots`); one community's are read live (a few indexed counts).
 
 ROLLUP_MONTHS = 12  # the longest period filter of the dashboard
 
@@ -420,8 +422,8 @@ def rollups() -> list[Rollup]:
 
 
 def rollup_wanted(scope: Scope) -> bool:
-    """Roll-ups serve the company level: several communities, no building filter."""
-    return len(scope.community_ids) > 1 and scope.building_id is None
+    """Roll-ups serve the company and community level: no building filter."""
+    return scope.building_id is None
 
 
 def member(text: str) -> int:
@@ -639,7 +641,7 @@ def read_snapshots(session: Session, scope: Scope, metrics: Sequence[str]) -> di
 
     from app import clock
 
-    if not rollup_wanted(scope):
+    if len(scope.community_ids) < 2 or scope.building_id is not None:
         return None
     now = scope.now or clock.now()
     found = _read_rows(session, scope, metrics)["now"]

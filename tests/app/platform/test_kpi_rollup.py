@@ -80,6 +80,7 @@ def test_rollups_give_the_raw_figures_and_say_how_fresh(session):
     _fill(session, b, 2)
     scope = kpi.month_scope([a.community.id, b.community.id], 3, NOW)
     raw = kpi.build_dashboard(session, scope)
+    raw_one = _figures(kpi.build_dashboard(session, a.scope()))
     assert all(t.data.as_of is None for t in raw)  # nothing rolled up yet: the raw tables
     for estate in (a, b):
         kpi.refresh_rollups(session, estate.community.id, NOW)
@@ -97,8 +98,13 @@ def test_rollups_give_the_raw_figures_and_say_how_fresh(session):
     assert fig["devices.health"][0]["failure_rate"] == kpi.percent(4, 6)
     # response minutes: a 10,20,30,40; b 20,30,40,50 → median 30
     assert fig["repair.response"][0]["median_response"] == 30.0
-    # one community's view is read live, as is a scope a roll-up does not cover
-    assert all(t.data.as_of is None for t in kpi.build_dashboard(session, a.scope()))
+    # one community's view reads its roll-ups too (same figures as its raw tables); a building's is live
+    one = kpi.build_dashboard(session, a.scope())
+    assert _figures(one) == raw_one
+    assert {t.tile.id for t in one if t.data.as_of == NOW} == {"fees.collection", "repair.response", "devices.health",
+                                                               "security.alerts", "engine.staff"}
+    assert all(t.data.as_of is None for t in kpi.build_dashboard(session, a.scope(building=0)))
+    # a scope a roll-up does not cover is read live
     c = build_kpi_estate(session)  # never refreshed, fees enabled
     session.add(ModuleActivation(community_id=c.community.id, module_id="fees", version="1.0.0", enabled=True))
     session.flush()
