@@ -19,10 +19,13 @@ Measured:
   the figure before the roll-ups).
 
 Targets (issue #15): company p95 < 300 ms, community p95 < 100 ms for 200 communities, 100,000
-households, 1 M bills, 200,000 orders, 5 M device events. Company level reads the roll-ups
-(per community × month, ``kpi_rollup`` table); community level the raw tables (see
-bench/RESULTS.md for why and what the figures were).
-Usage: python bench/dashboard.py [--quick]  (quick: 20 communities, 10,000 households).
+households, 1 M bills, 200,000 orders, 5 M device events. Company and community level read
+the roll-ups (per community × month, ``kpi_rollup`` table); the company level's "now" figures
+(open orders, devices by state, open incidents) the flow's snapshot; every figure is checked
+equal to the raw tables' (both levels) and the main ones to the naive loop's (see
+bench/RESULTS.md for the figures).
+Usage: python bench/dashboard.py [--quick] [--keep | --database NAME]  (quick: 20 communities, 10,000
+households).
 Needs PostgreSQL at ``ESTATEFLOW_TEST_PG_URL``. Last line of output: one JSON object.
 """
 from __future__ import annotations
@@ -48,7 +51,7 @@ NOW = datetime(2026, 11, 20, 4, 0)
 MONTHS = [f"2026-{m:02d}" for m in range(2, 12)]  # ten months of bills and orders
 MODULES = ("fees", "repair", "security", "visitors")
 #: the tiles the company level reads from roll-ups
-ROLLED = ("fees.collection", "repair.response", "devices.health", "security.alerts", "engine.staff")
+ROLLED = ("fees.collection", "repair.response", "repair.backlog", "devices.health", "security.alerts", "engine.staff")
 FULL = {"communities": 200, "households": 100_000, "orders": 200_000, "device_events": 5_000_000,
         "incidents": 20_000, "tasks": 200_000, "devices_per_community": 50}
 QUICK = {"communities": 20, "households": 10_000, "orders": 20_000, "device_events": 200_000,
@@ -194,14 +197,14 @@ def naive(session: Session, community_ids: list[int], scope, budget_s: float | N
     many were summed; the caller extrapolates and compares on those)."""
     from app.domains.devices.models import Device
     from app.domains.fees.models import Bill
-    from app.domains.repair.models import RepairOrder
+    from app.domains.repair.models import ACTIVE_STATUSES, RepairOrder
     from app.domains.security.models import SecurityIncident
     from app.engine.models import TaskRow
     from connectors.models import DeviceError
 
     billed = collected = accepted = 0
     response: list[float] = []
-    online = devices = failed = incidents = tasks = 0
+    online = devices = failed = incidents = tasks = open_orders = open_incidents = 0
     started = time.perf_counter()
     done: list[int] = []
     for cid in community_ids:
@@ -213,6 +216,7 @@ def naive(session: Session, community_ids: list[int], scope, budget_s: float | N
                 billed += bill.amount_cents
                 collected += bill.paid_cents
         for order in session.scalars(select(RepairOrder).where(RepairOrder.community_id == cid)):
+            open_orders += order.status in ACTIVE_STATUSES
             if scope.start <= order.reported_at < scope.end and order.accepted_at:
                 accepted += 1
                 response.append((order.accepted_at - order.reported_at).total_seconds() / 60)
@@ -221,14 +225,16 @@ def naive(session: Session, community_ids: list[int], scope, budget_s: float | N
             online += device.status == "online"
             errors = session.scalars(select(DeviceError).where(DeviceError.device_id == device.id)).all()
             failed += any(scope.start <= e.at < scope.end for e in errors)
-        incidents += sum(1 for i in session.scalars(select(SecurityIncident).where(SecurityIncident.community_id == cid))
-                         if scope.start <= i.first_at < scope.end)
+        for incident in session.scalars(select(SecurityIncident).where(SecurityIncident.community_id == cid)):
+            incidents += scope.start <= incident.first_at < scope.end
+            open_incidents += incident.status != "closed"
         tasks += sum(1 for t in session.scalars(select(TaskRow).where(TaskRow.community_id == cid))
                      if t.completed_at and scope.start <= t.completed_at < scope.end)
         session.expunge_all()
     return {"done": done, "billed": billed, "collected": collected, "accepted": accepted,
             "median_response": statistics.median(response) if response else None,
-            "devices": devices, "online": online, "failed": failed, "incidents": incidents, "tasks": tasks}
+            "devices": devices, "online": online, "failed": failed, "incidents": incidents, "tasks": tasks,
+            "open_orders": open_orders, "open_incidents": open_incidents}
 
 
 def main() -> None:
@@ -239,22 +245,38 @@ def main() -> None:
     parser.add_argument("--naive-budget", type=float, default=None,
                         help="seconds for the naive loop; past them it stops after the current community and "
                              "the time for all is extrapolated (the figures are compared on those done)")
+    parser.add_argument("--keep", action="store_true", help="keep the seeded database (for --database)")
+    parser.add_argument("--database", help="a database seeded (and kept) by an earlier run: no seeding; its "
+                                           "roll-ups are deleted first")
     args = parser.parse_args()
     size = QUICK if args.quick else FULL
     os.environ.setdefault("ESTATEFLOW_VAR_DIR", "/tmp/estateflow-bench-dashboard")
+    from app import clock
     from app.platform.kpi import build_dashboard, month_scope
 
-    name = f"ef_bench_dash_{uuid.uuid4().hex[:8]}"
+    clock.freeze(NOW)  # the seeded company lives at NOW: due times, the flow's refresh and snapshots
+    name = args.database or f"ef_bench_dash_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     try:
-        t = time.perf_counter()
-        counts = seed(url, size)
-        seed_s = round(time.perf_counter() - t, 1)
-        print(f"seeded {counts} in {seed_s} s", flush=True)
-        engine = create_engine(url)
+        if args.database:  # seeded by an earlier run: its roll-ups removed, so the raw tables are timed first
+            engine = create_engine(url)
+            with engine.begin() as conn:
+                conn.execute(text("DELETE FROM kpi_rollup"))
+                counts = {t: conn.scalar(text(f"SELECT count(*) FROM {t}")) for t in (
+                    "community", "household", "bill", "repair_order", "device_error", "security_incident", "wf_task")}
+            counts = dict(zip(("communities", "households", "bills", "orders", "device_events", "incidents", "tasks"),
+                              counts.values()))
+            seed_s = None
+            print(f"reusing {name}: {counts}", flush=True)
+        else:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            t = time.perf_counter()
+            counts = seed(url, size)
+            seed_s = round(time.perf_counter() - t, 1)
+            print(f"seeded {counts} in {seed_s} s", flush=True)
+            engine = create_engine(url)
         with Session(engine) as session:
             ids = list(session.scalars(text("SELECT id FROM community ORDER BY id")))
             company = month_scope(ids, 6, NOW)
@@ -262,11 +284,16 @@ def main() -> None:
             raw_t = _timed(lambda: build_dashboard(session, company), args.raw_runs)
             print(f"company level, raw tables (no roll-ups yet): {raw_t}", flush=True)
             raw = {b.tile.id: {f.key: f.value for f in b.data.figures} for b in build_dashboard(session, company)}
+            raw_one_t = _timed(lambda: build_dashboard(session, community), args.raw_runs)
+            print(f"community level, raw tables: {raw_one_t}", flush=True)
+            raw_one = {b.tile.id: {f.key: f.value for f in b.data.figures} for b in build_dashboard(session, community)}
             from workflows.kpi_rollup import refresh
 
             t = time.perf_counter()
             refresh(url, fresh_minutes=0)
             rollup_s = round(time.perf_counter() - t, 1)
+            with engine.begin() as conn:  # as autovacuum would after the flow's first pass
+                conn.execute(text("ANALYZE kpi_rollup"))
             print(f"roll-ups refreshed for {len(ids)} communities in {rollup_s} s", flush=True)
             built = build_dashboard(session, company)
             assert all(b.data.as_of is not None for b in built if b.tile.id in ROLLED), "tiles not from roll-ups"
@@ -277,11 +304,15 @@ def main() -> None:
             print(f"community level: {community_t}", flush=True)
             fast = {b.tile.id: {f.key: f.value for f in b.data.figures} for b in build_dashboard(session, company)}
             rolled_company = fast
-            # roll-ups and raw tables agree (times to within a tenth of a second per sample)
-            for tile, figures in raw.items():
-                for key, value in figures.items():
-                    got = rolled_company[tile][key]
-                    assert got == value or (isinstance(value, float) and abs(got - value) <= 0.11), (tile, key, got, value)
+            rolled_one = {b.tile.id: {f.key: f.value for f in b.data.figures}
+                          for b in build_dashboard(session, community)}
+            # roll-ups (and snapshots) and raw tables agree (times to within a tenth of a second per sample)
+            for before, after in ((raw, rolled_company), (raw_one, rolled_one)):
+                for tile, figures in before.items():
+                    for key, value in figures.items():
+                        got = after[tile][key]
+                        assert got == value or (isinstance(value, float) and abs(got - value) <= 0.11), \
+                            (tile, key, got, value)
             t = time.perf_counter()
             slow = naive(session, ids, company, args.naive_budget)
             naive_s = round(time.perf_counter() - t, 2)
@@ -298,16 +329,23 @@ def main() -> None:
             assert fast["fees.collection"]["collection_rate"] == percent(slow["collected"], slow["billed"])
             assert fast["devices.health"]["online_rate"] == percent(slow["online"], slow["devices"])
             assert fast["devices.health"]["failure_rate"] == percent(slow["failed"], slow["devices"])
+            assert fast["repair.backlog"]["open"] == slow["open_orders"]
+            assert fast["security.alerts"]["open"] == slow["open_incidents"]
+            assert fast["security.alerts"]["incidents"] == slow["incidents"]
         engine.dispose()
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if not (args.database or args.keep):
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        elif args.keep:
+            print(f"kept database {name} (drop it when done)", flush=True)
         admin.dispose()
     load = os.getloadavg()[0]
     print(json.dumps({"bench": "dashboard", "quick": args.quick, **counts, "runs": args.runs,
                       "company_p50_ms": company_t["p50_ms"], "company_p95_ms": company_t["p95_ms"],
                       "community_p50_ms": community_t["p50_ms"], "community_p95_ms": community_t["p95_ms"],
                       "company_raw_p50_ms": raw_t["p50_ms"], "company_raw_p95_ms": raw_t["p95_ms"],
+                      "community_raw_p50_ms": raw_one_t["p50_ms"], "community_raw_p95_ms": raw_one_t["p95_ms"],
                       "naive_seconds": naive_all_s, "naive_measured_seconds": naive_s,
                       "naive_communities": naive_done, "seed_seconds": seed_s, "rollup_seconds": rollup_s, "load": round(load, 2)}))
 

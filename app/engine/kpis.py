@@ -20,6 +20,7 @@ from app.platform.kpi import (
     local_days,
     local_sql,
     member,
+    memo,
     minutes_sql,
     month_sql,
     percentile_sql,
@@ -153,8 +154,13 @@ def efficiency_tile(session: Session, scope: Scope) -> TileData:
     return TileData(figures=figures, chart=chart, as_of=s.get("as_of"))
 
 
-ROLLUPS = [Rollup("engine.staff", lambda session, scope: _staff_rollups(session, scope)[0]),
-           Rollup("engine.staff_people", lambda session, scope: _staff_rollups(session, scope)[1])]
+def _staff_pass(session: Session, scope: Scope):
+    """Both staff roll-ups from one pass over the tasks (once per refresh: ``memo``)."""
+    return memo(("engine.staff_rollups", scope), lambda: _staff_rollups(session, scope))
+
+
+ROLLUPS = [Rollup("engine.staff", lambda session, scope: _staff_pass(session, scope)[0]),
+           Rollup("engine.staff_people", lambda session, scope: _staff_pass(session, scope)[1])]
 TILES = [Tile("engine.staff", _l("Staff efficiency"), efficiency_tile, module=None, order=60)]
 
 

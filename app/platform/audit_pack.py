@@ -21,17 +21,24 @@ from sqlalchemy.orm import Session
 from app.platform.kpi import Figure, build_dashboard, month_scope
 from app.platform.models import EnteredFigure
 
-#: outcome → (zh, en label, unit, higher is better, data source zh/en)
+#: outcome → (zh, en label, unit, higher is better, data source zh/en, the programmes' target zh/en)
 OUTCOMES = {
     "fee_collection": ("物业费收缴率", "Fee collection rate", "percent", True,
-                       ("账单与收款记录", "bills and payments")),
+                       ("账单与收款记录", "bills and payments"), ("90% 以上（改造前约 65%）", "90% or more (about 65% before)")),
     "repair_response": ("报修响应时间中位数（分钟）", "Repair response, median (min)", "minutes", False,
-                        ("报修工单的报修与接单时间", "repair orders: reported and accepted times")),
-    "public_energy": ("公共区域能耗", "Public-area energy", "kwh", False,
-                      ("能耗模块的公共电表读数", "the energy module's public meters")),
+                        ("报修工单的报修与接单时间", "repair orders: reported and accepted times"),
+                        ("1 小时以内（改造前约 24 小时）", "under 1 h (about 24 h before)")),
+    "public_energy": ("公共区域用电月均（千瓦时）", "Public-area electricity per month (kWh)", "kwh", False,
+                      ("能耗模块的公共与照明电表月用量", "the energy module's public and lighting meters, monthly usage"),
+                      ("降低 15–30%", "15–30% less")),
     "staff_efficiency": ("人均每日完成任务数", "Tasks closed per staff-day", "per_day", True,
-                         ("流程引擎的任务记录", "the workflow engine's task records")),
+                         ("流程引擎的任务记录", "the workflow engine's task records"), ("提高 30%", "30% more")),
 }
+
+
+def target_text(outcome: str, lang: str) -> str:
+    zh, en = OUTCOMES[outcome][5]
+    return en if lang == "en" else zh
 
 
 class AuditPackError(ValueError):
@@ -94,6 +101,14 @@ class OutcomeRow:
         if self.before.value is None or self.after.value is None:
             return None
         return float(self.after.value) - float(self.before.value)
+
+    @property
+    def relative_change(self) -> float | None:
+        """(after − before) ÷ before in percent (public energy's −15–30% target is relative);
+        None without both figures or with a zero "before"."""
+        if self.before.value is None or self.after.value is None or not float(self.before.value):
+            return None
+        return (float(self.after.value) - float(self.before.value)) / float(self.before.value) * 100
 
 
 def _measured(session: Session, community_id: int, period: tuple[str, str], now: datetime,
@@ -239,7 +254,8 @@ def workbook_bytes(rows: list[OutcomeRow], community_name: str, before: tuple[st
     head = [Column("成效指标" if zh else "Outcome", "text", 28),
             Column(("改造前 " if zh else "Before ") + b, "by_row", 16), Column("依据" if zh else "Basis", "text", 40),
             Column(("改造后 " if zh else "After ") + a, "by_row", 16), Column("依据" if zh else "Basis", "text", 40),
-            Column("变化" if zh else "Change", "by_row", 12), Column("数据来源" if zh else "Data source", "text", 34)]
+            Column("变化" if zh else "Change", "by_row", 12), Column("数据来源" if zh else "Data source", "text", 34),
+            Column("相对变化" if zh else "Relative change", "percent", 12), Column("目标" if zh else "Target", "text", 26)]
     kinds = {"percent": "percent", "minutes": "decimal1", "kwh": "decimal1", "per_day": "decimal2"}
     body, row_kinds = [], []
     for r in rows:
@@ -254,7 +270,8 @@ def workbook_bytes(rows: list[OutcomeRow], community_name: str, before: tuple[st
         body.append([_label(r.outcome, lang), cell_value(r.before), _basis_text(r.before, unit, lang),
                      cell_value(r.after), _basis_text(r.after, unit, lang),
                      None if change is None else (change / 100 if unit == "percent" else change),
-                     OUTCOMES[r.outcome][4][0 if zh else 1]])
+                     OUTCOMES[r.outcome][4][0 if zh else 1],
+                     None if r.relative_change is None else r.relative_change / 100, target_text(r.outcome, lang)])
         row_kinds.append(kinds[unit])
     note = ("* 标记的数值为项目经理人工录入（注明来源），非系统测量。" if zh
             else "* marks a figure entered by the manager with its source, not measured by the platform.")
@@ -351,7 +368,11 @@ def pdf_bytes(rows: list[OutcomeRow], community_name: str, before: tuple[str, st
         for tag, cell in (("改造前 before", r.before), ("改造后 after", r.after)):
             c.drawString(20 * mm, y, f"{tag}: {_value_text(cell, unit, 'zh')}   {_basis_text(cell, unit, 'zh')}"[:95])
             y -= 4.2 * mm
-        c.drawString(20 * mm, y, f"数据来源 source: {OUTCOMES[r.outcome][4][0]} / {OUTCOMES[r.outcome][4][1]}")
+        c.drawString(20 * mm, y, f"数据来源 source: {OUTCOMES[r.outcome][4][0]} / {OUTCOMES[r.outcome][4][1]}"[:95])
+        y -= 4.2 * mm
+        relative = "—" if r.relative_change is None else f"{r.relative_change:+.1f}%"
+        c.drawString(20 * mm, y, f"变化 change: {relative}   目标 target: {target_text(r.outcome, 'zh')} / "
+                                 f"{target_text(r.outcome, 'en')}"[:95])
         values = [float(cell.value) if cell.value is not None else 0 for cell in (r.before, r.after)]
         drawing = Drawing(60 * mm, 32 * mm)
         chart = VerticalBarChart()

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -207,13 +209,24 @@ def days_in(scope: Scope) -> int:
 
 def tiles() -> list[Tile]:
     """Every tile: the engine's and each domain's ``kpis.TILES``, by ``order`` then id."""
-    import app.engine.kpis as engine_kpis
-    from app.platform.discovery import domain_parts
-
-    found: list[Tile] = list(engine_kpis.TILES)
-    for module in domain_parts("kpis"):
-        found.extend(getattr(module, "TILES", []))
+    found: list[Tile] = [t for module in kpi_modules() for t in getattr(module, "TILES", [])]
     return sorted(found, key=lambda t: (t.order, t.id))
+
+
+def kpi_modules() -> tuple:
+    """The engine's ``kpis`` and every domain's (discovery). Found once per process — the
+    domain folders do not change while it runs; a page asked for them once per tile, each a
+    walk of ``app/domains`` — and again if discovery's finder is replaced (tests)."""
+    from app.platform import discovery
+
+    return _kpi_modules(discovery.domain_parts)
+
+
+@lru_cache(maxsize=4)
+def _kpi_modules(finder: Callable) -> tuple:
+    import app.engine.kpis as engine_kpis
+
+    return (engine_kpis, *finder("kpis"))
 
 
 def enabled_modules(session: Session, community_ids: Sequence[int]) -> dict[int, set[str]]:
@@ -246,20 +259,54 @@ class BuiltTile:
 
 def build_dashboard(session: Session, scope: Scope, only: Sequence[str] | None = None) -> list[BuiltTile]:
     """Every tile whose module is enabled in at least one of the scope's communities, each
-    computed over exactly those communities. The page, the API and the export call this."""
-    enabled = enabled_modules(session, scope.community_ids)
-    built = []
-    for tile in tiles():
-        if only is not None and tile.id not in only:
-            continue
-        ids = tuple(c for c in scope.community_ids if tile.module is None or tile.module in enabled.get(c, set()))
-        if not ids:
-            continue
-        per = Scope(ids, scope.start, scope.end, scope.months,
-                    scope.building_id if tile.per_building else None, scope.now)
-        built.append(BuiltTile(tile, tile.build(session, per), ids,
-                               whole_community=scope.building_id is not None and not tile.per_building))
-    return built
+    computed over exactly those communities. The page, the API and the export call this.
+    Within one call the roll-up rows are read once for all tiles (:func:`computing`)."""
+    with computing():
+        enabled = enabled_modules(session, scope.community_ids)
+        built = []
+        for tile in tiles():
+            if only is not None and tile.id not in only:
+                continue
+            ids = tuple(c for c in scope.community_ids if tile.module is None or tile.module in enabled.get(c, set()))
+            if not ids:
+                continue
+            per = Scope(ids, scope.start, scope.end, scope.months,
+                        scope.building_id if tile.per_building else None, scope.now)
+            built.append(BuiltTile(tile, tile.build(session, per), ids,
+                                   whole_community=scope.building_id is not None and not tile.per_building))
+        return built
+
+
+# --------------------------------------------------------------------------- one build's cache
+# A dashboard build asks the same things several times (each rolled-up tile its own metrics of
+# the same communities and months); within one :func:`build_dashboard` call they are read once.
+# The cache lives only for that call (a context variable), never across requests: a figure is
+# never older than the call unless it says so (``as_of``).
+
+_BUILD: ContextVar[dict | None] = ContextVar("estateflow_kpi_build", default=None)
+
+
+@contextmanager
+def computing():
+    """The extent of one dashboard build (nested calls share the outer one's cache)."""
+    if _BUILD.get() is not None:
+        yield
+        return
+    token = _BUILD.set({})
+    try:
+        yield
+    finally:
+        _BUILD.reset(token)
+
+
+def memo(key: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()`` once per build for ``key`` (outside a build: every time)."""
+    cache = _BUILD.get()
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
 
 
 # --------------------------------------------------------------------------- "today" (manager home)
@@ -280,12 +327,7 @@ class Attention:
 
 
 def attention_items() -> list[Attention]:
-    import app.engine.kpis as engine_kpis
-    from app.platform.discovery import domain_parts
-
-    found: list[Attention] = list(engine_kpis.TODAY)
-    for module in domain_parts("kpis"):
-        found.extend(getattr(module, "TODAY", []))
+    found: list[Attention] = [a for module in kpi_modules() for a in getattr(module, "TODAY", [])]
     return sorted(found, key=lambda a: (a.order, a.id))
 
 
@@ -340,12 +382,14 @@ def month_sql(scope: Scope, column):
 
 
 # --------------------------------------------------------------------------- roll-ups
-# At company level (many communities, no building) the big tiles read per community × month
+# At company and community level (no building filter) the big tiles read per community × month
 # roll-ups instead of scanning every bill, order, task and device event (bench/dashboard.py:
-# the raw queries grow with the rows in the window). The ``kpi_rollup`` flow
-# (workflows/kpi_rollup.py) refreshes them; a tile built from them carries ``as_of`` and the
-# page says how fresh it is. Community and building level, and any scope a roll-up does not
-# cover (a community never refreshed, a month begun since), read the raw tables: same figures.
+# the raw queries grow with the rows in the window; one community's page made a dozen queries).
+# The ``kpi_rollup`` flow (workflows/kpi_rollup.py) refreshes them; a tile built from them
+# carries ``as_of`` and the page says how fresh it is. The building level, and any scope a
+# roll-up does not cover (a community never refreshed, a month begun since), read the raw
+# tables: same figures. "Now" figures come from the flow's snapshot at company level only
+# (:func:`read_snapshots`); one community's are read live (a few indexed counts).
 
 ROLLUP_MONTHS = 12  # the longest period filter of the dashboard
 
@@ -374,18 +418,12 @@ class Rollup:
 
 def rollups() -> list[Rollup]:
     """Every roll-up: the engine's and each domain's ``kpis.ROLLUPS``."""
-    import app.engine.kpis as engine_kpis
-    from app.platform.discovery import domain_parts
-
-    found: list[Rollup] = list(getattr(engine_kpis, "ROLLUPS", []))
-    for module in domain_parts("kpis"):
-        found.extend(getattr(module, "ROLLUPS", []))
-    return found
+    return [r for module in kpi_modules() for r in getattr(module, "ROLLUPS", [])]
 
 
 def rollup_wanted(scope: Scope) -> bool:
-    """Roll-ups serve the company level: several communities, no building filter."""
-    return len(scope.community_ids) > 1 and scope.building_id is None
+    """Roll-ups serve the company and community level: no building filter."""
+    return scope.building_id is None
 
 
 def member(text: str) -> int:
@@ -396,15 +434,47 @@ def member(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little", signed=True)
 
 
-@dataclass
 class Merged:
-    """One metric merged over communities: per month and in total."""
+    """One metric merged over communities (one month, or the whole window): the sums, and the
+    samples (sorted int32) and distinct members (int64) — sorted only when a tile asks for
+    them (a tile that needs only the sums or a count pays for no sort)."""
 
-    n: int
-    a: int
-    b: int
-    samples: Any  # numpy int32 array, sorted
-    members: Any  # numpy int64 array, distinct
+    def __init__(self, n: int, a: int, b: int, samples: bytes, members: bytes, parts: list | None = None):
+        self.n, self.a, self.b = n, a, b
+        self._samples, self._members = samples, members
+        #: the months this total is made of: their sorted arrays are merged, not re-sorted
+        self._parts = parts
+
+    @property
+    def sample_count(self) -> int:
+        """How many samples (no sort needed)."""
+        if self._parts is not None:
+            return sum(p.sample_count for p in self._parts)
+        return len(self._samples) if not isinstance(self._samples, bytes) else len(self._samples) // 4
+
+    @property
+    def samples(self) -> Any:  # numpy int32 array, sorted
+        import numpy as np
+
+        if not isinstance(self._samples, np.ndarray):
+            if self._parts is not None:  # sorted runs: a stable (merging) sort is near linear
+                self._samples = np.sort(np.concatenate([p.samples for p in self._parts] or [np.empty(0, "<i4")]),
+                                        kind="stable")
+            else:
+                self._samples = np.sort(np.frombuffer(self._samples, dtype="<i4"))
+        return self._samples
+
+    @property
+    def members(self) -> Any:  # numpy int64 array, distinct and sorted
+        import numpy as np
+
+        if not isinstance(self._members, np.ndarray):
+            if self._parts is not None:
+                self._members = _distinct(np.concatenate([p.members for p in self._parts]
+                                                         or [np.empty(0, "<i8")]), kind="stable")
+            else:
+                self._members = _distinct(np.frombuffer(self._members, dtype="<i8"))
+        return self._members
 
     def quantile(self, p: float, per: float) -> float | None:
         """The ``p`` quantile of the samples (deciseconds) in units of ``per`` seconds
@@ -427,14 +497,14 @@ class RolledUp:
     as_of: datetime
 
 
-def _distinct(values):
+def _distinct(values, kind: str | None = None):
     """Sorted distinct values of an int64 array (a sort and a neighbour compare: faster here
     than ``numpy.unique``'s hash path on a few hundred thousand members)."""
     import numpy as np
 
     if len(values) < 2:
         return values
-    ordered = np.sort(values)
+    ordered = np.sort(values, kind=kind)
     keep = np.empty(len(ordered), dtype=bool)
     keep[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
@@ -442,11 +512,14 @@ def _distinct(values):
 
 
 def _merge(rows: list[tuple[int, int, int, bytes, bytes]]) -> Merged:
-    import numpy as np
+    """One month's rows (one per community, or one already concatenated by the database)."""
+    return Merged(sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows),
+                  b"".join(r[3] for r in rows), b"".join(r[4] for r in rows))
 
-    samples = np.sort(np.frombuffer(b"".join(r[3] for r in rows), dtype="<i4"))
-    members = _distinct(np.frombuffer(b"".join(r[4] for r in rows), dtype="<i8"))
-    return Merged(sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows), samples, members)
+
+def _total(months: dict[str, Merged]) -> Merged:
+    parts = list(months.values())
+    return Merged(sum(p.n for p in parts), sum(p.a for p in parts), sum(p.b for p in parts), b"", b"", parts)
 
 
 def read_rollup(session: Session, scope: Scope, metric: str) -> RolledUp | None:
@@ -456,38 +529,141 @@ def read_rollup(session: Session, scope: Scope, metric: str) -> RolledUp | None:
     return found[metric] if found else None
 
 
-def read_rollups(session: Session, scope: Scope, metrics: Sequence[str]) -> dict[str, RolledUp] | None:
-    """Several metrics in one query (markers and month rows together); None unless every
-    community of the scope has a refresh of each covering every month of the scope."""
+def _rollup_rows(session: Session, ids: tuple[int, ...], months: tuple[str, ...], metrics: tuple[str, ...]) -> dict:
+    """The roll-up rows of these communities, months and metrics: refresh markers (``metric →
+    {community: refreshed_at}`` where the refresh covered every month), month rows (``metric →
+    {month: [(n, a, b, samples, members)]}``) and snapshots (``metric → {community: (n, a, b,
+    samples, members, refreshed_at)}``). On PostgreSQL the database sums and concatenates the
+    month rows of all communities (one row per metric and month instead of one per community:
+    decoding 11,000 rows was most of the company page's time at full size); core queries, no
+    ORM rows."""
     import numpy as np
-    from sqlalchemy import select
+    from sqlalchemy import LargeBinary, func, literal, select
 
     from app.platform.models import KpiRollup
 
-    ids = set(scope.community_ids)
-    wanted = {int(m.replace("-", "")) for m in scope.months}
+    t = KpiRollup.__table__
+    conn = session.connection()
+    where = (t.c.metric.in_(list(metrics)), t.c.community_id.in_(list(ids)))
+    wanted = {int(m.replace("-", "")) for m in months}
     markers: dict[str, dict[int, datetime]] = {m: {} for m in metrics}
-    rows: dict[str, dict[str, list]] = {m: {month: [] for month in scope.months} for m in metrics}
-    for cid, metric, month, n, a, b, samples, members, at in session.execute(
-            select(KpiRollup.community_id, KpiRollup.metric, KpiRollup.month, KpiRollup.n, KpiRollup.a, KpiRollup.b,
-                   KpiRollup.samples, KpiRollup.members, KpiRollup.refreshed_at)
-            .where(KpiRollup.metric.in_(list(metrics)), KpiRollup.community_id.in_(list(ids)),
-                   KpiRollup.month.in_([*scope.months, "*"]))):
+    rows: dict[str, dict[str, list]] = {m: {month: [] for month in months} for m in metrics}
+    now_rows: dict[str, dict[int, tuple]] = {m: {} for m in metrics}
+    for cid, metric, month, n, a, b, samples, members, at in conn.execute(
+            select(t.c.community_id, t.c.metric, t.c.month, t.c.n, t.c.a, t.c.b, t.c.samples, t.c.members,
+                   t.c.refreshed_at).where(*where, t.c.month.in_(["*", NOW_MONTH]))):
         if month == "*":
             if wanted <= set(np.frombuffer(members or b"", dtype="<i8").tolist()):
                 markers[metric][cid] = at
         else:
-            rows[metric][month].append((int(n), int(a), int(b), bytes(samples or b""), bytes(members or b"")))
+            now_rows[metric][cid] = (int(n), int(a), int(b), bytes(samples or b""), bytes(members or b""), at)
+    if session.get_bind().dialect.name == "postgresql":
+        empty = literal(b"", LargeBinary)
+        found = conn.execute(
+            select(t.c.metric, t.c.month, func.sum(t.c.n), func.sum(t.c.a), func.sum(t.c.b),
+                   func.coalesce(func.string_agg(t.c.samples, empty), empty),
+                   func.coalesce(func.string_agg(t.c.members, empty), empty))
+            .where(*where, t.c.month.in_(list(months))).group_by(t.c.metric, t.c.month))
+    else:
+        found = conn.execute(select(t.c.metric, t.c.month, t.c.n, t.c.a, t.c.b, t.c.samples, t.c.members)
+                             .where(*where, t.c.month.in_(list(months))))
+    for metric, month, n, a, b, samples, members in found:
+        rows[metric][month].append((int(n), int(a), int(b), bytes(samples or b""), bytes(members or b"")))
+    return {"markers": markers, "rows": rows, "now": now_rows}
+
+
+def _read_rows(session: Session, scope: Scope, metrics: Sequence[str]) -> dict:
+    """:func:`_rollup_rows` for the scope; within a build every metric of every roll-up and
+    snapshot is read by the first tile that asks, and the other tiles share that answer."""
+    ids = tuple(sorted(set(scope.community_ids)))
+    if _BUILD.get() is None:
+        return _rollup_rows(session, ids, scope.months, tuple(metrics))
+    every = tuple(sorted({r.metric for r in rollups()} | {s.metric for s in snapshots()} | set(metrics)))
+    return memo(("kpi_rollup", ids, scope.months, every), lambda: _rollup_rows(session, ids, scope.months, every))
+
+
+def read_rollups(session: Session, scope: Scope, metrics: Sequence[str]) -> dict[str, RolledUp] | None:
+    """Several metrics in one query (markers and month rows together); None unless every
+    community of the scope has a refresh of each covering every month of the scope."""
+    found = _read_rows(session, scope, metrics)
+    markers, rows = found["markers"], found["rows"]
+    ids = set(scope.community_ids)
     if any(len(markers[m]) < len(ids) for m in metrics):
         return None
-    return {m: RolledUp({month: _merge(r) for month, r in rows[m].items()},
-                        _merge([r for month_rows in rows[m].values() for r in month_rows]),
-                        min(markers[m].values())) for m in metrics}
+    out = {}
+    for m in metrics:
+        months = {month: _merge(r) for month, r in rows[m].items()}
+        out[m] = RolledUp(months, _total(months), min(markers[m].values()))
+    return out
+
+
+# --------------------------------------------------------------------------- snapshots of "now"
+# Figures about the present (orders open now, devices online now, incidents still open) cannot
+# be rolled up by month. At company level they come from a per-community snapshot the same
+# ``kpi_rollup`` flow takes (row month ``now``), shown with its time like the roll-ups. A
+# snapshot is used only when every community of the scope has one taken at most
+# :data:`SNAPSHOT_MAX_AGE` before the scope's ``now`` (and not after it: a dashboard "as of"
+# an earlier moment reads the tables); otherwise the tile reads the tables live.
+
+NOW_MONTH = "now"
+SNAPSHOT_MAX_AGE = timedelta(minutes=30)  # the flow runs every 15 minutes
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A domain's "now" figures: ``compute(session, community_id, now)`` returns a
+    :class:`Rolled` (its ``n``/``a``/``b`` counts and ``members`` ids, as the domain documents)."""
+
+    metric: str
+    compute: Callable[[Session, int, datetime], Rolled]
+
+
+@dataclass
+class Snapped:
+    """A snapshot summed over the scope's communities; ``as_of`` the oldest of them."""
+
+    n: int
+    a: int
+    b: int
+    members: Any  # numpy int64 array (concatenated, not made distinct)
+    as_of: datetime
+
+
+def snapshots() -> list[Snapshot]:
+    """Every snapshot: the engine's and each domain's ``kpis.SNAPSHOTS``."""
+    return [s for module in kpi_modules() for s in getattr(module, "SNAPSHOTS", [])]
+
+
+def read_snapshots(session: Session, scope: Scope, metrics: Sequence[str]) -> dict[str, Snapped] | None:
+    """The scope's snapshots of ``metrics`` summed over its communities (company level only);
+    None unless every community has each, fresh enough for the scope's ``now``."""
+    import numpy as np
+
+    from app import clock
+
+    if len(scope.community_ids) < 2 or scope.building_id is not None:
+        return None
+    now = scope.now or clock.now()
+    found = _read_rows(session, scope, metrics)["now"]
+    out = {}
+    for metric in metrics:
+        rows = [found[metric].get(cid) for cid in set(scope.community_ids)]
+        if any(r is None or r[5] > now or now - r[5] > SNAPSHOT_MAX_AGE for r in rows):
+            return None
+        out[metric] = Snapped(sum(r[0] for r in rows), sum(r[1] for r in rows), sum(r[2] for r in rows),
+                              np.frombuffer(b"".join(r[4] for r in rows), dtype="<i8"), min(r[5] for r in rows))
+    return out
 
 
 def refresh_rollups(session: Session, community_id: int, now: datetime) -> dict[str, int]:
     """Recompute every roll-up of one community for the last :data:`ROLLUP_MONTHS` local
-    months (rows replaced, a marker with the months and the time). Returns rows per metric."""
+    months (rows replaced, a marker with the months and the time) and take every snapshot of
+    "now". Returns rows per metric."""
+    with computing():  # a domain computing two roll-ups in one pass (``memo``) does it once
+        return _refresh(session, community_id, now)
+
+
+def _refresh(session: Session, community_id: int, now: datetime) -> dict[str, int]:
     import numpy as np
     from sqlalchemy import delete
 
@@ -508,6 +684,15 @@ def refresh_rollups(session: Session, community_id: int, now: datetime) -> dict[
         session.add(KpiRollup(community_id=community_id, metric=rollup.metric, month="*", n=0, a=0, b=0,
                               samples=b"", members=covered, refreshed_at=now))
         out[rollup.metric] = len(values)
+    for snap in snapshots():
+        v = snap.compute(session, community_id, now)
+        session.execute(delete(KpiRollup).where(KpiRollup.community_id == community_id,
+                                                KpiRollup.metric == snap.metric))
+        session.add(KpiRollup(community_id=community_id, metric=snap.metric, month=NOW_MONTH, n=v.n, a=v.a, b=v.b,
+                              samples=np.array(v.samples, dtype="<i4").tobytes(),
+                              members=np.unique(np.array(sorted(v.members), dtype="<i8")).tobytes(),
+                              refreshed_at=now))
+        out[snap.metric] = 1
     session.flush()
     return out
 

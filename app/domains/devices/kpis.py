@@ -13,11 +13,13 @@ from app.platform.kpi import (
     Rolled,
     Rollup,
     Scope,
+    Snapshot,
     Tile,
     TileData,
     month_sql,
     percent,
     read_rollup,
+    read_snapshots,
     rollup_wanted,
 )
 from connectors.models import DeviceError
@@ -28,10 +30,17 @@ def health(session: Session, scope: Scope) -> dict:
     where = [Device.community_id.in_(list(scope.community_ids))]
     if scope.building_id is not None:
         where.append(Device.building_id == scope.building_id)
-    by_status = {s: int(n) for s, n in session.execute(
-        select(Device.status, func.count(Device.id)).where(*where).group_by(Device.status))}
-    total = sum(by_status.values())
     rolled = read_rollup(session, scope, "devices.faulted") if rollup_wanted(scope) else None
+    snap = read_snapshots(session, scope, ("devices.now", "devices.now_faults")) if rolled is not None else None
+    if snap is not None:  # company level: the flow's snapshot of the devices and their states
+        import numpy as np
+
+        now, faults = snap["devices.now"], snap["devices.now_faults"]
+        by_status = {"online": now.a, "offline": now.b, "error": faults.n, "unknown": faults.a}
+        failed = len(np.intersect1d(rolled.total.members, np.unique(now.members), assume_unique=True))
+        return _health(by_status, now.n, failed) | {"as_of": min(rolled.as_of, now.as_of, faults.as_of)}
+    by_status = _by_status(session, where)
+    total = sum(by_status.values())
     if rolled is not None:
         import numpy as np
 
@@ -43,6 +52,25 @@ def health(session: Session, scope: Scope) -> dict:
                                            DeviceError.at < scope.end).exists()
     failed = session.scalar(select(func.count(Device.id)).where(*where, faulted)) or 0
     return _health(by_status, total, int(failed))
+
+
+def _by_status(session: Session, where: list) -> dict[str, int]:
+    return {s: int(n) for s, n in session.execute(
+        select(Device.status, func.count(Device.id)).where(*where).group_by(Device.status))}
+
+
+def _devices_snapshot(session: Session, community_id: int, now) -> Rolled:
+    """A community's devices now: n devices, a online, b offline, members their ids."""
+    where = [Device.community_id == community_id]
+    by_status = _by_status(session, where)
+    return Rolled(n=sum(by_status.values()), a=by_status.get("online", 0), b=by_status.get("offline", 0),
+                  members=set(session.scalars(select(Device.id).where(*where))))
+
+
+def _faults_snapshot(session: Session, community_id: int, now) -> Rolled:
+    """A community's devices now: n reporting a fault, a not yet seen."""
+    by_status = _by_status(session, [Device.community_id == community_id])
+    return Rolled(n=by_status.get("error", 0), a=by_status.get("unknown", 0))
 
 
 def _health(by_status: dict[str, int], total: int, failed: int) -> dict:
@@ -89,6 +117,7 @@ def health_tile(session: Session, scope: Scope) -> TileData:
 
 
 ROLLUPS = [Rollup("devices.faulted", _faulted_rollup)]
+SNAPSHOTS = [Snapshot("devices.now", _devices_snapshot), Snapshot("devices.now_faults", _faults_snapshot)]
 TILES = [Tile("devices.health", _l("Devices"), health_tile, module=None, order=30, per_building=True)]
 
 

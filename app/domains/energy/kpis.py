@@ -50,6 +50,7 @@ def public_energy_tile(session: Session, scope: Scope) -> TileData:
     kinds = {"electricity": _l("Public electricity"), "water": _l("Public water")}
     figures = [Figure("energy.open_findings", _l("Energy findings open"), open_findings, count=open_findings,
                       basis=_l("findings"), link=("EnergyView.index", {}) if single else None)]
+    figures.append(_outcome(session, scope, by_kind, single))
     last = scope.months[-1] if scope.months else None
     for (kind, unit), usage in sorted(by_kind.items()):
         value = usage.get(last)
@@ -64,6 +65,29 @@ def public_energy_tile(session: Session, scope: Scope) -> TileData:
                         for (kind, unit), usage in sorted(by_kind.items())]} if by_kind else None
     note = None if by_kind else _l("no public meters with derived usage in this period")
     return TileData(figures=figures, chart=chart, note=note)
+
+
+#: the renovation programmes' promise for public energy: 15–30% less after the renovation
+SAVING_TARGET_PERCENT = (Decimal(15), Decimal(30))
+
+
+def _outcome(session: Session, scope: Scope, by_kind: dict, single: int | None) -> Figure:
+    """The audit pack's "public energy" outcome: public and lighting electricity per month
+    (kWh) over the window's months with derived usage — a mean, so periods of different
+    lengths compare — with the meter-months behind it."""
+    usage = by_kind.get(("electricity", "kWh"), {})
+    meter_months = 0
+    if usage:
+        meter_months = session.scalar(
+            select(func.count(EnergyMonthlyUsage.id)).join(EnergyMeter, EnergyMeter.id == EnergyMonthlyUsage.meter_id)
+            .where(EnergyMonthlyUsage.community_id.in_(list(scope.community_ids)),
+                   EnergyMonthlyUsage.period.in_(list(scope.months)), EnergyMeter.kind == "electricity",
+                   EnergyMeter.unit == "kWh", EnergyMeter.role.in_(("public", "lighting")))) or 0
+    value = (sum(usage.values()) / len(usage)).quantize(Decimal("0.1")) if usage else None
+    return Figure("energy.public_per_month", _l("Public electricity per month (kWh)"), value, unit="count",
+                  count=meter_months, basis=_l("meter months"),
+                  empty=None if usage else _l("no public electricity derived in this period"),
+                  link=("EnergyView.trends", {}) if single else None, outcome="public_energy")
 
 
 TILES = [Tile("energy.public", _l("Public energy"), public_energy_tile, module="energy", order=40)]

@@ -28,14 +28,17 @@ from app.platform.kpi import (
     Figure,
     Rolled,
     Rollup,
+    Snapshot,
     Tile,
     TileData,
     deciseconds,
+    memo,
     minutes_sql,
     month_sql,
     percentile_sql,
     quantile,
     read_rollups,
+    read_snapshots,
     rollup_wanted,
     rounded,
     sql_statistics,
@@ -251,7 +254,7 @@ def _timeliness_rolled(session: Session, scope) -> dict | None:
         return None
     response, resolution = found["repair.response"], found["repair.resolution"]
     r, done = response.total, resolution.total
-    months = [{"month": m, "accepted": len(per.samples), "median_response_min": rounded(per.quantile(0.5, 60)),
+    months = [{"month": m, "accepted": per.sample_count, "median_response_min": rounded(per.quantile(0.5, 60)),
                "p90_response_min": rounded(per.quantile(0.9, 60))}
               for m, per in response.months.items()]
     return {"orders": r.n, "accepted": r.a, "completed": done.n,
@@ -357,7 +360,12 @@ def timeliness_tile(session: Session, scope):
 
 
 def backlog_tile(session: Session, scope):
-    b = backlog(session, scope.community_ids, scope.now or clock.now(), scope.building_id)
+    snap = read_snapshots(session, scope, ("repair.backlog",))
+    if snap is not None:  # company level: the flow's snapshot, said how fresh
+        s = snap["repair.backlog"]
+        b = {"open": s.n, "unassigned": s.a, "overdue": s.b}
+    else:
+        b = backlog(session, scope.community_ids, scope.now or clock.now(), scope.building_id)
     figures = [
         Figure("open", _l("Open orders"), b["open"], count=b["open"], basis="orders", link=_orders_link(scope, state="open")),
         Figure("overdue", _l("Overdue orders"), b["overdue"], count=b["overdue"], basis="orders",
@@ -368,7 +376,7 @@ def backlog_tile(session: Session, scope):
     chart = {"kind": "bar", "unit": "count", "x": [str(f.label) for f in figures],
              "series": [{"name": str(_l("Orders")), "data": [f.value for f in figures]}],
              "links": [list(f.link) for f in figures]}
-    return TileData(figures=figures, chart=chart)
+    return TileData(figures=figures, chart=chart, as_of=snap["repair.backlog"].as_of if snap else None)
 
 
 def density_tile(session: Session, scope):
@@ -386,8 +394,20 @@ def density_tile(session: Session, scope):
     return TileData(figures=figures, chart=chart)
 
 
-ROLLUPS = [Rollup("repair.response", lambda session, scope: _response_rollups(session, scope)[0]),
-           Rollup("repair.resolution", lambda session, scope: _response_rollups(session, scope)[1])]
+def _response_pass(session: Session, scope):
+    """Both repair roll-ups from one pass over the orders (once per refresh: ``memo``)."""
+    return memo(("repair.response_rollups", scope), lambda: _response_rollups(session, scope))
+
+
+def _backlog_snapshot(session: Session, community_id: int, now) -> Rolled:
+    """Orders alive now in one community: n open, a unassigned, b overdue."""
+    b = backlog(session, [community_id], now)
+    return Rolled(n=b["open"], a=b["unassigned"], b=b["overdue"])
+
+
+ROLLUPS = [Rollup("repair.response", lambda session, scope: _response_pass(session, scope)[0]),
+           Rollup("repair.resolution", lambda session, scope: _response_pass(session, scope)[1])]
+SNAPSHOTS = [Snapshot("repair.backlog", _backlog_snapshot)]
 TILES = [Tile("repair.response", _l("Repair response and resolution"), timeliness_tile, module="repair",
                  order=20, per_building=True),
          Tile("repair.backlog", _l("Open and overdue orders"), backlog_tile, module="repair", order=21,

@@ -17,11 +17,14 @@ from app.platform.kpi import (
     Figure,
     Rolled,
     Rollup,
+    Snapshot,
     Tile,
     TileData,
     deciseconds,
+    memo,
     quantile,
     read_rollups,
+    read_snapshots,
     rollup_wanted,
     rounded,
 )
@@ -115,18 +118,20 @@ def alerts_overview(session: Session, scope) -> dict:
     """Incidents that began in the scope's window (per local month), those still open now, and
     the handling times (first alert → acknowledged, → closed) in minutes."""
     ids = list(scope.community_ids)
-    still_open = session.scalar(select(func.count(SecurityIncident.id)).where(
-        SecurityIncident.community_id.in_(ids), SecurityIncident.status != "closed")) or 0
     if rollup_wanted(scope):
         found = read_rollups(session, scope, ("security.acknowledged", "security.closed"))
+        snap = read_snapshots(session, scope, ("security.open",)) if found is not None else None
         if found is not None:
             ack_r, close_r = found["security.acknowledged"], found["security.closed"]
-            return {"incidents": ack_r.total.n, "alerts": ack_r.total.a, "open": int(still_open),
-                    "acknowledged": len(ack_r.total.samples), "closed": len(close_r.total.samples),
+            as_of = min(ack_r.as_of, close_r.as_of, *([snap["security.open"].as_of] if snap else []))
+            return {"incidents": ack_r.total.n, "alerts": ack_r.total.a,
+                    "open": snap["security.open"].n if snap else open_incidents(session, ids),
+                    "acknowledged": ack_r.total.sample_count, "closed": close_r.total.sample_count,
                     "median_acknowledge_min": rounded(ack_r.total.quantile(0.5, 60)),
                     "median_close_min": rounded(close_r.total.quantile(0.5, 60)),
                     "months": [{"month": m, "incidents": r.n} for m, r in ack_r.months.items()],
-                    "as_of": min(ack_r.as_of, close_r.as_of)}
+                    "as_of": as_of}
+    still_open = open_incidents(session, ids)
     rows = session.execute(_period(select(SecurityIncident.first_at, SecurityIncident.acknowledged_at,
                                           SecurityIncident.closed_at, SecurityIncident.alert_count)
                                    .where(SecurityIncident.community_id.in_(ids)),
@@ -142,6 +147,22 @@ def alerts_overview(session: Session, scope) -> dict:
             "acknowledged": len(ack), "closed": len(close),
             "median_acknowledge_min": rounded(quantile(ack, 0.5)), "median_close_min": rounded(quantile(close, 0.5)),
             "months": [{"month": m, "incidents": n} for m, n in per_month.items()]}
+
+
+def open_incidents(session: Session, community_ids: list[int]) -> int:
+    """Incidents not closed now."""
+    return session.scalar(select(func.count(SecurityIncident.id)).where(
+        SecurityIncident.community_id.in_(community_ids), SecurityIncident.status != "closed")) or 0
+
+
+def _open_snapshot(session: Session, community_id: int, now) -> Rolled:
+    """A community's incidents not closed now (n)."""
+    return Rolled(n=open_incidents(session, [community_id]))
+
+
+def _alert_pass(session: Session, scope):
+    """Both alert roll-ups from one pass over the incidents (once per refresh: ``memo``)."""
+    return memo(("security.alert_rollups", scope), lambda: _alert_rollups(session, scope))
 
 
 def _alert_rollups(session: Session, scope) -> tuple[dict[str, Rolled], dict[str, Rolled]]:
@@ -192,14 +213,14 @@ def alerts_tile(session: Session, scope):
     return TileData(figures=figures, chart=chart, as_of=a.get("as_of"))
 
 
-ROLLUPS = [Rollup("security.acknowledged", lambda session, scope: _alert_rollups(session, scope)[0]),
-           Rollup("security.closed", lambda session, scope: _alert_rollups(session, scope)[1])]
+ROLLUPS = [Rollup("security.acknowledged", lambda session, scope: _alert_pass(session, scope)[0]),
+           Rollup("security.closed", lambda session, scope: _alert_pass(session, scope)[1])]
+SNAPSHOTS = [Snapshot("security.open", _open_snapshot)]
 TILES = [Tile("security.alerts", _l("Security alerts"), alerts_tile, module="security", order=40)]
 
 
 def _today_open(session: Session, community_id: int, now) -> Figure:
-    n = session.scalar(select(func.count(SecurityIncident.id)).where(
-        SecurityIncident.community_id == community_id, SecurityIncident.status != "closed")) or 0
+    n = open_incidents(session, [community_id])
     return Figure("security.open", _l("Open security incidents"), n, count=n, basis="incidents",
                   link=("SecurityView.index", {"status": "open"}))
 

@@ -270,7 +270,7 @@ class DashboardView(BaseView):
     @expose("/audit/")
     @has_access
     def audit(self, error: str | None = None, status: int = 200):
-        from app.platform.audit_pack import OUTCOMES, outcomes
+        from app.platform.audit_pack import OUTCOMES, outcomes, target_text
 
         community, before, after, values, arg_error = self._audit_args()
         rows = outcomes(db.session, community.id, before, after, clock.now())
@@ -280,7 +280,7 @@ class DashboardView(BaseView):
             Community.id.in_(visible_community_ids())).order_by(Community.id)))
         trends = {r.outcome: _trend_chart(r, lang) for r in rows}
         return self.render_template("dashboard/audit.html", community=community, rows=rows, values=values,
-                                    trends=trends,
+                                    trends=trends, targets={k: target_text(k, lang) for k in OUTCOMES},
                                     labels=labels, units={k: v[2] for k, v in OUTCOMES.items()},
                                     error=error or arg_error, communities=communities,
                                     may_enter=self.appbuilder.sm.has_access("can_enter", "DashboardView")), status

@@ -80,13 +80,14 @@ def test_rollups_give_the_raw_figures_and_say_how_fresh(session):
     _fill(session, b, 2)
     scope = kpi.month_scope([a.community.id, b.community.id], 3, NOW)
     raw = kpi.build_dashboard(session, scope)
+    raw_one = _figures(kpi.build_dashboard(session, a.scope()))
     assert all(t.data.as_of is None for t in raw)  # nothing rolled up yet: the raw tables
     for estate in (a, b):
         kpi.refresh_rollups(session, estate.community.id, NOW)
     rolled = kpi.build_dashboard(session, scope)
     as_of = {t.tile.id: t.data.as_of for t in rolled}
-    assert {k for k, v in as_of.items() if v == NOW} == {"fees.collection", "repair.response", "devices.health",
-                                                        "security.alerts", "engine.staff"}
+    assert {k for k, v in as_of.items() if v == NOW} == {"fees.collection", "repair.response", "repair.backlog",
+                                                        "devices.health", "security.alerts", "engine.staff"}
     assert _figures(rolled) == _figures(raw)
     fig = _figures(rolled)
     # by hand: 12 bills of 100 元; a: households 0 and 2... (i+k)%3 == 0 → 25 元 (k=1: i=2), b: 50 元 (i=1)
@@ -97,8 +98,13 @@ def test_rollups_give_the_raw_figures_and_say_how_fresh(session):
     assert fig["devices.health"][0]["failure_rate"] == kpi.percent(4, 6)
     # response minutes: a 10,20,30,40; b 20,30,40,50 → median 30
     assert fig["repair.response"][0]["median_response"] == 30.0
-    # one community's view is read live, as is a scope a roll-up does not cover
-    assert all(t.data.as_of is None for t in kpi.build_dashboard(session, a.scope()))
+    # one community's view reads its roll-ups too (same figures as its raw tables); a building's is live
+    one = kpi.build_dashboard(session, a.scope())
+    assert _figures(one) == raw_one
+    assert {t.tile.id for t in one if t.data.as_of == NOW} == {"fees.collection", "repair.response", "devices.health",
+                                                               "security.alerts", "engine.staff"}
+    assert all(t.data.as_of is None for t in kpi.build_dashboard(session, a.scope(building=0)))
+    # a scope a roll-up does not cover is read live
     c = build_kpi_estate(session)  # never refreshed, fees enabled
     session.add(ModuleActivation(community_id=c.community.id, module_id="fees", version="1.0.0", enabled=True))
     session.flush()
@@ -131,6 +137,100 @@ def test_refresh_replaces_rows_and_the_flow_skips_a_fresh_community(session, db_
     assert refresh(url, [a.community.code]) == {}  # refreshed a moment ago: skipped
     session.expire_all()
     assert kpi.last_refresh(session, a.community.id) >= clock.now() - timedelta(minutes=5)
+
+
+def _now_figures(session, scope) -> dict:
+    built = {t.tile.id: t for t in kpi.build_dashboard(session, scope)}
+    return {tile: ({f.key: f.value for f in built[tile].data.figures}, built[tile].data.as_of)
+            for tile in ("repair.backlog", "devices.health", "security.alerts")}
+
+
+def test_now_figures_come_from_the_flows_snapshot_with_its_time(session):
+    """Open/overdue orders, devices online and open incidents at company level: the snapshot
+    the flow took equals the live figures at that moment; it keeps them (and says when) until
+    the next refresh; too old, taken after the scope's "now", or missing for one community:
+    the tables are read live."""
+    a, b = build_kpi_estate(session), build_kpi_estate(session)
+    _fill(session, a, 1)
+    _fill(session, b, 2)
+    for order in session.query(RepairOrder).filter(RepairOrder.community_id == a.community.id):
+        order.response_due_at = order.reported_at + timedelta(minutes=30)
+        order.resolution_due_at = order.reported_at + timedelta(days=30)
+    session.flush()
+    scope = kpi.month_scope([a.community.id, b.community.id], 3, NOW)
+    live = _now_figures(session, scope)
+    assert {k: v[1] for k, v in live.items()} == {"repair.backlog": None, "devices.health": None,
+                                                  "security.alerts": None}
+    # by hand: per community orders 1 and 3 accepted, 4 unassigned (alive); in a, order 1 is past its
+    # 30 days unresolved (reported 10-15) and order 4 past its 30 minutes unaccepted; b has no limits
+    assert live["repair.backlog"][0] == {"open": 6, "overdue": 2, "unassigned": 2}
+    assert live["devices.health"][0]["online_rate"] == kpi.percent(4, 6)
+    assert live["security.alerts"][0]["open"] == 2
+    for estate in (a, b):
+        kpi.refresh_rollups(session, estate.community.id, NOW)
+    snapped = _now_figures(session, scope)
+    assert {k: v[0] for k, v in snapped.items()} == {k: v[0] for k, v in live.items()}
+    assert {v[1] for v in snapped.values()} == {NOW}
+    # the world moves on: an order closed, a device offline, an incident closed
+    order = session.query(RepairOrder).filter(RepairOrder.community_id == a.community.id,
+                                              RepairOrder.status == "unassigned").one()
+    order.status = "cancelled"
+    session.query(Device).filter(Device.community_id == b.community.id, Device.status == "online").first().status = \
+        "offline"
+    session.query(SecurityIncident).filter(SecurityIncident.community_id == a.community.id,
+                                           SecurityIncident.status != "closed").one().status = "closed"
+    session.flush()
+    later = kpi.month_scope([a.community.id, b.community.id], 3, NOW + timedelta(minutes=10))
+    kept = _now_figures(session, later)
+    assert {k: v[0] for k, v in kept.items()} == {k: v[0] for k, v in live.items()}
+    assert {v[1] for v in kept.values()} == {NOW}  # and the page says "as of NOW"
+    now_live = _now_figures(session, kpi.month_scope([a.community.id, b.community.id], 3,
+                                                     NOW + kpi.SNAPSHOT_MAX_AGE + timedelta(minutes=1)))
+    assert now_live["repair.backlog"] == ({"open": 5, "overdue": 1, "unassigned": 1}, None)
+    assert now_live["security.alerts"][0]["open"] == 1
+    assert now_live["devices.health"][0]["online_rate"] == kpi.percent(3, 6)
+    # a snapshot newer than the scope's "now" is not used for it
+    before = kpi.month_scope([a.community.id, b.community.id], 3, NOW - timedelta(minutes=1))
+    assert _now_figures(session, before)["repair.backlog"][1] is None
+    # the next refresh takes the new state
+    for estate in (a, b):
+        kpi.refresh_rollups(session, estate.community.id, NOW + timedelta(minutes=15))
+    fresh = _now_figures(session, kpi.month_scope([a.community.id, b.community.id], 3, NOW + timedelta(minutes=16)))
+    assert fresh["repair.backlog"] == ({"open": 5, "overdue": 1, "unassigned": 1}, NOW + timedelta(minutes=15))
+    # one community without a snapshot: live
+    session.query(KpiRollup).filter(KpiRollup.community_id == b.community.id, KpiRollup.month == kpi.NOW_MONTH).delete()
+    session.flush()
+    assert _now_figures(session, kpi.month_scope([a.community.id, b.community.id], 3, NOW + timedelta(minutes=16)))[
+        "repair.backlog"][1] is None
+    # one community's view never reads the snapshot
+    assert _now_figures(session, kpi.month_scope([a.community.id], 3, NOW + timedelta(minutes=16)))[
+        "repair.backlog"][1] is None
+
+
+def test_one_build_reads_the_rollups_once(session):
+    """Every rolled-up tile of one build shares one read of the roll-up rows (statements counted)."""
+    from sqlalchemy import event
+
+    a, b = build_kpi_estate(session), build_kpi_estate(session)
+    _fill(session, a, 1)
+    _fill(session, b, 2)
+    for estate in (a, b):
+        kpi.refresh_rollups(session, estate.community.id, NOW)
+    scope = kpi.month_scope([a.community.id, b.community.id], 3, NOW)
+    seen = []
+
+    def count(conn, cursor, statement, *args):
+        if "kpi_rollup" in statement:
+            seen.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        built = kpi.build_dashboard(session, scope)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert sum(1 for t in built if t.data.as_of == NOW) == 6
+    assert len(seen) == 2  # markers and snapshots; the month rows (summed by PostgreSQL)
 
 
 def test_member_hash_is_stable():

@@ -97,9 +97,10 @@ def test_company_level_says_how_fresh_its_rolled_up_figures_are(login, demo_app)
     refresh(demo_app.config["SQLALCHEMY_DATABASE_URI"], fresh_minutes=0)
     after = client.get("/api/v1/dashboard/").get_json()
     rolled = {t["id"] for t in after["tiles"] if t["as_of"]}
-    # a tile over several communities reads the roll-ups; one whose module is on in one community only is live
-    assert rolled == {t["id"] for t in after["tiles"] if len(t["community_ids"]) > 1 and t["id"] in (
-        "fees.collection", "repair.response", "devices.health", "security.alerts", "engine.staff")}
+    # the big tiles read the roll-ups; "open orders now" the flow's snapshot over several communities
+    assert rolled == {t["id"] for t in after["tiles"] if t["id"] in (
+        "fees.collection", "repair.response", "devices.health", "security.alerts", "engine.staff")
+        or (t["id"] == "repair.backlog" and len(t["community_ids"]) > 1)}
     assert {"devices.health", "engine.staff"} <= rolled
     for tile in before["tiles"]:  # the same figures, now from the roll-ups
         assert [f["value"] for f in tile["figures"]] == [
@@ -107,4 +108,16 @@ def test_company_level_says_how_fresh_its_rolled_up_figures_are(login, demo_app)
     html = client.get("/dashboard/").text
     assert html.count("data-as-of") == len(rolled) and "汇总于" in html and "分钟前" in html
     one = client.get(f"/dashboard/?community_id={after['community_ids'][0]}").text
-    assert "data-as-of" not in one  # one community: live
+    assert "data-as-of" in one and "汇总于" in one  # one community: its roll-ups too, said how fresh
+    building = db_building(demo_app, after["community_ids"][0])
+    assert "data-as-of" not in client.get(f"/dashboard/?building_id={building}").text  # a building: live
+
+
+def db_building(app, community_id: int) -> int:
+    from sqlalchemy import select
+
+    from app.db import db
+    from app.domains.estate.models import Building
+
+    with app.app_context():
+        return db.session.scalar(select(Building.id).where(Building.community_id == community_id).limit(1))
