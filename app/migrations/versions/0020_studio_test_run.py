@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0019"  # 0017 as given; chained after the merged studio skeleton (one head)
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 

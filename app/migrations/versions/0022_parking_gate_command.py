@@ -3,13 +3,13 @@ row) of the gate's ``open`` for the record, so the record learns the gate's answ
 the command was delivered after a restart or when the gate came back.
 
 Revision ID: 0022
-Revises: 0017
+Revises: 0021
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0017"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
