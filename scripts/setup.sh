@@ -78,3 +78,31 @@ if [ ! -f "$swagger" ] && command -v npm >/dev/null 2>&1; then
     echo "warning: npm could not install swagger-ui-dist; /api/v1/docs links the OpenAPI document only" >&2
   fi
 fi
+
+# The consultant studio's BPMN modeler (bpmn-js Modeler + properties panel + bpmnlint) is our
+# own source in app/static/studio/modeler/, bundled with esbuild (from npm, like the packages)
+# into app/static/vendor/studio-modeler.js and .css. Rebuilt whenever the sources or the pinned
+# versions change (a stamp holds their hash), so an existing machine follows source edits;
+# without npm the studio's process editor says the modeler is missing.
+modeler_src=app/static/studio/modeler
+modeler_out=app/static/vendor/studio-modeler.js
+modeler_pkgs="bpmn-js@18.31.1 bpmn-js-properties-panel@5.65.3 @bpmn-io/properties-panel@3.55.0 bpmnlint@11.15.0 bpmn-js-bpmnlint@0.24.0 esbuild@0.28.2"
+modeler_stamp=app/static/vendor/.studio-modeler.hash
+modeler_want="$( (echo "$modeler_pkgs"; find "$modeler_src" -type f | LC_ALL=C sort | xargs cat) | sha256sum | cut -d' ' -f1)"
+if [ ! -f "$modeler_out" ] || [ ! -f "$modeler_stamp" ] || [ "$(cat "$modeler_stamp")" != "$modeler_want" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    mkdir -p var/npm app/static/vendor
+    # shellcheck disable=SC2086 # the package list is meant to split
+    if (cd var/npm && npm install --silent --no-audit --no-fund --prefix . $modeler_pkgs >/dev/null 2>&1) \
+      && NODE_PATH="$PWD/var/npm/node_modules" var/npm/node_modules/.bin/esbuild "$modeler_src/index.js" \
+        --bundle --minify --format=iife --target=es2019 --log-level=error \
+        --loader:.eot=empty --loader:.svg=empty --loader:.woff=dataurl --loader:.woff2=dataurl --loader:.ttf=dataurl \
+        --outfile="$modeler_out"; then
+      echo "$modeler_want" > "$modeler_stamp"
+    else
+      echo "warning: npm/esbuild could not build the studio modeler; the studio's process editor is unavailable" >&2
+    fi
+  else
+    echo "warning: npm is missing; the studio's BPMN modeler (app/static/vendor/studio-modeler.js) is not built" >&2
+  fi
+fi
