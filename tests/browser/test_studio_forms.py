@@ -62,6 +62,13 @@ def test_open_insert_preview_break_fix_save(page, live_server, login, db):
     expect(preview.locator('form.ef-form [data-field="note"] input[name="note"]')).to_be_visible()
     expect(preview.locator("button.ef-submit")).to_be_visible()
     original = text.input_value()
+    # the other language of the form, as a user who reads it would see the task page
+    expect(preview.locator('label[for="f-note"]')).to_have_text("备注")
+    editor.locator("select.sf-locale").select_option("en")
+    expect(preview.locator('label[for="f-note"]')).to_have_text("Note")
+    expect(preview.locator("button.ef-submit")).to_have_text("Submit")
+    editor.locator("select.sf-locale").select_option("")
+    expect(preview.locator('label[for="f-note"]')).to_have_text("备注")
 
     # the palette inserts a yes/no field at the cursor (end of the text); the preview shows it
     text.click()
