@@ -228,7 +228,7 @@ def complete_run_task(session: Session, run: StudioTestRun, task_id: int, role: 
     from app.forms import jsonable, parse_submission
     from app.forms.render import display_value
 
-    row = _open_task(session, run, task_id)
+    row = ready_task(session, run, task_id)
     if row.role and role != row.role:
         raise TestRunError(f"task {row.element_id} is for role {row.role!r}, not {role!r}",
                            file=run.process_path, element=row.element_id)
@@ -294,7 +294,7 @@ def retry_run_incident(session: Session, run: StudioTestRun, incident_id: int, a
 # --------------------------------------------------------------------------- what the run shows
 
 
-def _open_task(session: Session, run: StudioTestRun, task_id: int):
+def ready_task(session: Session, run: StudioTestRun, task_id: int):
     from app.engine.models import OPEN_TASK, TaskRow
 
     row = session.get(TaskRow, task_id)
