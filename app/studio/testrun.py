@@ -270,10 +270,7 @@ def fire_run_timer(session: Session, run: StudioTestRun, timer_id: int) -> None:
     ahead = math.ceil((row.due_at - real_now).total_seconds())
     run.clock_offset_s = max(run.clock_offset_s or 0, ahead)
     at = max(row.due_at, real_now + timedelta(seconds=run.clock_offset_s))
-    from app.platform.module_settings import draft_modules
-
-    module = draft_module(run.files, run.module_id)
-    with draft_modules({run.module_id: module} if module is not None else {}):
+    with _run_clock(run, draft_module(run.files, run.module_id)):
         fire_timers_now(session, run.instance_id, [row], at)
     _record(session, run, "timer", row.element_id, None, {})
 
