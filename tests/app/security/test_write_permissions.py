@@ -111,7 +111,10 @@ ALLOWED: dict[str, set[str]] = {
                    *{f"StudioView.{a}" for a in ("new", "open_published", "discard", "save_file", "delete_file",
                                                  "add_file", "save_menu", "check_expression", "publish_draft")},
                    # the studio's form editor: live preview (writes nothing)
-                   "StudioFormsView.preview"},
+                   "StudioFormsView.preview",
+                   # the studio's test runs (scratch community only)
+                   "StudioRunView.start", "StudioRunView.complete", "StudioRunView.fire_timer",
+                   "StudioRunView.retry", "StudioRunView.save_case"},
     # managers run their community, but payments are the accountant's (read-only for a manager)
     "manager_yc": INBOX | {
         f"{view}.{action}" for view in ("BuildingView", "UnitView", "HouseholdView", "ResidentView",
