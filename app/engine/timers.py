@@ -42,6 +42,13 @@ def fire_due_timers(session: Session, now: datetime | None = None, limit: int = 
     return fired
 
 
+def fire_timers_now(session: Session, instance_id: int, rows: list[TimerRow], at: datetime) -> int:
+    """Fire these timer rows of one instance as if the clock read ``at`` (a studio test run's
+    "fire now", which must not sweep anybody else's timers). Does not commit."""
+    with engine_now(at + timedelta(microseconds=1)):
+        return _fire(session, instance_id, rows, at)
+
+
 def _fire(session: Session, instance_id: int, timer_rows: list[TimerRow], now: datetime) -> int:
     instance = session.get(ProcessInstance, instance_id)
     if instance.status in (COMPLETED, CANCELLED):

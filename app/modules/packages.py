@@ -11,6 +11,8 @@ A package is a set of files under these package-relative paths::
                                        inspection domain registers; points may then use them)
     menus/notifications/<id>.yaml      notification templates (keys ``<id>.*``), optional
     connectors/profiles/*.yaml         device profiles, optional
+    tests/<id>/*.yaml                  test cases saved from studio test runs, optional (each is
+                                       replayed on upload; one that no longer passes refuses it)
 
 It arrives as a zip, as the files of a multi-file picker, or as a folder (``estateflow
 module``). ``check_package`` validates everything against the installation's forms,
@@ -50,10 +52,12 @@ _PATTERNS = {
     "form": re.compile(rf"^forms/(?P<id>{_NAME})/{_NAME}\.yaml$"),
     "checklist": re.compile(rf"^forms/(?P<id>{_NAME})/checklists/{_NAME}\.yaml$"),
     "profile": re.compile(rf"^connectors/profiles/{_NAME}\.yaml$"),
+    "test": re.compile(rf"^tests/(?P<id>{_NAME})/{_NAME}\.yaml$"),
 }
-_TOP = ("menus", "bpmn", "forms", "connectors")
+_FOLDERS = {"form": "forms", "test": "tests"}  # kind -> its top folder, where they differ
+_TOP = ("menus", "bpmn", "forms", "connectors", "tests")
 _LAYOUT = ("menus/<id>.yaml, bpmn/<id>/*.bpmn, forms/<id>/*.yaml, forms/<id>/checklists/*.yaml, "
-           "menus/notifications/<id>.yaml or connectors/profiles/*.yaml")
+           "menus/notifications/<id>.yaml, connectors/profiles/*.yaml or tests/<id>/*.yaml")
 
 
 def _semver(version: str) -> tuple[int, ...]:
@@ -317,12 +321,12 @@ def check_package(
 
     if module_id:
         for rel, kind in kinds.items():
-            if kind in ("bpmn", "form", "checklist", "notifications"):
+            if kind in ("bpmn", "form", "checklist", "notifications", "test"):
                 owner = _PATTERNS[kind].match(rel).group("id")
                 if owner != module_id:
                     errors.append(AssetError(rel, 0, "file",
                                              f"belongs to module {owner!r}, but this package is module "
-                                             f"{module_id!r} (put it under {kind if kind != 'form' else 'forms'}/"
+                                             f"{module_id!r} (put it under {_FOLDERS.get(kind, kind)}/"
                                              f"{module_id}/)" if kind != "notifications" else
                                              f"notification templates of this package go in "
                                              f"menus/notifications/{module_id}.yaml"))
@@ -388,6 +392,15 @@ def check_package(
                     errors.append(AssetError(rel, 1, "name", f"device profile {PurePosixPath(rel).stem!r} ships "
                                              "with the installation; a package adds new device models only "
                                              "(choose another name)"))
+            elif kind == "test":
+                from app.studio.testcases import parse_case
+
+                errors.extend(parse_case(files[rel].decode("utf-8"), rel)[1])
+        tests = [p for p, k in kinds.items() if k == "test"]
+        if tests and session is not None and module_id and not any(not e.is_warning for e in errors):
+            from app.studio.testcases import replay_package  # a package that passes every check runs its tests
+
+            errors.extend(replay_package(session, {p: files[p] for p in kinds}, module_id))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

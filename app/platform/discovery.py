@@ -40,7 +40,7 @@ BASE_DOMAINS = ("estate", "devices", "notifications")
 # Tables that live beside their package rather than in a domain.
 _PLATFORM_MODELS = ("app.platform.models", "app.modules.models", "app.forms.models",
                     "app.engine.models", "app.security.models", "app.security.wechat_identity",
-                    "app.studio.models", "connectors.models")
+                    "app.studio.models", "app.studio.run_models", "connectors.models")
 
 
 def domain_names() -> list[str]:

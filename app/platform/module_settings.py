@@ -5,6 +5,9 @@ value an administrator saved on the module menu is the value the rule uses.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -25,10 +28,28 @@ def _module(module_id: str) -> ModuleDef:
     return module
 
 
+#: module definitions that answer for their ids inside ``draft_modules`` (a studio test run)
+_DRAFTS: ContextVar[dict[str, ModuleDef]] = ContextVar("draft_modules", default={})
+
+
+@contextlib.contextmanager
+def draft_modules(modules: dict[str, ModuleDef]) -> Iterator[None]:
+    """Within the block these (unpublished) module definitions give their settings' types and
+    defaults: a studio test run of a draft reads the draft's settings, not a published version's."""
+    token = _DRAFTS.set({**_DRAFTS.get(), **modules})
+    try:
+        yield
+    finally:
+        _DRAFTS.reset(token)
+
+
 def module_settings(session: Session, community_id: int, module_id: str) -> dict[str, Any]:
     """Typed settings (Decimals for decimal settings) as saved for this community."""
     stored = session.scalar(select(ModuleActivation.settings).where(
         ModuleActivation.community_id == community_id, ModuleActivation.module_id == module_id))
+    draft = _DRAFTS.get().get(module_id)
+    if draft is not None:
+        return settings_from_json(draft, stored)
     try:
         module = _module(module_id)
     except LookupError:  # an uploaded module package

@@ -149,8 +149,12 @@ def startable_processes(session: Session, community_id: int) -> list[ProcessVers
     if ids is None:
         enabled = {module for module, _version, on in activations if on}
         newest: dict[str, ProcessVersion] = {}
-        for version in session.scalars(select(ProcessVersion).where(ProcessVersion.module_id.in_(enabled))
-                                       .order_by(ProcessVersion.version)):
+        from app.studio.scratch import SCRATCH_PROCESS_PREFIX  # a studio test run's versions start nowhere
+
+        for version in session.scalars(select(ProcessVersion).where(
+                ProcessVersion.module_id.in_(enabled),
+                ProcessVersion.process_id.not_like(f"{SCRATCH_PROCESS_PREFIX}%"))
+                .order_by(ProcessVersion.version)):
             newest[version.process_id] = version
         ids = [community_version(session, community_id, v).id for v in newest.values()]
         if len(_STARTABLE) > 1000:

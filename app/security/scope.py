@@ -25,8 +25,10 @@ def community_ids_for_user(session: Session, user) -> list[int]:
     """All communities for a platform admin; otherwise the user's memberships."""
     if user is None or not user.is_authenticated:
         return []
-    if is_platform_admin(user):
-        return list(session.scalars(select(Community.id)))
+    if is_platform_admin(user):  # every community but the studio's scratch one (test runs only)
+        from app.studio.scratch import SCRATCH_COMMUNITY_CODE
+
+        return list(session.scalars(select(Community.id).where(Community.code != SCRATCH_COMMUNITY_CODE)))
     return list(
         session.scalars(select(UserCommunity.community_id).where(UserCommunity.user_id == user.id))
     )

@@ -131,7 +131,7 @@ def check_path(draft: StudioDraft, path: str) -> str:
     if kind is None:
         raise DraftError(f"{path!r} is not part of a module package (expected {packages._LAYOUT})",
                          zh=f"“{path}”不属于模块包的文件结构（应为 {packages._LAYOUT}）")
-    if kind in ("bpmn", "form", "checklist", "notifications", "menu"):
+    if kind in ("bpmn", "form", "checklist", "notifications", "menu", "test"):
         owner = packages._PATTERNS[kind].match(clean).group("id")
         if owner != draft.module_id:
             raise DraftError(f"{clean} belongs to module {owner!r}, but this draft is module {draft.module_id!r}",

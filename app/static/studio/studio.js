@@ -159,11 +159,16 @@
     });
     var remove = document.getElementById("studio-remove");
     if (remove) remove.disabled = ev.kind === "menu";
-    if (shown === "studio-text") {
-      document.getElementById("studio-text-path").textContent = ev.path;
-      document.getElementById("studio-text-area").value = studio.files[ev.path] || "";
-    }
+    if (shown === "studio-text") showText(ev.path);
   });
+
+  function showText(path) {
+    Array.prototype.forEach.call(document.querySelectorAll(".studio-pane"), function (pane) {
+      pane.hidden = pane.id !== "studio-text";
+    });
+    document.getElementById("studio-text-path").textContent = path;
+    document.getElementById("studio-text-area").value = studio.files[path] || "";
+  }
   studio.on("findings", function (ev) { renderFindings(ev.findings || []); });
   studio.on("files", function (ev) { renderFiles(ev.files || []); });
   studio.on("saving", function () { status(text("saving")); });
@@ -263,9 +268,12 @@
         showMenu(json.menu);
       });
     });
+    var asYaml = document.getElementById("studio-menu-yaml");
+    if (asYaml) asYaml.addEventListener("click", function () { showText(menuPath()); });
     var textSave = document.getElementById("studio-text-save");
     if (textSave) textSave.addEventListener("click", function () {
-      studio.saveFile(studio.currentPath, document.getElementById("studio-text-area").value);
+      studio.saveFile(document.getElementById("studio-text-path").textContent,
+                      document.getElementById("studio-text-area").value);
     });
     var diff = document.getElementById("studio-diff-btn");
     if (diff) diff.addEventListener("click", function () { studio.get(data.urls.diff).then(renderDiff); });

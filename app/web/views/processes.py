@@ -23,6 +23,7 @@ from app.platform.authoring import (
     upload_process,
 )
 from app.settings import get_settings
+from app.studio.scratch import SCRATCH_PROCESS_PREFIX
 from app.web.api_safety import safe
 
 
@@ -61,9 +62,14 @@ def _validate(bpmn_name, bpmn_data, forms, module_id):
     return errors or module_errors(db.session, bpmn_name, bpmn_data, module_id), warnings
 
 
+#: a studio test run's scratch versions are no published process (app/studio/scratch.py)
+_PUBLISHED = ProcessVersion.process_id.not_like(f"{SCRATCH_PROCESS_PREFIX}%")
+
+
 def _page(self, status=200, **shown):
     versions = list(db.session.scalars(
-        select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+        select(ProcessVersion).where(_PUBLISHED).order_by(ProcessVersion.process_id,
+                                                          ProcessVersion.version.desc())
     ))
     values = dict(versions=versions, running={}, errors=None, warnings=[], result=None, packages=_packages(),
                   package_errors=None, package_warnings=[], package_result=None)
@@ -86,7 +92,8 @@ class ProcessDefinitionView(BaseView):
     @has_access
     def list(self):
         versions = list(db.session.scalars(
-            select(ProcessVersion).order_by(ProcessVersion.process_id, ProcessVersion.version.desc())
+            select(ProcessVersion).where(_PUBLISHED).order_by(ProcessVersion.process_id,
+                                                          ProcessVersion.version.desc())
         ))
         counts = dict(db.session.execute(
             select(ProcessInstance.version_id, func.count()).where(

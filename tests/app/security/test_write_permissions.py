@@ -109,7 +109,12 @@ ALLOWED: dict[str, set[str]] = {
                    "ProcessApi.package_validate_api",
                    # the studio (issue #20): drafts, their files, the menu form, checks, publishing
                    *{f"StudioView.{a}" for a in ("new", "open_published", "discard", "save_file", "delete_file",
-                                                 "add_file", "save_menu", "check_expression", "publish_draft")}},
+                                                 "add_file", "save_menu", "check_expression", "publish_draft")},
+                   # the studio's form editor: live preview (writes nothing)
+                   "StudioFormsView.preview",
+                   # the studio's test runs (scratch community only)
+                   "StudioRunView.start", "StudioRunView.complete", "StudioRunView.fire_timer",
+                   "StudioRunView.retry", "StudioRunView.save_case"},
     # managers run their community, but payments are the accountant's (read-only for a manager)
     "manager_yc": INBOX | {
         f"{view}.{action}" for view in ("BuildingView", "UnitView", "HouseholdView", "ResidentView",
