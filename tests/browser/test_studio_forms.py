@@ -144,6 +144,10 @@ def test_save_findings_are_marked_at_their_lines(page, live_server, login, db):
     page.locator("#studio-file-list a", has_text=FORM).click()
     expect(editor.locator('.sf-gutter .sf-ln.sf-err[data-line="1"]')).to_have_count(1)
     expect(text).to_have_value(wrong_id)
+    # a click on the finding in the page's findings list selects its line in the editor
+    text.evaluate("t => t.setSelectionRange(t.value.length, t.value.length)")
+    page.locator(f'#studio-findings li.studio-finding[data-path="{FORM}"][data-line="1"]').first.click()
+    assert text.evaluate("t => t.value.slice(t.selectionStart, t.selectionEnd)") == f"id: {MODULE}/elsewhere"
     text.fill(good)
     editor.locator(".sf-save").click()
     expect(editor.locator(".sf-gutter .sf-ln.sf-err")).to_have_count(0)
