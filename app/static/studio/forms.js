@@ -400,6 +400,10 @@
       showFindings(((payload && payload.findings) || []).filter(function (f) { return f.path === current; }), current);
     });
     studio.on("removed", function (payload) { if (payload && payload.path === current) hide(); });
+    // a finding clicked in the page's findings list: select its line
+    studio.on("reveal", function (payload) {
+      if (payload && payload.path === current && payload.line) goToLine(payload.line);
+    });
     if (studio.currentPath && FORM_PATH.test(studio.currentPath)) open(studio.currentPath);
   }
 
