@@ -60,7 +60,8 @@ def translate(reason: str, locale: str) -> str:
     for pattern, zh in _ZH:
         match = pattern.search(reason)
         if match:
-            return prefix + match.expand(zh)
+            head, sep, tail = match.expand(zh).partition("：")  # "…无法运行：<the reason>": that too
+            return prefix + head + sep + (translate(tail, locale) if sep else "")
     return prefix + reason
 
 

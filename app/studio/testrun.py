@@ -228,7 +228,7 @@ def complete_run_task(session: Session, run: StudioTestRun, task_id: int, role: 
     from app.forms import jsonable, parse_submission
     from app.forms.render import display_value
 
-    row = _open_task(session, run, task_id)
+    row = ready_task(session, run, task_id)
     if row.role and role != row.role:
         raise TestRunError(f"task {row.element_id} is for role {row.role!r}, not {role!r}",
                            file=run.process_path, element=row.element_id)
@@ -270,10 +270,7 @@ def fire_run_timer(session: Session, run: StudioTestRun, timer_id: int) -> None:
     ahead = math.ceil((row.due_at - real_now).total_seconds())
     run.clock_offset_s = max(run.clock_offset_s or 0, ahead)
     at = max(row.due_at, real_now + timedelta(seconds=run.clock_offset_s))
-    from app.platform.module_settings import draft_modules
-
-    module = draft_module(run.files, run.module_id)
-    with draft_modules({run.module_id: module} if module is not None else {}):
+    with _run_clock(run, draft_module(run.files, run.module_id)):
         fire_timers_now(session, run.instance_id, [row], at)
     _record(session, run, "timer", row.element_id, None, {})
 
@@ -294,7 +291,7 @@ def retry_run_incident(session: Session, run: StudioTestRun, incident_id: int, a
 # --------------------------------------------------------------------------- what the run shows
 
 
-def _open_task(session: Session, run: StudioTestRun, task_id: int):
+def ready_task(session: Session, run: StudioTestRun, task_id: int):
     from app.engine.models import OPEN_TASK, TaskRow
 
     row = session.get(TaskRow, task_id)

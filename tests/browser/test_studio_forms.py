@@ -27,6 +27,7 @@ def _ensure_draft(page, base: str) -> None:
         page.fill("#new-name-en", "Visit log")
         page.click("#studio-new-btn")
         expect(page.locator("#studio-module")).to_have_text(MODULE)
+    page.wait_for_load_state("load")  # studio.js wires its buttons on DOMContentLoaded
     if not page.locator("#studio-file-list li", has_text=FORM).count():
         page.fill("#studio-new-name", "visit")
         page.click("#studio-add-form")
@@ -43,6 +44,7 @@ def _stored(db, path: str) -> str:
 def _open_form(page, base: str) -> None:
     _ensure_draft(page, base)
     page.goto(f"{base}/studio/{MODULE}/")
+    page.wait_for_load_state("load")
     page.locator("#studio-file-list a", has_text=FORM).click()
     editor = page.locator("#studio-form-editor")
     expect(editor).to_be_visible()
@@ -62,6 +64,13 @@ def test_open_insert_preview_break_fix_save(page, live_server, login, db):
     expect(preview.locator('form.ef-form [data-field="note"] input[name="note"]')).to_be_visible()
     expect(preview.locator("button.ef-submit")).to_be_visible()
     original = text.input_value()
+    # the other language of the form, as a user who reads it would see the task page
+    expect(preview.locator('label[for="f-note"]')).to_have_text("备注")
+    editor.locator("select.sf-locale").select_option("en")
+    expect(preview.locator('label[for="f-note"]')).to_have_text("Note")
+    expect(preview.locator("button.ef-submit")).to_have_text("Submit")
+    editor.locator("select.sf-locale").select_option("")
+    expect(preview.locator('label[for="f-note"]')).to_have_text("备注")
 
     # the palette inserts a yes/no field at the cursor (end of the text); the preview shows it
     text.click()
@@ -113,7 +122,7 @@ def test_open_insert_preview_break_fix_save(page, live_server, login, db):
     expect(editor.locator(".sf-gutter .sf-ln.sf-err")).to_have_count(0)
     expect(editor.locator(".sf-preview-note")).to_be_hidden()
     editor.locator(".sf-save").click()
-    expect(editor.locator(".sf-status")).to_have_text(re.compile("表单已保存|已保存"))
+    expect(editor.locator(".sf-status")).to_have_text("表单已保存。")
     stored = _stored(db, FORM)
     assert stored == fixed and "new_yes_no" in stored and "new_choice" in stored and stored != original
 
@@ -134,11 +143,17 @@ def test_save_findings_are_marked_at_their_lines(page, live_server, login, db):
     assert text.input_value() == wrong_id
     # opened again later, the form shows the findings the editor page was rendered with
     page.reload()
+    page.wait_for_load_state("load")
     page.locator("#studio-file-list a", has_text=FORM).click()
     expect(editor.locator('.sf-gutter .sf-ln.sf-err[data-line="1"]')).to_have_count(1)
     expect(text).to_have_value(wrong_id)
+    # a click on the finding in the page's findings list selects its line in the editor
+    text.evaluate("t => t.setSelectionRange(t.value.length, t.value.length)")
+    page.locator(f'#studio-findings li.studio-finding[data-path="{FORM}"][data-line="1"]').first.click()
+    assert text.evaluate("t => t.value.slice(t.selectionStart, t.selectionEnd)") == f"id: {MODULE}/elsewhere"
     text.fill(good)
     editor.locator(".sf-save").click()
+    expect(editor.locator(".sf-status")).to_have_text("表单已保存。")
     expect(editor.locator(".sf-gutter .sf-ln.sf-err")).to_have_count(0)
     assert _stored(db, FORM) == good
 

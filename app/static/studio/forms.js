@@ -173,7 +173,8 @@
     var mine = ++seq, path = current;
     root.setAttribute("data-preview-state", "pending");
     postJSON(root.getAttribute("data-preview-url"),
-             { path: path, text: text.value, module: studioData().module || null })
+             { path: path, text: text.value, module: studioData().module || null,
+               locale: root.querySelector(".sf-locale").value || null })
       .then(function (answer) {
         if (mine < shownSeq || path !== current) return;  // an older answer, or another file
         shownSeq = mine;
@@ -399,6 +400,10 @@
       showFindings(((payload && payload.findings) || []).filter(function (f) { return f.path === current; }), current);
     });
     studio.on("removed", function (payload) { if (payload && payload.path === current) hide(); });
+    // a finding clicked in the page's findings list: select its line
+    studio.on("reveal", function (payload) {
+      if (payload && payload.path === current && payload.line) goToLine(payload.line);
+    });
     if (studio.currentPath && FORM_PATH.test(studio.currentPath)) open(studio.currentPath);
   }
 
@@ -418,6 +423,7 @@
     text.addEventListener("scroll", sync);
     text.addEventListener("keydown", keydown);
     root.querySelector(".sf-save").addEventListener("click", save);
+    root.querySelector(".sf-locale").addEventListener("change", preview);
     loadPalette();
     var tries = 0;
     (function wait() {  // studio.js may load after this script

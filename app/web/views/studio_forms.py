@@ -1,6 +1,6 @@
 """The studio's form editor endpoints (``/studio/forms-api``): live preview and field palette.
 
-``POST /studio/forms-api/preview`` ``{path, text, module, files?}`` → ``{html, errors}``: the form
+``POST /studio/forms-api/preview`` ``{path, text, module, files?, locale?}`` → ``{html, errors}``: the form
 rendered by the task page's renderer, or its errors ``[{line, element, message}]`` at their real
 lines (app/studio/form_preview.py). Nothing is stored. ``GET /studio/forms-api/palette`` →
 ``{types: [{type, label, options, snippet}]}`` (app/studio/form_palette.py).
@@ -17,6 +17,7 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 
 from app.db import db
+from app.i18n import LANGUAGES
 from app.studio import drafts
 from app.studio import form_palette
 from app.studio.form_preview import preview_form
@@ -59,7 +60,8 @@ class StudioFormsView(BaseView):
         module = body.get("module") if isinstance(body.get("module"), str) else None
         files = _draft_files(module, body.get("files"))
         files[path] = text
-        result = preview_form(path, text, files, locale=current_locale(),
+        locale = body.get("locale") if body.get("locale") in LANGUAGES else current_locale()
+        result = preview_form(path, text, files, locale=locale,
                               static_url=url_for("static", filename="forms"),
                               upload_url="/uploads/{sha256}")
         return jsonify(result.as_json())

@@ -25,8 +25,15 @@ def _draft(module_id: str):
     return draft
 
 
-def _run(module_id: str, run_id: int):
-    run = testrun.get_run(db.session, run_id, module_id)
+def _id(value: str) -> int:
+    """A number from the URL (plain segments, so the access check comes before any 404)."""
+    if not str(value).isdigit():
+        abort(404)
+    return int(value)
+
+
+def _run(module_id: str, run_id: str):
+    run = testrun.get_run(db.session, _id(run_id), module_id)
     if run is None:
         abort(404)
     return run
@@ -105,14 +112,14 @@ class StudioRunView(BaseView):
             return jsonify({"errors": _findings(exc)}), 400
         return _state(run)
 
-    @expose("/<module_id>/<int:run_id>", methods=["GET"])
+    @expose("/<module_id>/<run_id>", methods=["GET"])
     @has_access
-    def run_state(self, module_id: str, run_id: int):
+    def run_state(self, module_id: str, run_id: str):
         return _state(_run(module_id, run_id))
 
-    @expose("/<module_id>/<int:run_id>/task/<int:task_id>/form", methods=["GET"])
+    @expose("/<module_id>/<run_id>/task/<task_id>/form", methods=["GET"])
     @has_access
-    def task_form(self, module_id: str, run_id: int, task_id: int):
+    def task_form(self, module_id: str, run_id: str, task_id: str):
         """The task's form, rendered by the task page's renderer from the run's draft files."""
         from app.engine.tasks import task_data
         from app.forms import render_form
@@ -121,7 +128,7 @@ class StudioRunView(BaseView):
 
         run = _run(module_id, run_id)
         try:
-            row = testrun._open_task(db.session, run, task_id)
+            row = testrun.ready_task(db.session, run, _id(task_id))
         except testrun.TestRunError as exc:
             return jsonify({"errors": _findings(exc)}), 404
         form = testrun.draft_form(run.files, row.form_id)
@@ -138,35 +145,35 @@ class StudioRunView(BaseView):
         return jsonify({"html": str(html), "form_id": row.form_id, "role": row.role,
                         "role_label": code_label(row.role) if row.role else _("Anyone")})
 
-    @expose("/<module_id>/<int:run_id>/task/<int:task_id>", methods=["POST"])
+    @expose("/<module_id>/<run_id>/task/<task_id>", methods=["POST"])
     @has_access
     @permission_name("run")
-    def complete(self, module_id: str, run_id: int, task_id: int):
+    def complete(self, module_id: str, run_id: str, task_id: str):
         run = _run(module_id, run_id)
         body = _body()
         data = body.get("data") or {}
         if not isinstance(data, dict):
             abort(400, description=_("The form data must be a JSON object."))
         return self._act(run, lambda s, r: testrun.complete_run_task(
-            s, r, task_id, body.get("role"), data, current_user.username, locale=current_locale()))
+            s, r, _id(task_id), body.get("role"), data, current_user.username, locale=current_locale()))
 
-    @expose("/<module_id>/<int:run_id>/timer/<int:timer_id>/fire", methods=["POST"])
+    @expose("/<module_id>/<run_id>/timer/<timer_id>/fire", methods=["POST"])
     @has_access
     @permission_name("run")
-    def fire_timer(self, module_id: str, run_id: int, timer_id: int):
-        return self._act(_run(module_id, run_id), lambda s, r: testrun.fire_run_timer(s, r, timer_id))
+    def fire_timer(self, module_id: str, run_id: str, timer_id: str):
+        return self._act(_run(module_id, run_id), lambda s, r: testrun.fire_run_timer(s, r, _id(timer_id)))
 
-    @expose("/<module_id>/<int:run_id>/incident/<int:incident_id>/retry", methods=["POST"])
+    @expose("/<module_id>/<run_id>/incident/<incident_id>/retry", methods=["POST"])
     @has_access
     @permission_name("run")
-    def retry(self, module_id: str, run_id: int, incident_id: int):
+    def retry(self, module_id: str, run_id: str, incident_id: str):
         return self._act(_run(module_id, run_id), lambda s, r: testrun.retry_run_incident(
-            s, r, incident_id, current_user.username))
+            s, r, _id(incident_id), current_user.username))
 
-    @expose("/<module_id>/<int:run_id>/save", methods=["POST"])
+    @expose("/<module_id>/<run_id>/save", methods=["POST"])
     @has_access
     @permission_name("run")
-    def save_case(self, module_id: str, run_id: int):
+    def save_case(self, module_id: str, run_id: str):
         """The run as ``tests/<module>/<name>.yaml`` in the draft (replayed on every upload)."""
         from app.studio.drafts import file_list, save_file
         from app.studio.lint import lint_draft

@@ -164,6 +164,9 @@ def test_preview_endpoint_renders_or_reports_lines(demo_app, login):
     zh = client.post("/studio/forms-api/preview",
                      json={"path": "forms/demo/all_types.yaml", "text": text.replace("type: money", "type: cash")})
     assert "未知的字段类型“cash”" in zh.json["errors"][0]["message"]
+    en = client.post("/studio/forms-api/preview",
+                     json={"path": "forms/demo/all_types.yaml", "text": text, "locale": "en"})
+    assert "Every field type" in en.json["html"] and "全部字段类型" not in en.json["html"]
     for body in (None, {"path": 1, "text": "x"}, {"path": "forms/demo/a.yaml"}):
         answer = client.post("/studio/forms-api/preview", json=body) if body is not None else \
             client.post("/studio/forms-api/preview", data="not json", content_type="application/json")

@@ -14,7 +14,8 @@ export function FindingsOverlays(eventBus, overlays, canvas, elementRegistry) {
 
   function clear() {
     overlays.remove({ type: 'studio-finding' });
-    marked.forEach((id) => MARKERS.forEach((m) => canvas.removeMarker(id, m)));
+    // an element may be gone since (deleted, replaced, split by a dropped shape)
+    marked.filter((id) => elementRegistry.get(id)).forEach((id) => MARKERS.forEach((m) => canvas.removeMarker(id, m)));
     marked = [];
   }
 

@@ -82,6 +82,9 @@ class StudioModeler {
     if (save) save.addEventListener('click', () => this.save());
     studio.on('open', (payload) => this.onOpen(payload || {}));
     studio.on('findings', (payload) => this.showFindings((payload || {}).findings || []));
+    // a form added or removed changes what a user task may choose
+    studio.on('files', () => this.loadRegistry());
+    studio.on('reveal', (payload) => this.reveal(payload || {}));
     this.loadRegistry();
   }
 
@@ -140,6 +143,7 @@ class StudioModeler {
       this.setStatus(warnings.length ? t('Opened with {n} import warnings', { n: warnings.length }) : '', warnings.length ? 'warning' : '');
       this.showFindings(this.findings);
       this.root.dataset.loaded = path;
+      if (this.pendingReveal) { const reveal = this.pendingReveal; this.pendingReveal = null; this.reveal(reveal); }
     }).catch((err) => {
       this.loading = false;
       this.setStatus(t('The diagram cannot be opened: {message}', { message: err.message }), 'error');
@@ -159,22 +163,46 @@ class StudioModeler {
     if (this.dirty) this.save();
   }
 
+  /**
+   * Save the open file. Saves run one after the other (an auto-save still in flight must not
+   * land after a newer one); the diagram is serialised at once (bpmn-js writes the XML in
+   * the calling tick), so a file opened meanwhile cannot end up under this path.
+   */
   save() {
     clearTimeout(this.timer);
     if (!this.path) return Promise.resolve(null);
     const path = this.path;
     this.dirty = false;
+    this.pending = (this.pending || 0) + 1;
     this.setStatus(t('Saving…'), 'saving');
-    return this.modeler.saveXML({ format: true }).then(({ xml }) => this.studio.saveFile(path, xml))
+    const written = this.modeler.saveXML({ format: true });
+    this.chain = (this.chain || Promise.resolve()).then(() => this.send(path, written));
+    return this.chain;
+  }
+
+  send(path, written) {
+    return written.then(({ xml }) => this.studio.saveFile(path, xml))
       .then((result) => {
-        this.setStatus(t('Saved'), 'saved');
-        if (result && result.findings) this.showFindings(result.findings);
-        this.root.dataset.saved = String(Date.now());
+        if (result && result.error) throw new Error(result.error);
+        this.pending -= 1;
+        if (!this.pending) this.setStatus(this.dirty ? t('Unsaved changes') : t('Saved'), this.dirty ? 'dirty' : 'saved');
         return result;
-      }, (err) => {
+      }).catch((err) => {
+        this.pending = Math.max(0, this.pending - 1);
         this.dirty = true;
         this.setStatus(t('Not saved: {message}', { message: (err && err.message) || err }), 'error');
+        return null;
       });
+  }
+
+  /** a click on a finding in the page's list: select and show its element */
+  reveal(payload) {
+    if (payload.path !== this.path || !payload.element) return;
+    if (this.loading) { this.pendingReveal = payload; return; }
+    const element = this.modeler.get('elementRegistry').get(payload.element);
+    if (!element) return;
+    this.modeler.get('selection').select(element);
+    this.modeler.get('canvas').scrollToElement(element);
   }
 
   showFindings(findings) {

@@ -115,7 +115,8 @@ function ParamText(props) {
   const label = param.name + (param.required ? ' *' : '') + (param.type ? ` (${param.type})` : '');
   return h(TextFieldEntry, {
     element, id, debounce, label,
-    description: param.required ? t('required; a text or ${expression}') : t('a text or ${expression}'),
+    description: [param.description, param.required ? t('required; a text or ${expression}')
+      : t('a text or ${expression}')].filter(Boolean).join(' — '),
     getValue: () => getInputParameters(getBusinessObject(element))[param.name] || '',
     setValue: (value) => setInputParameter(element, param.name, value || '', injector)
   });
