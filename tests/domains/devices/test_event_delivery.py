@@ -95,7 +95,7 @@ BURST = 3000
 
 
 def test_a_burst_beyond_mosquittos_defaults_is_kept_by_the_platforms_broker_config(db_engine, var_dir, build_estate,
-                                                                                     tmp_path):
+                                                                                     own_broker):
     """The broker the platform starts (``mosquitto_config``, the same limits as
     ``deploy/mosquitto/estateflow.conf``): 3,000 events arrive while the database is locked, more
     than Mosquitto's default queue of 1,000 per client (beyond which it drops QoS 1 messages):
@@ -104,10 +104,8 @@ def test_a_burst_beyond_mosquittos_defaults_is_kept_by_the_platforms_broker_conf
     from sqlalchemy.orm import sessionmaker
 
     from app.domains.devices.event_consumer import EventConsumer
-    from connectors.mqtt.broker import MosquittoBroker
-    from connectors.simulators.meters import free_port
 
-    broker = MosquittoBroker(free_port(), tmp_path / "mosquitto").start()
+    broker = own_broker
     url = f"mqtt://127.0.0.1:{broker.port}"
     factory = sessionmaker(db_engine, expire_on_commit=False)
     with factory() as s:
