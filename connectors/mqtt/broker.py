@@ -50,6 +50,9 @@ def mosquitto_config(port: int, var_dir: Path, host: str = "127.0.0.1") -> str:
         f"persistence_location {var_dir}/\n"
         "autosave_interval 1\n"
         "max_queued_messages 100000\n"
+        # QoS 1 messages a client may have unacknowledged (default 20): the event consumer
+        # acknowledges after its commit, so this is the most a batch of the inbox can hold
+        "max_inflight_messages 200\n"
         "log_dest stderr\n"
         "log_type error\n"
         "log_type warning\n"

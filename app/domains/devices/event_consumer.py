@@ -623,7 +623,13 @@ class EventConsumer:
                 from app import clock
                 from app.domains.devices.models import DeviceInbox
 
-                s.execute(delete(DeviceInbox).where(DeviceInbox.handled_at < clock.now() - timedelta(days=INBOX_KEEP_DAYS)))
+                from connectors.models import DeviceCommand
+
+                cutoff = clock.now() - timedelta(days=INBOX_KEEP_DAYS)
+                s.execute(delete(DeviceInbox).where(DeviceInbox.handled_at < cutoff))
+                # every gate opening has an outbox row now: the answered ones are kept as long
+                s.execute(delete(DeviceCommand).where(DeviceCommand.status.in_(("delivered", "failed")),
+                                                      DeviceCommand.done_at < cutoff))
                 s.commit()
             except Exception:  # noqa: BLE001 - busy now: the next sweep prunes
                 s.rollback()

@@ -9,6 +9,8 @@ from sqlalchemy.orm import sessionmaker
 
 from app.domains.devices.event_consumer import EventConsumer
 from app.settings import get_settings
+from connectors.mqtt.broker import MosquittoBroker
+from connectors.simulators.meters import free_port
 
 
 @pytest.fixture
@@ -41,3 +43,12 @@ def world(db_engine, var_dir, build_estate):
     consumer.stop()
     for s in sims:
         s.stop()
+
+
+@pytest.fixture
+def own_broker(tmp_path):
+    """A Mosquitto of the test's own: the platform's config (``mosquitto_config``), a free
+    port, persistence in the test's folder; the shared broker on 1883 is never touched."""
+    broker = MosquittoBroker(free_port(), tmp_path / "mosquitto").start()
+    yield broker
+    broker.stop()

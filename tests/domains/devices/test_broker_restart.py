@@ -20,9 +20,7 @@ from app.domains.estate.models import Community
 from app.domains.security.models import HydrantReading
 from connectors.models import DeviceCommand
 from connectors.mqtt import MqttConnector
-from connectors.mqtt.broker import MosquittoBroker
 from connectors.simulators.devices import SimulatedDoor
-from connectors.simulators.meters import free_port
 
 EVENTS = 600
 
@@ -42,8 +40,8 @@ def _payload(seq: int) -> str:
 
 
 def test_a_broker_restart_mid_stream_loses_no_event_and_the_outbox_delivers(db_engine, var_dir, build_estate,
-                                                                              tmp_path):
-    broker = MosquittoBroker(free_port(), tmp_path / "mosquitto").start()
+                                                                              own_broker):
+    broker = own_broker
     url = f"mqtt://127.0.0.1:{broker.port}"
     factory = sessionmaker(db_engine, expire_on_commit=False)
     with factory() as s:

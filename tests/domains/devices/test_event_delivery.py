@@ -89,3 +89,56 @@ def test_1000_events_during_a_30s_lock_are_all_handled_once_after_it(world, db_e
         assert s.scalar(select(func.count()).select_from(DeviceInbox).where(DeviceInbox.device.like("lhyd-%"))) == EVENTS
     assert _count(factory, DeviceDeadLetter) == 0
     assert consumer.inbox.stats["busy_retries"] > 0 or db_engine.dialect.name == "postgresql"
+
+
+BURST = 3000
+
+
+def test_a_burst_beyond_mosquittos_defaults_is_kept_by_the_platforms_broker_config(db_engine, var_dir, build_estate,
+                                                                                     own_broker):
+    """The broker the platform starts (``mosquitto_config``, the same limits as
+    ``deploy/mosquitto/estateflow.conf``): 3,000 events arrive while the database is locked, more
+    than Mosquitto's default queue of 1,000 per client (beyond which it drops QoS 1 messages):
+    every one is stored once after the lock, and the inbox takes them in batches larger than the
+    default in-flight window of 20 (the consumer acknowledges only after its commit)."""
+    from sqlalchemy.orm import sessionmaker
+
+    from app.domains.devices.event_consumer import EventConsumer
+
+    broker = own_broker
+    url = f"mqtt://127.0.0.1:{broker.port}"
+    factory = sessionmaker(db_engine, expire_on_commit=False)
+    with factory() as s:
+        code = build_estate(s).community.code
+        cid = s.scalar(select(Community.id).where(Community.code == code))
+        for i in range(DEVICES):
+            register_device(s, cid, f"BHYD-{i}", f"burst hydrant {i}", "hydrant_pressure_sensor", f"bhyd-{i}")
+        s.commit()
+    root = f"eftest/{uuid.uuid4().hex[:10]}"
+    consumer = EventConsumer(factory, mqtt_url=url, root=root, client_id=f"t-burst-{uuid.uuid4().hex[:8]}",
+                             persistent=True, workers=1).start()
+    pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"burstpub-{uuid.uuid4().hex[:8]}")
+    pub.max_inflight_messages_set(1000)
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    locked = threading.Event()
+    holder = _hold_lock(db_engine, 8, locked)
+    try:
+        assert locked.wait(10)
+        infos = [pub.publish(f"{root}/{code}/bhyd-{seq % DEVICES}/event", _payload(seq), qos=1)
+                 for seq in range(BURST)]
+        for info in infos:
+            info.wait_for_publish(60)
+        holder.join(30)
+        assert _wait(lambda: _count(factory, HydrantReading) >= BURST, 300), consumer.stats
+        time.sleep(1.0)
+    finally:
+        pub.disconnect()
+        pub.loop_stop()
+        holder.join(30)
+        consumer.stop()
+        broker.stop()
+    assert _count(factory, HydrantReading) == BURST
+    assert "dropped" not in broker.log_path.read_text(errors="replace").lower()
+    stats = consumer.inbox.stats
+    assert stats["handled"] == BURST and stats["handled"] / stats["batches"] > 20, stats

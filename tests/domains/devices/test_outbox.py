@@ -151,3 +151,25 @@ def mqtt_url_root():
     root = f"test-{uuid.uuid4().hex[:10]}/estateflow"
     yield url, root
     clear_retained(url, root)
+
+
+def test_the_sweep_gives_answered_commands_a_week_and_keeps_the_waiting_ones(world):
+    """Every gate opening has an outbox row: the sweep drops the answered ones after
+    ``INBOX_KEEP_DAYS``; pending and recent ones stay."""
+    from datetime import timedelta
+
+    from app import clock
+
+    factory = world["factory"]
+    with factory() as s:
+        cid = s.scalar(select(Community.id).where(Community.code == world["code"]))
+        door = svc.register_device(s, cid, "PDOOR-1", "单元门", "door_controller", "pdoor-1")
+        old = clock.now() - timedelta(days=8)
+        for request_id, status, done in [("old-ok", "delivered", old), ("old-failed", "failed", old),
+                                         ("new-ok", "delivered", clock.now()), ("waiting", "pending", None)]:
+            row = svc.enqueue_command(s, door, "grant", {"credential": "C1", "kind": "card"}, request_id)
+            row.status, row.done_at, row.created_at = status, done, old
+        s.commit()
+    world["consumer"].sweep()
+    with factory() as s:
+        assert sorted(s.scalars(select(DeviceCommand.request_id))) == ["new-ok", "waiting"]
