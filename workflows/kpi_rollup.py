@@ -1,8 +1,9 @@
 """Prefect flow: refresh the dashboard's roll-ups (per community × month KPI inputs).
 
-The company-level dashboard reads these instead of scanning every bill, order, task and
-device event (bench/dashboard.py, bench/RESULTS.md); community and building level read the
-tables live. Scheduled by the repair module (``menus/repair.yaml``) per community, every
+The company- and community-level dashboard reads these instead of scanning every bill, order,
+task and device event (bench/dashboard.py, bench/RESULTS.md); each refresh also takes the
+community's snapshot of "now" figures (open orders, devices by state, open incidents) that the
+company level sums; a building's own figures are read live. Scheduled by the repair module (``menus/repair.yaml``) per community, every
 15 minutes; the page shows when each rolled-up figure was refreshed. A community refreshed
 less than ``fresh_minutes`` ago is skipped, so two schedules naming it do the work once.
 """

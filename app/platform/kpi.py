@@ -549,11 +549,15 @@ def _rollup_rows(session: Session, ids: tuple[int, ...], months: tuple[str, ...]
     markers: dict[str, dict[int, datetime]] = {m: {} for m in metrics}
     rows: dict[str, dict[str, list]] = {m: {month: [] for month in months} for m in metrics}
     now_rows: dict[str, dict[int, tuple]] = {m: {} for m in metrics}
+    covers: dict[bytes, bool] = {}  # the markers of one refresh round name the same months: decode once
     for cid, metric, month, n, a, b, samples, members, at in conn.execute(
             select(t.c.community_id, t.c.metric, t.c.month, t.c.n, t.c.a, t.c.b, t.c.samples, t.c.members,
                    t.c.refreshed_at).where(*where, t.c.month.in_(["*", NOW_MONTH]))):
         if month == "*":
-            if wanted <= set(np.frombuffer(members or b"", dtype="<i8").tolist()):
+            members = bytes(members or b"")
+            if members not in covers:
+                covers[members] = wanted <= set(np.frombuffer(members, dtype="<i8").tolist())
+            if covers[members]:
                 markers[metric][cid] = at
         else:
             now_rows[metric][cid] = (int(n), int(a), int(b), bytes(samples or b""), bytes(members or b""), at)

@@ -110,7 +110,10 @@ def test_company_level_says_how_fresh_its_rolled_up_figures_are(login, demo_app)
     one = client.get(f"/dashboard/?community_id={after['community_ids'][0]}").text
     assert "data-as-of" in one and "汇总于" in one  # one community: its roll-ups too, said how fresh
     building = db_building(demo_app, after["community_ids"][0])
-    assert "data-as-of" not in client.get(f"/dashboard/?building_id={building}").text  # a building: live
+    by_building = client.get(f"/api/v1/dashboard/?building_id={building}").get_json()["tiles"]
+    # a building's figures are read live; a tile that shows the whole community may be rolled up
+    assert all(t["as_of"] is None for t in by_building if not t["whole_community"])
+    assert any(not t["whole_community"] for t in by_building)
 
 
 def db_building(app, community_id: int) -> int:
