@@ -305,7 +305,10 @@ def complete_through(session: Session, community_id: int) -> date | None:
 def _mark(session: Session, community_id: int, first: date, last: date, now: datetime) -> None:
     """Days ``first`` … ``last`` were just derived at ``now``: move the community's mark to the
     last of them that had ended, when they continue the derived days (or nothing was derived)."""
-    ended = last if now >= day_start(last + timedelta(days=1)) else last - timedelta(days=1)
+    from app.localtime import to_local
+
+    ended = last if now >= day_start(last + timedelta(days=1)) else \
+        min(last, to_local(now).date() - timedelta(days=1))  # the days of a month not over yet: up to yesterday
     if ended < first:
         return
     mark = session.get(EnergyDerivation, community_id)
