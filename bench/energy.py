@@ -291,6 +291,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="1,000 meters (≈ 8.8 M rows)")
     parser.add_argument("--meters", type=int, help="any other number of meters")
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument("--no-comparison", action="store_true", help="leave out the pandas/SQL comparison")
     args = parser.parse_args(argv)
     meters = args.meters or (1000 if args.quick else 10000)
     os.environ.setdefault("ESTATEFLOW_VAR_DIR", f"/tmp/ef-bench-energy-{os.getpid()}")
@@ -348,9 +349,11 @@ def main(argv: list[str] | None = None) -> dict:
             apportion_s = time.perf_counter() - t0
             households = sum(a.households for a in made)
         peak = _peak_mb()  # the measured work; the comparison below loads a month in pandas
-        with Session(engine) as s:
-            night = _pandas_vs_sql(s, ids, end_at)
-            s.rollback()
+        night = None
+        if not args.no_comparison:
+            with Session(engine) as s:
+                night = _pandas_vs_sql(s, ids, end_at)
+                s.rollback()
         clock.reset()
     finally:
         engine.dispose()

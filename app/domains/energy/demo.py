@@ -80,14 +80,12 @@ def seed(session: Session) -> None:
     store(session, [Incoming(master.id, start + timedelta(hours=h), Decimal("500") + (b - base[0]) / Decimal("0.88"))
                     for h, b in enumerate(base)])
     from app.domains.energy.findings import run_detection
-    from app.domains.energy.monthly import derive_month
 
     from app.domains.energy.measures import add_measure
 
     led_day = to_local(start + timedelta(days=DAYS - 4))
     add_measure(session, cid, stair.id, "1号楼楼道灯 LED 改造", led_day, "demo", days=3)
-    derive_month(session, cid, f"{to_local(now):%Y-%m}")
-    run_detection(session, cid, now)
+    run_detection(session, cid, now)  # derives the days (from the previous month on) and the months first
     _revenue(session, cid, now)
     session.flush()
 

@@ -65,6 +65,8 @@ GROUP BY meter_id, day
 """
 
 _PLACES = Decimal("0.0001")
+#: where the reading before a range is looked for first (most meters are read hourly)
+BOUNDARY_WINDOW = timedelta(days=2)
 
 
 def _dec(value) -> Decimal:
@@ -73,14 +75,26 @@ def _dec(value) -> Decimal:
     return Decimal(str(value)).quantize(_PLACES)
 
 
-def _boundary(session: Session, community_id: int, start, meter_ids=None) -> dict[int, Decimal | None]:
-    """Per meter: its last good reading before ``start`` (one index probe per meter)."""
-    before = (select(EnergyReading.value).where(EnergyReading.meter_id == EnergyMeter.id, EnergyReading.at < start)
-              .order_by(EnergyReading.at.desc()).limit(1).correlate(EnergyMeter).scalar_subquery())
+def _probe(session: Session, community_id: int, start, meter_ids=None, since=None) -> dict[int, Decimal | None]:
+    before = select(EnergyReading.value).where(EnergyReading.meter_id == EnergyMeter.id, EnergyReading.at < start)
+    if since is not None:
+        before = before.where(EnergyReading.at >= since)
+    before = before.order_by(EnergyReading.at.desc()).limit(1).correlate(EnergyMeter).scalar_subquery()
     q = select(EnergyMeter.id, before).where(EnergyMeter.community_id == community_id)
     if meter_ids is not None:
         q = q.where(EnergyMeter.id.in_(list(meter_ids)))
     return dict(session.execute(q).all())
+
+
+def _boundary(session: Session, community_id: int, start, meter_ids=None) -> dict[int, Decimal | None]:
+    """Per meter: its last good reading before ``start`` — one index probe per meter into the
+    last two days' partition(s) (an unbounded probe descends every monthly partition before
+    ``start``: minutes for 10,000 meters), then unbounded only for meters not read in them."""
+    out = _probe(session, community_id, start, meter_ids, since=start - BOUNDARY_WINDOW)
+    missing = [m for m, v in out.items() if v is None]
+    if missing:
+        out.update(_probe(session, community_id, start, missing))
+    return out
 
 
 def _month_rows(community_id: int, period: str, meters: dict, boundary: dict, rows) -> list[dict]:
@@ -134,6 +148,21 @@ def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
+def _day_boundary(session: Session, community_id: int, first: date, meter_ids: set[int]) -> dict[int, Decimal | None]:
+    """Per meter: its last good reading before local day ``first`` — the stored end of the day
+    before when that day is derived complete (one indexed read of the community's day), else
+    (and for meters without a reading that day) from the readings (:func:`_boundary`)."""
+    out: dict[int, Decimal | None] = {}
+    done = complete_through(session, community_id)
+    if done is not None and _as_date(done) >= first - timedelta(days=1):
+        out = dict(session.execute(select(EnergyDailyUsage.meter_id, EnergyDailyUsage.end_value).where(
+            EnergyDailyUsage.community_id == community_id, EnergyDailyUsage.day == first - timedelta(days=1))).all())
+    missing = [m for m in meter_ids if m not in out]
+    if missing:
+        out.update(_boundary(session, community_id, day_start(first), missing))
+    return out
+
+
 def compute_days(session: Session, community_id: int, first: date, last: date,
                  meter_ids: list[int] | None = None) -> list[dict]:
     """The daily usage rows of local days ``first`` … ``last`` (every meter of the community, or
@@ -151,7 +180,7 @@ def compute_days(session: Session, community_id: int, first: date, last: date,
                            {"community": community_id, "start": start, "end": end}).all()
     if not rows:
         return []
-    boundary = _boundary(session, community_id, start, meter_ids)
+    boundary = _day_boundary(session, community_id, first, {r[0] for r in rows})
     at = utcnow()
     out: list[dict] = []
     prev: dict[int, Decimal | None] = {}
@@ -276,7 +305,10 @@ def complete_through(session: Session, community_id: int) -> date | None:
 def _mark(session: Session, community_id: int, first: date, last: date, now: datetime) -> None:
     """Days ``first`` … ``last`` were just derived at ``now``: move the community's mark to the
     last of them that had ended, when they continue the derived days (or nothing was derived)."""
-    ended = last if now >= day_start(last + timedelta(days=1)) else last - timedelta(days=1)
+    from app.localtime import to_local
+
+    ended = last if now >= day_start(last + timedelta(days=1)) else \
+        min(last, to_local(now).date() - timedelta(days=1))  # the days of a month not over yet: up to yesterday
     if ended < first:
         return
     mark = session.get(EnergyDerivation, community_id)

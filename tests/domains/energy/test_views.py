@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, delete, select
 from sqlalchemy.orm import Session
 
 from app.domains.energy.models import EnergyFinding
@@ -58,13 +58,19 @@ def test_viewing_the_apportionment_preview_writes_nothing(demo_db_url, login):
             return {t.__name__: (s.scalar(select(func.count()).select_from(t)), s.scalar(select(func.max(t.id))))
                     for t in (EnergyMonthlyUsage, EnergyFinding, EnergyApportionment, AuditEvent)}
 
-    with Session(engine) as s:
-        periods = set(s.scalars(select(EnergyMonthlyUsage.period)))
     from app import clock
-    from app.domains.energy.periods import previous
+    from app.domains.energy.models import EnergyDailyUsage
+    from app.domains.energy.periods import bounds, previous
     from app.localtime import to_local
 
-    period = previous(f"{to_local(clock.now()):%Y-%m}")  # the demo's readings reach into it; not derived
+    period = previous(f"{to_local(clock.now()):%Y-%m}")  # the demo's readings reach into it
+    with Session(engine) as s:  # the demo's detection derived it (days and month): as if nobody had
+        start, end = bounds(period)
+        s.execute(delete(EnergyMonthlyUsage).where(EnergyMonthlyUsage.period == period))
+        s.execute(delete(EnergyDailyUsage).where(EnergyDailyUsage.day >= to_local(start).date(),
+                                                 EnergyDailyUsage.day < to_local(end).date()))
+        s.commit()
+        periods = set(s.scalars(select(EnergyMonthlyUsage.period)))
     assert period not in periods, periods
     before = counts()
     for role in ("regulator", "manager_yc"):
