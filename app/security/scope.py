@@ -27,9 +27,10 @@ def community_ids_for_user(session: Session, user) -> list[int]:
         return []
     if is_platform_admin(user):
         return list(session.scalars(select(Community.id)))
-    return list(
-        session.scalars(select(UserCommunity.community_id).where(UserCommunity.user_id == user.id))
-    )
+    from app.security import user_cache  # memberships move the user's security stamp
+
+    return user_cache.communities(user.id, lambda: list(
+        session.scalars(select(UserCommunity.community_id).where(UserCommunity.user_id == user.id))))
 
 
 def visible_community_ids() -> list[int]:
