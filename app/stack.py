@@ -119,6 +119,14 @@ class Stack:
             "PYTHONUNBUFFERED": "1",
         }
 
+    @property
+    def api_rate_per_minute(self) -> int:
+        """The API limit (``ESTATEFLOW_API_RATE_LIMIT``, default 600 per minute) as nginx's rate."""
+        from app.web.api import DEFAULT_RATE_LIMIT, limiter
+
+        allowed, seconds = limiter._limit(os.environ.get("ESTATEFLOW_API_RATE_LIMIT", DEFAULT_RATE_LIMIT))
+        return max(1, round(allowed * 60 / seconds))
+
     def nginx_config(self) -> Path:
         folder = self.state_dir / "nginx"
         for sub in ("logs", "tmp"):
@@ -138,10 +146,28 @@ http {{
     uwsgi_temp_path {folder}/tmp/uwsgi;
     scgi_temp_path {folder}/tmp/scgi;
     client_max_body_size 70m;
+    # the API's per-caller limit, shared by every gunicorn process (each process also counts its own)
+    map $http_authorization $api_caller {{ "" $binary_remote_addr; default $http_authorization; }}
+    limit_req_zone $api_caller zone=api:10m rate={self.api_rate_per_minute}r/m;
+    limit_req_status 429;
     upstream estateflow_web {{ server 127.0.0.1:{self.ports.web}; }}
     server {{
         listen 127.0.0.1:{self.ports.http};
         location /static/ {{ alias {ROOT}/app/static/; expires 7d; add_header X-Served-By nginx; }}
+        location @api_limited {{  # the API's own error body, also when nginx refuses
+            default_type application/json;
+            add_header Retry-After 1 always;
+            return 429 '{{"message": "Too many requests: slow down and try again shortly."}}';
+        }}
+        location /api/ {{
+            limit_req zone=api burst={self.api_rate_per_minute} nodelay;
+            error_page 429 = @api_limited;
+            proxy_pass http://estateflow_web;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_read_timeout 120s;
+        }}
         location / {{
             proxy_pass http://estateflow_web;
             proxy_set_header Host $http_host;

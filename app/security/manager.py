@@ -21,7 +21,7 @@ from flask_appbuilder.views import expose
 from flask_babel import gettext as _
 from flask_login import current_user, user_logged_in
 
-from app.security import access_cache, lockout, tokens
+from app.security import access_cache, lockout, tokens, user_cache
 
 
 def _settings():
@@ -90,6 +90,9 @@ class EstateflowSecurityManager(SecurityManager):
         super().__init__(appbuilder)
         access_cache.clear_when_roles_change(
             (self.role_model, self.permission_model, self.viewmenu_model, self.permissionview_model))
+        from app.domains.estate.models import UserCommunity
+
+        user_cache.install(self.user_model, self.role_model, self.group_model, UserCommunity)
 
     # --- menus follow permissions -------------------------------------------------------------
     def has_access(self, permission_name: str, view_name: str) -> bool:
@@ -165,13 +168,19 @@ class EstateflowSecurityManager(SecurityManager):
             except (TypeError, ValueError):
                 return {}
 
+        _cache_decoded_tokens(jwt_manager)
         return jwt_manager
 
     def load_user(self, pk):
-        user = super().load_user(pk)
-        if user is None or not has_request_context():
-            return user
-        if session.get(tokens.SESSION_KEY) != tokens.current_version(self.session, user.id):
+        """The session cookie's user: one query when this process has a current copy of it
+        (``app.security.user_cache``); a stale token version means signed out."""
+        if not has_request_context():
+            return super().load_user(pk)
+        try:
+            user, state = user_cache.load(self.session, self.user_model, int(pk))
+        except (TypeError, ValueError):
+            return None
+        if user is None or session.get(tokens.SESSION_KEY) != state.version:
             return None  # signed out elsewhere, or password changed: this cookie is stale
         return user
 
@@ -179,12 +188,10 @@ class EstateflowSecurityManager(SecurityManager):
         from flask import g
 
         try:
-            user = self.get_user_by_id(int(jwt_data["sub"]))
+            user, state = user_cache.load(self.session, self.user_model, int(jwt_data["sub"]))
         except (KeyError, TypeError, ValueError):
             return None
-        if user is None or not user.is_active:
-            return None
-        if jwt_data.get(tokens.CLAIM) != tokens.current_version(self.session, user.id):
+        if user is None or jwt_data.get(tokens.CLAIM) != state.version:
             return None  # flask-jwt-extended answers 401
         g.user = user
         return user
@@ -200,6 +207,30 @@ class EstateflowSecurityManager(SecurityManager):
         version = self.invalidate_tokens(int(userid))
         if has_request_context() and current_user.is_authenticated and current_user.id == int(userid):
             session[tokens.SESSION_KEY] = version  # the person who changed it stays signed in here
+
+
+def _cache_decoded_tokens(jwt_manager, size: int = 4096) -> None:
+    """flask-jwt-extended decodes a Bearer token four times per request (PyJWT checks every
+    base64 character in Python: ~0.5 ms each). A token that decoded once decodes the same until it
+    expires, so its claims are kept (per token text) until ``exp``; an expired or bad token is
+    always decoded again and answered as before (401/422)."""
+    import time as _time
+
+    decode = jwt_manager._decode_jwt_from_config
+    kept: dict = {}
+
+    def cached(encoded_token, csrf_value=None, allow_expired: bool = False):
+        key = (encoded_token, csrf_value, allow_expired)
+        hit = kept.get(key)
+        if hit is not None and (allow_expired or hit.get("exp", 0) > _time.time()):
+            return dict(hit)
+        claims = decode(encoded_token, csrf_value, allow_expired)
+        if len(kept) >= size:
+            kept.clear()
+        kept[key] = dict(claims)
+        return claims
+
+    jwt_manager._decode_jwt_from_config = cached
 
 
 def _stamp_session(sender, user, **extra) -> None:

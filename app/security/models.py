@@ -5,7 +5,9 @@
   process and every machine on the same database; inserts never conflict, so it needs no locks.
 * ``user_token_version`` — a per-user number stamped into every session cookie and JWT at login
   and compared on each request. Logout and password change increase it: every session and token
-  issued before stops working at once, in every process.
+  issued before stops working at once, in every process. ``stamp`` (migration ``0024``) moves on
+  every change to the user's roles, groups, communities or account: a web process keeps a user's
+  roles and communities between requests only while it is unchanged (``app.security.user_cache``).
 """
 from __future__ import annotations
 
@@ -32,3 +34,4 @@ class UserTokenVersion(Model):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=0)
+    stamp: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

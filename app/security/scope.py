@@ -29,9 +29,10 @@ def community_ids_for_user(session: Session, user) -> list[int]:
         from app.studio.scratch import SCRATCH_COMMUNITY_CODE
 
         return list(session.scalars(select(Community.id).where(Community.code != SCRATCH_COMMUNITY_CODE)))
-    return list(
-        session.scalars(select(UserCommunity.community_id).where(UserCommunity.user_id == user.id))
-    )
+    from app.security import user_cache  # memberships move the user's security stamp
+
+    return user_cache.communities(user.id, lambda: list(
+        session.scalars(select(UserCommunity.community_id).where(UserCommunity.user_id == user.id))))
 
 
 def visible_community_ids() -> list[int]:

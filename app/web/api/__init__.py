@@ -31,6 +31,9 @@ from app.web.api_safety import safe as _safe
 
 #: default per-caller limit; ``ESTATEFLOW_API_RATE_LIMIT`` in the Flask config overrides it
 DEFAULT_RATE_LIMIT = "600 per minute"
+#: the same limit from the environment (``estateflow stack`` hands it to nginx too, which counts it
+#: across every gunicorn process; the in-process count below is each process's own backstop)
+_ENV_LIMIT = __import__("os").environ.get("ESTATEFLOW_API_RATE_LIMIT")
 MAX_PAGE_SIZE = 100
 
 
@@ -93,7 +96,8 @@ _SECONDS = {"second": 1, "minute": 60, "hour": 3600}
 
 
 class RateLimiter:
-    """Fixed windows per caller, kept in this process (each gunicorn worker counts its own)."""
+    """Fixed windows per caller, kept in this process (each gunicorn worker counts its own; the
+    stack's nginx ``limit_req`` is the limit shared by all of them, see ``app.stack``)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -144,7 +148,7 @@ def check_rate_limit() -> Any:
     """``before_request`` of every API v1 blueprint: 429 in the common shape when over."""
     from flask import jsonify
 
-    wait = limiter.hit(caller_key(), current_app.config.get("ESTATEFLOW_API_RATE_LIMIT", DEFAULT_RATE_LIMIT))
+    wait = limiter.hit(caller_key(), current_app.config.get("ESTATEFLOW_API_RATE_LIMIT") or _ENV_LIMIT or DEFAULT_RATE_LIMIT)
     if wait is None:
         return None
     response = jsonify(message=_("Too many requests: slow down and try again shortly."))

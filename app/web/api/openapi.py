@@ -64,7 +64,24 @@ def build_spec(app) -> dict:
             paths.setdefault(path, {})[method.lower()] = _operation(facts, params, rule.endpoint)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    return _naive_utc(spec.to_dict())
+
+
+_NAIVE_UTC = {"type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$",
+              "description": "UTC, ISO 8601 without an offset (YYYY-MM-DDTHH:MM:SS[.ffffff])"}
+
+
+def _naive_utc(node: Any) -> Any:
+    """Every timestamp the API answers is naive UTC (the project's one convention, app.db.utcnow);
+    OpenAPI's ``date-time`` demands an offset, so timestamps are described as what they are."""
+    if isinstance(node, dict):
+        if node.get("format") == "date-time":
+            node = {k: v for k, v in node.items() if k != "format"}
+            node.update({k: v for k, v in _NAIVE_UTC.items() if k not in node or k == "pattern"})
+        return {k: _naive_utc(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_naive_utc(v) for v in node]
+    return node
 
 
 def _operation(facts: dict, params: list[dict], endpoint: str) -> dict:

@@ -84,7 +84,9 @@ def test_openapi_document_validates_and_lists_every_route(api, demo_app):
     for path in ("/api/v1/inbox/", "/api/v1/inbox/{task_id}/claim", "/api/v1/tasks/{task_id}/complete",
                  "/api/v1/instances/", "/api/v1/instances/{instance_id}/history", "/api/v1/me/bills/pay",
                  "/api/v1/me/repairs/", "/api/v1/me/visitors/", "/api/v1/repairs/", "/api/v1/alerts/",
-                 "/api/v1/devices/{device_id}/status", "/api/v1/security/login"):
+                 "/api/v1/devices/{device_id}/status", "/api/v1/security/login",
+                 "/api/v1/estate/communities", "/api/v1/estate/communities/{community_id}/buildings",
+                 "/api/v1/estate/households", "/api/v1/estate/households/{pk}"):
         assert path in doc["paths"], path
     assert "multipart/form-data" in doc["paths"]["/api/v1/me/repairs/"]["post"]["requestBody"]["content"]
     page = api("GET", "/api/v1/docs")

@@ -36,5 +36,5 @@ def test_no_server_error_on_any_generated_input(demo_app):
                                      response.status_code, response.text[:300]))
 
         run()
-    assert operations >= 20
+    assert operations >= 25  # the estate API (5 operations) is in the document too
     assert not failures, "\n".join(map(repr, failures[:8]))
