@@ -37,8 +37,6 @@ _ZH: list[tuple[re.Pattern, str]] = [(re.compile(p), zh) for p, zh in [
     (r"^unknown form '([^']*)'", r"未知的表单“\1”"),
     (r"^unknown operation '([^']*)'", r"未知的操作“\1”"),
     (r"^unknown role '([^']*)'", r"未知的角色“\1”"),
-    (r"^version (\S+) of module '([^']*)' was already uploaded with other content",
-     r"模块“\2”的版本 \1 已用其他内容发布过；已发布的版本不能修改，请提高版本号"),
     (r"^module '([^']*)' ships with the installation", r"模块“\1”随系统安装提供，模块包不能替换它（请换一个模块编号）"),
     (r"^process id '([^']*)' belongs to module '([^']*)'", r"流程编号“\1”属于模块“\2”；请为流程改名"),
     (r"^it is not a valid expression \((.+)\)$", r"不是有效的表达式（\1）"),
@@ -162,7 +160,7 @@ _ZH: list[tuple[re.Pattern, str]] = [(re.compile(p), zh) for p, zh in [
     (r"^every process of the file is called by a call activity",
      "文件中的每个流程都被调用活动调用，因此都无法启动；请保留一个不被调用的主流程"),
     (r"^the file holds (\S+) executable processes that nothing calls \((.+)\)",
-     r"文件中有 \1 个不被调用的可执行流程（\2）；每个文件部署一个主流程，或把其他流程标为不可执行"),
+     r"文件中有 \1 个不被调用的可执行流程（“\2”）；每个文件部署一个主流程，或把其他流程标为不可执行"),
     (r"^the validator could not check this file \((.+)\)", r"校验器无法检查此文件（\1）；请报告此问题"),
     (r"^the engine cannot build this element \((.+)\)$", r"引擎无法构建此元素（\1）"),
     (r"^the engine cannot build this process \((.+)\)$", r"引擎无法构建此流程（\1）"),
@@ -221,6 +219,34 @@ _ZH: list[tuple[re.Pattern, str]] = [(re.compile(p), zh) for p, zh in [
     (r"^script cannot run: (.+)$", r"脚本无法运行：\1"),
     (r"^(.+) reads '([^']*)', which no form, script or operation of this process sets",
      r"\1 读取“\2”，但本流程没有表单、脚本或操作设置它，实例启动时也没有它；除非启动者或消息传入，否则运行时会失败"),
+    # -- the expression checker's words (app/engine/evaluator.py) ------------------------------
+    (r"^attribute access to '([^']*)' is not allowed", r"不允许访问属性“\1”"),
+    (r"^assigning to attribute '([^']*)' is not allowed$", r"不允许给属性“\1”赋值"),
+    (r"^assigning to (.+) is not allowed$", r"不允许给\1赋值"),
+    (r"^name '([^']*)' is not allowed \(names starting with '_' are reserved\)$", r"不允许使用名称“\1”（以 _ 开头的名称是保留的）"),
+    (r"^name '([^']*)' is not defined$", r"名称“\1”未定义"),
+    (r"^calling the result of an expression is not allowed$", "不允许调用表达式的结果"),
+    (r"^calling this is not allowed$", "不允许调用它"),
+    (r"^unpacking \('\*\*'\) in calls is not allowed$", "调用中不允许解包（'**'）"),
+    (r"^async comprehensions are not allowed$", "不允许异步推导式"),
+    (r"^'%' string formatting is not allowed: use f-strings$", "不允许用 '%' 格式化字符串：请用 f-string"),
+    (r"^format spec (.+) is not allowed$", r"不允许格式说明 \1"),
+    (r"^format spec (.+) is too wide$", r"格式说明 \1 过宽"),
+    (r"^operator (\S+) is not allowed$", r"不允许运算符 \1"),
+    (r"^nested too deeply \(more than (\S+) levels\)$", r"嵌套过深（超过 \1 层）"),
+    (r"^(expression|script) is nested too deeply$", r"\1嵌套过深"),
+    (r"^(expression|script) is too long \((\S+) characters, at most (\S+)\)$", r"\1过长（\2 个字符，最多 \3 个）"),
+    (r"^(expression|script) is empty$", r"\1为空"),
+    (r"^cannot parse (expression|script): (.+)$", r"无法解析\1：\2"),
+    (r"^script has too many statements \((\S+), at most (\S+)\)$", r"脚本语句过多（\1 条，最多 \2 条）"),
+    (r"^syntax error: (.+)$", r"语法错误：\1"),
+    (r"^invalid syntax$", "语法无效"),
+    (r"^(.+) is not allowed$", r"不允许\1"),
+    # -- lxml's words after "malformed XML:" --------------------------------------------------
+    (r"^Document is empty, line (\d+), column (\d+)$", r"文档为空（第 \1 行，第 \2 列）"),
+    (r"^Opening and ending tag mismatch: (\S+) line (\d+) and (\S+), line (\d+), column (\d+)$",
+     r"开始标签与结束标签不匹配：第 \2 行的 \1 与 \3（第 \4 行，第 \5 列）"),
+    (r"^Excessive depth in document: (\d+).*line (\d+), column (\d+)$", r"文档嵌套过深（超过 \1 层，第 \2 行，第 \3 列）"),
     # -- studio test cases --------------------------------------------------------------------
     (r"^the process file the test runs", "测试运行的流程文件，例如 bpmn/<id>/<name>.bpmn"),
     (r"^a step names one element", "每个步骤指定一个元素：task: <id>、timer: <id> 或 retry: <id>"),
@@ -238,9 +264,70 @@ _ZH: list[tuple[re.Pattern, str]] = [(re.compile(p), zh) for p, zh in [
 ]]
 
 
+#: the validator's English words for elements and values (``checks.label``, ``what``), as they
+#: stand in a reason's placeholders: "user task 'Approve'", "timer duration", "condition"
+_TERMS = {
+    "task": "任务", "user task": "用户任务", "service task": "服务任务", "script task": "脚本任务",
+    "manual task": "人工任务", "call activity": "调用活动", "subprocess": "子流程",
+    "exclusive gateway": "排他网关", "parallel gateway": "并行网关", "inclusive gateway": "包容网关",
+    "event-based gateway": "事件网关", "start event": "开始事件", "end event": "结束事件",
+    "intermediate event": "中间事件", "boundary event": "边界事件", "flow": "连线",
+    "condition": "条件", "due date": "到期时间", "assignee": "办理人", "task title": "任务标题",
+    "input parameter": "输入参数", "timer duration": "定时时长", "timer date": "定时日期",
+    "timer cycle": "定时周期", "message": "消息", "signal": "信号", "from": "从", "to": "到",
+    "expression": "表达式", "script": "脚本", "lambda": "lambda 表达式", "assignment": "赋值",
+    "annotated assignment": "带注解的赋值", "set comprehension": "集合推导式", "an attribute": "属性",
+    "an ISO 8601 duration such as PT2H, P3D or P1DT12H": "ISO 8601 时长，例如 PT2H、P3D 或 P1DT12H",
+    "an ISO 8601 date and time such as 2026-05-01T18:00:00+08:00":
+        "ISO 8601 日期时间，例如 2026-05-01T18:00:00+08:00",
+    "an ISO 8601 repetition such as R3/PT1H or R/P1D": "ISO 8601 重复周期，例如 R3/PT1H 或 R/P1D",
+}
+#: the expression checker's words with a code part: "loop ('while')", "operator '<<'"
+_CODE_TERMS = [(re.compile(p), zh) for p, zh in [
+    (r"^loop \('([^']*)'\)$", "循环（'{0}'）"), (r"^function definition \('([^']*)'\)$", "函数定义（'{0}'）"),
+    (r"^class definition \('([^']*)'\)$", "类定义（'{0}'）"), (r"^assignment expression \('([^']*)'\)$", "赋值表达式（'{0}'）"),
+    (r"^unpacking \('([^']*)'\)$", "解包（'{0}'）"), (r"^operator '([^']*)'$", "运算符 '{0}'"),
+    (r"^'([^']*)' statement$", "'{0}' 语句"),
+]]
+_LABEL = re.compile("^(" + "|".join(re.escape(t) for t in sorted(_TERMS, key=len, reverse=True))
+                    + ")(?: '(.*)')?$")
+
+
+def _term(text: str | None) -> str:
+    """A placeholder in Chinese when it is one of the validator's words (``user task 'X'``)."""
+    match = _LABEL.match(text or "")
+    if not match:
+        for pattern, zh in _CODE_TERMS:
+            if code := pattern.match(text or ""):
+                return zh.format(code[1])
+        return text or ""
+    return _TERMS[match[1]] + (f"“{match[2]}”" if match[2] is not None else "")
+
+
+def _group(match: re.Match, index: int) -> str:
+    """One placeholder in Chinese: an element word, or a nested reason (not a quoted name or code)."""
+    text = match[index] or ""
+    termed = _term(text)
+    if termed != text:
+        return termed
+    start = match.start(index)
+    if " " in text and not (start and match.string[start - 1] in "`'\""):
+        return translate(text, "zh")
+    return text
+
+
+def _expand(match: re.Match, zh: str) -> str:
+    groups = [_group(match, i + 1) for i in range(len(match.groups()))]
+    return re.sub(r'\\(\d|")', lambda k: '"' if k[1] == '"' else groups[int(k[1]) - 1], zh)
+
+
+#: "结束事件 有出线" → "结束事件有出线", "任务“X” 没有" → "任务“X”没有" (no space beside Chinese words)
+_CJK_SPACE = re.compile(r"(?<=[\u4e00-\u9fff”）]) (?=[\u4e00-\u9fff“（])")
+
+
 def translate(reason: str, locale: str) -> str:
     """The validator's English reason in the user's language (English when no pattern fits)."""
-    if locale != "zh":
+    if not (locale or "").startswith("zh"):
         return reason
     prefix = ""
     if reason.startswith("warning: "):
@@ -248,6 +335,21 @@ def translate(reason: str, locale: str) -> str:
     for pattern, zh in _ZH:
         match = pattern.search(reason)
         if match:
-            head, sep, tail = match.expand(zh).partition("：")  # "…无法运行：<the reason>": that too
-            return prefix + head + sep + (translate(tail, locale) if sep else "")
+            head, sep, tail = _CJK_SPACE.sub("", _expand(match, zh)).partition("：")
+            return prefix + head + sep + (translate(tail, locale) if sep else "")  # "…无法运行：<reason>" too
     return prefix + reason
+
+
+def shown(error, locale: str) -> str:
+    """One finding as ``file:line: element: reason`` with the reason in the user's language."""
+    reason = getattr(error, "reason", None)
+    if reason is None:
+        return str(error)
+    prefix = "warning: " if error.is_warning else ""
+    return f"{error.file}:{error.line}: {error.element}: {translate(prefix + reason, locale)}"
+
+
+def finding(error, locale: str) -> dict:
+    """One finding as ``{path, line, element, message, severity}`` (the studio's and the API's shape)."""
+    return {"path": error.file, "line": error.line, "element": error.element,
+            "message": translate(error.reason, locale), "severity": "warning" if error.is_warning else "error"}

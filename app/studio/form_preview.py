@@ -22,7 +22,7 @@ from app.assets.errors import AssetError
 from app.forms.definitions import DATA_FOLDERS, FormDef, parse_form_text
 from app.forms.messages import resolve_locale
 from app.forms.render import render_form
-from app.studio.lint import translate
+from app.assets.translate import translate
 
 
 @dataclass
@@ -43,7 +43,7 @@ class FormPreview:
 
 def _error(e: AssetError, locale: str) -> dict:
     """``{line, element, message}``; the line is 1-based (0 when a problem has none); the reason
-    in the words of the studio's findings (``app.studio.lint.translate``)."""
+    in the words of the studio's findings (``app.assets.translate``)."""
     reason = translate(e.reason, locale)
     message = f"{e.element}: {reason}" if e.element else reason
     return {"line": int(e.line or 0), "element": e.element, "message": message,

@@ -2,22 +2,16 @@
 as the studio's findings ``{path, line, element, message, severity}``, in the user's language.
 
 The validator words its reasons in English (they are the same words ``estateflow validate``
-prints); the studio translates the common ones for a Chinese-reading consultant by pattern and
-keeps the English reason for the rest (the file, line and element still say where to look).
+prints); ``app.assets.translate`` words every one of them in Chinese for a Chinese-reading
+consultant (``translate`` and ``finding`` are also importable from here).
 """
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from app.assets.errors import AssetError
-from app.assets.translate import translate  # noqa: F401 - also imported from here
+from app.assets.translate import finding, translate  # noqa: F401 - translate also imported from here
 from app.modules import packages
 from app.studio.models import StudioDraft
-
-
-def finding(error: AssetError, locale: str) -> dict:
-    return {"path": error.file, "line": error.line, "element": error.element,
-            "message": translate(error.reason, locale), "severity": "warning" if error.is_warning else "error"}
 
 
 def draft_bytes(draft: StudioDraft) -> dict[str, bytes]:

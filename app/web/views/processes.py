@@ -11,6 +11,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
+from app.assets.translate import finding
+from app.assets.translate import shown as shown_line
 from app.db import db
 from app.engine.models import ProcessInstance, ProcessVersion
 from app.modules.models import ModulePackage
@@ -25,6 +27,7 @@ from app.platform.authoring import (
 from app.settings import get_settings
 from app.studio.scratch import SCRATCH_PROCESS_PREFIX
 from app.web.api_safety import safe
+from app.web.locale import current_locale
 
 
 def _read_upload(storage) -> bytes:
@@ -74,7 +77,19 @@ def _page(self, status=200, **shown):
     values = dict(versions=versions, running={}, errors=None, warnings=[], result=None, packages=_packages(),
                   package_errors=None, package_warnings=[], package_result=None)
     values.update(shown)
+    locale = current_locale()  # the validator's reasons in the user's language
+    for key in ("errors", "warnings", "package_errors", "package_warnings"):
+        if values[key]:
+            values[key] = [shown_line(e, locale) for e in values[key]]
     return self.render_template("engine/processes.html", **values), status
+
+
+def _findings(errors, warnings) -> dict:
+    """The API's findings: ``errors``/``warnings`` as ``estateflow validate`` prints them (English,
+    stable for scripts) and ``findings`` ``{path, line, element, message, severity}`` in the caller's language."""
+    locale = current_locale()
+    return dict(errors=[str(e) for e in errors], warnings=[str(w) for w in warnings],
+                findings=[finding(e, locale) for e in [*errors, *warnings] if hasattr(e, "reason")])
 
 
 def _packages():
@@ -165,8 +180,7 @@ class ProcessApi(BaseApi):
         bpmn_name, bpmn_data, forms = _collect(request.files)
         module_id = (request.form.get("module_id") or "").strip() or None
         errors, warnings = _validate(bpmn_name or "upload.bpmn", bpmn_data, form_names(forms, module_id), module_id)
-        return self.response(200 if not errors else 422, errors=[str(e) for e in errors],
-                             warnings=[str(w) for w in warnings])
+        return self.response(200 if not errors else 422, **_findings(errors, warnings))
 
     @api_expose("/upload", methods=["POST"])
     @protect()
@@ -180,7 +194,7 @@ class ProcessApi(BaseApi):
         warnings = [str(w) for w in outcome.warnings]
         if outcome.errors:
             db.session.rollback()
-            return self.response(422, errors=[str(e) for e in outcome.errors], warnings=warnings)
+            return self.response(422, **_findings(outcome.errors, outcome.warnings))
         db.session.commit()
         return self.response(201, process_id=outcome.version.process_id, version=outcome.version.version,
                              module_id=module_id, module_version=outcome.module_version, forms=outcome.forms,
@@ -196,8 +210,7 @@ class ProcessApi(BaseApi):
         if not errors:
             check = check_package(files, session=db.session)
             errors, warnings = check.errors, check.warnings
-        return self.response(200 if not errors else 422, errors=[str(e) for e in errors],
-                             warnings=[str(w) for w in warnings])
+        return self.response(200 if not errors else 422, **_findings(errors, warnings))
 
     @api_expose("/package/upload", methods=["POST"])
     @protect()
@@ -205,12 +218,12 @@ class ProcessApi(BaseApi):
     def package_upload_api(self):
         files, errors = _collect_package(request.files)
         if errors:
-            return self.response(422, errors=[str(e) for e in errors])
+            return self.response(422, **_findings(errors, []))
         outcome = upload_package(db.session, files, actor=current_user.username)
         warnings = [str(w) for w in outcome.warnings]
         if outcome.errors:
             db.session.rollback()
-            return self.response(422, errors=[str(e) for e in outcome.errors], warnings=warnings)
+            return self.response(422, **_findings(outcome.errors, outcome.warnings))
         db.session.commit()
         return self.response(201 if outcome.created else 200, module_id=outcome.package.module_id,
                              version=outcome.package.version, created=outcome.created,

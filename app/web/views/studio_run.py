@@ -9,6 +9,7 @@ from flask_appbuilder.security.decorators import permission_name
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app.assets.translate import finding
 from app.db import db
 from app.engine.errors import EngineError
 from app.studio import testcases, testrun
@@ -47,8 +48,8 @@ def _body() -> dict:
 
 
 def _findings(exc: testrun.TestRunError) -> list[dict]:
-    return [{"path": f.file, "line": f.line, "element": f.element, "message": f.reason,
-             "severity": f.severity} for f in exc.findings]
+    locale = current_locale()  # the validator's reasons in the user's language
+    return [finding(f, locale) for f in exc.findings]
 
 
 def _state(run, status: int = 200, **extra):

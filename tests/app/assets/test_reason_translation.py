@@ -158,3 +158,22 @@ def test_a_new_english_reason_fails():
 @pytest.mark.parametrize("reason", ["unknown key", f"unknown form '{SAMPLE}'"])
 def test_english_pages_keep_the_english_reason(reason):
     assert translate(reason, "en") == reason
+
+
+BROKEN = ROOT.parent / "tests" / "app" / "engine" / "fixtures" / "broken"
+_LINE = re.compile(r"^[^:]+:\d+: [^:]+: (.*)$")
+
+
+def _broken_reasons() -> list[str]:
+    """The real reasons (element words, names and the expression checker's words filled in) the
+    broken-BPMN corpus expects, as ``estateflow validate`` prints them."""
+    import yaml
+    expected = yaml.safe_load((BROKEN / "expected.yaml").read_text("utf-8"))
+    return sorted({m[1] for lines in expected.values() for line in lines if (m := _LINE.match(line))})
+
+
+def test_the_broken_corpus_reads_in_chinese():
+    reasons = _broken_reasons()
+    assert len(reasons) > 40
+    missing = [f"{r!r} -> {translate(r, 'zh')!r}" for r in reasons if english_left(translate(r, "zh"))]
+    assert not missing, f"{len(missing)} corpus reasons with English left:\n" + "\n".join(missing)

@@ -35,7 +35,13 @@ def test_invalid_upload_names_file_line_and_element_and_stores_nothing(demo_app,
     line = next(i for i, l in enumerate(broken.splitlines(), 1) if "notice/nope" in l)
     response = _upload(client, broken)
     assert response.status_code == 422
-    assert f"notice.bpmn:{line}: " in response.text and "unknown form" in response.text
+    # a Chinese page (the default) shows the validator's reason in Chinese, file:line:element as is
+    assert f"notice.bpmn:{line}: " in response.text and "未知的表单“notice/nope”" in response.text
+    assert "unknown form" not in response.text
+    client.post("/lang/en")
+    response = _upload(client, broken)
+    assert f"notice.bpmn:{line}: " in response.text and "unknown form &#39;notice/nope&#39;" in response.text
+    client.post("/lang/zh")
     with demo_app.app_context():
         assert db.session.query(ProcessVersion).count() == before
 
@@ -115,13 +121,18 @@ def test_validation_shows_warnings_beside_errors_on_the_api_and_the_page(demo_ap
     line = next(i for i in range(element, len(lines)) if "pass_id" in lines[i]) + 1  # the parameter's real line
     assert any(w.startswith(f"walk_in.bpmn:{line}: apply_refusal: warning: input parameter 'pass_id' reads 'pass_id'")
                for w in body["warnings"]), body["warnings"]
-    for lang, heading in (("zh", "警告（不影响上传，请逐条检查）："),
-                          ("en", "Warnings (they do not stop the upload; check each one):")):
+    # beside the English lines (what `estateflow validate` prints), the findings in the caller's language
+    assert {"path": "walk_in.bpmn", "line": line, "element": "apply_refusal", "severity": "warning"}.items() \
+        <= next(f for f in body["findings"] if f["element"] == "apply_refusal").items()
+    assert any(f["message"].startswith("输入参数“pass_id”读取“pass_id”") for f in body["findings"]), body["findings"]
+    for lang, heading, said in (("zh", "警告（不影响上传，请逐条检查）：", "警告：输入参数“pass_id”读取“pass_id”"),
+                                ("en", "Warnings (they do not stop the upload; check each one):",
+                                 "warning: input parameter &#39;pass_id&#39; reads")):
         client.post(f"/lang/{lang}")
         page = client.post("/processes/upload", data={
             "bpmn": (io.BytesIO(walk_in), "walk_in.bpmn"), "module_id": "visitors", "validate_only": "1"},
             content_type="multipart/form-data")
         assert page.status_code == 200
-        assert heading in page.text and f"walk_in.bpmn:{line}: apply_refusal: warning:" in page.text
+        assert heading in page.text and f"walk_in.bpmn:{line}: apply_refusal: {said}" in page.text
         assert 'id="upload-ok"' in page.text
     client.post("/lang/zh")
