@@ -247,6 +247,14 @@ _ZH: list[tuple[re.Pattern, str]] = [(re.compile(p), zh) for p, zh in [
     (r"^Opening and ending tag mismatch: (\S+) line (\d+) and (\S+), line (\d+), column (\d+)$",
      r"开始标签与结束标签不匹配：第 \2 行的 \1 与 \3（第 \4 行，第 \5 列）"),
     (r"^Excessive depth in document: (\d+).*line (\d+), column (\d+)$", r"文档嵌套过深（超过 \1 层，第 \2 行，第 \3 列）"),
+    # -- PyYAML's common words (app/assets/yaml_lines.py: context and problem) ---------------
+    (r"mapping values are not allowed here$", "YAML 语法错误：此处不允许映射值（检查冒号和缩进）"),
+    (r"could not find expected ':'$", "YAML 语法错误：找不到应有的“:”"),
+    (r"found character '(.+)' that cannot start any token$", r"YAML 语法错误：字符 '\1' 不能作为内容的开头（例如制表符：请用空格缩进）"),
+    (r"expected <block end>, but found '?([^']*)'?$", r"YAML 语法错误：缩进有误（此处出现了“\1”）"),
+    (r"^while parsing a flow \w+ expected (.+), but got (.+)$", r"YAML 语法错误：应为 \1，实际为 \2"),
+    (r"found unexpected end of stream$", "YAML 语法错误：引号没有闭合"),
+    (r"found duplicate anchor|found undefined alias", "YAML 语法错误：锚点或别名有误"),
     # -- studio test cases --------------------------------------------------------------------
     (r"^the process file the test runs", "测试运行的流程文件，例如 bpmn/<id>/<name>.bpmn"),
     (r"^a step names one element", "每个步骤指定一个元素：task: <id>、timer: <id> 或 retry: <id>"),

@@ -177,3 +177,14 @@ def test_the_broken_corpus_reads_in_chinese():
     assert len(reasons) > 40
     missing = [f"{r!r} -> {translate(r, 'zh')!r}" for r in reasons if english_left(translate(r, "zh"))]
     assert not missing, f"{len(missing)} corpus reasons with English left:\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("text", ["a: b: c\n", "a: 'x\n", "a:\n\t- b\n", "- a\nb: c\n", "a: [1, 2\n"])
+def test_common_yaml_syntax_errors_read_in_chinese(text):
+    from app.assets.errors import AssetInvalid
+    from app.assets.yaml_lines import load_yaml_text
+
+    with pytest.raises(AssetInvalid) as err:
+        load_yaml_text(text, "x.yaml")
+    zh = translate(err.value.errors[0].reason, "zh")
+    assert zh.startswith("YAML 语法错误") and not english_left(zh), zh
