@@ -268,7 +268,7 @@ def test_consultant_uploads_a_new_notice_version(page: Page, live_server: str, s
     errors = page.locator("#upload-errors")
     expect(errors).to_be_visible()
     expect(errors).to_contain_text(re.compile(
-        rf"notice\.bpmn:{bad_line}: draft: unknown form\b.*notice/nope"))
+        rf"notice\.bpmn:{bad_line}: draft: 未知的表单“notice/nope”"))
     expect(page.locator("#upload-ok")).to_have_count(0)
     assert _versions_of(page, "notice") == before
     page.goto(f"{base}/processes/")

@@ -85,7 +85,7 @@ def test_consultant_uploads_a_package_one_community_enables_and_runs_it(
     errors = page.locator("#package-errors")
     expect(errors).to_be_visible()
     expect(errors).to_contain_text(
-        "forms/lift_inspection/inspect.yaml:8: fields[0].type: unknown field type 'colour'")
+        "forms/lift_inspection/inspect.yaml:8: fields[0].type: 未知的字段类型“colour”")
     assert db_scalar(select(func.count()).select_from(ModulePackage)) == 0
 
     _upload(page, base, _zip(tmp_path / "lift_inspection.zip", files))
