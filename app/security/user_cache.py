@@ -40,8 +40,18 @@ class Entry:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-_entries: dict[int, Entry] = {}
+#: keyed by (database, user id): one process may talk to several databases (tests on SQLite and
+#: PostgreSQL, a restore into a new database), where the same user id is another account
+_entries: dict[tuple[str, int], Entry] = {}
 _lock = threading.Lock()
+
+
+def _database(session: Session) -> str:
+    """Which database a session talks to: its engine's URL and identity (a database made again at
+    the same URL gets a new engine, so copies from the old one are not taken for the new one)."""
+    bind = session.get_bind()
+    engine = getattr(bind, "engine", bind)
+    return f"{engine.url!r}#{id(engine)}"
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,8 @@ def load(session: Session, user_model, user_id: int) -> tuple[Any, AccountState 
     if state is None or not state.active:
         return None, state
     key = (state.version, state.stamp)
-    entry = _entries.get(user_id)
+    slot = (_database(session), user_id)
+    entry = _entries.get(slot)
     now = time.monotonic()
     if entry is None or entry.key != key or now - entry.at > TTL_SECONDS:
         user, own_state = _snapshot(session, user_model, user_id)
@@ -92,7 +103,7 @@ def load(session: Session, user_model, user_id: int) -> tuple[Any, AccountState 
             with _lock:
                 if len(_entries) >= _MAX_ENTRIES:
                     _entries.clear()
-                _entries[user_id] = entry
+                _entries[slot] = entry
         state = own_state
     user = session.merge(entry.user, load=False)
     if has_app_context():
@@ -135,9 +146,10 @@ def bump_stamps(session: Session, user_table, user_ids) -> None:
     if have:
         connection.execute(update(table).where(table.c.user_id.in_(sorted(have)))
                            .values(stamp=table.c.stamp + 1))
+    database = _database(session)
     with _lock:
         for i in ids:
-            _entries.pop(i, None)
+            _entries.pop((database, i), None)
 
 
 _PENDING = "ef_stamp_users"

@@ -127,3 +127,23 @@ def test_a_password_change_ends_the_cached_token(demo_app):
         sm.reset_password(uid, "demo1234")
     assert client.get("/api/v1/inbox/", headers=headers).status_code == 401
     assert client.get("/api/v1/inbox/", headers=_token(demo_app, "tech_fx1")).status_code == 200
+
+
+def test_two_databases_in_one_process_keep_their_own_accounts(tmp_path):
+    """The same user id in two databases (tests on SQLite then PostgreSQL, a restore into a new
+    database) is two accounts: a copy made for one is never served for the other."""
+    from app.security import user_cache
+
+    seen = []
+    for name, role in (("one", "Technician"), ("two", "Manager")):
+        engine = create_engine(f"sqlite:///{tmp_path}/{name}.db")
+        User.metadata.create_all(engine)
+        with Session(engine) as s:
+            s.add(User(id=1, first_name=name, last_name=name, username=f"user_{name}",
+                       email=f"{name}@example.org", active=True, roles=[Role(name=role)]))
+            s.commit()
+        with Session(engine) as s:
+            user, state = user_cache.load(s, User, 1)
+            seen.append((user.username, [r.name for r in user.roles]))
+        engine.dispose()
+    assert seen == [("user_one", ["Technician"]), ("user_two", ["Manager"])]
