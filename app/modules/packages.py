@@ -664,13 +664,16 @@ def _next_patch(version: str) -> str:
 # --------------------------------------------------------------------------- catalogue
 
 
-_defs: dict[int, tuple[ModuleDef | None, list[AssetError]]] = {}
+#: keyed by content and row id, not the id alone: a process may see several databases (the tests'
+#: SQLite and PostgreSQL, a restored backup) where the same id is another package
+_defs: dict[tuple[str, int], tuple[ModuleDef | None, list[AssetError]]] = {}
 
 
 def package_module(row: ModulePackage) -> tuple[ModuleDef | None, list[AssetError]]:
     """The ``ModuleDef`` of a stored package (parsed once: stored versions never change)."""
-    cached = _defs.get(row.id) if row.id is not None else None
-    if cached is not None and cached[0] is not None and cached[0].version == row.version:
+    key = (row.content_hash, row.id)
+    cached = _defs.get(key) if row.id is not None else None
+    if cached is not None and cached[0] is not None:
         return cached
     scratch = Path(tempfile.mkdtemp(prefix="ef-package-menu-"))
     try:
@@ -684,7 +687,7 @@ def package_module(row: ModulePackage) -> tuple[ModuleDef | None, list[AssetErro
         module = replace(module, source=f"package:{row.module_id}@{row.version}", assets_root=None,
                          package_id=row.id)
     if row.id is not None:
-        _defs[row.id] = (module, errors)
+        _defs[key] = (module, errors)
     return module, errors
 
 
