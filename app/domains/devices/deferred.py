@@ -123,7 +123,7 @@ def resend_due(session: Session) -> list[tuple[str, str]]:
 
     stale = clock.now() - timedelta(seconds=CLAIM_EXPIRY_S)
     return [tuple(r) for r in session.execute(
-        select(Community.code, Device.address).distinct()
+        select(Community.code, Device.address).distinct().select_from(DeviceCommand)
         .join(Device, Device.id == DeviceCommand.device_id).join(Community, Community.id == Device.community_id)
         .where(or_(DeviceCommand.status == "pending",
                    (DeviceCommand.status == "sending") & (DeviceCommand.claimed_at < stale))))]

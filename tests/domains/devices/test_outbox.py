@@ -173,3 +173,17 @@ def test_the_sweep_gives_answered_commands_a_week_and_keeps_the_waiting_ones(wor
     world["consumer"].sweep()
     with factory() as s:
         assert sorted(s.scalars(select(DeviceCommand.request_id))) == ["new-ok", "waiting"]
+
+
+def test_the_sweep_finds_the_devices_with_commands_waiting(session, door_device):
+    """The consumer's sweep asks which devices have queued commands (pending, or claimed by a
+    sender that died): the device's community code and address, once each."""
+    from app.domains.devices.deferred import resend_due
+
+    c, device = door_device
+    assert resend_due(session) == [] or (c.code, device.address) not in resend_due(session)
+    svc.enqueue_command(session, device, "grant", {"credential": "C1", "kind": "card"}, "req-sweep-1")
+    svc.enqueue_command(session, device, "grant", {"credential": "C2", "kind": "card"}, "req-sweep-2")
+    session.commit()
+    due = resend_due(session)
+    assert due.count((c.code, device.address)) == 1
